@@ -1,0 +1,167 @@
+"""Events: the only truth about a session.
+
+Every change to a context is one of these records, named in the past tense. The live state
+is a fold of them (`engine.fold.replay`), so anything that happened can be replayed, forked
+or exported without calling a model again. Events carry what happened, never derived data
+such as token counts: those depend on the tokenizer and are recomputed (and cached).
+
+An event is serialized as its `kind` plus a `payload` (every other field); the store adds
+`seq` and `ts`. One adapter (`EVENT_ADAPTER`) reads them all back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from engine.errors import ReplayError
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def payload(self) -> dict[str, Any]:
+        """The event's fields other than `kind`, as JSON-ready values."""
+        return self.model_dump(mode="json", exclude={"kind"})
+
+
+class MessageAdded(_Event):
+    """A message joined the conversation: from a person, a model, a tool or an import."""
+
+    kind: Literal["message_added"] = "message_added"
+    message_id: str
+    role: Role
+    content: str | None
+    fragment_id: str | None = None  # the message's first fragment; None when it has no text
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    attachments: list[dict[str, Any]] = Field(default_factory=list)  # non-text content parts
+    extra: dict[str, Any] = Field(default_factory=dict)  # fields we keep but do not render
+
+
+class FragmentPiece(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fragment_id: str
+    start: int  # character offsets into the message's original content
+    end: int
+
+
+class MessageCut(BaseModel):
+    """Within one message: the visible fragments `replaced` give way to `pieces`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_id: str
+    replaced: list[str]
+    pieces: list[FragmentPiece]
+
+
+class ContextFragmented(_Event):
+    kind: Literal["context_fragmented"] = "context_fragmented"
+    start_marker: str
+    end_marker: str
+    role: str
+    num_fragments: int
+    cuts: list[MessageCut]
+
+
+class FragmentFolded(_Event):
+    kind: Literal["fragment_folded"] = "fragment_folded"
+    fragment_id: str
+
+
+class FragmentSummarized(_Event):
+    kind: Literal["fragment_summarized"] = "fragment_summarized"
+    fragment_id: str
+    focus: str
+    summary: str
+    summarizer: str  # "extractive", or the model that wrote it
+
+
+class FragmentRestored(_Event):
+    kind: Literal["fragment_restored"] = "fragment_restored"
+    fragment_id: str
+
+
+class SearchHit(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    search_id: str
+    message_id: str
+    start: int
+    end: int
+
+
+class ContextSearched(_Event):
+    kind: Literal["context_searched"] = "context_searched"
+    query: str
+    role: str
+    mode: str
+    total_matches: int
+    hits: list[SearchHit]
+
+
+class SearchDetailViewed(_Event):
+    kind: Literal["search_detail_viewed"] = "search_detail_viewed"
+    search_id: str
+    extended_context: int
+
+
+class ToolFailed(_Event):
+    """A tool call that changed nothing: bad arguments, unknown ids, or a bug in the tool."""
+
+    kind: Literal["tool_failed"] = "tool_failed"
+    tool: str
+    arguments: Any
+    error: str
+    error_type: str = "ToolInputError"
+
+
+Event = Annotated[
+    Union[
+        MessageAdded,
+        ContextFragmented,
+        FragmentFolded,
+        FragmentSummarized,
+        FragmentRestored,
+        ContextSearched,
+        SearchDetailViewed,
+        ToolFailed,
+    ],
+    Field(discriminator="kind"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_KINDS: tuple[str, ...] = (
+    "message_added",
+    "context_fragmented",
+    "fragment_folded",
+    "fragment_summarized",
+    "fragment_restored",
+    "context_searched",
+    "search_detail_viewed",
+    "tool_failed",
+)
+
+
+def event_from_record(kind: str, payload: dict[str, Any]) -> Event:
+    """Rebuild an event from its stored `kind` and `payload`; raise ReplayError if invalid."""
+    if kind not in EVENT_KINDS:
+        raise ReplayError(
+            f"unknown event kind {kind!r}; known kinds: {', '.join(EVENT_KINDS)} "
+            "(a trace written by a newer version of the workbench?)"
+        )
+    if not isinstance(payload, dict):
+        raise ReplayError(f"event {kind!r} has a payload that is not an object")
+    try:
+        return EVENT_ADAPTER.validate_python({**payload, "kind": kind})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise ReplayError(f"event {kind!r} is malformed at {where}: {first['msg']}") from None

@@ -1,0 +1,105 @@
+"""Turning a message (as a caller or an OpenAI-format file gives it) into a `message_added` event.
+
+OpenAI content may be a string, null, or a list of parts; text parts are joined into the
+text we fragment and search, and other parts (images, audio) are kept as attachments and
+rendered back unchanged. Tool-call arguments given as objects are stored as the JSON
+string the API expects.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.errors import MessageError
+from engine.events import ROLES, MessageAdded
+from engine.ids import derive_id
+from engine.state import ContextState
+
+
+def _split_content(content: Any) -> tuple[str | None, list[dict[str, Any]]]:
+    if content is None or isinstance(content, str):
+        return content, []
+    if not isinstance(content, list):
+        raise MessageError(f"content must be a string, null or a list of parts, not {type(content).__name__}")
+    texts, attachments = [], []
+    for position, part in enumerate(content):
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif isinstance(part, dict):
+            attachments.append(part)
+        else:
+            raise MessageError(f"content part {position} must be an object, not {type(part).__name__}")
+    return "\n".join(texts), attachments
+
+
+def _normalize_tool_calls(tool_calls: Any, message_id: str) -> list[dict[str, Any]]:
+    """Calls in OpenAI's shape; a call without an id gets `call_<message>_<n>`."""
+    if not isinstance(tool_calls, list):
+        raise MessageError("tool_calls must be a list of calls")
+    normalized = []
+    for position, call in enumerate(tool_calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise MessageError(
+                f"tool call {position} must look like "
+                '{"id": "call_1", "type": "function", "function": {"name": "...", "arguments": "{}"}}'
+            )
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        call_id = call.get("id") or f"call_{message_id}_{position + 1}"
+        if not isinstance(call_id, str):
+            raise MessageError(f"tool call {position}: id must be a string")
+        normalized.append(
+            {
+                **call,
+                "id": call_id,
+                "type": call.get("type", "function"),
+                "function": {**function, "arguments": arguments},
+            }
+        )
+    return normalized
+
+
+def new_message(
+    state: ContextState,
+    role: str,
+    content: Any,
+    *,
+    name: str | None = None,
+    tool_calls: Any = None,
+    tool_call_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> MessageAdded:
+    """The event that adds this message after the messages in `state`."""
+    if role not in ROLES:
+        raise MessageError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    message_id = state.next_message_id()
+    text, attachments = _split_content(content)
+    if tool_calls is not None:
+        if role != "assistant":
+            raise MessageError("only assistant messages carry tool_calls")
+        tool_calls = _normalize_tool_calls(tool_calls, message_id)
+    if role == "tool" and not isinstance(tool_call_id, str):
+        raise MessageError("a tool message needs tool_call_id: the id of the call it answers")
+    if tool_call_id is not None and not isinstance(tool_call_id, str):
+        raise MessageError("tool_call_id must be a string")
+    if name is not None and not isinstance(name, str):
+        raise MessageError("name must be a string")
+    fragment_id = None
+    if text:
+        fragment_id = derive_id("f", f"message:{state.event_count}:{message_id}", state.fragment_owner)
+    return MessageAdded(
+        message_id=message_id,
+        role=role,
+        content=text,
+        fragment_id=fragment_id,
+        name=name,
+        tool_calls=tool_calls,
+        tool_call_id=tool_call_id,
+        attachments=attachments,
+        extra=dict(extra or {}),
+    )

@@ -1,0 +1,176 @@
+"""What the model sees: `render()` turns a state into OpenAI-format messages; `stats()`
+says how many tokens each part of that costs.
+
+Visible fragments render as their original text, joined exactly, so fragmenting alone
+changes nothing a model sees. A folded fragment becomes one line naming its id and the
+tokens it hides; a summarized one becomes a header line plus the summary. Those blocks sit
+on lines of their own (a newline is added where the neighbouring text has none) so that a
+marker never glues itself to the middle of a word.
+
+Token counts come from the per-text cache in `engine.tokens`; the rendered total is the
+sum of the parts plus OpenAI's per-message framing (3 tokens a message, 1 for a name, 3 to
+prime the reply), which is how chat APIs bill a message list.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from engine.state import ContextState, Fragment, Message
+from engine.text import one_line
+from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
+
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+TOKENS_REPLY_PRIMING = 3
+TOKENS_PER_TOOL_CALL = 3
+
+
+def fold_marker(fragment_id: str, tokens: int) -> str:
+    return f"[folded fragment {fragment_id}: {tokens:,} tokens hidden]"
+
+
+def summary_header(fragment_id: str, tokens: int, focus: str | None) -> str:
+    focus_part = f', focus "{one_line(focus, 60)}"' if focus else ""
+    return f"[summary of fragment {fragment_id}, {tokens:,} tokens{focus_part}]"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPiece:
+    """One fragment as the model sees it: its text, or its marker block."""
+
+    fragment: Fragment
+    text: str
+    original_tokens: int
+    rendered_tokens: int
+
+
+def render_pieces(message: Message, counter: TokenCounter) -> list[RenderedPiece]:
+    pieces = []
+    for fragment in message.fragments:
+        original = counter.count(fragment.text)
+        if fragment.status == "visible":
+            pieces.append(RenderedPiece(fragment, fragment.text, original, original))
+            continue
+        if fragment.status == "folded":
+            block = fold_marker(fragment.id, original)
+        else:
+            block = summary_header(fragment.id, original, fragment.focus) + "\n" + (fragment.summary or "")
+        pieces.append(RenderedPiece(fragment, block, original, counter.count(block)))
+    return pieces
+
+
+def join_pieces(pieces: list[RenderedPiece]) -> str:
+    """Concatenate rendered pieces, keeping marker blocks on lines of their own."""
+    parts: list[str] = []
+    for position, piece in enumerate(pieces):
+        text = piece.text
+        if piece.fragment.status != "visible":
+            if parts and not parts[-1].endswith("\n"):
+                text = "\n" + text
+            following = pieces[position + 1].text if position + 1 < len(pieces) else ""
+            if following and not following.startswith("\n"):
+                text = text + "\n"
+        parts.append(text)
+    return "".join(parts)
+
+
+def render_message(message: Message, counter: TokenCounter) -> dict[str, Any]:
+    if message.content is None:
+        content: Any = None
+    elif all(f.status == "visible" for f in message.fragments):
+        content = message.content
+    else:
+        content = join_pieces(render_pieces(message, counter))
+    if message.attachments:
+        text_part = [{"type": "text", "text": content}] if content else []
+        content = text_part + [dict(part) for part in message.attachments]
+    rendered: dict[str, Any] = {"role": message.role, "content": content}
+    if message.name is not None:
+        rendered["name"] = message.name
+    if message.tool_calls is not None:
+        rendered["tool_calls"] = [dict(call) for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        rendered["tool_call_id"] = message.tool_call_id
+    return rendered
+
+
+def render(state: ContextState, encoding: str = DEFAULT_ENCODING) -> list[dict[str, Any]]:
+    """The OpenAI-format message list a model would be sent now."""
+    counter = token_counter(encoding)
+    return [render_message(message, counter) for message in state.messages]
+
+
+def _tool_call_tokens(message: Message, counter: TokenCounter) -> int:
+    total = 0
+    for call in message.tool_calls or ():
+        function = call.get("function") or {}
+        total += TOKENS_PER_TOOL_CALL + counter.count(str(function.get("name", "")))
+        arguments = function.get("arguments", "")
+        total += counter.count(arguments if isinstance(arguments, str) else json.dumps(arguments))
+    return total
+
+
+def stats(
+    state: ContextState,
+    encoding: str = DEFAULT_ENCODING,
+    tools: Iterable[dict[str, Any]] | None = None,
+    window: int | None = None,
+) -> dict[str, Any]:
+    """Token accounting for the rendered context, by fragment status and by role.
+
+    `total_tokens` is the original text of every message; `visible_tokens`,
+    `folded_tokens` and `summarized_tokens` split it by what happened to each fragment.
+    `rendered_tokens` is what the model is sent: visible text, markers, summaries, tool
+    calls and message framing. Pass the tool schemas to count their overhead and the
+    model's window size to get the free space.
+    """
+    counter = token_counter(encoding)
+    by_status = {"visible": 0, "folded": 0, "summarized": 0}
+    tokens_by_status = {"visible": 0, "folded": 0, "summarized": 0}
+    marker_tokens = tool_call_tokens = fragments = 0
+    by_role: dict[str, dict[str, int]] = {}
+    overhead = TOKENS_REPLY_PRIMING if state.messages else 0
+    for message in state.messages:
+        role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})
+        framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)
+        calls = _tool_call_tokens(message, counter)
+        overhead += framing
+        tool_call_tokens += calls
+        role["messages"] += 1
+        role["rendered_tokens"] += framing + calls
+        for piece in render_pieces(message, counter):
+            status = piece.fragment.status
+            fragments += 1
+            by_status[status] += 1
+            tokens_by_status[status] += piece.original_tokens
+            if status != "visible":
+                marker_tokens += piece.rendered_tokens
+            role["total_tokens"] += piece.original_tokens
+            role["rendered_tokens"] += piece.rendered_tokens
+    content_total = sum(tokens_by_status.values())
+    rendered = tokens_by_status["visible"] + marker_tokens + tool_call_tokens + overhead
+    schema_tokens = counter.count(json.dumps(list(tools), sort_keys=True)) if tools else 0
+    result: dict[str, Any] = {
+        "encoding": counter.name,
+        "messages": len(state.messages),
+        "fragments": fragments,
+        "fragments_by_status": by_status,
+        "total_tokens": content_total,
+        "visible_tokens": tokens_by_status["visible"],
+        "folded_tokens": tokens_by_status["folded"],
+        "summarized_tokens": tokens_by_status["summarized"],
+        "marker_tokens": marker_tokens,
+        "tool_call_tokens": tool_call_tokens,
+        "overhead_tokens": overhead,
+        "rendered_tokens": rendered,
+        "saved_tokens": content_total - tokens_by_status["visible"] - marker_tokens,
+        "tool_schema_tokens": schema_tokens,
+        "by_role": by_role,
+    }
+    if window is not None:
+        used = rendered + schema_tokens
+        result.update(window_tokens=window, window_used_tokens=used, window_free_tokens=window - used)
+    return result

@@ -1,0 +1,173 @@
+"""Finding text in the original conversation, folded and summarized parts included.
+
+Three modes:
+- `exact`: case-insensitive substring match (Sculptor's "Ctrl+F"), most recent first.
+- `regex`: a case-insensitive regular expression, most recent first. Patterns run under a
+  time limit (the `regex` module's timeout) so a catastrophic pattern from a model returns
+  an error instead of hanging the process.
+- `ranked`: BM25 over fragments, best first, for when the exact words are unknown.
+
+Lower-cased texts and per-fragment term counts are cached by text, so repeated searches of
+a long session do not redo that work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import regex
+
+from engine.errors import ToolInputError
+from engine.state import ContextState, Fragment, Message
+from engine.summarize import terms
+
+REGEX_TIMEOUT_SECONDS = 2.0
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    message_index: int
+    start: int
+    end: int
+    score: float | None = None
+
+
+class _TextCache:
+    def __init__(self, build: Callable[[str], object], size: int = 50_000) -> None:
+        self._build = build
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._size = size
+
+    def get(self, text: str):
+        value = self._items.get(text)
+        if value is None:
+            value = self._build(text)
+            self._items[text] = value
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_lowered = _TextCache(str.lower)
+_term_counts = _TextCache(lambda text: Counter(terms(text)))
+
+
+def _messages(state: ContextState, role: str) -> Iterable[tuple[int, Message]]:
+    for index in range(len(state.messages) - 1, -1, -1):
+        message = state.messages[index]
+        if message.content and (role == "all" or message.role == role):
+            yield index, message
+
+
+def search_exact(state: ContextState, query: str, role: str, limit: int) -> tuple[list[Match], int]:
+    needle = query.lower()
+    matches: list[Match] = []
+    total = 0
+    for index, message in _messages(state, role):
+        lowered = _lowered.get(message.text)
+        if len(lowered) != len(message.text) or len(needle) != len(query):
+            # Lower-casing changed lengths (e.g. 'İ'), so offsets would drift: match a pattern.
+            found = [
+                (m.start(), m.end())
+                for m in regex.finditer(regex.escape(query), message.text, flags=regex.IGNORECASE)
+            ]
+            total += len(found)
+            for start, end in reversed(found):
+                if len(matches) >= limit:
+                    break
+                matches.append(Match(index, start, end))
+            continue
+        count = lowered.count(needle)
+        total += count
+        end = len(lowered)
+        while count and len(matches) < limit:
+            at = lowered.rfind(needle, 0, end)
+            matches.append(Match(index, at, at + len(needle)))
+            end = at
+            count -= 1
+    return matches, total
+
+
+def compile_pattern(pattern: str):
+    try:
+        return regex.compile(pattern, flags=regex.IGNORECASE | regex.V0)
+    except regex.error as exc:
+        raise ToolInputError(
+            f"query is not a valid regular expression ({exc}). Escape special characters "
+            'with a backslash, or use mode="exact" for plain text.'
+        ) from None
+
+
+def search_regex(state: ContextState, query: str, role: str, limit: int) -> tuple[list[Match], int]:
+    pattern = compile_pattern(query)
+    matches: list[Match] = []
+    total = 0
+    try:
+        for index, message in _messages(state, role):
+            found = [
+                (m.start(), m.end())
+                for m in pattern.finditer(message.text, timeout=REGEX_TIMEOUT_SECONDS)
+                if m.end() > m.start()
+            ]
+            total += len(found)
+            for start, end in reversed(found):
+                if len(matches) >= limit:
+                    break
+                matches.append(Match(index, start, end))
+    except TimeoutError:
+        raise ToolInputError(
+            f"the regular expression took over {REGEX_TIMEOUT_SECONDS:g} s on this context and was "
+            "stopped; simplify it (avoid nested repeats such as (a+)+) or use mode=\"exact\"."
+        ) from None
+    return matches, total
+
+
+def search_ranked(state: ContextState, query: str, role: str, limit: int) -> tuple[list[Match], int]:
+    query_terms = sorted(set(terms(query)))
+    if not query_terms:
+        raise ToolInputError(
+            f"query {query!r} has no searchable words for ranked mode (only stopwords or "
+            'punctuation); add content words, or use mode="exact".'
+        )
+    fragments: list[tuple[int, Fragment, Counter]] = []
+    for index, message in _messages(state, role):
+        for fragment in message.fragments:
+            fragments.append((index, fragment, _term_counts.get(fragment.text)))
+    if not fragments:
+        return [], 0
+    lengths = [sum(counts.values()) for _, _, counts in fragments]
+    average = (sum(lengths) / len(lengths)) or 1.0
+    document_frequency = {t: sum(1 for _, _, c in fragments if t in c) for t in query_terms}
+    idf = {
+        t: math.log(1 + (len(fragments) - df + 0.5) / (df + 0.5))
+        for t, df in document_frequency.items()
+    }
+    scored = []
+    for position, ((index, fragment, counts), length) in enumerate(zip(fragments, lengths)):
+        score = 0.0
+        for term in query_terms:
+            tf = counts.get(term, 0)
+            if tf:
+                norm = tf + BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+                score += idf[term] * tf * (BM25_K1 + 1) / norm
+        if score > 0:
+            scored.append((score, position, index, fragment, counts))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    matches = []
+    for score, _, index, fragment, counts in scored[:limit]:
+        rarest = max((t for t in query_terms if counts.get(t)), key=lambda t: (idf[t], t))
+        start, end = _locate_term(fragment.text, rarest)
+        matches.append(Match(index, fragment.start + start, fragment.start + end, round(score, 4)))
+    return matches, len(scored)
+
+
+def _locate_term(text: str, term: str) -> tuple[int, int]:
+    found = regex.search(r"\b" + regex.escape(term) + r"\w*", text, flags=regex.IGNORECASE)
+    return (found.start(), found.end()) if found else (0, min(len(text), len(term)))
+
+
+SEARCHES = {"exact": search_exact, "regex": search_regex, "ranked": search_ranked}

@@ -1,0 +1,144 @@
+"""The live context: messages, their fragments, and the searches made so far.
+
+Values here are immutable (frozen dataclasses and tuples); a `ContextState` is only ever
+changed inside `engine.fold`, on a private copy, so every state a caller holds stays as it
+was. Message ids (`m1`, `m2`, ...) follow the order messages were added and never change;
+a message's original text is always the concatenation of its fragments' texts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
+
+from engine.errors import ToolInputError
+
+FragmentStatus = Literal["visible", "folded", "summarized"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    id: str
+    message_id: str
+    start: int
+    end: int
+    text: str
+    status: FragmentStatus = "visible"
+    summary: str | None = None
+    focus: str | None = None
+    summarizer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    role: str
+    content: str | None
+    fragments: tuple[Fragment, ...]
+    name: str | None = None
+    tool_calls: tuple[dict[str, Any], ...] | None = None
+    tool_call_id: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.content or ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRecord:
+    search_id: str
+    message_id: str
+    start: int
+    end: int
+    query: str
+
+
+@dataclass(slots=True)
+class ContextState:
+    """Everything the events so far say about one conversation."""
+
+    messages: list[Message] = field(default_factory=list)
+    fragment_owner: dict[str, int] = field(default_factory=dict)  # fragment id -> message index
+    searches: dict[str, SearchRecord] = field(default_factory=dict)
+    event_count: int = 0
+
+    def copy(self) -> "ContextState":
+        """A state that can be changed without touching this one (values are shared)."""
+        return ContextState(
+            list(self.messages), dict(self.fragment_owner), dict(self.searches), self.event_count
+        )
+
+    # ---- queries -------------------------------------------------------------------
+
+    def next_message_id(self) -> str:
+        return f"m{len(self.messages) + 1}"
+
+    def message(self, message_id: str) -> Message:
+        index = message_index(message_id)
+        if index is None or index >= len(self.messages):
+            known = f"m1 to m{len(self.messages)}" if self.messages else "none yet"
+            raise ToolInputError(f"no message {message_id!r}; message ids here are {known}")
+        return self.messages[index]
+
+    def fragments(self) -> Iterator[Fragment]:
+        for message in self.messages:
+            yield from message.fragments
+
+    def has_fragment(self, fragment_id: str) -> bool:
+        return fragment_id in self.fragment_owner
+
+    def fragment(self, fragment_id: str) -> Fragment:
+        """The fragment with this id, or a ToolInputError that lists the ids that exist."""
+        index = self.fragment_owner.get(fragment_id) if isinstance(fragment_id, str) else None
+        if index is None:
+            raise ToolInputError(_unknown_fragment_message(self, fragment_id))
+        for fragment in self.messages[index].fragments:
+            if fragment.id == fragment_id:
+                return fragment
+        raise AssertionError(f"fragment index out of date for {fragment_id}")
+
+    def fragment_at(self, message_id: str, offset: int) -> Fragment | None:
+        """The fragment of `message_id` that holds character `offset` of its original text."""
+        message = self.message(message_id)
+        for fragment in message.fragments:
+            if fragment.start <= offset < fragment.end:
+                return fragment
+        return message.fragments[-1] if message.fragments else None
+
+    def search(self, search_id: str) -> SearchRecord:
+        record = self.searches.get(search_id) if isinstance(search_id, str) else None
+        if record is None:
+            recent = list(self.searches)[-10:][::-1]
+            hint = (
+                f"recent search ids: {', '.join(recent)}" if recent
+                else "no searches have been made yet; call search_context first"
+            )
+            raise ToolInputError(f"no search result {search_id!r}; {hint}")
+        return record
+
+
+def message_index(message_id: object) -> int | None:
+    """`m7` -> 6; None for anything that is not a message id."""
+    if not isinstance(message_id, str) or not message_id.startswith("m"):
+        return None
+    digits = message_id[1:]
+    if not digits.isascii() or not digits.isdigit() or digits.startswith("0"):
+        return None
+    return int(digits) - 1
+
+
+def _unknown_fragment_message(state: ContextState, fragment_id: object) -> str:
+    known = list(state.fragment_owner)
+    if not known:
+        return (
+            f"no fragment {fragment_id!r}: this context has no fragments yet "
+            "(it has no message text)"
+        )
+    recent = known[-15:][::-1]
+    more = f" and {len(known) - len(recent)} more" if len(known) > len(recent) else ""
+    return (
+        f"no fragment {fragment_id!r}. Fragment ids look like 'f1a2b3'; known ids, newest "
+        f"first: {', '.join(recent)}{more}. fragment_context and search_context report ids."
+    )

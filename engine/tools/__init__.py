@@ -1,0 +1,46 @@
+"""The tool registry every caller shares, built from an explicit list of tool functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.tools.context import fold_fragment, fragment_context, restore_fragment, summarize_fragment
+from engine.tools.registry import Tool, ToolContext, ToolOutcome, ToolRegistry, ToolResult
+from engine.tools.search import get_search_detail, search_context
+
+SCULPTOR_TOOLS = (
+    fragment_context,
+    fold_fragment,
+    summarize_fragment,
+    restore_fragment,
+    search_context,
+    get_search_detail,
+)
+
+registry = ToolRegistry(SCULPTOR_TOOLS)
+
+TOOL_PROFILES: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "sculptor": tuple(tool.__name__ for tool in SCULPTOR_TOOLS),
+    "all": tuple(registry.names),
+}
+
+
+def tool_schemas(profile: str = "all") -> list[dict[str, Any]]:
+    """The OpenAI-format tool list for a profile: "none", "sculptor" or "all"."""
+    if profile not in TOOL_PROFILES:
+        raise ValueError(f"unknown tool profile {profile!r}; use one of {', '.join(TOOL_PROFILES)}")
+    return registry.schemas(TOOL_PROFILES[profile])
+
+
+__all__ = [
+    "SCULPTOR_TOOLS",
+    "TOOL_PROFILES",
+    "Tool",
+    "ToolContext",
+    "ToolOutcome",
+    "ToolRegistry",
+    "ToolResult",
+    "registry",
+    "tool_schemas",
+]

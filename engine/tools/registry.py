@@ -1,0 +1,273 @@
+"""One registry for every tool, whoever calls it: a person in the UI, a model, the CLI.
+
+A tool is a typed function whose first parameter is the `ToolContext` and whose docstring
+has a summary and a Google-style `Args:` section. From that the registry derives a
+pydantic validator and the OpenAI-format schema, so the schema can never drift from the
+code. Mistakes in a tool's definition raise `ToolDefinitionError` at import; mistakes in
+a call become an error result the caller (often a model) can read and act on.
+
+`ToolRegistry.call` never raises: it returns a `ToolOutcome` holding the result dict, the
+events to append, and the state those events lead to. A failed call yields one
+`tool_failed` event and the state unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, Iterable, get_type_hints
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from engine.errors import ReplayError, ToolDefinitionError, ToolInputError
+from engine.events import Event, ToolFailed
+from engine.fold import replay
+from engine.state import ContextState
+from engine.summarize import ExtractiveSummarizer, Summarizer
+from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
+
+_LOGGED_ARGUMENT_CHARS = 10_000
+
+
+@dataclass
+class ToolContext:
+    """What a tool may read: the state it acts on, the tokenizer, the summarizer."""
+
+    state: ContextState
+    counter: TokenCounter
+    summarizer: Summarizer
+
+    @classmethod
+    def for_state(
+        cls, state: ContextState, encoding: str = DEFAULT_ENCODING, summarizer: Summarizer | None = None
+    ) -> "ToolContext":
+        counter = token_counter(encoding)
+        return cls(state, counter, summarizer or ExtractiveSummarizer(counter))
+
+
+@dataclass
+class ToolResult:
+    data: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def ok(cls, data: dict[str, Any], events: Iterable[Event] = ()) -> "ToolResult":
+        return cls(data, list(events))
+
+
+@dataclass
+class ToolOutcome:
+    result: dict[str, Any]
+    events: list[Event]
+    state: ContextState
+
+    @property
+    def failed(self) -> bool:
+        return "error" in self.result
+
+
+def _reject_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+def bounded_int(low: int, high: int) -> Any:
+    """An integer parameter between `low` and `high` inclusive (a string of digits is accepted)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_reject_bool)]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    function: Callable[..., ToolResult]
+    arguments_model: type[BaseModel]
+    parameters: dict[str, Any]
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+    def example_arguments(self) -> str:
+        """Valid arguments for the required parameters, from the examples in their descriptions."""
+        example: dict[str, Any] = {}
+        for name in self.parameters.get("required", []):
+            spec = self.parameters["properties"][name]
+            quoted = re.search(r'(?:such as|e\.g\.|like) "([^"]+)"', spec.get("description", ""))
+            if "enum" in spec:
+                example[name] = spec["enum"][0]
+            elif spec.get("type") == "integer":
+                example[name] = spec.get("minimum", 1)
+            else:
+                example[name] = quoted.group(1) if quoted else "..."
+        return json.dumps(example, ensure_ascii=False)
+
+
+def _parse_docstring(function: Callable) -> tuple[str, dict[str, str]]:
+    doc = inspect.getdoc(function)
+    if not doc:
+        raise ToolDefinitionError(f"tool {function.__name__} needs a docstring (the model reads it)")
+    summary, _, args_block = doc.partition("\nArgs:\n")
+    descriptions: dict[str, str] = {}
+    current = None
+    for line in args_block.splitlines():
+        match = re.match(r"^\s{2,8}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
+        if match and not line.startswith(" " * 9):
+            current = match.group(1)
+            descriptions[current] = match.group(2).strip()
+        elif current and line.strip():
+            descriptions[current] += " " + line.strip()
+        elif not line.strip() and current:
+            current = None
+    paragraphs = [" ".join(p.split()) for p in summary.strip().split("\n\n")]
+    return "\n\n".join(paragraphs), descriptions
+
+
+def _strip_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(item) for item in schema]
+    return schema
+
+
+def make_tool(function: Callable[..., ToolResult]) -> Tool:
+    """Derive a Tool from a function; raise ToolDefinitionError if it is not well formed."""
+    name = function.__name__
+    description, descriptions = _parse_docstring(function)
+    parameters = list(inspect.signature(function).parameters.values())
+    try:
+        hints = get_type_hints(function, include_extras=True)
+    except Exception as exc:
+        raise ToolDefinitionError(f"tool {name}: cannot resolve its type hints ({exc})") from None
+    if not parameters or parameters[0].name != "ctx":
+        raise ToolDefinitionError(f"tool {name} must take `ctx: ToolContext` as its first parameter")
+    fields: dict[str, Any] = {}
+    for parameter in parameters[1:]:
+        if parameter.name not in hints:
+            raise ToolDefinitionError(f"tool {name}: parameter {parameter.name} needs a type annotation")
+        if parameter.name not in descriptions:
+            raise ToolDefinitionError(f"tool {name}: parameter {parameter.name} is not described under Args:")
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[parameter.name] = (hints[parameter.name], Field(default, description=descriptions[parameter.name]))
+    extra = set(descriptions) - set(fields)
+    if extra:
+        raise ToolDefinitionError(f"tool {name}: Args: describes unknown parameters {sorted(extra)}")
+    model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    schema = _strip_titles(model.model_json_schema())
+    schema.setdefault("required", [])
+    schema["additionalProperties"] = False
+    return Tool(name, description, function, model, schema)
+
+
+def _loggable(arguments: Any) -> Any:
+    """The arguments as given, JSON-safe and bounded in size, for the tool_failed event."""
+    if isinstance(arguments, str):
+        return arguments[:_LOGGED_ARGUMENT_CHARS]
+    try:
+        dumped = json.dumps(arguments, default=repr)
+    except (TypeError, ValueError):
+        return repr(arguments)[:_LOGGED_ARGUMENT_CHARS]
+    return json.loads(dumped) if len(dumped) <= _LOGGED_ARGUMENT_CHARS else dumped[:_LOGGED_ARGUMENT_CHARS]
+
+
+def _describe_validation_error(tool: Tool, error: ValidationError) -> str:
+    properties = tool.parameters["properties"]
+    problems = []
+    for item in error.errors():
+        parameter = ".".join(str(part) for part in item["loc"]) or "arguments"
+        if item["type"] == "missing":
+            kind = properties.get(parameter, {}).get("type", "value")
+            problems.append(f"missing required parameter '{parameter}' ({kind})")
+        elif item["type"] == "extra_forbidden":
+            problems.append(
+                f"unexpected parameter '{parameter}'; this tool takes only: {', '.join(properties)}"
+            )
+        else:
+            given = json.dumps(item.get("input"), default=repr)
+            given = given if len(given) <= 80 else given[:77] + "..."
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(f"parameter '{parameter}': {message} (got {given})")
+    return "; ".join(problems) + f". Example of valid arguments: {tool.example_arguments()}"
+
+
+class ToolRegistry:
+    """The tools by name, their schemas, and the one way to call them."""
+
+    def __init__(self, functions: Iterable[Callable[..., ToolResult]] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for function in functions:
+            self.register(function)
+
+    def register(self, function: Callable[..., ToolResult]) -> Tool:
+        tool = make_tool(function)
+        if tool.name in self._tools:
+            raise ToolDefinitionError(f"two tools are named {tool.name!r}; tool names must be unique")
+        self._tools[tool.name] = tool
+        return tool
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def get(self, name: str) -> Tool:
+        tool = self._tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            close = difflib.get_close_matches(str(name), self._tools, n=1)
+            suggestion = f" Did you mean {close[0]!r}?" if close else ""
+            raise ToolInputError(f"unknown tool {name!r}.{suggestion} Available tools: {', '.join(self._tools)}")
+        return tool
+
+    def schemas(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        chosen = self._tools if names is None else [n for n in names]
+        return [self.get(name).schema() for name in chosen]
+
+    def call(self, name: str, arguments: Any, context: ToolContext) -> ToolOutcome:
+        """Validate and run one tool call. Never raises; failures come back as results."""
+        try:
+            tool = self.get(name)
+            parsed = self._parse_arguments(tool, arguments)
+            result = tool.function(context, **parsed)
+            state = replay(result.events, context.state)
+            return ToolOutcome(result.data, result.events, state)
+        except ToolInputError as exc:
+            return self._failure(context, name, arguments, f"{name}: {exc}", "ToolInputError")
+        except ReplayError as exc:
+            return self._failure(context, name, arguments, f"{name}: internal error, events did not apply: {exc}", "ReplayError")
+        except Exception as exc:  # a bug in a tool must not lose the session: log it as an event
+            message = f"{name}: internal error {type(exc).__name__}: {exc}. The context is unchanged."
+            return self._failure(context, name, arguments, message, type(exc).__name__)
+
+    @staticmethod
+    def _parse_arguments(tool: Tool, arguments: Any) -> dict[str, Any]:
+        if arguments is None or arguments == "":
+            arguments = {}
+        if isinstance(arguments, (str, bytes)):
+            try:
+                arguments = json.loads(arguments)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ToolInputError(
+                    f"arguments are not valid JSON ({exc}). Send one JSON object, for example "
+                    f"{tool.example_arguments()}"
+                ) from None
+        if not isinstance(arguments, dict):
+            raise ToolInputError(
+                f"arguments must be a JSON object, not {type(arguments).__name__}; for example "
+                f"{tool.example_arguments()}"
+            )
+        try:
+            validated = tool.arguments_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise ToolInputError(_describe_validation_error(tool, exc)) from None
+        return {key: getattr(validated, key) for key in tool.arguments_model.model_fields}
+
+    @staticmethod
+    def _failure(context: ToolContext, name: Any, arguments: Any, message: str, error_type: str) -> ToolOutcome:
+        event = ToolFailed(tool=str(name)[:200], arguments=_loggable(arguments), error=message, error_type=error_type)
+        return ToolOutcome({"error": message}, [event], replay([event], context.state))

@@ -1,0 +1,218 @@
+"""`python -m sessions`: list, create, import, export, show, fork sessions and call tools.
+
+A thin layer: each command calls the store or a session and prints; every
+`WorkbenchError` becomes one line on stderr and exit status 1 (argparse's own usage
+errors exit 2). The database is `--db PATH`, else `$WORKBENCH_DB`, else the default file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from engine import WorkbenchError
+from engine.render import render_pieces
+from engine.text import printable
+from engine.tokens import token_counter
+from sessions.session import Session
+from sessions.store import DB_ENV, SessionStore, default_db_path
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_PREVIEW_CHARS = 1200
+
+
+def _terminal_safe(text: str) -> str:
+    """Text with lone surrogates and control characters (escape sequences) made visible."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(text))
+
+
+def _print(text: str = "") -> None:
+    print(_terminal_safe(text))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _open(store: SessionStore, session_id: str) -> Session:
+    return store.open_session(store.resolve_id(session_id))
+
+
+def cmd_list(store: SessionStore, args: argparse.Namespace) -> int:
+    sessions = store.list_sessions()
+    if args.json:
+        print(_json(sessions))
+        return 0
+    if not sessions:
+        _print(f"No sessions in {store.path}. Create one with `python -m sessions new TITLE` or import a file.")
+        return 0
+    _print(f"{'ID':<12}  {'CREATED (UTC)':<16}  {'EVENTS':>6}  {'MSGS':>5}  TITLE")
+    for row in sessions:
+        origin = f"  (fork of {row['forked_from']} at {row['forked_at']})" if row["forked_from"] else ""
+        created = row["created_at"].strftime("%Y-%m-%d %H:%M")
+        _print(f"{row['id']:<12}  {created:<16}  {row['events']:>6}  {row['messages']:>5}  {row['title']}{origin}")
+    return 0
+
+
+def cmd_new(store: SessionStore, args: argparse.Namespace) -> int:
+    print(store.create_session(args.title).id)
+    return 0
+
+
+def cmd_add(store: SessionStore, args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    print(_open(store, args.session).add_message(args.role, text))
+    return 0
+
+
+def cmd_import(store: SessionStore, args: argparse.Namespace) -> int:
+    session = store.import_file(args.file, title=args.title)
+    _print(f"{session.id}  {session.title}  ({session.last_seq} events)")
+    return 0
+
+
+def cmd_export(store: SessionStore, args: argparse.Namespace) -> int:
+    session = _open(store, args.session)
+    path = session.export(args.output)
+    _print(f"wrote {session.last_seq} events to {path}")
+    return 0
+
+
+def cmd_fork(store: SessionStore, args: argparse.Namespace) -> int:
+    fork = _open(store, args.session).fork(at=args.at, title=args.title)
+    _print(f"{fork.id}  {fork.title}")
+    return 0
+
+
+def cmd_tool(store: SessionStore, args: argparse.Namespace) -> int:
+    result = _open(store, args.session).call_tool(args.name, args.args)
+    if "error" in result:
+        print(f"error: {_terminal_safe(result['error'])}", file=sys.stderr)
+        return 1
+    print(_terminal_safe(_json(result)))
+    return 0
+
+
+def cmd_events(store: SessionStore, args: argparse.Namespace) -> int:
+    for event in _open(store, args.session).events():
+        print(_terminal_safe(json.dumps(event, ensure_ascii=False)))
+    return 0
+
+
+def _clip(text: str, full: bool) -> str:
+    if full or len(text) <= _PREVIEW_CHARS:
+        return text
+    return text[:_PREVIEW_CHARS] + f"\n… ({len(text) - _PREVIEW_CHARS:,} more characters; --full shows all)"
+
+
+def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
+    session = _open(store, args.session)
+    state = session.state(args.at)
+    stats = session.stats(args.at)
+    if args.json:
+        print(_terminal_safe(_json({"messages": session.render(args.at), "stats": stats})))
+        return 0
+    at = session.last_seq if args.at is None else args.at
+    _print(f"Session {session.id} \"{session.title}\": event {at} of {session.last_seq}")
+    counter = token_counter(session.encoding)
+    for message in state.messages:
+        pieces = render_pieces(message, counter)
+        original = sum(p.original_tokens for p in pieces)
+        rendered = sum(p.rendered_tokens for p in pieces)
+        detail = f"{original:,} tokens" + (f", {rendered:,} rendered" if rendered != original else "")
+        if len(pieces) > 1:
+            detail += f", {len(pieces)} fragments"
+        _print(f"\n── {message.id} · {message.role} · {detail} ──")
+        if message.tool_call_id:
+            _print(f"(result of call {message.tool_call_id})")
+        for piece in pieces:
+            if len(pieces) > 1 or piece.fragment.status != "visible":
+                _print(f"┌ {piece.fragment.id} {piece.fragment.status} · {piece.original_tokens:,} tokens")
+            _print(_clip(piece.text, args.full))
+        for call in message.tool_calls or ():
+            function = call.get("function", {})
+            _print(f"→ call {call.get('id')}: {function.get('name')}({_clip(str(function.get('arguments', '')), args.full)})")
+    _print("\n── Token breakdown ──")
+    for key in ("total_tokens", "visible_tokens", "folded_tokens", "summarized_tokens", "marker_tokens",
+                "tool_call_tokens", "overhead_tokens", "rendered_tokens", "saved_tokens"):
+        _print(f"{key.replace('_tokens', '').replace('_', ' '):<12} {stats[key]:>12,}")
+    for role, numbers in stats["by_role"].items():
+        _print(f"{role:<12} {numbers['rendered_tokens']:>12,} rendered of {numbers['total_tokens']:,} "
+               f"in {numbers['messages']} message{'s' if numbers['messages'] != 1 else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help=f"DuckDB file (default: ${DB_ENV}, else {default_db_path()})")
+    parser = argparse.ArgumentParser(prog="python -m sessions", parents=[common],
+                                     description="Context Workbench sessions: list, import, export, show, call tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("list", cmd_list, "List sessions, newest first.")
+    sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sub = command("new", cmd_new, "Create an empty session and print its id.")
+    sub.add_argument("title", help="the session's title")
+    sub = command("add", cmd_add, "Append a message to a session and print its id.")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    sub.add_argument("role", choices=["system", "user", "assistant"], help="who speaks")
+    sub.add_argument("text", help="the message text, or - to read it from standard input")
+    sub = command("import", cmd_import, "Import a workbench trace (JSONL) or an OpenAI-format message list.")
+    sub.add_argument("file", type=Path, help="the file to import")
+    sub.add_argument("--title", help="title for the new session (default: from the file)")
+    sub = command("export", cmd_export, "Export a session as a workbench trace (canonical JSON lines).")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    sub.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    sub = command("show", cmd_show, "Show the rendered context with fragment markers and token breakdown.")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    sub.add_argument("--at", type=int, help="show the context as it was just after event SEQ")
+    sub.add_argument("--full", action="store_true", help="print long fragments in full")
+    sub.add_argument("--json", action="store_true", help="print the rendered messages and stats as JSON")
+    sub = command("fork", cmd_fork, "Copy a session's first events into a new session.")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    sub.add_argument("--at", type=int, help="number of events to keep (default: all)")
+    sub.add_argument("--title", help="title of the fork")
+    sub = command("tool", cmd_tool, "Call a context tool on a session, as a person would.")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    sub.add_argument("name", help="tool name, such as fold_fragment")
+    sub.add_argument("--args", default="{}", help='arguments as a JSON object, such as \'{"fragment_id": "f1a2b3"}\'')
+    sub = command("events", cmd_events, "Print a session's events as JSON lines.")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+    args = build_parser().parse_args(argv)
+    try:
+        store = SessionStore(getattr(args, "db", None) or os.environ.get(DB_ENV) or None)
+        try:
+            return args.handler(store, args)
+        finally:
+            store.close()
+    except WorkbenchError as exc:
+        print(f"error: {_terminal_safe(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still one line, unless the user asks for the traceback
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {_terminal_safe(str(exc))} "
+              "(set WORKBENCH_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1

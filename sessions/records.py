@@ -1,0 +1,61 @@
+"""Stored events (`seq`, `ts`, `kind`, `payload`) and their one canonical JSON form.
+
+Canonical JSON: keys sorted, no spaces, UTF-8 text kept as is, and lone surrogates (which
+UTF-8 cannot hold but a JSON file can) written as `\\udXXX` escapes, so any Python string
+survives the store, an export and an import unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from engine.events import Event, event_from_record
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def canonical_json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def utc_now() -> datetime:
+    """Now, as a naive UTC datetime with microseconds (what the store keeps)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def format_ts(ts: datetime) -> str:
+    return ts.strftime(TS_FORMAT)
+
+
+def parse_ts(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    ts: datetime
+    event: Event
+
+    @property
+    def kind(self) -> str:
+        return self.event.kind
+
+    def payload(self) -> dict[str, Any]:
+        return self.event.payload()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": format_ts(self.ts), "kind": self.kind, "payload": self.payload()}
+
+    @classmethod
+    def from_row(cls, seq: int, ts: datetime, kind: str, payload_json: str) -> "EventRecord":
+        return cls(seq, ts, event_from_record(kind, json.loads(payload_json)))

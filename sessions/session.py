@@ -1,0 +1,203 @@
+"""`Session`: one conversation's public face, for the UI, the CLI, the LLM loop and tests.
+
+A session keeps its events and their fold in memory and the events in the store. Every
+change goes through `_commit`, which, inside one transaction, first picks up events other
+processes appended, then computes the new events from the fresh state, then writes them.
+So the CLI and the app can both change a session and neither works on a stale state, and
+a turn's events land together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from engine import ContextState, Event, WorkbenchError, new_message, registry, render, replay, stats
+from engine.summarize import Summarizer
+from engine.tokens import DEFAULT_ENCODING
+from engine.tools import ToolContext
+from sessions.records import EventRecord, utc_now
+
+if TYPE_CHECKING:
+    from sessions.store import SessionStore
+
+_STATES_KEPT = 8
+Build = Callable[[ContextState], tuple[Any, list[Event], ContextState]]
+
+
+class Session:
+    """A conversation: its events, the state they fold to, and the tools that change it."""
+
+    def __init__(self, store: "SessionStore", row: dict[str, Any], records: list[EventRecord]) -> None:
+        self._store = store
+        self.id: str = row["id"]
+        self.title: str = row["title"]
+        self.created_at: datetime = row["created_at"]
+        self.forked_from: str | None = row.get("forked_from")
+        self.forked_at: int | None = row.get("forked_at")
+        self.encoding = DEFAULT_ENCODING
+        self.summarizer: Summarizer | None = None
+        self._records = list(records)
+        self._state = replay(record.event for record in self._records)
+        self._states_at: OrderedDict[int, ContextState] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} {self.title!r}: {len(self._records)} events>"
+
+    # ---- reading -------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        return self._records[-1].seq if self._records else 0
+
+    def refresh(self) -> None:
+        """Pick up events that another process appended since we last looked."""
+        with self._store.db.connect() as connection:
+            self._catch_up(connection)
+
+    def _catch_up(self, connection) -> None:
+        newest = self._store.last_seq(connection, self.id)
+        if newest > self.last_seq:
+            fresh = self._store.load_records(connection, self.id, after=self.last_seq)
+            self._state = replay((record.event for record in fresh), self._state)
+            self._records.extend(fresh)
+
+    def state(self, at: int | None = None) -> ContextState:
+        """The context as it is now, or just after event `at` (0 means before any event)."""
+        self.refresh()
+        if at is None or at >= self.last_seq:
+            if at is not None and at > self.last_seq:
+                raise WorkbenchError(f"no event {at}: session {self.id} has events 1 to {self.last_seq}")
+            return self._state
+        if not isinstance(at, int) or at < 0:
+            raise WorkbenchError(f"at must be an event number from 0 to {self.last_seq}, not {at!r}")
+        cached = self._states_at.get(at)
+        if cached is None:
+            cached = replay(record.event for record in self._records[:at])
+            self._states_at[at] = cached
+            if len(self._states_at) > _STATES_KEPT:
+                self._states_at.popitem(last=False)
+        return cached
+
+    def render(self, at: int | None = None) -> list[dict[str, Any]]:
+        """The OpenAI-format messages a model sees now, or as it saw them after event `at`."""
+        return render(self.state(at), self.encoding)
+
+    def stats(self, at: int | None = None, tools: list[dict] | None = None, window: int | None = None) -> dict[str, Any]:
+        """Token accounting of the rendered context (see `engine.render.stats`)."""
+        return stats(self.state(at), self.encoding, tools=tools, window=window)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event as `{"seq", "ts", "kind", "payload"}`, oldest first."""
+        self.refresh()
+        return [record.to_dict() for record in self._records]
+
+    def records(self) -> list[EventRecord]:
+        self.refresh()
+        return list(self._records)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "created_at": self.created_at,
+            "forked_from": self.forked_from,
+            "forked_at": self.forked_at,
+        }
+
+    # ---- changing ------------------------------------------------------------------
+
+    def _commit(self, build: Build) -> Any:
+        with self._store.db.transaction() as connection:
+            self._catch_up(connection)
+            value, events, state = build(self._state)
+            now = utc_now()
+            records = [EventRecord(self.last_seq + i + 1, now, event) for i, event in enumerate(events)]
+            self._store.insert_records(connection, self.id, records)
+        self._records.extend(records)
+        self._state = state
+        return value
+
+    def add_message(
+        self,
+        role: str,
+        content: Any,
+        *,
+        name: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_id: str | None = None,
+    ) -> str:
+        """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool."""
+
+        def build(state: ContextState):
+            event = new_message(state, role, content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
+            return event.message_id, [event], replay([event], state)
+
+        return self._commit(build)
+
+    def _tool_context(self, state: ContextState) -> ToolContext:
+        return ToolContext.for_state(state, self.encoding, self.summarizer)
+
+    def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None) -> dict[str, Any]:
+        """Run a tool as a person or a program: it leaves events but adds no messages.
+
+        Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
+        event is recorded.
+        """
+
+        def build(state: ContextState):
+            outcome = registry.call(name, arguments, self._tool_context(state))
+            return outcome.result, outcome.events, outcome.state
+
+        return self._commit(build)
+
+    def run_model_tool_calls(self, tool_calls: list[dict[str, Any]], content: str | None = None) -> list[dict[str, Any]]:
+        """Record a model's tool calls and their results as messages, in one transaction.
+
+        Appends the assistant message carrying `tool_calls`, runs each call through the
+        registry, and appends one `tool` message per call with its JSON result (so search
+        results land at the end of the context, as in Sculptor). Returns the results.
+        """
+
+        def build(state: ContextState):
+            request = new_message(state, "assistant", content, tool_calls=tool_calls)
+            events: list[Event] = [request]
+            state = replay([request], state)
+            results = []
+            for call in request.tool_calls or []:
+                function = call["function"]
+                outcome = registry.call(function["name"], function.get("arguments"), self._tool_context(state))
+                answer = new_message(
+                    outcome.state, "tool", json.dumps(outcome.result, ensure_ascii=False), tool_call_id=call["id"]
+                )
+                state = replay([answer], outcome.state)
+                events += [*outcome.events, answer]
+                results.append(outcome.result)
+            return results, events, state
+
+        return self._commit(build)
+
+    # ---- copies ----------------------------------------------------------------------
+
+    def fork(self, at: int | None = None, title: str | None = None) -> "Session":
+        """A new session holding this one's first `at` events (all of them by default)."""
+        self.refresh()
+        at = self.last_seq if at is None else at
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
+            raise WorkbenchError(f"cannot fork at {at!r}: choose an event number from 0 to {self.last_seq}")
+        return self._store.create_session(
+            title or f"{self.title} (fork at {at})",
+            records=self._records[:at],
+            forked_from=self.id,
+            forked_at=at,
+        )
+
+    def export(self, path: str | Path) -> Path:
+        """Write this session as a workbench trace (canonical JSON lines); returns the path."""
+        from sessions.traces import write_trace
+
+        self.refresh()
+        return write_trace(Path(path), self.info(), self._records)
