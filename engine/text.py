@@ -47,6 +47,8 @@ def is_hard_wrapped(text: str) -> bool:
     lines = [line.rstrip() for line in text.split("\n") if line.strip()]
     if len(lines) < 3:
         return False
-    open_ended = sum(1 for line in lines if not _SENTENCE_END.search(line))
-    average = sum(len(line) for line in lines) / len(lines)
-    return open_ended / len(lines) > 0.6 and average > 40
+    body = lines[:-1]  # the last line of a paragraph is usually short
+    open_ended = sum(1 for line in body if not _SENTENCE_END.search(line))
+    widest = max(len(line) for line in body)
+    near_width = sum(1 for line in body if len(line) >= 0.7 * widest)
+    return widest > 40 and open_ended >= 0.5 * len(body) and near_width >= 0.7 * len(body)

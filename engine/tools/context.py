@@ -46,15 +46,18 @@ def fragment_context(
         raise ToolInputError('end_marker is empty; copy a few words where the span ends, such as "The end."')
     plan = plan_fragments(ctx.state, start_marker, end_marker, num_fragments, role, ctx.counter)
     result = {"fragments": plan.pieces, "total_tokens": sum(p["tokens"] for p in plan.pieces)}
+    notes = []
     if len(plan.pieces) != num_fragments:
-        result["note"] = (
-            f"made {len(plan.pieces)} fragments, not {num_fragments}: "
-            + ("the span covers several messages and a fragment never crosses one"
-               if len(plan.pieces) > num_fragments else "the span is too short for more")
+        reason = (
+            "the span covers several messages and a fragment never crosses one"
+            if len(plan.pieces) > num_fragments
+            else "the span is too short for more"
         )
+        notes.append(f"made {len(plan.pieces)} fragments, not {num_fragments}: {reason}")
     if not plan.cuts:
-        result["note"] = "the span was already fragmented this way; ids are unchanged"
-        return ToolResult.ok(result)
+        notes.append("the span was already fragmented this way; ids are unchanged")
+    if notes:
+        result["note"] = "; ".join(notes)
     event = ContextFragmented(
         start_marker=start_marker, end_marker=end_marker, role=role, num_fragments=num_fragments, cuts=plan.cuts
     )

@@ -219,7 +219,9 @@ class ToolRegistry:
     def get(self, name: str) -> Tool:
         tool = self._tools.get(name) if isinstance(name, str) else None
         if tool is None:
-            close = difflib.get_close_matches(str(name), self._tools, n=1)
+            given = str(name)
+            close = [known for known in self._tools if given and (given in known or known in given)]
+            close = close or difflib.get_close_matches(given, self._tools, n=1, cutoff=0.5)
             suggestion = f" Did you mean {close[0]!r}?" if close else ""
             raise ToolInputError(f"unknown tool {name!r}.{suggestion} Available tools: {', '.join(self._tools)}")
         return tool

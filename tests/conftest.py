@@ -1,0 +1,62 @@
+"""Shared fixtures. Everything here runs offline against real components (DuckDB, tiktoken)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from engine import ContextState, apply, new_message  # noqa: E402
+from sessions import SessionStore  # noqa: E402
+
+PROSE = (
+    "The harbour town woke early. Fishing boats left before dawn, and the market opened at six.\n"
+    "Merchants argued about the price of salt. A storm was expected by evening.\n\n"
+    "The lighthouse keeper wrote in his log: wind from the north-east, rising.\n"
+    "He checked the lamp twice and trimmed the wick. The oil supply would last a week.\n\n"
+    "By noon the sky had turned grey. Children were called home from the beach.\n"
+    "The mayor decided to close the harbour until the storm passed; the decision was final.\n"
+)
+
+
+def long_text(paragraphs: int = 40) -> str:
+    """Distinct, deterministic prose with numbered paragraphs (markers: 'Paragraph 1.' ...)."""
+    parts = []
+    for n in range(1, paragraphs + 1):
+        parts.append(
+            f"Paragraph {n}. The committee met on day {n} to review item {n * 7}. "
+            f"Members discussed budget line {n * 13} and agreed on action {n}.\n"
+            f"Notes for paragraph {n}: keep the figures, drop the anecdotes.\n"
+        )
+    return "\n".join(parts) + "\nEnd of notes."
+
+
+@pytest.fixture
+def store() -> SessionStore:
+    return SessionStore(":memory:")
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> SessionStore:
+    store = SessionStore(tmp_path / "workbench.duckdb", linger=0)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def session(store: SessionStore):
+    return store.create_session("test")
+
+
+def state_with(*messages: tuple[str, str]) -> ContextState:
+    state = ContextState()
+    for role, content in messages:
+        state = apply(state, new_message(state, role, content))
+    return state

@@ -1,0 +1,152 @@
+"""Events serialize and come back; `apply` is pure; `replay` folds; bad logs are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import ContextState, ReplayError, apply, event_from_record, new_message, replay
+from engine.events import (
+    EVENT_KINDS,
+    ContextFragmented,
+    FragmentFolded,
+    FragmentPiece,
+    FragmentRestored,
+    MessageAdded,
+    MessageCut,
+)
+from engine.tools import ToolContext, registry
+
+from tests.conftest import long_text, state_with
+
+
+def call(state, name, arguments):
+    return registry.call(name, arguments, ToolContext.for_state(state))
+
+
+def test_event_round_trips_through_kind_and_payload():
+    event = new_message(ContextState(), "user", "hello")
+    again = event_from_record(event.kind, event.payload())
+    assert again == event
+    assert "kind" not in event.payload()
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "expected"),
+    [
+        ("message_exploded", {}, "unknown event kind 'message_exploded'"),
+        ("fragment_folded", {}, "fragment_id"),
+        ("fragment_folded", {"fragment_id": "f1", "surprise": 1}, "surprise"),
+        ("message_added", {"message_id": "m1", "role": "robot", "content": "x"}, "role"),
+        ("fragment_folded", ["not", "an", "object"], "not an object"),
+    ],
+)
+def test_malformed_event_records_are_refused_with_a_reason(kind, payload, expected):
+    with pytest.raises(ReplayError, match=expected):
+        event_from_record(kind, payload)
+
+
+def test_every_event_kind_is_listed():
+    from typing import get_args
+
+    from engine.events import Event
+
+    union = get_args(get_args(Event)[0])
+    assert sorted(model.model_fields["kind"].default for model in union) == sorted(EVENT_KINDS)
+
+
+def test_message_ids_follow_order_and_never_change():
+    state = state_with(("system", "s"), ("user", "u"), ("assistant", "a"))
+    assert [m.id for m in state.messages] == ["m1", "m2", "m3"]
+    fragment = state.messages[1].fragments[0]
+    folded = call(state, "fold_fragment", {"fragment_id": fragment.id}).state
+    assert [m.id for m in folded.messages] == ["m1", "m2", "m3"]
+    assert [m.role for m in folded.messages] == ["system", "user", "assistant"]
+
+
+def test_apply_leaves_the_given_state_untouched():
+    state = state_with(("user", "hello world"))
+    fragment_id = state.messages[0].fragments[0].id
+    before = state.copy()
+    after = apply(state, FragmentFolded(fragment_id=fragment_id))
+    assert state == before
+    assert after.messages[0].fragments[0].status == "folded"
+    assert state.messages[0].fragments[0].status == "visible"
+
+
+def _session_events():
+    state = ContextState()
+    events = []
+    for role, text in (("system", "Be brief."), ("user", long_text(12)), ("assistant", "Noted."), ("user", long_text(5))):
+        event = new_message(state, role, text)
+        events.append(event)
+        state = apply(state, event)
+    outcome = call(state, "fragment_context", {"start_marker": "Paragraph 2.", "end_marker": "action 9.", "num_fragments": 4})
+    events += outcome.events
+    state = outcome.state
+    for piece in outcome.result["fragments"][:2]:
+        outcome = call(state, "fold_fragment", {"fragment_id": piece["fragment_id"]})
+        events += outcome.events
+        state = outcome.state
+    outcome = call(state, "search_context", {"query": "budget line 13"})
+    events += outcome.events
+    return events, outcome.state
+
+
+def test_replay_equals_the_state_built_step_by_step():
+    events, live = _session_events()
+    assert replay(events) == live
+
+
+def test_replaying_a_prefix_then_the_rest_equals_the_whole():
+    events, _ = _session_events()
+    for cut in range(len(events) + 1):
+        assert replay(events[cut:], replay(events[:cut])) == replay(events)
+
+
+def test_replay_gives_identical_fragment_ids():
+    events, _ = _session_events()
+    first, second = replay(events), replay(events)
+    assert [f.id for f in first.fragments()] == [f.id for f in second.fragments()]
+    assert all(len(f.id) == 6 and f.id[0] == "f" and int(f.id[1:], 16) >= 0 for f in first.fragments())
+
+
+def test_fragment_ids_do_not_depend_on_the_clock_or_randomness():
+    state_a = state_with(("user", long_text(8)))
+    state_b = state_with(("user", long_text(8)))
+    args = {"start_marker": "Paragraph 1.", "end_marker": "action 8.", "num_fragments": 6}
+    assert call(state_a, "fragment_context", args).result == call(state_b, "fragment_context", args).result
+
+
+@pytest.mark.parametrize(
+    "bad_event",
+    [
+        MessageAdded(message_id="m5", role="user", content="x", fragment_id="f00001"),
+        MessageAdded(message_id="m2", role="user", content="x", fragment_id=None),
+        FragmentFolded(fragment_id="f999999"),
+        FragmentRestored(fragment_id="FRAGMENT"),
+        ContextFragmented(
+            start_marker="a", end_marker="b", role="user", num_fragments=2,
+            cuts=[MessageCut(message_id="m1", replaced=["FRAGMENT"], pieces=[FragmentPiece(fragment_id="f0000a", start=0, end=3)])],
+        ),
+        ContextFragmented(
+            start_marker="a", end_marker="b", role="user", num_fragments=2,
+            cuts=[MessageCut(message_id="m1", replaced=["FRAGMENT"], pieces=[FragmentPiece(fragment_id="f0000a", start=0, end=3), FragmentPiece(fragment_id="f0000b", start=4, end=11)])],
+        ),
+    ],
+)
+def test_events_that_do_not_fit_the_state_raise_replay_error(bad_event):
+    state = state_with(("user", "hello world"))
+    fragment_id = state.messages[0].fragments[0].id
+    if isinstance(bad_event, ContextFragmented):
+        bad_event = bad_event.model_copy(update={"cuts": [cut.model_copy(update={"replaced": [fragment_id]}) for cut in bad_event.cuts]})
+    if isinstance(bad_event, FragmentRestored):
+        bad_event = FragmentRestored(fragment_id=fragment_id)  # restoring a visible fragment
+    with pytest.raises(ReplayError, match=r"event 2 \("):
+        apply(state, bad_event)
+
+
+def test_folding_twice_in_a_log_is_inconsistent():
+    state = state_with(("user", "hello"))
+    event = FragmentFolded(fragment_id=state.messages[0].fragments[0].id)
+    with pytest.raises(ReplayError, match="folded already"):
+        replay([event, event], state)

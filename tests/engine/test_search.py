@@ -1,0 +1,108 @@
+"""search_context and get_search_detail over original text, in three modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.tools import ToolContext, registry
+
+from tests.conftest import long_text, state_with
+
+
+def call(state, name, arguments):
+    return registry.call(name, arguments, ToolContext.for_state(state))
+
+
+@pytest.fixture
+def conversation():
+    return state_with(
+        ("user", "The launch code is ALPHA-7. Remember the launch window."),
+        ("assistant", "Understood: launch code noted."),
+        ("user", "Update: the LAUNCH code changed to BRAVO-9."),
+    )
+
+
+def test_exact_search_is_case_insensitive_and_most_recent_first(conversation):
+    outcome = call(conversation, "search_context", {"query": "launch code"})
+    results = outcome.result["results"]
+    assert outcome.result["total_matches"] == 2  # role defaults to user
+    assert [r["message_id"] for r in results] == ["m3", "m1"]
+    assert "BRAVO-9" in results[0]["snippet"]
+    assert all(r["search_id"].startswith("s") and len(r["search_id"]) == 6 for r in results)
+    assert all(r["fragment_state"] == "visible" for r in results)
+
+
+def test_role_all_and_max_results(conversation):
+    outcome = call(conversation, "search_context", {"query": "launch", "role": "all", "max_results": 2})
+    assert outcome.result["total_matches"] == 4
+    assert [r["message_id"] for r in outcome.result["results"]] == ["m3", "m2"]
+    assert "showing 2 of 4" in outcome.result["note"]
+
+
+def test_search_finds_folded_text_and_says_so(conversation):
+    fragment_id = conversation.messages[0].fragments[0].id
+    folded = call(conversation, "fold_fragment", {"fragment_id": fragment_id}).state
+    outcome = call(folded, "search_context", {"query": "ALPHA-7"})
+    [hit] = outcome.result["results"]
+    assert hit["fragment_id"] == fragment_id and hit["fragment_state"] == "folded"
+    detail = call(outcome.state, "get_search_detail", {"search_id": hit["search_id"]})
+    assert detail.result["match"] == "ALPHA-7" and detail.result["fragment_state"] == "folded"
+    text = detail.result["text"]
+    assert text[detail.result["match_start"] : detail.result["match_end"]] == "ALPHA-7"
+
+
+def test_snippets_hold_context_size_characters_each_side():
+    text = "x" * 1000 + "NEEDLE" + "y" * 1000
+    outcome = call(state_with(("user", text)), "search_context", {"query": "needle", "context_size": 50})
+    snippet = outcome.result["results"][0]["snippet"]
+    assert snippet == "…" + "x" * 50 + "NEEDLE" + "y" * 50 + "…"
+    detail = call(outcome.state, "get_search_detail", {"search_id": outcome.result["results"][0]["search_id"], "extended_context": 100})
+    assert detail.result["text"] == "…" + "x" * 100 + "NEEDLE" + "y" * 100 + "…"
+
+
+def test_search_ids_are_recorded_as_events_and_stay_valid(conversation):
+    first = call(conversation, "search_context", {"query": "launch"})
+    second = call(first.state, "search_context", {"query": "launch"})
+    ids_first = {r["search_id"] for r in first.result["results"]}
+    ids_second = {r["search_id"] for r in second.result["results"]}
+    assert not ids_first & ids_second
+    for search_id in ids_first | ids_second:
+        assert not call(second.state, "get_search_detail", {"search_id": search_id}).failed
+    assert second.events[0].kind == "context_searched" and second.events[0].query == "launch"
+
+
+def test_no_match_is_a_result_not_an_error(conversation):
+    outcome = call(conversation, "search_context", {"query": "zebra"})
+    assert outcome.result["results"] == [] and outcome.result["total_matches"] == 0
+
+
+def test_regex_mode(conversation):
+    outcome = call(conversation, "search_context", {"query": r"[A-Z]+-\d", "mode": "regex"})
+    assert [r["snippet"].count("-") >= 1 for r in outcome.result["results"]] == [True, True]
+    assert outcome.result["total_matches"] == 2
+    empty = call(conversation, "search_context", {"query": "^", "mode": "regex"})
+    assert empty.result["total_matches"] == 0  # zero-width matches are not hits
+
+
+def test_a_catastrophic_regex_is_stopped_with_an_error():
+    state = state_with(("user", "a" * 40 + "!"))
+    outcome = call(state, "search_context", {"query": "(a|aa)+$", "mode": "regex"})
+    assert outcome.failed and "took over" in outcome.result["error"]
+
+
+def test_ranked_mode_finds_relevant_fragments_without_exact_words():
+    state = state_with(("user", long_text(30)))
+    state = call(state, "fragment_context", {"start_marker": "Paragraph 1.", "end_marker": "End of notes.", "num_fragments": 10}).state
+    outcome = call(state, "search_context", {"query": "budgets for item 147", "mode": "ranked", "max_results": 3})
+    best = outcome.result["results"][0]
+    assert "item 147" in best["snippet"] or "147" in best["snippet"]
+    assert outcome.result["order"] == "best match first"
+    scores = [r["score"] for r in outcome.result["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unicode_case_folding_that_changes_length_keeps_offsets_right():
+    state = state_with(("user", "İstanbul then MARKER then more"))
+    outcome = call(state, "search_context", {"query": "marker"})
+    detail = call(outcome.state, "get_search_detail", {"search_id": outcome.result["results"][0]["search_id"]})
+    assert detail.result["match"] == "MARKER"
