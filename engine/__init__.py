@@ -8,6 +8,7 @@ pyvis (a test enforces it), so every caller (UI, CLI, LLM loop, tests) shares th
 
 from engine.errors import (
     ImportFormatError,
+    MessageError,
     ReplayError,
     SessionNotFound,
     StoreError,
@@ -33,6 +34,7 @@ __all__ = [
     "ImportFormatError",
     "Message",
     "MessageAdded",
+    "MessageError",
     "ReplayError",
     "SessionNotFound",
     "StoreError",

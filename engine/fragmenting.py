@@ -136,19 +136,19 @@ def share_out(total: int, weights: list[int]) -> list[int]:
 def _snap(text: str, ideal: int, lo: int, hi: int, reach: int) -> int:
     """A cut near `ideal`, strictly between `lo` and `hi`, at the best boundary in reach."""
     window_lo, window_hi = max(lo + 1, ideal - reach), min(hi - 1, ideal + reach)
-    if window_lo > window_hi:
-        return min(max(ideal, lo + 1), hi - 1)
-    window = text[window_lo:window_hi + 1]
-    for tier in _PROSE_TIERS if is_hard_wrapped(window) else _LINE_TIERS:
-        best = None
-        for match in tier.finditer(window):
-            cut = window_lo + match.end()
-            if lo < cut < hi and (best is None or abs(cut - ideal) < abs(best - ideal)):
-                best = cut
-        if best is not None:
-            return best
-    cut = safe_cut(text, min(max(ideal, lo + 1), hi - 1))
-    return cut if lo < cut < hi else min(max(ideal, lo + 1), hi - 1)
+    if window_lo <= window_hi:
+        window = text[window_lo : window_hi + 1]
+        for tier in _PROSE_TIERS if is_hard_wrapped(window) else _LINE_TIERS:
+            best = None
+            for match in tier.finditer(window):
+                cut = window_lo + match.end()
+                if lo < cut < hi and (best is None or abs(cut - ideal) < abs(best - ideal)):
+                    best = cut
+            if best is not None:
+                return best
+    plain = min(max(ideal, lo + 1), hi - 1)
+    moved = safe_cut(text, plain)  # never between a letter and its accent, or inside a pair
+    return moved if lo < moved < hi else plain
 
 
 def cut_points(text: str, lo: int, hi: int, pieces: int, counter: TokenCounter) -> list[int]:

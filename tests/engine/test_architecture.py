@@ -50,7 +50,7 @@ def test_public_surface_of_engine_is_pinned():
     assert sorted(engine.__all__) == sorted(
         [
             "DEFAULT_ENCODING", "EVENT_ADAPTER", "EVENT_KINDS", "ContextState", "Event", "Fragment",
-            "ImportFormatError", "Message", "MessageAdded", "ReplayError", "SessionNotFound",
+            "ImportFormatError", "Message", "MessageAdded", "MessageError", "ReplayError", "SessionNotFound",
             "StoreError", "TOOL_PROFILES", "ToolContext", "ToolDefinitionError", "ToolInputError",
             "ToolOutcome", "WorkbenchError", "apply", "event_from_record", "new_message", "registry",
             "render", "replay", "stats", "token_counter", "tool_schemas",
