@@ -25,7 +25,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             seq BIGINT NOT NULL,
             ts TIMESTAMP NOT NULL,
             kind VARCHAR NOT NULL,
-            payload JSON NOT NULL,
+            payload VARCHAR NOT NULL,  -- canonical JSON; VARCHAR because DuckDB's JSON type refuses lone surrogate escapes
             PRIMARY KEY (session_id, seq)
         );
         """,

@@ -84,7 +84,7 @@ class SessionStore:
         connection.register("_incoming_events", table)
         try:
             connection.execute(
-                "INSERT INTO events SELECT session_id, seq, ts, kind, payload::JSON FROM _incoming_events"
+                "INSERT INTO events SELECT session_id, seq, ts, kind, payload FROM _incoming_events"
             )
         finally:
             connection.unregister("_incoming_events")

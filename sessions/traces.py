@@ -30,6 +30,10 @@ TRACE_FORMAT = "context-workbench-trace"
 TRACE_VERSION = 1
 _MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id")
 _ROLE_ALIASES = {"developer": "system"}
+_EXPECTED = (
+    "expected a workbench trace (JSON lines) or an OpenAI message list "
+    '(a JSON array of messages, or an object with "messages")'
+)
 
 
 @dataclass
@@ -107,24 +111,17 @@ def read_import(path: Path) -> ParsedImport:
     try:
         first = json.loads(first_line)
     except json.JSONDecodeError:
-        whole = _load_json(path, stripped)  # perhaps one pretty-printed object
-        if isinstance(whole, dict) and isinstance(whole.get("messages"), list):
-            return ParsedImport(_title(whole, title), _messages_to_records(whole["messages"], "messages item"))
-        raise ImportFormatError(
-            f"{path}: not a workbench trace (JSON lines) or an OpenAI message list "
-            '(a JSON array, or an object with "messages")'
-        ) from None
-    if isinstance(first, dict) and isinstance(first.get("messages"), list) and "\n" not in stripped:
+        first = _load_json(path, stripped)  # perhaps one pretty-printed object
+        if not isinstance(first, dict) or "messages" not in first:
+            raise ImportFormatError(f"{path}: {_EXPECTED}") from None
+    if isinstance(first, dict) and "messages" in first and ("\n" not in stripped or first_line.strip() == "{"):
         return ParsedImport(_title(first, title), _messages_to_records(first["messages"], "messages item"))
     if isinstance(first, dict) and (first.get("format") == TRACE_FORMAT or "kind" in first):
         return _read_trace(path, text, title)
     if isinstance(first, dict) and "role" in first:
         lines = _json_lines(path, text)
         return ParsedImport(title, _messages_to_records([value for _, value in lines], "line", [n for n, _ in lines]))
-    raise ImportFormatError(
-        f"{path}: line 1 is neither a trace header, an event nor a message; expected a workbench "
-        'trace (JSON lines) or an OpenAI message list (a JSON array, or an object with "messages")'
-    )
+    raise ImportFormatError(f"{path}: line 1 is neither a trace header, an event nor a message; {_EXPECTED}")
 
 
 def _title(document: dict[str, Any], fallback: str) -> str:
@@ -136,7 +133,9 @@ def _load_json(path: Path, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise ImportFormatError(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; {_EXPECTED}"
+        ) from None
 
 
 def _json_lines(path: Path, text: str) -> list[tuple[int, Any]]:
