@@ -6,12 +6,18 @@ opened on first use, kept for a short linger (so the several reads of one page r
 share it), and closed when idle. A process that finds the file locked retries for a few
 seconds; if the lock stays, it fails with one line naming the process that holds it.
 
+Taking turns: a process that is kept waiting leaves a marker file beside the database
+(`<name>.waiting.<pid>`). A holder looks for markers whenever it finishes an operation; if
+another live process is waiting, it closes at once and stays off the file for a moment,
+so a busy app cannot starve the CLI.
+
 `:memory:` keeps one connection for the life of the object (it cannot be reopened).
 Within a process, threads share the connection under one lock.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -26,6 +32,7 @@ from sessions.migrations import migrate
 
 DEFAULT_LOCK_TIMEOUT = 5.0
 DEFAULT_LINGER = 0.3
+STEP_ASIDE_SECONDS = 1.0
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
@@ -47,6 +54,7 @@ class Database:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
         self._closer: threading.Timer | None = None
+        self._step_aside_until = 0.0
         if not self.in_memory:
             parent = Path(self.path).expanduser().resolve().parent
             try:
@@ -61,25 +69,57 @@ class Database:
             return duckdb.connect(":memory:")
         deadline = time.monotonic() + self.lock_timeout
         pause = 0.01
-        while True:
+        marker = Path(f"{self.path}.waiting.{os.getpid()}")
+        try:
+            while True:
+                try:
+                    return duckdb.connect(self.path)
+                except duckdb.IOException as exc:
+                    if not marker.exists():
+                        marker.touch()
+                    self._wait_or_fail(exc, deadline)
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.1)
+                except duckdb.Error as exc:
+                    raise StoreError(f"cannot open the database {self.path}: {str(exc).splitlines()[0]}") from None
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def _wait_or_fail(self, exc: Exception, deadline: float) -> None:
+        """Return if the lock is worth waiting for; raise a one-line StoreError otherwise."""
+        message = str(exc)
+        holder = _LOCK_HOLDER.search(message)
+        if holder is None and "lock" not in message.lower():
+            raise StoreError(f"cannot open the database {self.path}: {message.splitlines()[0]}") from None
+        if time.monotonic() >= deadline:
+            who = f"{holder.group(1)} (PID {holder.group(2)})" if holder else "another process"
+            raise StoreError(
+                f"the database {self.path} is in use by {who} and stayed locked for "
+                f"{self.lock_timeout:g} s; close that process or use another file "
+                "with --db or WORKBENCH_DB"
+            ) from None
+
+    def _others_waiting(self) -> bool:
+        """Whether another live process left a marker saying it waits for this file."""
+        folder, name = os.path.split(os.path.abspath(self.path))
+        prefix = f"{name}.waiting."
+        try:
+            entries = [entry.name for entry in os.scandir(folder or ".") if entry.name.startswith(prefix)]
+        except OSError:
+            return False
+        waiting = False
+        for entry in entries:
+            pid = entry[len(prefix):]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
             try:
-                return duckdb.connect(self.path)
-            except duckdb.IOException as exc:
-                message = str(exc)
-                holder = _LOCK_HOLDER.search(message)
-                if holder is None and "lock" not in message.lower():
-                    raise StoreError(f"cannot open the database {self.path}: {message.splitlines()[0]}") from None
-                if time.monotonic() >= deadline:
-                    who = f"{holder.group(1)} (PID {holder.group(2)})" if holder else "another process"
-                    raise StoreError(
-                        f"the database {self.path} is in use by {who} and stayed locked for "
-                        f"{self.lock_timeout:g} s; close that process or use another file "
-                        "with --db or WORKBENCH_DB"
-                    ) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
-            except duckdb.Error as exc:
-                raise StoreError(f"cannot open the database {self.path}: {str(exc).splitlines()[0]}") from None
+                os.kill(int(pid), 0)
+                waiting = True
+            except ProcessLookupError:
+                Path(folder, entry).unlink(missing_ok=True)  # left by a process that died
+            except PermissionError:
+                waiting = True
+        return waiting
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -89,6 +129,8 @@ class Database:
                 self._closer.cancel()
                 self._closer = None
             if self._connection is None:
+                while time.monotonic() < self._step_aside_until and self._others_waiting():
+                    time.sleep(0.02)
                 self._connection = self._open()
             self._depth += 1
             try:
@@ -96,7 +138,11 @@ class Database:
             finally:
                 self._depth -= 1
                 if self._depth == 0 and not self.in_memory:
-                    self._schedule_close()
+                    if self._others_waiting():
+                        self._close_now()
+                        self._step_aside_until = time.monotonic() + STEP_ASIDE_SECONDS
+                    else:
+                        self._schedule_close()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
