@@ -68,15 +68,19 @@ class Session:
     def state(self, at: int | None = None) -> ContextState:
         """The context as it is now, or just after event `at` (0 means before any event)."""
         self.refresh()
-        if at is None or at >= self.last_seq:
-            if at is not None and at > self.last_seq:
-                raise WorkbenchError(f"no event {at}: session {self.id} has events 1 to {self.last_seq}")
+        if at is None:
             return self._state
-        if not isinstance(at, int) or at < 0:
-            raise WorkbenchError(f"at must be an event number from 0 to {self.last_seq}, not {at!r}")
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
+            raise WorkbenchError(
+                f"no event {at!r}: session {self.id} has events 1 to {self.last_seq} (0 means before the first)"
+            )
+        if at == self.last_seq:
+            return self._state
         cached = self._states_at.get(at)
-        if cached is None:
-            cached = replay(record.event for record in self._records[:at])
+        if cached is None:  # fold forward from the nearest earlier state we still hold
+            start = max((seen for seen in self._states_at if seen < at), default=0)
+            base = self._states_at.get(start)
+            cached = replay((record.event for record in self._records[start:at]), base)
             self._states_at[at] = cached
             if len(self._states_at) > _STATES_KEPT:
                 self._states_at.popitem(last=False)

@@ -171,3 +171,18 @@ def test_stats_with_tool_schemas_and_window(session):
     session.add_message("user", "hi")
     numbers = session.stats(tools=tool_schemas("sculptor"), window=2048)
     assert numbers["window_free_tokens"] == 2048 - numbers["rendered_tokens"] - numbers["tool_schema_tokens"]
+
+
+def test_a_ten_megabyte_message_through_the_store(file_store, tmp_path):
+    text = "".join(f"line {n}: status ok, latency {n % 97} ms, user {n % 13} region eu\n" for n in range(200_000))
+    assert len(text) > 10_000_000
+    session = file_store.create_session("huge")
+    session.add_message("tool", text, tool_call_id="call_dump")
+    pieces = session.call_tool("fragment_context", {"start_marker": "line 0:", "end_marker": "line 199999:", "role": "tool", "num_fragments": 10})
+    for piece in pieces["fragments"][:9]:
+        session.call_tool("fold_fragment", {"fragment_id": piece["fragment_id"]})
+    assert session.stats()["rendered_tokens"] < 0.2 * session.stats()["total_tokens"]
+    imported = file_store.import_file(session.export(tmp_path / "huge.jsonl"))
+    assert imported.render() == session.render()
+    reopened = file_store.open_session(session.id)
+    assert reopened.state().messages[0].text == text
