@@ -85,7 +85,11 @@ class TokenCounter:
         return self._encoding.decode(tokens)
 
 
-@lru_cache(maxsize=None)
 def token_counter(encoding_name: str = DEFAULT_ENCODING) -> TokenCounter:
     """The shared counter for an encoding (loaded once per process)."""
+    return _shared_counter(encoding_name)
+
+
+@lru_cache(maxsize=None)
+def _shared_counter(encoding_name: str) -> TokenCounter:
     return TokenCounter(encoding_name)
