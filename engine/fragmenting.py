@@ -22,7 +22,7 @@ from itertools import groupby
 from engine.errors import ToolInputError
 from engine.events import FragmentPiece, MessageCut
 from engine.ids import IdAllocator
-from engine.state import ContextState, Fragment
+from engine.state import ContextState, Fragment, message_index
 from engine.text import is_hard_wrapped, one_line, safe_cut
 from engine.tokens import TokenCounter
 
@@ -56,10 +56,10 @@ class FragmentPlan:
     pieces: list[dict]  # the new fragments inside the span, for the tool's result
 
 
-def _visible_runs(state: ContextState, role: str) -> list[_Run]:
+def _visible_runs(state: ContextState, role: str, only: int | None = None) -> list[_Run]:
     runs: list[_Run] = []
     for index, message in enumerate(state.messages):
-        if role != "all" and message.role != role:
+        if (role != "all" and message.role != role) or (only is not None and index != only):
             continue
         for visible, group in groupby(message.fragments, key=lambda f: f.status == "visible"):
             if visible:
@@ -77,8 +77,8 @@ def _find(state: ContextState, runs: list[_Run], marker: str, first_run: int, of
     return None
 
 
-def _not_found(state: ContextState, runs: list[_Run], marker: str, which: str, role: str) -> str:
-    where = "visible text" + ("" if role == "all" else f" of {role} messages")
+def _not_found(state: ContextState, runs: list[_Run], marker: str, which: str, role: str, message_id: str | None) -> str:
+    where = "visible text" + (f" of {message_id}" if message_id else "" if role == "all" else f" of {role} messages")
     hint = ""
     lowered = marker.lower()
     for run in runs:
@@ -87,7 +87,7 @@ def _not_found(state: ContextState, runs: list[_Run], marker: str, which: str, r
         if at != -1:
             hint = f" A case-insensitive match exists: {one_line(text[at:at + len(marker)], 60)!r}; markers are case-sensitive."
             break
-    if not hint and role != "all":
+    if not hint and role != "all" and message_id is None:
         hint = ' Try role="all" if the text is in another role\'s message.'
     if which == "end_marker":
         hint += " The end marker must come after the start marker."
@@ -95,17 +95,21 @@ def _not_found(state: ContextState, runs: list[_Run], marker: str, which: str, r
 
 
 def locate_span(
-    state: ContextState, start_marker: str, end_marker: str, role: str
+    state: ContextState, start_marker: str, end_marker: str, role: str, message_id: str | None = None
 ) -> list[tuple[_Run, int, int]]:
     """The visible runs the span touches, each with the span's start and end inside it."""
-    runs = _visible_runs(state, role)
+    only = None
+    if message_id is not None:
+        message = state.message(message_id)  # raises with the ids that exist
+        only, role = message_index(message.id), "all"
+    runs = _visible_runs(state, role, only)
     start = _find(state, runs, start_marker, 0, 0)
     if start is None:
-        raise ToolInputError(_not_found(state, runs, start_marker, "start_marker", role))
+        raise ToolInputError(_not_found(state, runs, start_marker, "start_marker", role, message_id))
     start_run, start_at = start
     end = _find(state, runs, end_marker, start_run, start_at + len(start_marker))
     if end is None:
-        raise ToolInputError(_not_found(state, runs, end_marker, "end_marker", role))
+        raise ToolInputError(_not_found(state, runs, end_marker, "end_marker", role, message_id))
     end_run, end_at = end
     span_end = end_at + len(end_marker)
     touched = []
@@ -175,8 +179,9 @@ def plan_fragments(
     num_fragments: int,
     role: str,
     counter: TokenCounter,
+    message_id: str | None = None,
 ) -> FragmentPlan:
-    touched = locate_span(state, start_marker, end_marker, role)
+    touched = locate_span(state, start_marker, end_marker, role, message_id)
     token_counts = [counter.count(state.messages[run.message_index].text[lo:hi]) for run, lo, hi in touched]
     shares = share_out(num_fragments, token_counts)
     ids = IdAllocator("f", state.fragment_owner, seed=f"fragment:{state.event_count}")

@@ -24,6 +24,7 @@ def fragment_context(
     end_marker: str,
     num_fragments: bounded_int(1, 20) = 5,
     role: SearchRole = "user",
+    message_id: str | None = None,
 ) -> ToolResult:
     """Fragment conversation content between specified markers into manageable pieces.
 
@@ -39,12 +40,13 @@ def fragment_context(
         end_marker: Exact text where the span ends: its first occurrence after start_marker, included in the span.
         num_fragments: How many fragments to split the span into, from 1 to 20.
         role: Whose messages to look in: "user", "assistant", "tool", "system", or "all" for every message.
+        message_id: Optional: look only in this message, such as "m3" (then role is ignored).
     """
     if not start_marker:
         raise ToolInputError('start_marker is empty; copy a few words where the span begins, such as "Chapter 1"')
     if not end_marker:
         raise ToolInputError('end_marker is empty; copy a few words where the span ends, such as "The end."')
-    plan = plan_fragments(ctx.state, start_marker, end_marker, num_fragments, role, ctx.counter)
+    plan = plan_fragments(ctx.state, start_marker, end_marker, num_fragments, role, ctx.counter, message_id)
     result = {"fragments": plan.pieces, "total_tokens": sum(p["tokens"] for p in plan.pieces)}
     notes = []
     if len(plan.pieces) != num_fragments:

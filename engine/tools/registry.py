@@ -137,6 +137,16 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
+def _simplify_optional(spec: dict[str, Any]) -> None:
+    """`x: str | None = None` becomes a plain optional string: simpler for models to read."""
+    variants = spec.get("anyOf")
+    if spec.get("default", ...) is None and variants and {"type": "null"} in variants:
+        rest = [variant for variant in variants if variant != {"type": "null"}]
+        if len(rest) == 1:
+            del spec["anyOf"], spec["default"]
+            spec.update(rest[0])
+
+
 def make_tool(function: Callable[..., ToolResult]) -> Tool:
     """Derive a Tool from a function; raise ToolDefinitionError if it is not well formed."""
     name = function.__name__
@@ -161,6 +171,8 @@ def make_tool(function: Callable[..., ToolResult]) -> Tool:
         raise ToolDefinitionError(f"tool {name}: Args: describes unknown parameters {sorted(extra)}")
     model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     schema = _strip_titles(model.model_json_schema())
+    for spec in schema["properties"].values():
+        _simplify_optional(spec)
     schema.setdefault("required", [])
     schema["additionalProperties"] = False
     return Tool(name, description, function, model, schema)

@@ -141,3 +141,12 @@ def test_refragmenting_into_more_pieces_replaces_visible_fragments():
 )
 def test_share_out(total, weights, expected):
     assert share_out(total, weights) == expected
+
+
+def test_message_id_limits_the_span_to_one_message():
+    state = state_with(("user", "same words here. " * 10), ("user", "same words here. " * 10 + "tail"))
+    outcome = fragment(state, start_marker="same", end_marker="tail", message_id="m2", num_fragments=3)
+    assert {p["message_id"] for p in outcome.result["fragments"]} == {"m2"}
+    assert len(outcome.state.messages[0].fragments) == 1
+    failed = call(state, "fragment_context", {"start_marker": "same", "end_marker": "x", "message_id": "m9"})
+    assert "no message 'm9'" in failed.result["error"]

@@ -60,6 +60,7 @@ def _arguments(draw, state: ContextState, name: str):
         "context_size": st.integers(0, 1200),
         "extended_context": st.integers(0, 2500),
         "role": st.sampled_from(ROLES),
+        "message_id": st.sampled_from([m.id for m in state.messages] + ["m0", "m99", "x"]),
         "mode": st.sampled_from(["exact", "regex", "ranked", "fuzzy"]),
         "bogus": _junk(),
     }
