@@ -123,14 +123,14 @@ def stats(
 
     `total_tokens` is the original text of every message; `visible_tokens`,
     `folded_tokens` and `summarized_tokens` split it by what happened to each fragment.
-    `rendered_tokens` is what the model is sent: visible text, markers, summaries, tool
-    calls and message framing. Pass the tool schemas to count their overhead and the
+    `rendered_tokens` is what the model is sent: visible text, markers (`marker_tokens`:
+    fold markers plus summary blocks), tool calls and message framing. Pass the tool schemas to count their overhead and the
     model's window size to get the free space.
     """
     counter = token_counter(encoding)
     by_status = {"visible": 0, "folded": 0, "summarized": 0}
     tokens_by_status = {"visible": 0, "folded": 0, "summarized": 0}
-    marker_tokens = tool_call_tokens = fragments = 0
+    marker_tokens = fold_marker_tokens = tool_call_tokens = fragments = 0
     by_role: dict[str, dict[str, int]] = {}
     overhead = TOKENS_REPLY_PRIMING if state.messages else 0
     for message in state.messages:
@@ -148,6 +148,8 @@ def stats(
             tokens_by_status[status] += piece.original_tokens
             if status != "visible":
                 marker_tokens += piece.rendered_tokens
+            if status == "folded":
+                fold_marker_tokens += piece.rendered_tokens
             role["total_tokens"] += piece.original_tokens
             role["rendered_tokens"] += piece.rendered_tokens
     content_total = sum(tokens_by_status.values())
@@ -163,6 +165,8 @@ def stats(
         "folded_tokens": tokens_by_status["folded"],
         "summarized_tokens": tokens_by_status["summarized"],
         "marker_tokens": marker_tokens,
+        "fold_marker_tokens": fold_marker_tokens,
+        "summary_tokens": marker_tokens - fold_marker_tokens,
         "tool_call_tokens": tool_call_tokens,
         "overhead_tokens": overhead,
         "rendered_tokens": rendered,

@@ -141,5 +141,6 @@ def create_agent_demo(store: SessionStore) -> Session:
 
 
 def load_demo_sessions(store: SessionStore) -> list[Session]:
-    """Create both demo sessions; returns them, the key-tracking one first."""
-    return [create_key_tracking_demo(store), create_agent_demo(store)]
+    """Create both demo sessions; returns them, the key-tracking one (created last, so listed first) first."""
+    agent = create_agent_demo(store)
+    return [create_key_tracking_demo(store), agent]

@@ -10,6 +10,7 @@ a turn's events land together or not at all.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ class Session:
         self._records = list(records)
         self._state = replay(record.event for record in self._records)
         self._states_at: OrderedDict[int, ContextState] = OrderedDict()
+        self._lock = threading.RLock()  # one Session may serve several UI threads
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.title!r}: {len(self._records)} events>"
@@ -55,7 +57,7 @@ class Session:
 
     def refresh(self) -> None:
         """Pick up events that another process appended since we last looked."""
-        with self._store.db.connect() as connection:
+        with self._lock, self._store.db.connect() as connection:
             self._catch_up(connection)
 
     def _catch_up(self, connection) -> None:
@@ -67,6 +69,10 @@ class Session:
 
     def state(self, at: int | None = None) -> ContextState:
         """The context as it is now, or just after event `at` (0 means before any event)."""
+        with self._lock:
+            return self._state_at(at)
+
+    def _state_at(self, at: int | None) -> ContextState:
         self.refresh()
         if at is None:
             return self._state
@@ -115,14 +121,15 @@ class Session:
     # ---- changing ------------------------------------------------------------------
 
     def _commit(self, build: Build) -> Any:
-        with self._store.db.transaction() as connection:
-            self._catch_up(connection)
-            value, events, state = build(self._state)
-            now = utc_now()
-            records = [EventRecord(self.last_seq + i + 1, now, event) for i, event in enumerate(events)]
-            self._store.insert_records(connection, self.id, records)
-        self._records.extend(records)
-        self._state = state
+        with self._lock:
+            with self._store.db.transaction() as connection:
+                self._catch_up(connection)
+                value, events, state = build(self._state)
+                now = utc_now()
+                records = [EventRecord(self.last_seq + i + 1, now, event) for i, event in enumerate(events)]
+                self._store.insert_records(connection, self.id, records)
+            self._records.extend(records)  # only once the transaction has committed
+            self._state = state
         return value
 
     def add_message(

@@ -1,0 +1,39 @@
+"""Carrying out an intent: one tool call through the session, then a rerun to show it."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from components.flash import flash
+from components.intents import Intent
+from engine import WorkbenchError
+from engine.text import one_line
+from sessions import Session
+
+_DONE = {
+    "fold_fragment": lambda r: f"Hid {r['fragment_id']}: {r['tokens_hidden']:,} tokens out of the window.",
+    "restore_fragment": lambda r: f"Restored {r['fragment_id']}: {r['tokens_restored']:,} tokens back.",
+    "summarize_fragment": lambda r: f"Summarized {r['fragment_id']}: {r['tokens_before']:,} → {r['tokens_after']:,} tokens.",
+    "fragment_context": lambda r: f"Made {len(r['fragments'])} fragments." + (f" {r['note']}." if r.get("note") else ""),
+    "search_context": lambda r: f"{r['total_matches']:,} matches.",
+    "get_search_detail": lambda r: f"Opened {r['search_id']} in {r['message_id']}.",
+}
+
+
+def run_intent(session: Session, intent: Intent | None) -> None:
+    """Run the tool call (leaving its events), note the outcome, and rerun the page."""
+    if intent is None:
+        return
+    try:
+        result = session.call_tool(intent.tool, intent.arguments)
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+    else:
+        if "error" in result:
+            flash("error", result["error"])
+        else:
+            describe = _DONE.get(intent.tool, lambda r: one_line(json.dumps(r), 200))
+            flash("ok", describe(result))
+    st.rerun()

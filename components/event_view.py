@@ -1,0 +1,44 @@
+"""One event of the log, as a person reads it."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from engine.text import printable
+from sessions import EventRecord
+
+PAYLOAD_SHOWN = 4_000
+
+
+def describe(record: EventRecord) -> str:
+    payload = record.payload()
+    kind = record.kind
+    if kind == "message_added":
+        calls = payload.get("tool_calls") or []
+        what = f"{len(calls)} tool call(s)" if calls and not payload.get("content") else f"{len(payload.get('content') or ''):,} characters"
+        return f"{payload['message_id']} added ({payload['role']}, {what})"
+    if kind == "context_fragmented":
+        pieces = sum(len(cut["pieces"]) for cut in payload["cuts"])
+        return f"fragmented into {pieces} pieces across {len(payload['cuts'])} message(s)"
+    if kind in ("fragment_folded", "fragment_restored"):
+        return f"{payload['fragment_id']} {kind.split('_')[1]}"
+    if kind == "fragment_summarized":
+        return f"{payload['fragment_id']} summarized ({payload['summarizer']}, focus {payload['focus']!r})"
+    if kind == "context_searched":
+        return f"searched {payload['query']!r} ({payload['mode']}): {payload['total_matches']} matches"
+    if kind == "search_detail_viewed":
+        return f"opened search hit {payload['search_id']}"
+    if kind == "tool_failed":
+        return f"{payload['tool']} failed: {payload['error']}"
+    return kind
+
+
+def render_event(record: EventRecord) -> None:
+    st.text(printable(f"#{record.seq} · {record.ts:%Y-%m-%d %H:%M:%S} UTC · {record.kind}\n{describe(record)}"))
+    text = json.dumps(record.payload(), indent=2, ensure_ascii=False)
+    if len(text) > PAYLOAD_SHOWN:
+        text = text[:PAYLOAD_SHOWN] + f"\n… ({len(text) - PAYLOAD_SHOWN:,} more characters)"
+    with st.expander("Payload"):
+        st.code(printable(text), language="json")

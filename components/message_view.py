@@ -1,0 +1,108 @@
+"""One message with its fragments, and the buttons that sculpt them.
+
+Per fragment: Hide (fold), Summarize (with a focus), Restore. Per message: Fragment (by
+markers and a count) or Split evenly. Each button returns an `Intent`; the page runs it
+through the tool registry, so a click leaves the same events a model's call would.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.intents import Intent
+from engine.render import render_pieces
+from engine.state import Message
+from engine.text import one_line, printable
+from engine.tokens import TokenCounter
+
+STATUS_ICON = {"visible": "●", "folded": "▸", "summarized": "≈"}
+FRAGMENTS_SHOWN = 30
+TEXT_SHOWN = 20_000
+
+
+def even_split_markers(message: Message) -> tuple[str, str] | None:
+    """Markers spanning the message's visible text: a prefix, and the shortest suffix whose
+    first occurrence after that prefix is at the very end."""
+    visible = [f for f in message.fragments if f.status == "visible"]
+    if not visible or visible[-1].end - visible[0].start < 2:
+        return None
+    text, first, last = message.text, visible[0], visible[-1]
+    start = text[first.start : first.start + min(40, first.end - first.start, last.end - first.start - 1)]
+    longest = min(last.end - last.start, last.end - first.start - len(start))
+    length = 1
+    while True:
+        length = min(longest, max(length, 40))
+        end = text[last.end - length : last.end]
+        if length == longest or text.find(end, first.start + len(start)) == last.end - length:
+            return start, end
+        length *= 4
+
+
+def _fragment_controls(fragment, key: str, first, second) -> Intent | None:
+    if fragment.status == "visible":
+        if first.button("Hide", key=f"{key}-hide", help="fold_fragment: replace it with a one-line marker"):
+            return Intent("fold_fragment", {"fragment_id": fragment.id})
+        with second.popover("Summarize"):
+            focus = st.text_input("Focus", value="key points", key=f"{key}-focus")
+            if st.button("Summarize", key=f"{key}-summarize", type="primary"):
+                return Intent("summarize_fragment", {"fragment_id": fragment.id, "focus": focus})
+        return None
+    if first.button("Restore", key=f"{key}-restore", help="restore_fragment: show the original text again"):
+        return Intent("restore_fragment", {"fragment_id": fragment.id})
+    return None
+
+
+def _fragment_form(message: Message) -> Intent | None:
+    key = f"frag-{message.id}"
+    with st.popover("Fragment…", help="fragment_context: split this message into fragments"):
+        markers = even_split_markers(message)
+        count = st.number_input("Fragments", min_value=1, max_value=20, value=5, key=f"{key}-count")
+        if markers and st.button("Split evenly", key=f"{key}-even", type="primary"):
+            return Intent("fragment_context", {"start_marker": markers[0], "end_marker": markers[1],
+                                               "num_fragments": int(count), "message_id": message.id})
+        st.caption("…or between two exact pieces of text (both included):")
+        start = st.text_input("Start marker", key=f"{key}-start")
+        end = st.text_input("End marker", key=f"{key}-end")
+        if st.button("Fragment between markers", key=f"{key}-markers"):
+            return Intent("fragment_context", {"start_marker": start, "end_marker": end,
+                                               "num_fragments": int(count), "message_id": message.id})
+    return None
+
+
+def render_message(message: Message, counter: TokenCounter) -> Intent | None:
+    """A bordered card: header, tool-call details, fragments with their controls."""
+    pieces = render_pieces(message, counter)
+    original = sum(p.original_tokens for p in pieces)
+    rendered = sum(p.rendered_tokens for p in pieces)
+    intent = None
+    with st.container(border=True, key=f"message-{message.id}"):
+        head, action = st.columns([5, 1])
+        detail = f"{original:,} tokens"
+        if rendered != original:
+            detail += f" → {rendered:,} rendered"
+        if len(pieces) > 1:
+            detail += f" · {len(pieces)} fragments"
+        head.markdown(f"**{message.id}** · {message.role} · {detail}")  # ids, a fixed role and numbers only
+        if message.tool_call_id:
+            head.caption(f"result of call {printable(message.tool_call_id)}")
+        with action:
+            intent = _fragment_form(message) if message.fragments else None
+        for call in message.tool_calls or ():
+            function = call.get("function", {})
+            st.text(printable(f"→ {function.get('name')}({one_line(str(function.get('arguments', '')), 300)})"))
+        for position, piece in enumerate(pieces[:FRAGMENTS_SHOWN]):
+            fragment = piece.fragment
+            info, text, first, second = st.columns([2, 8, 1.2, 1.6])
+            info.text(f"{STATUS_ICON[fragment.status]} {fragment.id}\n{fragment.status} · {piece.original_tokens:,} tok")
+            shown = piece.text if len(piece.text) <= TEXT_SHOWN else piece.text[:TEXT_SHOWN] + f"\n… ({len(piece.text) - TEXT_SHOWN:,} more characters)"
+            with text:
+                if fragment.status == "visible" and len(shown) > 600:
+                    st.text(printable(one_line(shown, 300)))
+                    with st.expander("Full text"):
+                        st.text(printable(shown))
+                else:
+                    st.text(printable(shown))
+            intent = _fragment_controls(fragment, f"{message.id}-{fragment.id}-{position}", first, second) or intent
+        if len(pieces) > FRAGMENTS_SHOWN:
+            st.caption(f"{len(pieces) - FRAGMENTS_SHOWN} more fragments not shown; search finds text in all of them.")
+    return intent

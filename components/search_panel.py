@@ -1,0 +1,67 @@
+"""Search: a form that runs search_context, and the hits of the latest search in the log.
+
+The hits shown are read back from the session's last `context_searched` event, so what the
+panel shows is exactly what the log recorded (and a model's search shows up here too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from components.intents import Intent
+from engine.state import ContextState
+from engine.text import printable
+
+MODES = {"exact": "Exact text", "regex": "Regular expression", "ranked": "Ranked (BM25)"}
+
+
+def render_search_form() -> Intent | None:
+    with st.form("search", clear_on_submit=False, border=False):
+        query_column, mode_column, role_column, go = st.columns([5, 2, 2, 1], vertical_alignment="bottom")
+        query = query_column.text_input("Search the conversation (folded text included)", key="search_query")
+        mode = mode_column.selectbox("Mode", list(MODES), format_func=MODES.get, key="search_mode")
+        role = role_column.selectbox("In", ["all", "user", "assistant", "tool", "system"], key="search_role")
+        if go.form_submit_button("Search", type="primary"):
+            return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20})
+    return None
+
+
+def _window(text: str, start: int, end: int, reach: int) -> str:
+    left, right = max(0, start - reach), min(len(text), end + reach)
+    return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
+
+
+def render_search_results(state: ContextState, search: dict[str, Any] | None, detail: dict[str, Any] | None) -> Intent | None:
+    """The hits of `search` (a context_searched payload), each with Open, and Restore when hidden."""
+    if not search:
+        return None
+    intent = None
+    hits = search["hits"]
+    st.caption(
+        f"{search['total_matches']:,} matches for {printable(search['query'])!r} ({MODES.get(search['mode'], search['mode'])}, "
+        f"{'best first' if search['mode'] == 'ranked' else 'most recent first'}); showing {len(hits)}"
+    )
+    for hit in hits:
+        record = state.searches.get(hit["search_id"])
+        if record is None:
+            continue
+        message = state.message(record.message_id)
+        fragment = state.fragment_at(record.message_id, record.start)
+        status = fragment.status if fragment else "visible"
+        with st.container(border=True, key=f"hit-{hit['search_id']}"):
+            info, text, buttons = st.columns([2, 7, 2])
+            info.text(f"{hit['search_id']}\n{message.id} · {message.role}\n{fragment.id if fragment else ''} {status}")
+            text.text(printable(_window(message.text, record.start, record.end, 160)))
+            with buttons:
+                if st.button("Open", key=f"open-{hit['search_id']}", help="get_search_detail: the text around the hit"):
+                    intent = Intent("get_search_detail", {"search_id": hit["search_id"], "extended_context": 800})
+                if fragment and status != "visible":
+                    st.caption(f"in a {status} fragment")
+                    if st.button("Restore", key=f"restore-{hit['search_id']}", help="restore_fragment"):
+                        intent = Intent("restore_fragment", {"fragment_id": fragment.id})
+            if detail and detail["search_id"] == hit["search_id"]:
+                record_text = _window(message.text, record.start, record.end, detail["extended_context"])
+                st.text(printable(record_text))
+    return intent

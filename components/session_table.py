@@ -1,0 +1,35 @@
+"""The table of sessions, with token totals, and a way to open one."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.app_state import store_for
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def session_tokens(path: str, session_id: str, events: int) -> int:
+    """Rendered tokens of a session, remembered until its event count changes."""
+    return store_for(path).open_session(session_id).stats()["rendered_tokens"]
+
+
+def render_session_table(path: str, rows: list[dict], selected: str | None) -> str | None:
+    """Every session; returns the id of one the person asked to open."""
+    table = [
+        {
+            "title": row["title"],
+            "messages": row["messages"],
+            "tokens": session_tokens(path, row["id"], row["events"]),
+            "events": row["events"],
+            "created (UTC)": row["created_at"],
+            "forked from": f"{row['forked_from']} @ {row['forked_at']}" if row["forked_from"] else "",
+            "id": row["id"],
+        }
+        for row in rows
+    ]
+    event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                         selection_mode="single-row", key="session_table")
+    picked = event.selection.rows if event and event.selection else []
+    if picked:
+        return rows[picked[0]]["id"]
+    return None

@@ -1,0 +1,75 @@
+"""Replay: step through a session's events like a video; diff two steps; fork from any step.
+
+Replay folds the saved events; it never calls a model.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.app_state import current_session, engine_errors, select_session
+from components.diff_view import render_diff
+from components.event_view import render_event
+from components.token_bar import render_token_bar, render_window_picker
+from engine import render, stats, tool_schemas
+
+STEP = "replay_step"
+
+session = current_session()
+records = session.records()
+title, picker = st.columns([3, 1], vertical_alignment="bottom")
+title.title("Replay")
+title.caption(f"{session.title} · {len(records)} events")
+with picker:
+    window = render_window_picker(key="replay_window")
+if not records:
+    st.info("This session has no events yet.")
+    st.stop()
+
+last = len(records)
+if st.session_state.get(STEP) is None or st.session_state[STEP] > last:
+    st.session_state[STEP] = last
+
+
+def step_by(delta: int) -> None:
+    st.session_state[STEP] = min(max(st.session_state[STEP] + delta, 0), last)
+
+
+buttons = st.columns([1, 1, 1, 1, 8])
+buttons[0].button("⏮", key="first", on_click=step_by, args=(-last,), help="before the first event")
+buttons[1].button("◀", key="back", on_click=step_by, args=(-1,), help="one event back")
+buttons[2].button("▶", key="forward", on_click=step_by, args=(1,), help="one event forward")
+buttons[3].button("⏭", key="latest", on_click=step_by, args=(last,), help="the latest event")
+at = st.slider("Step (events applied)", 0, last, key=STEP)
+
+if at:
+    render_event(records[at - 1])
+else:
+    st.text("#0 · before the first event: an empty context")
+state = session.state(at)
+render_token_bar(stats(state, session.encoding, tools=tool_schemas("sculptor"), window=window), key="replay_bar")
+
+fork_column, _ = st.columns([1, 3])
+if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
+    with engine_errors():
+        fork = session.fork(at=at)
+        select_session(fork.id)
+        st.switch_page("pages/context.py")
+
+rendered_now = render(state, session.encoding)
+context_tab, diff_tab = st.tabs(["Context at this step", "Diff between two steps"])
+with context_tab:
+    if not rendered_now:
+        st.caption("Nothing yet.")
+    for message_id, message in zip((m.id for m in state.messages), rendered_now):
+        content = message.get("content")
+        text = content if isinstance(content, str) else "" if content is None else str(content)
+        with st.expander(f"{message_id} · {message['role']} · {len(text):,} characters", expanded=len(rendered_now) <= 3):
+            st.text(text[:20_000] + (f"\n… ({len(text) - 20_000:,} more characters)" if len(text) > 20_000 else ""))
+            for call in message.get("tool_calls") or []:
+                st.text(f"→ {call['function']['name']}({call['function'].get('arguments', '')[:500]})")
+with diff_tab:
+    other = st.number_input("Compare with step", 0, last, max(at - 1, 0), key="diff_other")
+    before, after = (int(other), at) if other <= at else (at, int(other))
+    render_diff(render(session.state(before), session.encoding), render(session.state(after), session.encoding),
+                f"step {before}", f"step {after}")

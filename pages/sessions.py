@@ -1,0 +1,75 @@
+"""Sessions: every conversation in the store; create, import, fork, pick; the demo."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from components.app_state import db_path, engine_errors, get_store, select_session, selected_session_id
+from components.session_table import render_session_table
+from sessions.demo import load_demo_sessions
+
+st.title("Sessions")
+store = get_store()
+rows = store.list_sessions()
+
+
+def open_in_context(session_id: str) -> None:
+    select_session(session_id)
+    st.switch_page("pages/context.py")
+
+
+if not rows:
+    st.info(
+        "The store is empty. Load the two demo sessions to see a full window at once: a key-tracking "
+        "stream in the PI-LLM style that an assistant sculpts, and an agent run flooded by tool output."
+    )
+    if st.button("Load the demo sessions", type="primary", key="load_demo"):
+        with engine_errors():
+            demos = load_demo_sessions(store)
+            open_in_context(demos[0].id)
+else:
+    chosen = render_session_table(db_path(), rows, selected_session_id())
+    if chosen:
+        open_in_context(chosen)
+
+create, upload, fork = st.columns(3)
+with create.container(border=True):
+    st.subheader("New session")
+    title = st.text_input("Title", value="Untitled", key="new_title")
+    if st.button("Create", key="create_session"):
+        with engine_errors():
+            open_in_context(store.create_session(title).id)
+
+with upload.container(border=True):
+    st.subheader("Import")
+    uploaded = st.file_uploader(
+        "A workbench trace (.jsonl) or an OpenAI message list (.json)", type=["jsonl", "json"], key="import_file"
+    )
+    if uploaded is not None and st.button("Import", key="import_button", type="primary"):
+        with engine_errors(), tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(uploaded.name).name
+            path.write_bytes(uploaded.getvalue())
+            open_in_context(store.import_file(path).id)
+
+with fork.container(border=True):
+    st.subheader("Fork")
+    current = next((row for row in rows if row["id"] == selected_session_id()), None)
+    if current is None:
+        st.caption("Pick a session in the sidebar to fork it.")
+    else:
+        at = st.number_input(
+            f"Keep the first N events of “{current['title']}”", min_value=0, max_value=current["events"],
+            value=current["events"], key="fork_at",
+        )
+        if st.button("Fork", key="fork_button"):
+            with engine_errors():
+                open_in_context(store.open_session(current["id"]).fork(at=int(at)).id)
+
+if rows:
+    with st.expander("Demo sessions"):
+        if st.button("Load the demo sessions again", key="load_demo_again"):
+            with engine_errors():
+                open_in_context(load_demo_sessions(store)[0].id)
