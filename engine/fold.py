@@ -10,6 +10,7 @@ second fold of a folded fragment, pieces that do not tile the text they replace)
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Iterable
 
@@ -88,10 +89,10 @@ def _message_added(state: ContextState, event: MessageAdded) -> None:
             content=event.content,
             fragments=fragments,
             name=event.name,
-            tool_calls=tuple(event.tool_calls) if event.tool_calls is not None else None,
+            tool_calls=tuple(copy.deepcopy(event.tool_calls)) if event.tool_calls is not None else None,
             tool_call_id=event.tool_call_id,
-            attachments=tuple(event.attachments),
-            extra=dict(event.extra),
+            attachments=tuple(copy.deepcopy(event.attachments)),
+            extra=copy.deepcopy(event.extra),
         )
     )
 

@@ -3,7 +3,8 @@
 Markers are matched in the text the model can see: runs of visible fragments, in
 messages of the chosen role. The span runs from the first `start_marker` to the first
 `end_marker` after it, markers included. Folded and summarized fragments inside the span
-stay as they are; every visible run the span touches is cut again. A fragment never
+stay as they are; so do visible fragments outside the span. A fragment the span starts or
+ends inside is split there, and its part outside the span gets a new id. A fragment never
 crosses a message boundary, so the requested number of fragments is shared out between
 the runs in proportion to their tokens (at least one each).
 
@@ -26,7 +27,7 @@ from engine.state import ContextState, Fragment, message_index
 from engine.text import is_hard_wrapped, one_line, safe_cut
 from engine.tokens import TokenCounter
 
-_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_PARAGRAPH = re.compile(r"\r?\n[ \t]*\r?\n\s*")
 _LINE = re.compile(r"\n")
 _SENTENCE = re.compile(r"[.!?…。！？][\"'”’)\]]*\s+")
 _WORD = re.compile(r"[;,]\s+|\s+")
@@ -54,6 +55,7 @@ class _Run:
 class FragmentPlan:
     cuts: list[MessageCut]
     pieces: list[dict]  # the new fragments inside the span, for the tool's result
+    edges: list[dict]  # new fragments just outside the span, cut off a fragment it split
 
 
 def _visible_runs(state: ContextState, role: str, only: int | None = None) -> list[_Run]:
@@ -87,11 +89,18 @@ def _not_found(state: ContextState, runs: list[_Run], marker: str, which: str, r
         if at != -1:
             hint = f" A case-insensitive match exists: {one_line(text[at:at + len(marker)], 60)!r}; markers are case-sensitive."
             break
-    if not hint and role != "all" and message_id is None:
-        hint = ' Try role="all" if the text is in another role\'s message.'
+    if not hint and role != "all" and message_id is None and _in_other_roles(state, marker, role):
+        hint = ' It does appear in a message of another role: try role="all".'
     if which == "end_marker":
         hint += " The end marker must come after the start marker."
     return f"{which} {one_line(marker, 60)!r} was not found in the {where}.{hint}"
+
+
+def _in_other_roles(state: ContextState, marker: str, role: str) -> bool:
+    return any(marker in run_text for run_text in (
+        state.messages[run.message_index].text[run.start : run.end] for run in _visible_runs(state, "all")
+        if state.messages[run.message_index].role != role
+    ))
 
 
 def locate_span(
@@ -187,22 +196,24 @@ def plan_fragments(
     ids = IdAllocator("f", state.fragment_owner, seed=f"fragment:{state.event_count}")
     cuts: list[MessageCut] = []
     pieces: list[dict] = []
+    edges: list[dict] = []
     for (run, lo, hi), share in zip(touched, shares):
         message = state.messages[run.message_index]
         text = message.text
+        overlapping = [f for f in run.fragments if f.end > lo and f.start < hi]  # others keep their ids
+        first, last = overlapping[0], overlapping[-1]
         inner = cut_points(text, lo, hi, share, counter)
-        bounds = ([run.start] if lo > run.start else []) + inner + ([run.end] if hi < run.end else [])
-        if [(f.start, f.end) for f in run.fragments] == list(zip(bounds, bounds[1:])):
-            pieces.extend(_describe(f.id, message.id, f.text, counter) for f in run.fragments if lo <= f.start < hi)
+        bounds = ([first.start] if lo > first.start else []) + inner + ([last.end] if hi < last.end else [])
+        if [(f.start, f.end) for f in overlapping] == list(zip(bounds, bounds[1:])):
+            pieces.extend(_describe(f.id, message.id, f.text, counter) for f in overlapping if lo <= f.start < hi)
             continue
         new_pieces = []
         for a, b in zip(bounds, bounds[1:]):
             fragment_id = ids.next(f"{message.id}:{a}:{b}")
             new_pieces.append(FragmentPiece(fragment_id=fragment_id, start=a, end=b))
-            if lo <= a < hi:
-                pieces.append(_describe(fragment_id, message.id, text[a:b], counter))
-        cuts.append(MessageCut(message_id=message.id, replaced=[f.id for f in run.fragments], pieces=new_pieces))
-    return FragmentPlan(cuts, pieces)
+            (pieces if lo <= a < hi else edges).append(_describe(fragment_id, message.id, text[a:b], counter))
+        cuts.append(MessageCut(message_id=message.id, replaced=[f.id for f in overlapping], pieces=new_pieces))
+    return FragmentPlan(cuts, pieces, edges)
 
 
 def _describe(fragment_id: str, message_id: str, text: str, counter: TokenCounter) -> dict:

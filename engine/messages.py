@@ -64,6 +64,30 @@ def _normalize_tool_calls(tool_calls: Any, message_id: str) -> list[dict[str, An
     return normalized
 
 
+def coerce_model_tool_calls(tool_calls: Any) -> list[dict[str, Any]]:
+    """A model's tool calls in a shape that can be stored and answered, whatever it sent.
+
+    Unlike a person's input, a model's malformed call is not refused: it is kept (coerced
+    to OpenAI's shape) so the registry can answer it with an error the model can read.
+    Missing or repeated ids are made unique.
+    """
+    calls = tool_calls if isinstance(tool_calls, list) else [tool_calls]
+    coerced, seen = [], set()
+    for position, call in enumerate(calls, start=1):
+        call = call if isinstance(call, dict) else {"function": {"name": "", "arguments": json.dumps(call, default=repr)}}
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        name = function.get("name") if isinstance(function.get("name"), str) else ""
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, default=repr, ensure_ascii=False)
+        call_id = call.get("id") if isinstance(call.get("id"), str) and call.get("id") else f"call_{position}"
+        while call_id in seen:
+            call_id = f"{call_id}_{position}"
+        seen.add(call_id)
+        coerced.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
+    return coerced
+
+
 def new_message(
     state: ContextState,
     role: str,
@@ -79,6 +103,8 @@ def new_message(
         raise MessageError(f"role {role!r} is not one of {', '.join(ROLES)}")
     message_id = state.next_message_id()
     text, attachments = _split_content(content)
+    if tool_calls == []:
+        tool_calls = None  # an empty list is not valid in the OpenAI format; it means no calls
     if tool_calls is not None:
         if role != "assistant":
             raise MessageError("only assistant messages carry tool_calls")

@@ -14,6 +14,7 @@ prime the reply), which is how chat APIs bill a message list.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -86,12 +87,12 @@ def render_message(message: Message, counter: TokenCounter) -> dict[str, Any]:
         content = join_pieces(render_pieces(message, counter))
     if message.attachments:
         text_part = [{"type": "text", "text": content}] if content else []
-        content = text_part + [dict(part) for part in message.attachments]
+        content = text_part + copy.deepcopy(list(message.attachments))
     rendered: dict[str, Any] = {"role": message.role, "content": content}
     if message.name is not None:
         rendered["name"] = message.name
     if message.tool_calls is not None:
-        rendered["tool_calls"] = [dict(call) for call in message.tool_calls]
+        rendered["tool_calls"] = copy.deepcopy(list(message.tool_calls))  # callers may change it freely
     if message.tool_call_id is not None:
         rendered["tool_call_id"] = message.tool_call_id
     return rendered

@@ -14,6 +14,8 @@ a long session do not redo that work.
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -37,18 +39,26 @@ class Match:
 
 
 class _TextCache:
-    def __init__(self, build: Callable[[str], object], size: int = 50_000) -> None:
+    """Values derived from texts, dropped oldest first past a budget of characters."""
+
+    def __init__(self, build: Callable[[str], object], budget_chars: int = 64_000_000) -> None:
         self._build = build
         self._items: OrderedDict[str, object] = OrderedDict()
-        self._size = size
+        self._budget = budget_chars
+        self._chars = 0
+        self._lock = threading.Lock()
 
     def get(self, text: str):
         value = self._items.get(text)
         if value is None:
             value = self._build(text)
-            self._items[text] = value
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
+            with self._lock:
+                if text not in self._items:
+                    self._items[text] = value
+                    self._chars += len(text)
+                while self._chars > self._budget and len(self._items) > 1:
+                    dropped, _ = self._items.popitem(last=False)
+                    self._chars -= len(dropped)
         return value
 
 
@@ -106,11 +116,15 @@ def search_regex(state: ContextState, query: str, role: str, limit: int) -> tupl
     pattern = compile_pattern(query)
     matches: list[Match] = []
     total = 0
+    deadline = time.monotonic() + REGEX_TIMEOUT_SECONDS  # one budget for the whole search
     try:
         for index, message in _messages(state, role):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
             found = [
                 (m.start(), m.end())
-                for m in pattern.finditer(message.text, timeout=REGEX_TIMEOUT_SECONDS)
+                for m in pattern.finditer(message.text, timeout=remaining)
                 if m.end() > m.start()
             ]
             total += len(found)

@@ -79,7 +79,7 @@ class ContextState:
         index = message_index(message_id)
         if index is None or index >= len(self.messages):
             known = f"m1 to m{len(self.messages)}" if self.messages else "none yet"
-            raise ToolInputError(f"no message {message_id!r}; message ids here are {known}")
+            raise ToolInputError(f"no message {_echo(message_id)}; message ids here are {known}")
         return self.messages[index]
 
     def fragments(self) -> Iterator[Fragment]:
@@ -115,8 +115,14 @@ class ContextState:
                 f"recent search ids: {', '.join(recent)}" if recent
                 else "no searches have been made yet; call search_context first"
             )
-            raise ToolInputError(f"no search result {search_id!r}; {hint}")
+            raise ToolInputError(f"no search result {_echo(search_id)}; {hint}")
         return record
+
+
+def _echo(value: object) -> str:
+    """A caller's value repeated in an error: quoted, one line, and never longer than 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def message_index(message_id: object) -> int | None:
@@ -133,12 +139,12 @@ def _unknown_fragment_message(state: ContextState, fragment_id: object) -> str:
     known = list(state.fragment_owner)
     if not known:
         return (
-            f"no fragment {fragment_id!r}: this context has no fragments yet "
+            f"no fragment {_echo(fragment_id)}: this context has no fragments yet "
             "(it has no message text)"
         )
     recent = known[-15:][::-1]
     more = f" and {len(known) - len(recent)} more" if len(known) > len(recent) else ""
     return (
-        f"no fragment {fragment_id!r}. Fragment ids look like 'f1a2b3'; known ids, newest "
+        f"no fragment {_echo(fragment_id)}. Fragment ids look like 'f1a2b3'; known ids, newest "
         f"first: {', '.join(recent)}{more}. fragment_context and search_context report ids."
     )

@@ -18,7 +18,7 @@ from engine.tokens import TokenCounter
 
 MIN_BUDGET, MAX_BUDGET, BUDGET_SHARE = 24, 300, 0.2
 
-_PARAGRAPHS = re.compile(r"\n[ \t]*\n")
+_PARAGRAPHS = re.compile(r"\r?\n[ \t]*\r?\n")
 _SENTENCES = re.compile(r"(?<=[.!?;。！？])\s+")
 _WORDS = re.compile(r"\w+")
 STOPWORDS = frozenset(

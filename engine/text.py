@@ -49,6 +49,7 @@ def is_hard_wrapped(text: str) -> bool:
         return False
     body = lines[:-1]  # the last line of a paragraph is usually short
     open_ended = sum(1 for line in body if not _SENTENCE_END.search(line))
-    widest = max(len(line) for line in body)
-    near_width = sum(1 for line in body if len(line) >= 0.7 * widest)
-    return widest > 40 and open_ended >= 0.5 * len(body) and near_width >= 0.7 * len(body)
+    lengths = sorted(len(line) for line in body)
+    width = lengths[(len(lengths) * 3) // 4]  # a high percentile: a few overlong joined lines do not count
+    near_width = sum(1 for length in lengths if 0.6 * width <= length)
+    return width > 40 and open_ended >= 0.5 * len(body) and near_width >= 0.7 * len(body)

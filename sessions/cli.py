@@ -72,7 +72,7 @@ def cmd_add(store: SessionStore, args: argparse.Namespace) -> int:
 
 def cmd_import(store: SessionStore, args: argparse.Namespace) -> int:
     session = store.import_file(args.file, title=args.title)
-    _print(f"{session.id}  {session.title}  ({session.last_seq} events)")
+    _print(f"{session.id}  {session.title}  ({session.last_seq} event{'s' if session.last_seq != 1 else ''})")
     return 0
 
 

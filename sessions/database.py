@@ -73,7 +73,7 @@ class Database:
         try:
             while True:
                 try:
-                    return duckdb.connect(self.path)
+                    return self._checked(duckdb.connect(self.path))
                 except duckdb.IOException as exc:
                     if not marker.exists():
                         marker.touch()
@@ -84,6 +84,20 @@ class Database:
                     raise StoreError(f"cannot open the database {self.path}: {str(exc).splitlines()[0]}") from None
         finally:
             marker.unlink(missing_ok=True)
+
+    def _checked(self, connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        # DuckDB opens some other files (a .json, a .csv) as an empty in-memory database;
+        # writing there would silently lose everything, so refuse such a file.
+        row = connection.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+        if row is None or row[0] is None:
+            connection.close()
+            raise StoreError(
+                f"{self.path} is not a DuckDB database (is it a file to import? use "
+                "`python -m sessions import FILE`); point --db or WORKBENCH_DB at a .duckdb file"
+            )
+        return connection
 
     def _wait_or_fail(self, exc: Exception, deadline: float) -> None:
         """Return if the lock is worth waiting for; raise a one-line StoreError otherwise."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from engine import ContextState, Event, WorkbenchError, new_message, registry, render, replay, stats
+from engine.messages import coerce_model_tool_calls
 from engine.summarize import Summarizer
 from engine.tokens import DEFAULT_ENCODING
 from engine.tools import ToolContext
@@ -170,11 +171,16 @@ class Session:
 
         Appends the assistant message carrying `tool_calls`, runs each call through the
         registry, and appends one `tool` message per call with its JSON result (so search
-        results land at the end of the context, as in Sculptor). Returns the results.
+        results land at the end of the context, as in Sculptor). Returns the results. A
+        malformed call is kept and answered with an error result, as a model expects.
         """
 
+        if not tool_calls:
+            raise WorkbenchError("run_model_tool_calls needs at least one tool call")
+        calls = coerce_model_tool_calls(tool_calls)
+
         def build(state: ContextState):
-            request = new_message(state, "assistant", content, tool_calls=tool_calls)
+            request = new_message(state, "assistant", content, tool_calls=calls)
             events: list[Event] = [request]
             state = replay([request], state)
             results = []

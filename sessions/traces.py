@@ -106,21 +106,27 @@ def read_import(path: Path) -> ParsedImport:
         raise ImportFormatError(f"{path}: the file is empty")
     title = path.stem or "Imported"
     if stripped.startswith("["):
-        return ParsedImport(title, _messages_to_records(_load_json(path, stripped), "item"))
+        return ParsedImport(title, _messages_to_records(path, _load_json(path, stripped)))
     first_line = stripped.split("\n", 1)[0]
     try:
         first = json.loads(first_line)
-    except json.JSONDecodeError:
-        first = _load_json(path, stripped)  # perhaps one pretty-printed object
-        if not isinstance(first, dict) or "messages" not in first:
-            raise ImportFormatError(f"{path}: {_EXPECTED}") from None
-    if isinstance(first, dict) and "messages" in first and ("\n" not in stripped or first_line.strip() == "{"):
-        return ParsedImport(_title(first, title), _messages_to_records(first["messages"], "messages item"))
+    except (ValueError, RecursionError):
+        document = _load_json(path, stripped)  # not JSON lines: perhaps one pretty-printed object
+        if isinstance(document, dict) and "messages" in document:
+            return ParsedImport(_title(document, title), _messages_to_records(path, document["messages"]))
+        raise ImportFormatError(f"{path}: {_EXPECTED}") from None
+    if isinstance(first, dict) and "messages" in first and "\n" not in stripped:
+        return ParsedImport(_title(first, title), _messages_to_records(path, first["messages"]))
     if isinstance(first, dict) and (first.get("format") == TRACE_FORMAT or "kind" in first):
         return _read_trace(path, text, title)
     if isinstance(first, dict) and "role" in first:
         lines = _json_lines(path, text)
-        return ParsedImport(title, _messages_to_records([value for _, value in lines], "line", [n for n, _ in lines]))
+        return ParsedImport(title, _messages_to_records(path, [value for _, value in lines], [n for n, _ in lines]))
+    if isinstance(first, dict) and "messages" in first:
+        raise ImportFormatError(
+            f"{path}: one conversation per line (fine-tuning JSONL) is not supported; import one "
+            'conversation at a time, as a JSON array or an object with "messages"'
+        )
     raise ImportFormatError(f"{path}: line 1 is neither a trace header, an event nor a message; {_EXPECTED}")
 
 
@@ -188,14 +194,15 @@ def _read_trace(path: Path, text: str, title: str) -> ParsedImport:
     )
 
 
-def _messages_to_records(items: Any, label: str, numbers: list[int] | None = None) -> list[EventRecord]:
+def _messages_to_records(path: Path, items: Any, line_numbers: list[int] | None = None) -> list[EventRecord]:
+    """Messages to events; errors name the JSON-lines line, or the array index (from 0)."""
     if not isinstance(items, list):
-        raise ImportFormatError('"messages" must be an array of messages')
+        raise ImportFormatError(f'{path}: "messages" must be an array of messages')
     folder = Folder()
     records = []
     now = utc_now()
     for position, item in enumerate(items):
-        where = f"{label} {numbers[position] if numbers else position}"
+        where = f"{path}: " + (f"line {line_numbers[position]}" if line_numbers else f"message [{position}]")
         if not isinstance(item, dict):
             raise ImportFormatError(f"{where}: a message must be an object with a role and content")
         if "role" not in item:

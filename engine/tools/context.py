@@ -48,6 +48,8 @@ def fragment_context(
         raise ToolInputError('end_marker is empty; copy a few words where the span ends, such as "The end."')
     plan = plan_fragments(ctx.state, start_marker, end_marker, num_fragments, role, ctx.counter, message_id)
     result = {"fragments": plan.pieces, "total_tokens": sum(p["tokens"] for p in plan.pieces)}
+    if plan.edges:
+        result["split_off"] = plan.edges  # parts of fragments the span cut through, now with new ids
     notes = []
     if len(plan.pieces) != num_fragments:
         reason = (

@@ -17,6 +17,7 @@ import difflib
 import inspect
 import json
 import re
+import reprlib
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Iterable, get_type_hints
 
@@ -27,6 +28,7 @@ from engine.events import Event, ToolFailed
 from engine.fold import replay
 from engine.state import ContextState
 from engine.summarize import ExtractiveSummarizer, Summarizer
+from engine.text import one_line
 from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
 
 _LOGGED_ARGUMENT_CHARS = 10_000
@@ -178,14 +180,18 @@ def make_tool(function: Callable[..., ToolResult]) -> Tool:
     return Tool(name, description, function, model, schema)
 
 
+def _short(name: Any) -> str:
+    return one_line(str(name), 60) or "(no tool name)"
+
+
 def _loggable(arguments: Any) -> Any:
     """The arguments as given, JSON-safe and bounded in size, for the tool_failed event."""
     if isinstance(arguments, str):
         return arguments[:_LOGGED_ARGUMENT_CHARS]
     try:
         dumped = json.dumps(arguments, default=repr)
-    except (TypeError, ValueError):
-        return repr(arguments)[:_LOGGED_ARGUMENT_CHARS]
+    except Exception:  # cycles, absurd nesting: keep a bounded description instead
+        return reprlib.repr(arguments)[:_LOGGED_ARGUMENT_CHARS]
     return json.loads(dumped) if len(dumped) <= _LOGGED_ARGUMENT_CHARS else dumped[:_LOGGED_ARGUMENT_CHARS]
 
 
@@ -193,7 +199,7 @@ def _describe_validation_error(tool: Tool, error: ValidationError) -> str:
     properties = tool.parameters["properties"]
     problems = []
     for item in error.errors():
-        parameter = ".".join(str(part) for part in item["loc"]) or "arguments"
+        parameter = one_line(".".join(str(part) for part in item["loc"]), 60) or "arguments"
         if item["type"] == "missing":
             kind = properties.get(parameter, {}).get("type", "value")
             problems.append(f"missing required parameter '{parameter}' ({kind})")
@@ -231,11 +237,11 @@ class ToolRegistry:
     def get(self, name: str) -> Tool:
         tool = self._tools.get(name) if isinstance(name, str) else None
         if tool is None:
-            given = str(name)
+            given = str(name)[:200]
             close = [known for known in self._tools if given and (given in known or known in given)]
             close = close or difflib.get_close_matches(given, self._tools, n=1, cutoff=0.5)
             suggestion = f" Did you mean {close[0]!r}?" if close else ""
-            raise ToolInputError(f"unknown tool {name!r}.{suggestion} Available tools: {', '.join(self._tools)}")
+            raise ToolInputError(f"unknown tool {one_line(repr(name), 60)}.{suggestion} Available tools: {', '.join(self._tools)}")
         return tool
 
     def schemas(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -251,11 +257,11 @@ class ToolRegistry:
             state = replay(result.events, context.state)
             return ToolOutcome(result.data, result.events, state)
         except ToolInputError as exc:
-            return self._failure(context, name, arguments, f"{name}: {exc}", "ToolInputError")
+            return self._failure(context, name, arguments, f"{_short(name)}: {exc}", "ToolInputError")
         except ReplayError as exc:
-            return self._failure(context, name, arguments, f"{name}: internal error, events did not apply: {exc}", "ReplayError")
+            return self._failure(context, name, arguments, f"{_short(name)}: internal error, events did not apply: {exc}", "ReplayError")
         except Exception as exc:  # a bug in a tool must not lose the session: log it as an event
-            message = f"{name}: internal error {type(exc).__name__}: {exc}. The context is unchanged."
+            message = f"{_short(name)}: internal error {type(exc).__name__}: {exc}. The context is unchanged."
             return self._failure(context, name, arguments, message, type(exc).__name__)
 
     @staticmethod
@@ -265,7 +271,7 @@ class ToolRegistry:
         if isinstance(arguments, (str, bytes)):
             try:
                 arguments = json.loads(arguments)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
                 raise ToolInputError(
                     f"arguments are not valid JSON ({exc}). Send one JSON object, for example "
                     f"{tool.example_arguments()}"

@@ -18,10 +18,18 @@ from engine.tools.registry import ToolContext, ToolResult, bounded_int
 
 
 def _window(text: str, start: int, end: int, reach: int) -> tuple[str, int, int]:
-    """text around [start, end) with `reach` characters each side; '…' marks a cut edge."""
+    """text around [start, end) with `reach` characters each side; '…' marks a cut edge.
+
+    A match longer than twice `reach` (a greedy regex) keeps only its two ends, so a
+    snippet never grows to the size of the message.
+    """
     left, right = max(0, start - reach), min(len(text), end + reach)
     prefix = "…" if left > 0 else ""
     suffix = "…" if right < len(text) else ""
+    if end - start > 2 * reach:
+        middle = text[start : start + reach] + " … " + text[end - reach : end]
+        window = prefix + text[left:start] + middle + text[end:right] + suffix
+        return window, start - left + len(prefix), start - left + len(prefix) + len(middle)
     window = prefix + text[left:right] + suffix
     return window, start - left + len(prefix), end - left + len(prefix)
 
@@ -103,7 +111,8 @@ def get_search_detail(ctx: ToolContext, search_id: str, extended_context: bounde
             "role": message.role,
             "fragment_id": fragment_id,
             "fragment_state": status,
-            "match": message.text[record.start : record.end],
+            "match": text[match_start:match_end],
+            "match_length": record.end - record.start,
             "text": text,
             "match_start": match_start,
             "match_end": match_end,

@@ -43,7 +43,7 @@ CASES = [
     ("fragment_context", {"start_marker": "paragraph 5.", "end_marker": "action 6."}, "A case-insensitive match exists"),
     ("fragment_context", {"start_marker": "Paragraph 3.", "end_marker": "Paragraph 1."}, "end_marker 'Paragraph 1.' was not found"),
     ("fragment_context", {"start_marker": "", "end_marker": "y"}, "start_marker is empty"),
-    ("fragment_context", {"start_marker": "Understood", "end_marker": "."}, 'Try role="all"'),
+    ("fragment_context", {"start_marker": "Understood", "end_marker": "."}, 'try role="all"'),
     ("fragment_context", {"start_marker": "a", "end_marker": "b", "role": "robot"}, "parameter 'role'"),
     ("summarize_fragment", {"fragment_id": "VISIBLE", "focus": "  "}, "focus is empty"),
     ("summarize_fragment", {"fragment_id": "VISIBLE"}, "missing required parameter 'focus'"),

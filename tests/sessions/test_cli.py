@@ -129,6 +129,11 @@ def test_an_unwritable_database_location_is_one_line(tmp_path):
     blocker.write_text("x")
     result = run("list", db=blocker / "sub" / "db.duckdb")
     assert result.returncode == 1 and "cannot create the folder" in result.stderr
+    exported_json = tmp_path / "chat.json"
+    exported_json.write_text('[{"role": "user", "content": "hi"}]')
+    result = run("new", "lost?", db=exported_json)
+    assert result.returncode == 1 and "is not a DuckDB database" in result.stderr
+    assert exported_json.read_text() == '[{"role": "user", "content": "hi"}]'
     not_a_db = tmp_path / "text.duckdb"
     not_a_db.write_text("this is not a database")
     result = run("list", db=not_a_db)

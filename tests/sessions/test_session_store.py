@@ -103,7 +103,7 @@ def test_bad_messages_raise_a_clear_error_and_write_nothing(session):
     with pytest.raises(MessageError, match="tool_call_id"):
         session.add_message("tool", "result without a call id")
     with pytest.raises(MessageError, match="only assistant messages carry tool_calls"):
-        session.add_message("user", "x", tool_calls=[])
+        session.add_message("user", "x", tool_calls=[{"id": "c", "function": {"name": "f", "arguments": "{}"}}])
     with pytest.raises(MessageError, match="content must be"):
         session.add_message("user", 42)
     assert session.events() == []

@@ -79,6 +79,9 @@ def test_openai_message_lists_import_as_messages(store, tmp_path):
     as_array.write_text(json.dumps(messages))
     as_object = tmp_path / "wrapped.json"
     as_object.write_text(json.dumps({"title": "Wrapped chat", "messages": messages}, indent=2))
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text('{"title": "Pretty",\n "messages": ' + json.dumps(messages, indent=2) + "\n}")
+    assert store.import_file(pretty).title == "Pretty"
     as_lines = tmp_path / "lines.jsonl"
     as_lines.write_text("\n".join(json.dumps(m) for m in messages) + "\n")
     sessions = [store.import_file(p) for p in (as_array, as_object, as_lines)]
@@ -96,9 +99,9 @@ BAD_FILES = [
     ("empty.json", "", "the file is empty"),
     ("garbage.txt", "hello there", "expected a workbench trace (JSON lines) or an OpenAI message list"),
     ("broken.json", '[{"role": "user", "content": "x"}', "not valid JSON at line 1"),
-    ("role.json", '[{"role": "user", "content": "ok"}, {"role": "robot", "content": "x"}]', "item 1 (role 'robot')"),
-    ("norole.json", '[{"content": "x"}]', 'item 0: the message has no "role"'),
-    ("notobj.json", '["just text"]', "item 0: a message must be an object"),
+    ("role.json", '[{"role": "user", "content": "ok"}, {"role": "robot", "content": "x"}]', "message [1] (role 'robot')"),
+    ("norole.json", '[{"content": "x"}]', 'message [0]: the message has no "role"'),
+    ("notobj.json", '["just text"]', "message [0]: a message must be an object"),
     ("content.json", '[{"role": "user", "content": 7}]', "content must be a string"),
     ("toolid.json", '[{"role": "tool", "content": "x"}]', "tool_call_id"),
     ("msgs.json", '{"messages": "nope"}', '"messages" must be an array'),
