@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_label
 from hypothesis import strategies as st
 
-from engine import ContextState, MessageError, apply, new_message, render, replay, stats
+from engine import ContextState, MessageError, apply, event_from_record, new_message, render, replay, stats
+from sessions.records import canonical_json
 from engine.tools import ToolContext, registry
 
 TOOL_NAMES = registry.names + ["fold", "", "restore_fragment ", "🙂"]
@@ -115,5 +116,7 @@ def test_random_calls_never_raise_and_replay_equals_live_state(data):
         render(state)
         stats(state)
     assert replay(events) == state
+    stored = [event_from_record(e.kind, json.loads(canonical_json(e.payload()))) for e in events]
+    assert replay(stored) == state  # what the store and a trace keep folds to the same state
     cut = data.draw(st.integers(0, len(events)), label="cut")
     assert replay(events[cut:], replay(events[:cut])) == state
