@@ -7,7 +7,8 @@ import streamlit as st
 from components.app_state import db_path, engine_errors, get_store
 from components.session_picker import render_session_picker
 
-st.set_page_config(page_title="Context Workbench", page_icon=":material/view_timeline:", layout="wide")
+# An emoji favicon is a data: URL; a ":material/...:" favicon would be fetched from Google Fonts.
+st.set_page_config(page_title="Context Workbench", page_icon="🪟", layout="wide")
 
 sessions: list[dict] = []
 with engine_errors():

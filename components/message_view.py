@@ -92,7 +92,7 @@ def render_message(message: Message, counter: TokenCounter) -> Intent | None:
             st.text(printable(f"→ {function.get('name')}({one_line(str(function.get('arguments', '')), 300)})"))
         for position, piece in enumerate(pieces[:FRAGMENTS_SHOWN]):
             fragment = piece.fragment
-            info, text, first, second = st.columns([2, 8, 1.2, 1.6])
+            info, text, first, second = st.columns([2, 7.5, 1.3, 2])
             info.text(f"{STATUS_ICON[fragment.status]} {fragment.id}\n{fragment.status} · {piece.original_tokens:,} tok")
             shown = piece.text if len(piece.text) <= TEXT_SHOWN else piece.text[:TEXT_SHOWN] + f"\n… ({len(piece.text) - TEXT_SHOWN:,} more characters)"
             with text:

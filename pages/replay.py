@@ -35,11 +35,15 @@ def step_by(delta: int) -> None:
     st.session_state[STEP] = min(max(st.session_state[STEP] + delta, 0), last)
 
 
-buttons = st.columns([1, 1, 1, 1, 8])
-buttons[0].button("⏮", key="first", on_click=step_by, args=(-last,), help="before the first event")
-buttons[1].button("◀", key="back", on_click=step_by, args=(-1,), help="one event back")
-buttons[2].button("▶", key="forward", on_click=step_by, args=(1,), help="one event forward")
-buttons[3].button("⏭", key="latest", on_click=step_by, args=(last,), help="the latest event")
+buttons = st.columns(4)
+buttons[0].button("Start", icon=":material/first_page:", key="first", on_click=step_by, args=(-last,),
+                  help="before the first event", width="stretch")
+buttons[1].button("Back", icon=":material/chevron_left:", key="back", on_click=step_by, args=(-1,),
+                  help="one event back", width="stretch")
+buttons[2].button("Forward", icon=":material/chevron_right:", key="forward", on_click=step_by, args=(1,),
+                  help="one event forward", width="stretch")
+buttons[3].button("Latest", icon=":material/last_page:", key="latest", on_click=step_by, args=(last,),
+                  help="the latest event", width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
 
 if at:
