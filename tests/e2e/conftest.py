@@ -69,7 +69,7 @@ def browser():
     if not Path(CHROMIUM).exists():
         raise RuntimeError(
             f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) "
-            "or set WORKBENCH_CHROMIUM; never `playwright install`"
+            "or set WORKBENCH_CHROMIUM (playwright's own browser download is not used)"
         )
     from playwright.sync_api import sync_playwright
 
