@@ -13,6 +13,7 @@ import streamlit as st
 from components.intents import Intent
 from engine.state import ContextState
 from engine.text import printable
+from engine.tools.search import text_window
 
 MODES = {"exact": "Exact text", "regex": "Regular expression", "ranked": "Ranked (BM25)"}
 
@@ -26,11 +27,6 @@ def render_search_form() -> Intent | None:
         if go.form_submit_button("Search", type="primary"):
             return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20})
     return None
-
-
-def _window(text: str, start: int, end: int, reach: int) -> str:
-    left, right = max(0, start - reach), min(len(text), end + reach)
-    return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
 
 
 def render_search_results(state: ContextState, search: dict[str, Any] | None, detail: dict[str, Any] | None) -> Intent | None:
@@ -53,7 +49,7 @@ def render_search_results(state: ContextState, search: dict[str, Any] | None, de
         with st.container(border=True, key=f"hit-{hit['search_id']}"):
             info, text, buttons = st.columns([2, 7, 2])
             info.text(f"{hit['search_id']}\n{message.id} · {message.role}\n{fragment.id if fragment else ''} {status}")
-            text.text(printable(_window(message.text, record.start, record.end, 160)))
+            text.text(printable(text_window(message.text, record.start, record.end, 160)[0]))
             with buttons:
                 if st.button("Open", key=f"open-{hit['search_id']}", help="get_search_detail: the text around the hit"):
                     intent = Intent("get_search_detail", {"search_id": hit["search_id"], "extended_context": 800})
@@ -62,6 +58,6 @@ def render_search_results(state: ContextState, search: dict[str, Any] | None, de
                     if st.button("Restore", key=f"restore-{hit['search_id']}", help="restore_fragment"):
                         intent = Intent("restore_fragment", {"fragment_id": fragment.id})
             if detail and detail["search_id"] == hit["search_id"]:
-                record_text = _window(message.text, record.start, record.end, detail["extended_context"])
+                record_text = text_window(message.text, record.start, record.end, detail["extended_context"])[0]
                 st.text(printable(record_text))
     return intent

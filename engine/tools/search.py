@@ -17,7 +17,7 @@ from engine.tools.context import SearchRole
 from engine.tools.registry import ToolContext, ToolResult, bounded_int
 
 
-def _window(text: str, start: int, end: int, reach: int) -> tuple[str, int, int]:
+def text_window(text: str, start: int, end: int, reach: int) -> tuple[str, int, int]:
     """text around [start, end) with `reach` characters each side; '…' marks a cut edge.
 
     A match longer than twice `reach` (a greedy regex) keeps only its two ends, so a
@@ -71,7 +71,7 @@ def search_context(
         search_id = ids.next(f"{rank}:{message.id}:{match.start}")
         hits.append(SearchHit(search_id=search_id, message_id=message.id, start=match.start, end=match.end))
         fragment_id, status = _fragment_of(ctx.state, message.id, match.start)
-        snippet, _, _ = _window(message.text, match.start, match.end, context_size)
+        snippet, _, _ = text_window(message.text, match.start, match.end, context_size)
         result = {
             "search_id": search_id,
             "message_id": message.id,
@@ -102,7 +102,7 @@ def get_search_detail(ctx: ToolContext, search_id: str, extended_context: bounde
     """
     record = ctx.state.search(search_id)
     message = ctx.state.message(record.message_id)
-    text, match_start, match_end = _window(message.text, record.start, record.end, extended_context)
+    text, match_start, match_end = text_window(message.text, record.start, record.end, extended_context)
     fragment_id, status = _fragment_of(ctx.state, message.id, record.start)
     return ToolResult.ok(
         {
