@@ -123,6 +123,35 @@ class ToolFailed(_Event):
     error_type: str = "ToolInputError"
 
 
+class SessionConfigured(_Event):
+    """The session's settings for talking to a model: backend (never a key), tools, policy."""
+
+    kind: Literal["session_configured"] = "session_configured"
+    settings: dict[str, Any]
+
+
+class LLMCalled(_Event):
+    """A model answered: what it cost and how it ended. Its reply is the message that follows."""
+
+    kind: Literal["llm_called"] = "llm_called"
+    model: str
+    usage: dict[str, int]
+    latency_ms: float
+    finish_reason: str
+    tool_calls: int = 0
+    step: int = 1
+
+
+class LLMFailed(_Event):
+    """A model call failed; nothing else changed, and the turn can be retried."""
+
+    kind: Literal["llm_failed"] = "llm_failed"
+    model: str
+    error_kind: str
+    error: str
+    retryable: bool = True
+
+
 Event = Annotated[
     Union[
         MessageAdded,
@@ -133,6 +162,9 @@ Event = Annotated[
         ContextSearched,
         SearchDetailViewed,
         ToolFailed,
+        SessionConfigured,
+        LLMCalled,
+        LLMFailed,
     ],
     Field(discriminator="kind"),
 ]
@@ -147,6 +179,9 @@ EVENT_KINDS: tuple[str, ...] = (
     "context_searched",
     "search_detail_viewed",
     "tool_failed",
+    "session_configured",
+    "llm_called",
+    "llm_failed",
 )
 
 

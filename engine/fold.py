@@ -22,8 +22,11 @@ from engine.events import (
     FragmentFolded,
     FragmentRestored,
     FragmentSummarized,
+    LLMCalled,
+    LLMFailed,
     MessageAdded,
     SearchDetailViewed,
+    SessionConfigured,
     ToolFailed,
 )
 from engine.state import ContextState, Fragment, Message, SearchRecord, message_index
@@ -174,6 +177,14 @@ def _tool_failed(state: ContextState, event: ToolFailed) -> None:
     """A failed call changes nothing; it is in the log so the failure can be seen."""
 
 
+def _session_configured(state: ContextState, event: SessionConfigured) -> None:
+    state.settings = copy.deepcopy(event.settings)
+
+
+def _model_called(state: ContextState, event: LLMCalled | LLMFailed) -> None:
+    """Model calls are recorded for accounting and replay; the reply arrives as a message."""
+
+
 _HANDLERS = {
     MessageAdded: _message_added,
     ContextFragmented: _context_fragmented,
@@ -183,6 +194,9 @@ _HANDLERS = {
     ContextSearched: _context_searched,
     SearchDetailViewed: _search_detail_viewed,
     ToolFailed: _tool_failed,
+    SessionConfigured: _session_configured,
+    LLMCalled: _model_called,
+    LLMFailed: _model_called,
 }
 
 

@@ -63,11 +63,12 @@ class ContextState:
     fragment_owner: dict[str, int] = field(default_factory=dict)  # fragment id -> message index
     searches: dict[str, SearchRecord] = field(default_factory=dict)
     event_count: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)  # replaced whole, never changed in place
 
     def copy(self) -> "ContextState":
         """A state that can be changed without touching this one (values are shared)."""
         return ContextState(
-            list(self.messages), dict(self.fragment_owner), dict(self.searches), self.event_count
+            list(self.messages), dict(self.fragment_owner), dict(self.searches), self.event_count, self.settings
         )
 
     # ---- queries -------------------------------------------------------------------

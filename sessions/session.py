@@ -141,17 +141,29 @@ class Session:
         name: str | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
         tool_call_id: str | None = None,
+        before: list[Event] = (),
     ) -> str:
-        """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool."""
+        """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool.
+
+        `before`: events recorded just ahead of it in the same transaction (a model's
+        `llm_called`).
+        """
 
         def build(state: ContextState):
+            state = replay(before, state)
             event = new_message(state, role, content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
-            return event.message_id, [event], replay([event], state)
+            return event.message_id, [*before, event], replay([event], state)
 
         return self._commit(build)
 
     def _tool_context(self, state: ContextState) -> ToolContext:
-        return ToolContext.for_state(state, self.encoding, self.summarizer)
+        summarizer = self.summarizer
+        if summarizer is None and state.settings.get("backend"):  # a backend is set: it writes summaries
+            from engine.llm import Backend
+            from engine.model_summarizer import ModelSummarizer
+
+            summarizer = ModelSummarizer(Backend(**state.settings["backend"]))
+        return ToolContext.for_state(state, self.encoding, summarizer)
 
     def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None) -> dict[str, Any]:
         """Run a tool as a person or a program: it leaves events but adds no messages.
@@ -166,7 +178,9 @@ class Session:
 
         return self._commit(build)
 
-    def run_model_tool_calls(self, tool_calls: list[dict[str, Any]], content: str | None = None) -> list[dict[str, Any]]:
+    def run_model_tool_calls(
+        self, tool_calls: list[dict[str, Any]], content: str | None = None, before: list[Event] = ()
+    ) -> list[dict[str, Any]]:
         """Record a model's tool calls and their results as messages, in one transaction.
 
         Appends the assistant message carrying `tool_calls`, runs each call through the
@@ -180,8 +194,9 @@ class Session:
         calls = coerce_model_tool_calls(tool_calls)
 
         def build(state: ContextState):
+            state = replay(before, state)
             request = new_message(state, "assistant", content, tool_calls=calls)
-            events: list[Event] = [request]
+            events: list[Event] = [*before, request]
             state = replay([request], state)
             results = []
             for call in request.tool_calls or []:
@@ -196,6 +211,64 @@ class Session:
             return results, events, state
 
         return self._commit(build)
+
+    def record(self, events: list[Event]) -> None:
+        """Append events as they are, in one transaction (they must fit the current state)."""
+        self._commit(lambda state: (None, list(events), replay(events, state)))
+
+    # ---- talking to a model ---------------------------------------------------------
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Backend (never a key), tool profile, tool_choice, tool budget: the defaults plus what was configured."""
+        from sessions.turns import settings_of
+
+        return settings_of(self)
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change settings (`model`, `api_base`, `temperature`, `max_tokens`, `window`, `tools`,
+        `tool_choice`, `max_tool_calls`); records a `session_configured` event."""
+        from engine.events import SessionConfigured
+        from sessions.turns import validate_settings
+
+        settings = self.settings
+        backend = dict(settings["backend"])
+        for key in ("model", "api_base", "temperature", "max_tokens", "window"):
+            if key in changes:
+                backend[key] = changes.pop(key)
+        unknown = set(changes) - {"tools", "tool_choice", "max_tool_calls"}
+        if unknown:
+            raise WorkbenchError(f"unknown settings {sorted(unknown)}; see Session.configure")
+        settings = validate_settings({**settings, **changes, "backend": backend})
+        self.record([SessionConfigured(settings=settings)])
+        return settings
+
+    def run_turn(
+        self,
+        text: str,
+        model: str | None = None,
+        tools: str | None = None,
+        tool_choice: str | None = None,
+        max_tool_calls: int | None = None,
+        *,
+        api_base: str | None = None,
+        hooks: Any = None,
+    ) -> dict[str, Any]:
+        """One turn of the agent loop: returns `reply`, `tool_calls`, `usage` (and `error` on failure).
+
+        None means the session's setting: its backend (by default the embedded model), the
+        "sculptor" tool profile, tool_choice "auto", a budget of 20 tool calls.
+        """
+        from sessions.turns import run_turn
+
+        return run_turn(self, text, model=model, api_base=api_base, tools=tools, tool_choice=tool_choice,
+                        max_tool_calls=max_tool_calls, hooks=hooks)
+
+    def retry_turn(self, **options: Any) -> dict[str, Any]:
+        """Ask the model again after a failed call, without adding a new user message."""
+        from sessions.turns import run_turn
+
+        return run_turn(self, None, **options)
 
     # ---- copies ----------------------------------------------------------------------
 

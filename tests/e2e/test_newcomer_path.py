@@ -65,11 +65,12 @@ def test_load_demo_hide_search_replay_fork_export(server, browser, shots, tmp_pa
     # replay: step back to before the fold
     page.get_by_role("link", name="Replay").click()
     expect(page.get_by_role("heading", name="Replay")).to_be_visible(timeout=TIMEOUT)
-    wait_idle(page)
-    for _ in range(3):
+    expect(page.get_by_text(re.compile(r"^#11 · "))).to_be_visible(timeout=TIMEOUT)
+    for step in (10, 9, 8):  # one click, one step: wait for each before the next
         page.get_by_role("button", name="Back").click()
-        wait_idle(page)
+        expect(page.get_by_text(re.compile(rf"^#{step} · "))).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_text(re.compile(r"^#8 · .*message_added"))).to_be_visible(timeout=TIMEOUT)
+    wait_idle(page)
     assert metric(page, "Hidden by folds") == 0
     shots(page, "05-replay-before-the-fold")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 
 from engine import ContextState, render
 from engine.fold import Folder
@@ -51,9 +50,9 @@ def test_the_regex_time_limit_covers_the_whole_search():
     folder = Folder()
     for _ in range(10):
         folder.add(new_message(folder.state, "user", "a" * 30 + "!"))
-    started = time.monotonic()
+    # each message alone stays under the limit; together they do not, so the search must stop
     outcome = call(folder.state, "search_context", {"query": "(a|aa)+$", "mode": "regex"})
-    assert outcome.failed and time.monotonic() - started < 4
+    assert outcome.failed and "took over" in outcome.result["error"]
 
 
 def test_a_greedy_regex_keeps_snippets_small():

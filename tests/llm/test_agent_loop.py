@@ -1,0 +1,193 @@
+"""The agent loop with a scripted model registered with litellm like any provider."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import litellm
+import pytest
+
+from engine import WorkbenchError, scripted_model
+from engine.llm import Backend, LLMError, complete
+from engine.tools import tool_schemas
+from sessions import SessionStore
+from sessions.turns import TurnHooks
+
+from tests.conftest import long_text
+
+
+@pytest.fixture
+def model(request):
+    name = f"scripted/{request.node.name[:40]}"
+    scripted_model.reset(name)
+    yield name
+    scripted_model.reset(name)
+
+
+@pytest.fixture
+def session(model):
+    session = SessionStore(":memory:").create_session("loop")
+    session.add_message("system", "You manage your own context.")
+    session.add_message("user", "The code word is PELICAN.\n" + long_text(20))
+    session.configure(model=model)
+    return session
+
+
+def test_a_turn_runs_tools_through_the_registry_and_answers(session, model):
+    scripted_model.enqueue(
+        model,
+        {"content": "Searching.", "tool_calls": [{"name": "search_context", "arguments": {"query": "code word"}}]},
+        "The code word is PELICAN.",
+    )
+    result = session.run_turn("What is the code word?")
+    assert result["reply"] == "The code word is PELICAN."
+    assert [c["name"] for c in result["tool_calls"]] == ["search_context"]
+    assert result["tool_calls"][0]["result"]["total_matches"] == 2  # the question itself matches too
+    assert result["usage"]["prompt_tokens"] > 0 and result["steps"] == 2
+    rendered = session.render()
+    assert [m["role"] for m in rendered][2:] == ["user", "assistant", "tool", "assistant"]
+    hits = json.loads(rendered[4]["content"])["results"]  # the search result is at the end of the context
+    assert "What is the code word?" in hits[0]["snippet"] and "PELICAN" in hits[1]["snippet"]
+    kinds = [e["kind"] for e in session.events()]
+    assert kinds[-7:] == ["message_added", "llm_called", "message_added", "context_searched", "message_added",
+                          "llm_called", "message_added"]
+    called = [e["payload"] for e in session.events() if e["kind"] == "llm_called"]
+    assert called[0]["finish_reason"] == "tool_calls" and called[0]["tool_calls"] == 1 and called[1]["step"] == 2
+    assert {"prompt_tokens", "completion_tokens", "reasoning_tokens"} <= set(called[0]["usage"])
+    sent = scripted_model.requests(model)
+    assert [t["function"]["name"] for t in sent[0]["tools"]] == [t["function"]["name"] for t in tool_schemas("sculptor")]
+    assert sent[1]["messages"][-1]["role"] == "tool"  # the model saw its tool's result
+
+
+def test_bad_tool_calls_get_error_results_and_the_loop_goes_on(session, model):
+    scripted_model.enqueue(
+        model,
+        {"tool_calls": [{"name": "fold_everything", "arguments": "{}"}, {"name": "fold_fragment", "arguments": "{broken"}]},
+        "Sorry, done.",
+    )
+    result = session.run_turn("Tidy up.")
+    assert result["reply"] == "Sorry, done."
+    errors = [c["result"]["error"] for c in result["tool_calls"]]
+    assert "unknown tool 'fold_everything'" in errors[0] and "not valid JSON" in errors[1]
+    assert [e["kind"] for e in session.events()].count("tool_failed") == 2
+
+
+def test_the_tool_budget_ends_tool_use_and_asks_for_an_answer(session, model):
+    call = {"name": "search_context", "arguments": {"query": "committee"}}
+    scripted_model.enqueue(model, {"tool_calls": [call, call]}, {"tool_calls": [call, call]}, "Final answer.")
+    result = session.run_turn("Search a lot.", max_tool_calls=3)
+    assert len(result["tool_calls"]) == 3 and result["reply"] == "Final answer."
+    assert scripted_model.requests(model)[-1]["tools"] is None  # the last call offered no tools
+
+
+def test_tool_profiles_and_tool_choice(session, model):
+    scripted_model.enqueue(model, "plain", "plain again", {"tool_calls": [{"name": "search_context", "arguments": {"query": "x"}}]}, "ok")
+    session.run_turn("hi", tools="none")
+    assert scripted_model.requests(model)[-1]["tools"] is None
+    session.run_turn("hi", tool_choice="none")
+    assert scripted_model.requests(model)[-1]["tools"] is None
+    session.run_turn("hi", tool_choice="required")
+    first, second = scripted_model.requests(model)[-2:]
+    assert first["tool_choice"] == "required" and second["tool_choice"] == "auto"  # required on the first step only
+    with pytest.raises(WorkbenchError, match="unknown tool profile"):
+        session.run_turn("hi", tools="everything")
+
+
+def test_a_failing_backend_keeps_the_message_and_can_be_retried(session, model):
+    scripted_model.enqueue(model, litellm.RateLimitError("slow down", "scripted", model))
+    result = session.run_turn("Are you there?")
+    assert result["reply"] is None and result["error_kind"] == "rate_limit" and "retry" in result["error"]
+    assert session.render()[-1] == {"role": "user", "content": "Are you there?"}
+    failed = session.events()[-1]
+    assert failed["kind"] == "llm_failed" and failed["payload"]["error_kind"] == "rate_limit"
+    scripted_model.enqueue(model, "Yes.")
+    assert session.retry_turn()["reply"] == "Yes."
+    assert [m["content"] for m in session.render()[-2:]] == ["Are you there?", "Yes."]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (litellm.AuthenticationError("bad key", "openai", "m"), "auth"),
+        (litellm.ContextWindowExceededError("too long", "m", "openai"), "context_overflow"),
+        (litellm.APIConnectionError("refused", "openai", "m"), "unreachable"),
+        (litellm.BadRequestError("tools are not supported", "m", "openai"), "no_tool_support"),
+        (litellm.NotFoundError("no such model", "openai", "m"), "unknown_model"),
+    ],
+)
+def test_backend_failures_are_sorted_into_clear_kinds(model, error, kind):
+    scripted_model.enqueue(model, error)
+    with pytest.raises(LLMError) as caught:
+        complete(Backend(model=model), [{"role": "user", "content": "x"}], tools=tool_schemas("sculptor"))
+    assert caught.value.kind == kind and model in caught.value.message
+
+
+def test_unknown_models_and_missing_keys_are_explained(monkeypatch):
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(LLMError) as unknown:
+        complete(Backend(model="no-such-model-anywhere"), [{"role": "user", "content": "x"}])
+    assert unknown.value.kind == "unknown_model" and "prefix its provider" in unknown.value.message
+    with pytest.raises(LLMError) as missing:
+        complete(Backend(model="gpt-4o"), [{"role": "user", "content": "x"}])
+    assert missing.value.kind == "auth" and "OPENAI_API_KEY" in missing.value.message
+
+
+def test_streaming_delivers_tokens_and_can_be_stopped(session, model):
+    scripted_model.enqueue(model, "one two three four five six seven eight nine ten eleven twelve")
+    tokens: list[str] = []
+    result = session.run_turn("Count.", hooks=TurnHooks(on_token=tokens.append))
+    assert "".join(tokens) == result["reply"] and len(tokens) > 1
+    stop = threading.Event()
+    scripted_model.enqueue(model, "a long answer that will be cut off before it is finished, surely")
+
+    def stop_after_first(token: str) -> None:
+        stop.set()
+
+    result = session.run_turn("Talk.", hooks=TurnHooks(on_token=stop_after_first, stop=stop))
+    assert result["stopped"] and len(result["reply"]) < 20
+    assert session.events()[-2]["payload"]["finish_reason"] == "stopped"
+
+
+def test_model_summaries_when_a_backend_is_set(session, model):
+    fragment_id = session.state().messages[1].fragments[0].id
+    scripted_model.enqueue(model, "Code word PELICAN; committee notes on budget lines.")
+    result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "code words"})
+    assert result["summary"] == "Code word PELICAN; committee notes on budget lines." and result["summarizer"] == model
+    assert session.events()[-1]["payload"]["summarizer"] == model
+    sent = scripted_model.requests(model)[-1]["messages"]
+    assert "Focus: code words" in sent[-1]["content"] and "PELICAN" in sent[-1]["content"]
+    unset = SessionStore(":memory:").create_session("no backend")
+    unset.add_message("user", long_text(10))
+    other = unset.state().messages[0].fragments[0].id
+    assert unset.call_tool("summarize_fragment", {"fragment_id": other, "focus": "budget"})["summarizer"] == "extractive"
+
+
+def test_a_failed_model_summary_is_an_error_result(session, model):
+    fragment_id = session.state().messages[1].fragments[0].id
+    scripted_model.enqueue(model, litellm.APIConnectionError("down", "openai", model))
+    result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "x"})
+    assert "could not write the summary" in result["error"] and session.events()[-1]["kind"] == "tool_failed"
+
+
+def test_api_keys_never_reach_the_store_or_an_export(session, model, monkeypatch, tmp_path):
+    planted = "sk-planted-secret-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", planted)
+    session.configure(model=model, api_base="http://127.0.0.1:1/v1")
+    scripted_model.enqueue(model, "fine")
+    session.run_turn("hello")
+    exported = session.export(tmp_path / "trace.jsonl").read_text()
+    assert planted not in exported and "sk-planted" not in json.dumps(session.events())
+
+
+def test_settings_are_events_and_replay_with_the_session(session, model):
+    settings = session.configure(tools="none", tool_choice="none", max_tool_calls=5, temperature=0.7)
+    assert settings["backend"]["model"] == model and settings["tools"] == "none"
+    assert session.events()[-1]["kind"] == "session_configured"
+    fork = session.fork()
+    assert fork.settings == session.settings
+    with pytest.raises(WorkbenchError, match="unknown settings"):
+        session.configure(colour="blue")
+    with pytest.raises(WorkbenchError, match="max_tool_calls"):
+        session.configure(max_tool_calls=-1)
