@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.app_state import db_path, engine_errors, get_store
 from components.session_picker import render_session_picker
+from components.token_bar import render_window_picker
 
 # An emoji favicon is a data: URL; a ":material/...:" favicon would be fetched from Google Fonts.
 st.set_page_config(page_title="Context Workbench", page_icon="🪟", layout="wide")
@@ -22,5 +23,7 @@ PAGES = [  # a new user with an empty store lands on Sessions, where the demo is
 ]
 navigation = st.navigation(PAGES)
 render_session_picker(sessions)
+with st.sidebar:
+    render_window_picker()
 st.sidebar.caption(f"Store: {db_path()}")
 navigation.run()

@@ -17,7 +17,7 @@ _DONE = {
     "restore_fragment": lambda r: f"Restored {r['fragment_id']}: {r['tokens_restored']:,} tokens back.",
     "summarize_fragment": lambda r: f"Summarized {r['fragment_id']}: {r['tokens_before']:,} → {r['tokens_after']:,} tokens.",
     "fragment_context": lambda r: f"Made {len(r['fragments'])} fragments." + (f" {r['note']}." if r.get("note") else ""),
-    "search_context": lambda r: f"{r['total_matches']:,} matches.",
+    "search_context": lambda r: f"{r['total_matches']:,} match{'es' if r['total_matches'] != 1 else ''}.",
     "get_search_detail": lambda r: f"Opened {r['search_id']} in {r['message_id']}.",
 }
 
@@ -27,7 +27,8 @@ def run_intent(session: Session, intent: Intent | None) -> None:
     if intent is None:
         return
     try:
-        result = session.call_tool(intent.tool, intent.arguments)
+        with st.spinner(f"{intent.tool} …"):
+            result = session.call_tool(intent.tool, intent.arguments)
     except WorkbenchError as exc:
         flash("error", str(exc))
     else:

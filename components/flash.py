@@ -12,8 +12,10 @@ def flash(kind: str, text: str) -> None:
 
 
 def show_flash() -> None:
+    """Errors as a box at the top of the page and a toast; successes as a toast (seen wherever you scrolled)."""
     kind, text = st.session_state.pop(_KEY, (None, None))
     if kind == "error":
         st.error(text, icon=":material/error:")
+        st.toast(text, icon=":material/error:", duration="long")
     elif kind:
-        st.success(text, icon=":material/check:")
+        st.toast(text, icon=":material/check:")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.intents import Intent
-from engine.render import render_pieces
+from engine.render import tool_call_tokens, render_pieces
 from engine.state import Message
 from engine.text import one_line, printable
 from engine.tokens import TokenCounter
@@ -55,18 +55,28 @@ def _fragment_controls(fragment, key: str, first, second) -> Intent | None:
 def _fragment_form(message: Message) -> Intent | None:
     key = f"frag-{message.id}"
     with st.popover("Fragment…", help="fragment_context: split this message into fragments"):
-        markers = even_split_markers(message)
-        count = st.number_input("Fragments", min_value=1, max_value=20, value=5, key=f"{key}-count")
-        if markers and st.button("Split evenly", key=f"{key}-even", type="primary"):
-            return Intent("fragment_context", {"start_marker": markers[0], "end_marker": markers[1],
-                                               "num_fragments": int(count), "message_id": message.id})
-        st.caption("…or between two exact pieces of text (both included):")
-        start = st.text_input("Start marker", key=f"{key}-start")
-        end = st.text_input("End marker", key=f"{key}-end")
-        if st.button("Fragment between markers", key=f"{key}-markers"):
-            return Intent("fragment_context", {"start_marker": start, "end_marker": end,
-                                               "num_fragments": int(count), "message_id": message.id})
+        with st.form(key, border=False):  # one submit: typing in a field does not close the popover
+            count = st.number_input("Fragments", min_value=1, max_value=20, value=5, key=f"{key}-count")
+            markers = even_split_markers(message)
+            even = st.form_submit_button("Split evenly", key=f"{key}-even", type="primary", disabled=markers is None)
+            st.caption("…or between two exact pieces of text (both included):")
+            start = st.text_input("Start marker", key=f"{key}-start")
+            end = st.text_input("End marker", key=f"{key}-end")
+            between = st.form_submit_button("Fragment between markers", key=f"{key}-markers")
+    if even and markers:
+        return Intent("fragment_context", {"start_marker": markers[0], "end_marker": markers[1],
+                                           "num_fragments": int(count), "message_id": message.id})
+    if between:
+        return Intent("fragment_context", {"start_marker": start, "end_marker": end,
+                                           "num_fragments": int(count), "message_id": message.id})
     return None
+
+
+def _preview(text: str) -> tuple[str, bool]:
+    """The first lines of a long text (code and logs keep their lines), and whether it was cut."""
+    lines = text.splitlines()
+    head = "\n".join(line if len(line) <= 300 else line[:299] + "…" for line in lines[:6])
+    return head, len(lines) > 6 or len(head) < len(text.rstrip("\n"))
 
 
 def render_message(message: Message, counter: TokenCounter) -> Intent | None:
@@ -80,6 +90,9 @@ def render_message(message: Message, counter: TokenCounter) -> Intent | None:
         detail = f"{original:,} tokens"
         if rendered != original:
             detail += f" → {rendered:,} rendered"
+        call_tokens = tool_call_tokens(message, counter)
+        if call_tokens:
+            detail += f" + {call_tokens:,} in tool calls"
         if len(pieces) > 1:
             detail += f" · {len(pieces)} fragments"
         head.markdown(f"**{message.id}** · {message.role} · {detail}")  # ids, a fixed role and numbers only
@@ -96,12 +109,11 @@ def render_message(message: Message, counter: TokenCounter) -> Intent | None:
             info.text(f"{STATUS_ICON[fragment.status]} {fragment.id}\n{fragment.status} · {piece.original_tokens:,} tok")
             shown = piece.text if len(piece.text) <= TEXT_SHOWN else piece.text[:TEXT_SHOWN] + f"\n… ({len(piece.text) - TEXT_SHOWN:,} more characters)"
             with text:
-                if fragment.status == "visible" and len(shown) > 600:
-                    st.text(printable(one_line(shown, 300)))
+                head, cut = _preview(shown) if fragment.status == "visible" else (shown, False)
+                st.text(printable(head))
+                if cut:
                     with st.expander("Full text"):
                         st.text(printable(shown))
-                else:
-                    st.text(printable(shown))
             intent = _fragment_controls(fragment, f"{message.id}-{fragment.id}-{position}", first, second) or intent
         if len(pieces) > FRAGMENTS_SHOWN:
             st.caption(f"{len(pieces) - FRAGMENTS_SHOWN} more fragments not shown; search finds text in all of them.")

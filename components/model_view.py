@@ -15,10 +15,17 @@ JSON_SHOWN = 200_000
 
 def render_model_messages(rendered: list[dict[str, Any]], first: int, last: int) -> None:
     """The OpenAI-format messages first..last (1-based), exactly as they would be sent."""
-    text = json.dumps(rendered[first - 1 : last], indent=2, ensure_ascii=False)
-    if len(text) > JSON_SHOWN:
-        text = text[:JSON_SHOWN] + f"\n… ({len(text) - JSON_SHOWN:,} more characters; narrow the range)"
-    st.code(printable(text), language="json", wrap_lines=True)
+    parts, size = [], 0
+    for message in rendered[first - 1 : last]:  # stop dumping once enough is shown
+        part = json.dumps(message, indent=2, ensure_ascii=False)
+        parts.append(part)
+        size += len(part)
+        if size > JSON_SHOWN:
+            break
+    text = "[\n" + ",\n".join(parts) + "\n]"
+    if size > JSON_SHOWN:
+        text = text[:JSON_SHOWN] + "\n… (cut here; narrow the range to see the rest)"
+    st.code(printable(text), language="json", wrap_lines=True, height=600)
 
 
 def _content_text(content: Any) -> str:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from components.intents import Intent
 from engine.state import ContextState
+from sessions import EventRecord
 from engine.text import printable
 from engine.tools.search import text_window
 
@@ -29,16 +30,41 @@ def render_search_form() -> Intent | None:
     return None
 
 
-def render_search_results(state: ContextState, search: dict[str, Any] | None, detail: dict[str, Any] | None) -> Intent | None:
-    """The hits of `search` (a context_searched payload), each with Open, and Restore when hidden."""
-    if not search:
+def latest_search(records: list[EventRecord]) -> tuple[EventRecord | None, dict[str, Any] | None]:
+    """The newest search in `records` and the detail opened from it, unless a newer search failed."""
+    detail = None
+    for record in reversed(records):
+        if record.kind == "tool_failed" and record.payload()["tool"] == "search_context":
+            return None, None  # the newest search failed: its error is what the person needs to see
+        if record.kind == "search_detail_viewed" and detail is None:
+            detail = record.payload()
+        if record.kind == "context_searched":
+            return record, detail
+    return None, None
+
+
+def render_search_results(state: ContextState, search: EventRecord | None, detail: dict[str, Any] | None,
+                          cleared_key: str) -> Intent | None:
+    """The hits of the newest search, each with Open, and Restore when hidden; Clear hides them."""
+    if search is None or st.session_state.get(cleared_key, 0) >= search.seq:
         return None
+    payload = search.payload()
+    hits = payload["hits"]
+    total = payload["total_matches"]
+    title = (f"{total:,} match{'es' if total != 1 else ''} for {printable(payload['query'])!r} "
+             f"({MODES.get(payload['mode'], payload['mode'])}, "
+             f"{'best first' if payload['mode'] == 'ranked' else 'most recent first'}; showing {len(hits)})")
     intent = None
-    hits = search["hits"]
-    st.caption(
-        f"{search['total_matches']:,} matches for {printable(search['query'])!r} ({MODES.get(search['mode'], search['mode'])}, "
-        f"{'best first' if search['mode'] == 'ranked' else 'most recent first'}); showing {len(hits)}"
-    )
+    with st.expander(title, expanded=True):
+        if st.button("Clear results", key="clear_search", icon=":material/close:"):
+            st.session_state[cleared_key] = search.seq
+            st.rerun()
+        intent = _render_hits(state, hits, detail)
+    return intent
+
+
+def _render_hits(state: ContextState, hits: list[dict[str, Any]], detail: dict[str, Any] | None) -> Intent | None:
+    intent = None
     for hit in hits:
         record = state.searches.get(hit["search_id"])
         if record is None:
@@ -49,7 +75,9 @@ def render_search_results(state: ContextState, search: dict[str, Any] | None, de
         with st.container(border=True, key=f"hit-{hit['search_id']}"):
             info, text, buttons = st.columns([2, 7, 2])
             info.text(f"{hit['search_id']}\n{message.id} · {message.role}\n{fragment.id if fragment else ''} {status}")
-            text.text(printable(text_window(message.text, record.start, record.end, 160)[0]))
+            snippet, match_start, match_end = text_window(message.text, record.start, record.end, 160)
+            # the match between ⟦ ⟧, so it stands out in plain text
+            text.text(printable(snippet[:match_start] + "⟦" + snippet[match_start:match_end] + "⟧" + snippet[match_end:]))
             with buttons:
                 if st.button("Open", key=f"open-{hit['search_id']}", help="get_search_detail: the text around the hit"):
                     intent = Intent("get_search_detail", {"search_id": hit["search_id"], "extended_context": 800})

@@ -25,7 +25,10 @@ def render_session_picker(sessions: list[dict]) -> None:
         select_session(None)
         return
     ids = [row["id"] for row in sessions]
-    labels = {row["id"]: printable(f"{row['title']} · {row['messages']} msgs") for row in sessions}
+    labels = {
+        row["id"]: printable(("↳ " if row["forked_from"] else "") + f"{row['title']} · {row['id'][:6]} · {row['messages']} msgs")
+        for row in sessions
+    }
     if selected_session_id() not in ids:
         select_session(ids[0])
     st.session_state[PICKER] = selected_session_id()

@@ -27,9 +27,18 @@ def render_session_table(path: str, rows: list[dict], selected: str | None) -> s
         }
         for row in rows
     ]
-    event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="single-row", key="session_table")
+    drawn = st.session_state.get("session_table_ids", [])  # the ids as the person saw them
+    st.session_state["session_table_ids"] = [row["id"] for row in rows]
+    event = st.dataframe(
+        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="session_table",
+        column_config={
+            "messages": st.column_config.NumberColumn(format="localized"),
+            "tokens": st.column_config.NumberColumn(format="localized", help="rendered tokens, without tool schemas"),
+            "events": st.column_config.NumberColumn(format="localized"),
+        },
+    )
     picked = event.selection.rows if event and event.selection else []
-    if picked:
-        return rows[picked[0]]["id"]
+    if picked and picked[0] < len(drawn):
+        chosen = drawn[picked[0]]
+        return chosen if chosen in st.session_state["session_table_ids"] else None
     return None

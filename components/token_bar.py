@@ -21,12 +21,36 @@ SEGMENTS = [  # (label, colour)
 ]
 
 
-def render_window_picker(key: str = "model_window") -> int:
-    """A model window chooser (a known model, or a custom size); returns the window in tokens."""
-    choice = st.selectbox("Model window", [*MODEL_WINDOWS, "Custom"], key=key)
+WINDOW = "model_window_tokens"  # the chosen window, kept for every page (not a widget key)
+
+
+def current_window() -> int:
+    return st.session_state.get(WINDOW, next(iter(MODEL_WINDOWS.values())))
+
+
+def _chosen() -> None:
+    choice = st.session_state["window_picker"]
+    st.session_state["window_is_custom"] = choice == "Custom"
+    if choice != "Custom":
+        st.session_state[WINDOW] = MODEL_WINDOWS[choice]
+
+
+def _custom() -> None:
+    st.session_state[WINDOW] = int(st.session_state["window_custom"])
+
+
+def render_window_picker() -> int:
+    """The model-window chooser for the sidebar (a known model, or a custom size)."""
+    window = current_window()
+    named = {tokens: label for label, tokens in MODEL_WINDOWS.items()}
+    custom = st.session_state.get("window_is_custom") or window not in named
+    st.session_state["window_picker"] = "Custom" if custom else named[window]
+    choice = st.selectbox("Model window", [*MODEL_WINDOWS, "Custom"], key="window_picker", on_change=_chosen)
     if choice == "Custom":
-        return int(st.number_input("Window (tokens)", min_value=1_000, max_value=10_000_000, value=32_000, step=1_000, key=f"{key}_custom"))
-    return MODEL_WINDOWS[choice]
+        st.session_state["window_custom"] = window
+        st.number_input("Window (tokens)", min_value=1_000, max_value=10_000_000, step=1_000, key="window_custom",
+                        on_change=_custom)
+    return window
 
 
 def segments(stats: dict) -> dict[str, int]:

@@ -104,7 +104,7 @@ def render(state: ContextState, encoding: str = DEFAULT_ENCODING) -> list[dict[s
     return [render_message(message, counter) for message in state.messages]
 
 
-def _tool_call_tokens(message: Message, counter: TokenCounter) -> int:
+def tool_call_tokens(message: Message, counter: TokenCounter) -> int:
     total = 0
     for call in message.tool_calls or ():
         function = call.get("function") or {}
@@ -125,21 +125,21 @@ def stats(
     `total_tokens` is the original text of every message; `visible_tokens`,
     `folded_tokens` and `summarized_tokens` split it by what happened to each fragment.
     `rendered_tokens` is what the model is sent: visible text, markers (`marker_tokens`:
-    fold markers plus summary blocks), tool calls and message framing. Pass the tool schemas to count their overhead and the
-    model's window size to get the free space.
+    fold markers plus summary blocks), tool calls and message framing. Pass the tool
+    schemas to count their overhead and the model's window size to get the free space.
     """
     counter = token_counter(encoding)
     by_status = {"visible": 0, "folded": 0, "summarized": 0}
     tokens_by_status = {"visible": 0, "folded": 0, "summarized": 0}
-    marker_tokens = fold_marker_tokens = tool_call_tokens = fragments = 0
+    marker_tokens = fold_marker_tokens = calls_total = fragments = 0
     by_role: dict[str, dict[str, int]] = {}
     overhead = TOKENS_REPLY_PRIMING if state.messages else 0
     for message in state.messages:
         role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})
         framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)
-        calls = _tool_call_tokens(message, counter)
+        calls = tool_call_tokens(message, counter)
         overhead += framing
-        tool_call_tokens += calls
+        calls_total += calls
         role["messages"] += 1
         role["rendered_tokens"] += framing + calls
         for piece in render_pieces(message, counter):
@@ -154,7 +154,7 @@ def stats(
             role["total_tokens"] += piece.original_tokens
             role["rendered_tokens"] += piece.rendered_tokens
     content_total = sum(tokens_by_status.values())
-    rendered = tokens_by_status["visible"] + marker_tokens + tool_call_tokens + overhead
+    rendered = tokens_by_status["visible"] + marker_tokens + calls_total + overhead
     schema_tokens = counter.count(json.dumps(list(tools), sort_keys=True)) if tools else 0
     result: dict[str, Any] = {
         "encoding": counter.name,
@@ -168,7 +168,7 @@ def stats(
         "marker_tokens": marker_tokens,
         "fold_marker_tokens": fold_marker_tokens,
         "summary_tokens": marker_tokens - fold_marker_tokens,
-        "tool_call_tokens": tool_call_tokens,
+        "tool_call_tokens": calls_total,
         "overhead_tokens": overhead,
         "rendered_tokens": rendered,
         "saved_tokens": content_total - tokens_by_status["visible"] - marker_tokens,

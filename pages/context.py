@@ -11,19 +11,17 @@ from components.app_state import current_session
 from components.flash import show_flash
 from components.message_view import render_message
 from components.model_view import render_model_messages, render_side_by_side
-from components.search_panel import render_search_form, render_search_results
-from components.token_bar import render_token_bar, render_window_picker
-from engine import tool_schemas
+from components.search_panel import latest_search, render_search_form, render_search_results
+from components.token_bar import current_window, render_token_bar
+from engine import render, tool_schemas
 from engine.tokens import token_counter
 
 PAGE_SIZE = 10
 
 session = current_session()
-title, picker = st.columns([3, 1], vertical_alignment="bottom")
-title.title("Context")
-title.caption(session.title)
-with picker:
-    window = render_window_picker()
+st.title("Context")
+st.caption(session.title)
+window = current_window()
 show_flash()
 
 state = session.state()
@@ -35,16 +33,10 @@ with st.expander("By role"):
     )
 
 run_intent(session, render_search_form())
-last_search = last_detail = None
-for record in reversed(session.records()):
-    if record.kind == "search_detail_viewed" and last_detail is None and last_search is None:
-        last_detail = record.payload()
-    if record.kind == "context_searched":
-        last_search = record.payload()
-        break
-run_intent(session, render_search_results(state, last_search, last_detail))
+search, detail = latest_search(session.tail(200))
+run_intent(session, render_search_results(state, search, detail, cleared_key=f"search_cleared-{session.id}"))
 
-messages, model_view = st.tabs(["Messages", "What the model sees"])
+messages, model_view, side_by_side = st.tabs(["Messages", "What the model sees", "Original and rendered"])
 with messages:
     if not state.messages:
         st.info("This session has no messages yet.")
@@ -58,12 +50,14 @@ with messages:
         run_intent(session, render_message(message, counter))
 
 with model_view:
-    rendered = session.render()
+    rendered = render(state, session.encoding)  # the same state as everything else on this page
     if rendered:
         first, last = st.slider("Messages", 1, max(len(rendered), 2), (1, min(len(rendered), 5)), key="model_range") \
             if len(rendered) > 1 else (1, 1)
         render_model_messages(rendered, first, last)
-        st.subheader("Original and rendered, side by side")
-        chosen = st.selectbox("Message", [m.id for m in state.messages], key="side_by_side")
-        index = int(chosen[1:]) - 1
-        render_side_by_side(state.messages[index], rendered[index])
+
+with side_by_side:
+    if state.messages:
+        by_id = {message.id: (message, shown) for message, shown in zip(state.messages, rendered)}
+        chosen = st.selectbox("Message", list(by_id), key="side_by_side")
+        render_side_by_side(*by_id[chosen])

@@ -10,18 +10,16 @@ import streamlit as st
 from components.app_state import current_session, engine_errors, select_session
 from components.diff_view import render_diff
 from components.event_view import render_event
-from components.token_bar import render_token_bar, render_window_picker
+from components.flash import flash
+from components.token_bar import current_window, render_token_bar
 from engine import render, stats, tool_schemas
 
-STEP = "replay_step"
-
 session = current_session()
+STEP = f"replay_step-{session.id}"  # each session keeps its own position
 records = session.records()
-title, picker = st.columns([3, 1], vertical_alignment="bottom")
-title.title("Replay")
-title.caption(f"{session.title} · {len(records)} events")
-with picker:
-    window = render_window_picker(key="replay_window")
+st.title("Replay")
+st.caption(f"{session.title} · {len(records)} events")
+window = current_window()
 if not records:
     st.info("This session has no events yet.")
     st.stop()
@@ -58,6 +56,7 @@ if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
     with engine_errors():
         fork = session.fork(at=at)
         select_session(fork.id)
+        flash("ok", f"Forked at step {at}: a new session {fork.id} with the first {at} events.")
         st.switch_page("pages/context.py")
 
 rendered_now = render(state, session.encoding)
@@ -73,7 +72,8 @@ with context_tab:
             for call in message.get("tool_calls") or []:
                 st.text(f"→ {call['function']['name']}({call['function'].get('arguments', '')[:500]})")
 with diff_tab:
-    other = st.number_input("Compare with step", 0, last, max(at - 1, 0), key="diff_other")
+    against = st.radio("Compare this step with", ["the step before", "another step"], horizontal=True, key="diff_mode")
+    other = max(at - 1, 0) if against == "the step before" else st.number_input("Step", 0, last, max(at - 1, 0), key="diff_other")
     before, after = (int(other), at) if other <= at else (at, int(other))
     render_diff(render(session.state(before), session.encoding), render(session.state(after), session.encoding),
                 f"step {before}", f"step {after}")

@@ -8,7 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 from components.app_state import db_path, engine_errors, get_store, select_session, selected_session_id
+from components.flash import flash
 from components.session_table import render_session_table
+from engine import WorkbenchError
 from sessions.demo import load_demo_sessions
 
 st.title("Sessions")
@@ -45,14 +47,22 @@ with create.container(border=True):
 
 with upload.container(border=True):
     st.subheader("Import")
+    imports = st.session_state.get("imports_done", 0)  # a new uploader after each import, so it starts empty
     uploaded = st.file_uploader(
-        "A workbench trace (.jsonl) or an OpenAI message list (.json)", type=["jsonl", "json"], key="import_file"
+        "A workbench trace (.jsonl) or an OpenAI message list (.json)", type=["jsonl", "json"], key=f"import_file-{imports}"
     )
     if uploaded is not None and st.button("Import", key="import_button", type="primary"):
-        with engine_errors(), tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / Path(uploaded.name).name
             path.write_bytes(uploaded.getvalue())
-            open_in_context(store.import_file(path).id)
+            try:
+                imported = store.import_file(path)
+            except WorkbenchError as exc:  # name the file as the person knows it, not our temporary copy
+                st.error(str(exc).replace(str(path), uploaded.name), icon=":material/error:")
+            else:
+                st.session_state["imports_done"] = imports + 1
+                flash("ok", f"Imported {uploaded.name}: {imported.last_seq} events.")
+                open_in_context(imported.id)
 
 with fork.container(border=True):
     st.subheader("Fork")
@@ -66,7 +76,9 @@ with fork.container(border=True):
         )
         if st.button("Fork", key="fork_button"):
             with engine_errors():
-                open_in_context(store.open_session(current["id"]).fork(at=int(at)).id)
+                fork = store.open_session(current["id"]).fork(at=int(at))
+                flash("ok", f"Forked “{current['title']}” at event {int(at)}.")
+                open_in_context(fork.id)
 
 if rows:
     with st.expander("Demo sessions"):

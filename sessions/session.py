@@ -110,6 +110,12 @@ class Session:
         self.refresh()
         return list(self._records)
 
+    def tail(self, count: int) -> list[EventRecord]:
+        """The last `count` events (cheap on a long log, unlike `records()`)."""
+        self.refresh()
+        with self._lock:
+            return self._records[-count:] if count > 0 else []
+
     def info(self) -> dict[str, Any]:
         return {
             "id": self.id,

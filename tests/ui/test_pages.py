@@ -63,13 +63,13 @@ def test_sessions_page_lists_creates_and_forks(app, db):
 def test_import_by_upload_and_a_clear_error_for_a_bad_file(app, db):
     at = app("pages/sessions.py")
     messages = [{"role": "user", "content": "imported hello"}, {"role": "assistant", "content": "hi"}]
-    at.file_uploader(key="import_file").upload("chat.json", json.dumps(messages).encode(), "application/json").run()
+    at.file_uploader(key="import_file-0").upload("chat.json", json.dumps(messages).encode(), "application/json").run()
     _click(at, "import_button")
     assert [r["title"] for r in SessionStore(db, linger=0).list_sessions()] == ["chat"]
     at = app("pages/sessions.py")
-    at.file_uploader(key="import_file").upload("broken.json", b'[{"role": "robot"}]', "application/json").run()
+    at.file_uploader(key="import_file-0").upload("broken.json", b'[{"role": "robot"}]', "application/json").run()
     _click(at, "import_button")
-    assert any("message [0]" in e.value and "robot" in e.value for e in at.error)
+    assert any(e.value.startswith("broken.json: message [0]") and "robot" in e.value for e in at.error)
     assert [r["title"] for r in SessionStore(db, linger=0).list_sessions()] == ["chat"]
 
 
@@ -91,7 +91,7 @@ def test_context_page_hide_summarize_restore_leave_tool_events(app, db):
     model_call = registry.call("fold_fragment", {"fragment_id": first}, ToolContext.for_state(state_before))
     assert [e.payload() for e in model_call.events] == [events[-1]["payload"]]  # a click leaves what a model's call would
     assert _metric(at, "Hidden by folds") != "0"
-    assert any("Hid " in s.value for s in at.success)
+    assert any("Hid " in t.value for t in at.toast)
 
     at.text_input(key=f"m2-{second}-1-focus").input("budget").run()
     _click(at, f"m2-{second}-1-summarize")
@@ -128,8 +128,8 @@ def test_context_page_search_open_and_restore_a_folded_hit(app, db):
 def test_context_page_errors_show_as_messages_and_the_page_keeps_working(app, db):
     session_id = _seed(db)
     at = app("pages/context.py")
-    at.text_input(key="frag-m2-start").input("no such text anywhere").run()
-    at.text_input(key="frag-m2-end").input("nor this").run()
+    at.text_input(key="frag-m2-start").input("no such text anywhere")  # a form: sent with its submit button
+    at.text_input(key="frag-m2-end").input("nor this")
     _click(at, "frag-m2-markers")
     assert any("start_marker 'no such text anywhere' was not found" in e.value for e in at.error)
     assert events_of(db, session_id)[-1]["kind"] == "tool_failed"
@@ -168,14 +168,17 @@ def test_replay_page_steps_diffs_and_forks(app, db):
     session.call_tool("fold_fragment", {"fragment_id": fragment_id})
     store.close()
     at = app("pages/replay.py")
-    assert at.slider(key="replay_step").value == 3
+    step = f"replay_step-{session_id}"
+    assert at.slider(key=step).value == 3
     assert any("fragment_folded" in t.value for t in at.text)
     assert _metric(at, "Hidden by folds") != "0"
     _click(at, "back")
-    assert at.slider(key="replay_step").value == 2 and _metric(at, "Hidden by folds") == "0"
+    assert at.slider(key=step).value == 2 and _metric(at, "Hidden by folds") == "0"
+    assert not any("folded fragment" in c.value for c in at.code)  # step 2 against step 1: no fold yet
+    at.radio(key="diff_mode").set_value("another step").run()
     at.number_input(key="diff_other").set_value(3).run()
-    assert any("folded fragment" in c.value for c in at.code)
-    at.slider(key="replay_step").set_value(1).run()
+    assert any("+[folded fragment" in c.value for c in at.code)
+    at.slider(key=step).set_value(1).run()
     _click(at, "fork_here")
     fork = next(r for r in SessionStore(db, linger=0).list_sessions() if r["forked_from"] == session_id)
     assert fork["forked_at"] == 1
@@ -188,8 +191,8 @@ def test_export_page_offers_the_trace(app, db):
     assert not at.exception
     button = at.get("download_button")[0]
     assert "JSONL trace" in button.proto.label and "2 events" in button.proto.label
-    header = json.loads(at.code[0].value.splitlines()[0])
-    assert header["format"] == "context-workbench-trace" and header["session"]["id"] == session_id
+    first = json.loads(at.code[0].value.splitlines()[0])
+    assert first["seq"] == 1 and first["kind"] == "message_added" and first["payload"]["role"] == "system"
 
 
 def test_pages_without_a_session_explain_what_to_do(app, db):
@@ -204,7 +207,8 @@ def _picker_script():
     from components.app_state import selected_session_id, select_session
     from components.session_picker import render_session_picker
 
-    render_session_picker([{"id": "a1", "title": "First", "messages": 1}, {"id": "b2", "title": "Second", "messages": 2}])
+    render_session_picker([{"id": "a1", "title": "First", "messages": 1, "forked_from": None},
+                           {"id": "b2", "title": "Second", "messages": 2, "forked_from": None}])
     st.text(f"selected {selected_session_id()}")
     if st.button("fork", key="pretend_fork"):  # an action elsewhere choosing a session
         select_session("b2")
@@ -216,7 +220,7 @@ def test_the_sidebar_picker_keeps_the_choice_for_every_page():
 
     at = AppTest.from_function(_picker_script).run()
     assert at.text[0].value == "selected a1"
-    assert at.selectbox(key="session_picker").options == ["First · 1 msgs", "Second · 2 msgs"]
+    assert at.selectbox(key="session_picker").options == ["First · a1 · 1 msgs", "Second · b2 · 2 msgs"]
     at.selectbox(key="session_picker").select("b2").run()
     assert at.text[0].value == "selected b2"
     at.selectbox(key="session_picker").select("a1").run()
