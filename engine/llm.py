@@ -232,7 +232,31 @@ def classify(exc: Exception, model: str) -> LLMError:
     return LLMError("error", f"{model} failed: {type(exc).__name__}: {text}", model, True)
 
 
+def _for_template(messages: list[dict], spell_out_calls: bool) -> list[dict]:
+    """Messages that chat templates of local models can render: text content everywhere.
+
+    llama.cpp applies the model's own Jinja template, which expects `content` to be text
+    (an assistant message that only calls tools has none). The embedded model's template
+    knows nothing of tool calls, so there they are also written out as text.
+    """
+    prepared = []
+    for message in messages:
+        if message.get("content") is None or (spell_out_calls and message.get("tool_calls")):
+            message = dict(message)
+            text = message.get("content") or ""
+            if spell_out_calls and message.get("tool_calls"):
+                calls = "\n".join(f"[calls {c['function']['name']}({c['function'].get('arguments', '')})]"
+                                  for c in message["tool_calls"])
+                text = f"{text}\n{calls}".strip()
+            message["content"] = text
+        prepared.append(message)
+    return prepared
+
+
 def _call_arguments(backend: Backend, messages: list[dict], tools, tool_choice) -> dict[str, Any]:
+    local = backend.model == EMBEDDED_MODEL or bool(backend.api_base)
+    if local:
+        messages = _for_template(messages, spell_out_calls=backend.model == EMBEDDED_MODEL)
     arguments: dict[str, Any] = {"model": backend.model, "messages": messages, "temperature": backend.temperature,
                                  "max_tokens": backend.max_tokens, "num_retries": 0}
     if backend.api_base:

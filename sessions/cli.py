@@ -98,6 +98,31 @@ def cmd_tool(store: SessionStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
+    from sessions.turns import TurnHooks
+
+    session = _open(store, args.session)
+
+    def token(text: str) -> None:
+        sys.stdout.write(_terminal_safe(text))
+        sys.stdout.flush()
+
+    def step(call: dict) -> None:
+        outcome = "error: " + call["result"]["error"] if "error" in call["result"] else "ok"
+        print(_terminal_safe(f"→ {call['name']}({call['arguments']}) {outcome}"), file=sys.stderr)
+
+    result = session.run_turn(args.text, model=args.model, tools=args.tools, tool_choice=args.tool_choice,
+                              api_base=args.api_base, hooks=TurnHooks(on_token=None if args.no_stream else token, on_step=step))
+    if result.get("error"):
+        print(f"error: {_terminal_safe(result['error'])}", file=sys.stderr)
+        return 1
+    if args.no_stream:
+        print(_terminal_safe(result["reply"]))
+    else:
+        print()
+    return 0
+
+
 def cmd_events(store: SessionStore, args: argparse.Namespace) -> int:
     for event in _open(store, args.session).events():
         print(_terminal_safe(json.dumps(event, ensure_ascii=False)))
@@ -187,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("session", help="session id (or a unique prefix)")
     sub.add_argument("name", help="tool name, such as fold_fragment")
     sub.add_argument("--args", default="{}", help='arguments as a JSON object, such as \'{"fragment_id": "f1a2b3"}\'')
+    sub = command("chat", cmd_chat, "Send a message and run one agent turn; prints the reply as it streams.")
+    sub.add_argument("session", help="session id (or a unique prefix)")
+    sub.add_argument("text", help="the message")
+    sub.add_argument("--model", help="litellm model string (default: the session's, else the embedded model)")
+    sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server, with an openai/... model")
+    sub.add_argument("--tools", choices=["none", "sculptor", "all"], help="tool profile (default: the session's)")
+    sub.add_argument("--tool-choice", help="auto, required, none, or a tool's name (forced on the first step)")
+    sub.add_argument("--no-stream", action="store_true", help="print the reply when it is complete")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")
     sub.add_argument("session", help="session id (or a unique prefix)")
     return parser

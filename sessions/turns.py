@@ -51,8 +51,12 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
     if settings["tools"] not in TOOL_PROFILES:
         raise WorkbenchError(f"unknown tool profile {settings['tools']!r}; use one of {', '.join(TOOL_PROFILES)}")
-    if settings["tool_choice"] not in TOOL_CHOICES:
-        raise WorkbenchError(f"tool_choice must be one of {', '.join(TOOL_CHOICES)}, not {settings['tool_choice']!r}")
+    choice = settings["tool_choice"]
+    if choice not in TOOL_CHOICES and choice not in TOOL_PROFILES[settings["tools"]]:
+        raise WorkbenchError(
+            f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or the name of a tool in the "
+            f"{settings['tools']!r} profile, not {choice!r}"
+        )
     budget = settings["max_tool_calls"]
     if isinstance(budget, bool) or not isinstance(budget, int) or not 0 <= budget <= 200:
         raise WorkbenchError(f"max_tool_calls must be a whole number from 0 to 200, not {budget!r}")
@@ -102,7 +106,9 @@ def run_turn(
         budget_left = settings["max_tool_calls"] - len(calls_made)
         choice = settings["tool_choice"]
         offered = tool_schemas(settings["tools"]) if budget_left > 0 and choice != "none" else []
-        if choice == "required" and step > 1:
+        if choice not in TOOL_CHOICES:  # a tool's name: force that tool
+            choice = {"type": "function", "function": {"name": choice}}
+        if choice != "auto" and step > 1:
             choice = "auto"  # Sculptor's zero-shot runs forced a tool on the first step only
         try:
             completion = complete(backend, session.render(), tools=offered or None,

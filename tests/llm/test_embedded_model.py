@@ -1,0 +1,103 @@
+"""The real thing: the embedded SmolLM2 model in-process, and the same GGUF file served over HTTP by
+llama-cpp-python's OpenAI-compatible server and driven through litellm as `openai/...`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from engine.llm import EMBEDDED_MODEL
+from engine.local_model import gguf_path
+from sessions import SessionStore
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import _free_port
+
+
+def _session(title: str):
+    session = SessionStore(":memory:").create_session(title)
+    session.add_message("user", "Remember this: the code word is PELICAN. The meeting is on Tuesday.")
+    return session
+
+
+def test_a_chat_turn_with_the_embedded_model():
+    session = _session("embedded chat")
+    result = session.run_turn("What is the capital of France? Answer in one short sentence.", tools="none")
+    assert result["model"] == EMBEDDED_MODEL and result.get("error") is None
+    assert isinstance(result["reply"], str) and result["reply"].strip()
+    called = [e["payload"] for e in session.events() if e["kind"] == "llm_called"]
+    assert called and called[-1]["usage"]["prompt_tokens"] > 10 and called[-1]["usage"]["completion_tokens"] > 0
+    assert session.render()[-1]["role"] == "assistant"
+
+
+def test_a_forced_tool_call_runs_through_the_registry():
+    session = _session("embedded tools")
+    result = session.run_turn("Use search_context to find the code word.", tool_choice="search_context")
+    assert result.get("error") is None
+    assert result["tool_calls"] and result["tool_calls"][0]["name"] == "search_context"
+    arguments = json.loads(result["tool_calls"][0]["arguments"])
+    assert isinstance(arguments.get("query"), str)
+    kinds = [e["kind"] for e in session.events()]
+    assert "context_searched" in kinds or "tool_failed" in kinds  # the registry answered the call either way
+    roles = [m["role"] for m in session.render()]
+    assert roles[2:5] == ["assistant", "tool", "assistant"][: len(roles[2:5])] and roles[3] == "tool"
+
+
+def test_streaming_from_the_embedded_model():
+    from sessions.turns import TurnHooks
+
+    tokens: list[str] = []
+    session = _session("embedded stream")
+    result = session.run_turn("Say hello in five words.", tools="none", hooks=TurnHooks(on_token=tokens.append))
+    assert len(tokens) > 1 and "".join(tokens) == result["reply"]
+
+
+@pytest.fixture(scope="module")
+def openai_server():
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--model_alias", "smollm2"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(f"{base}/models", timeout=2).status == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("llama_cpp.server did not start")
+        time.sleep(0.5)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_an_openai_compatible_server_through_litellm(openai_server):
+    session = _session("over http")
+    result = session.run_turn("Say hello.", model="openai/smollm2", api_base=openai_server, tools="none")
+    assert result.get("error") is None and result["reply"].strip()
+    assert session.events()[-2]["payload"]["model"] == "openai/smollm2"
+    forced = session.run_turn("Find the code word with search_context.", model="openai/smollm2",
+                              api_base=openai_server, tool_choice="search_context")
+    assert forced.get("error") is None and forced["tool_calls"][0]["name"] == "search_context"
+
+
+def test_an_unreachable_server_is_a_clear_failure_and_the_message_is_kept():
+    session = _session("nobody home")
+    result = session.run_turn("Hello?", model="openai/smollm2", api_base=f"http://127.0.0.1:{_free_port()}/v1", tools="none")
+    assert result["reply"] is None and result["error_kind"] == "unreachable"
+    assert session.render()[-1] == {"role": "user", "content": "Hello?"}
+    assert session.events()[-1]["kind"] == "llm_failed"
