@@ -18,6 +18,7 @@ with engine_errors():
 PAGES = [  # a new user with an empty store lands on Sessions, where the demo is offered
     st.Page("pages/context.py", title="Context", icon=":material/view_agenda:", default=bool(sessions)),
     st.Page("pages/sessions.py", title="Sessions", icon=":material/folder_open:", default=not sessions),
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
     st.Page("pages/replay.py", title="Replay", icon=":material/history:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]

@@ -210,6 +210,9 @@ _ERROR_KINDS: list[tuple[type, str, str, bool]] = [
 
 
 def classify(exc: Exception, model: str) -> LLMError:
+    original = getattr(exc, "original_exception", None)  # streaming wraps the provider's error
+    if isinstance(original, Exception) and original is not exc:
+        return classify(original, model)
     text = " ".join(str(exc).split("Traceback (most recent call last)")[0].split())[:400]
     lowered = text.lower()
     if "missing credentials" in lowered or "api_key" in lowered and "environment variable" in lowered:
@@ -299,6 +302,17 @@ def _message_parts(response: Any) -> tuple[str | None, list[dict[str, Any]], str
     return message.content, calls, choice.finish_reason or ("tool_calls" if calls else "stop")
 
 
+class _CallbackError(Exception):
+    """An error raised by the caller's on_token: theirs, not the backend's."""
+
+
+def _deliver(on_token: Callable[[str], None], text: str) -> None:
+    try:
+        on_token(text)
+    except Exception as exc:
+        raise _CallbackError(f"on_token failed: {exc!r}") from exc
+
+
 def complete(
     backend: Backend,
     messages: list[dict[str, Any]],
@@ -321,16 +335,21 @@ def complete(
             response = litellm.completion(**arguments)
         else:
             chunks = []
-            for chunk in litellm.completion(stream=True, **arguments):
+            stream = iter(litellm.completion(stream=True, **arguments))
+            while True:
+                try:
+                    chunk = next(stream)
+                except StopIteration:
+                    break
                 chunks.append(chunk)
                 delta = chunk.choices[0].delta if chunk.choices else None
                 if delta is not None and getattr(delta, "content", None):
-                    on_token(delta.content)
+                    _deliver(on_token, delta.content)
                 if stop is not None and stop.is_set():
                     stopped = True
                     break
             response = litellm.stream_chunk_builder(chunks, messages=messages)
-    except LLMError:
+    except (LLMError, _CallbackError):
         raise
     except Exception as exc:  # litellm maps provider errors onto its own classes; sort them
         raise classify(exc, backend.model) from None
