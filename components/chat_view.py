@@ -66,9 +66,21 @@ def render_backend_form(settings: dict[str, Any]) -> dict[str, Any] | None:
         tool_choice = columns[1].selectbox("Tool choice", choices, index=choices.index(settings["tool_choice"]),
                                            key="chat_tool_choice", help="required forces a tool on the first step only")
         budget = columns[2].number_input("Tool calls per turn", 0, 200, settings["max_tool_calls"], key="chat_budget")
+        policy = settings.get("policy") or {}
+        st.caption("Context policy: when the window passes a threshold, fold old tool results (undoable), "
+                   "then optionally summarize old turns. 0 turns it off.")
+        columns = st.columns(3)
+        threshold = columns[0].number_input("Threshold (tokens)", 0, 10_000_000, policy.get("threshold", 0), step=500,
+                                            key="chat_policy_threshold")
+        keep = columns[1].number_input("Keep newest tool results", 0, 100, policy.get("keep_tool_results", 2),
+                                       key="chat_policy_keep")
+        summarize = columns[2].checkbox("Then summarize old turns", policy.get("summarize_turns", False),
+                                        key="chat_policy_summarize")
         if st.form_submit_button("Apply", key="chat_apply"):
+            chosen_policy = ({"threshold": int(threshold), "keep_tool_results": int(keep), "summarize_turns": summarize}
+                             if threshold else None)
             return {"model": typed.strip() or model, "api_base": api_base.strip() or None, "tools": tools,
-                    "tool_choice": tool_choice, "max_tool_calls": int(budget)}
+                    "tool_choice": tool_choice, "max_tool_calls": int(budget), "policy": chosen_policy}
     if backend["model"] == EMBEDDED_MODEL:
         st.caption("The embedded SmolLM2-135M runs on this machine: tiny, fast, and often wrong; it calls tools "
                    "reliably only when a tool is forced (tool choice 'required' or a tool's name).")

@@ -30,6 +30,16 @@ def describe(record: EventRecord) -> str:
         return f"searched {payload['query']!r} ({payload['mode']}): {payload['total_matches']} matches"
     if kind == "search_detail_viewed":
         return f"opened search hit {payload['search_id']}"
+    if kind == "llm_called":
+        return (f"{payload['model']} answered ({payload['finish_reason']}, {payload['tool_calls']} tool calls, "
+                f"{payload['usage'].get('prompt_tokens', 0):,} in / {payload['usage'].get('completion_tokens', 0):,} out, "
+                f"{payload['latency_ms']:,.0f} ms)")
+    if kind == "llm_failed":
+        return f"{payload['model']} failed ({payload['error_kind']}): {payload['error']}"
+    if kind == "session_configured":
+        return f"settings: model {payload['settings']['backend']['model']}, tools {payload['settings']['tools']}"
+    if kind == "policy_applied":
+        return f"context policy acted at {payload['rendered_tokens']:,} tokens: {len(payload['actions'])} action(s)"
     if kind == "tool_failed":
         return f"{payload['tool']} failed: {payload['error']}"
     return kind

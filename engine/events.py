@@ -152,6 +152,16 @@ class LLMFailed(_Event):
     retryable: bool = True
 
 
+class PolicyApplied(_Event):
+    """A context policy acted: each action (tool and arguments) with its reason; the tool
+    events follow it in the same transaction."""
+
+    kind: Literal["policy_applied"] = "policy_applied"
+    rendered_tokens: int
+    threshold: int
+    actions: list[dict[str, Any]]
+
+
 Event = Annotated[
     Union[
         MessageAdded,
@@ -165,6 +175,7 @@ Event = Annotated[
         SessionConfigured,
         LLMCalled,
         LLMFailed,
+        PolicyApplied,
     ],
     Field(discriminator="kind"),
 ]
@@ -182,6 +193,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "session_configured",
     "llm_called",
     "llm_failed",
+    "policy_applied",
 )
 
 

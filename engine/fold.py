@@ -25,6 +25,7 @@ from engine.events import (
     LLMCalled,
     LLMFailed,
     MessageAdded,
+    PolicyApplied,
     SearchDetailViewed,
     SessionConfigured,
     ToolFailed,
@@ -181,8 +182,8 @@ def _session_configured(state: ContextState, event: SessionConfigured) -> None:
     state.settings = copy.deepcopy(event.settings)
 
 
-def _model_called(state: ContextState, event: LLMCalled | LLMFailed) -> None:
-    """Model calls are recorded for accounting and replay; the reply arrives as a message."""
+def _model_called(state: ContextState, event: LLMCalled | LLMFailed | PolicyApplied) -> None:
+    """Records for accounting and replay; the changes they explain arrive as their own events."""
 
 
 _HANDLERS = {
@@ -197,6 +198,7 @@ _HANDLERS = {
     SessionConfigured: _session_configured,
     LLMCalled: _model_called,
     LLMFailed: _model_called,
+    PolicyApplied: _model_called,  # the actions' own events carry the changes
 }
 
 

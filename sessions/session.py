@@ -233,7 +233,10 @@ class Session:
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change settings (`model`, `api_base`, `temperature`, `max_tokens`, `window`, `tools`,
-        `tool_choice`, `max_tool_calls`); records a `session_configured` event."""
+        `tool_choice`, `max_tool_calls`, `policy`); records a `session_configured` event.
+
+        `policy` is None or a dict of `engine.policy.ContextPolicy` fields, such as
+        `{"threshold": 6000, "keep_tool_results": 2, "summarize_turns": False}`."""
         from engine.events import SessionConfigured
         from sessions.turns import validate_settings
 
@@ -242,12 +245,43 @@ class Session:
         for key in ("model", "api_base", "temperature", "max_tokens", "window"):
             if key in changes:
                 backend[key] = changes.pop(key)
-        unknown = set(changes) - {"tools", "tool_choice", "max_tool_calls"}
+        unknown = set(changes) - {"tools", "tool_choice", "max_tool_calls", "policy"}
         if unknown:
             raise WorkbenchError(f"unknown settings {sorted(unknown)}; see Session.configure")
         settings = validate_settings({**settings, **changes, "backend": backend})
         self.record([SessionConfigured(settings=settings)])
         return settings
+
+    def apply_policy(self) -> list[dict[str, Any]]:
+        """Carry out the session's context policy now, if it has one and the context is over
+        its threshold; returns the actions taken (each with its reason)."""
+        from engine.events import PolicyApplied
+        from engine.policy import ContextPolicy, plan
+        from engine.tokens import token_counter
+        from engine.tools import tool_schemas
+
+        policy = ContextPolicy.from_settings(self.settings.get("policy"))
+        if policy is None:
+            return []
+
+        def build(state: ContextState):
+            schemas = tool_schemas(self.settings["tools"])
+            counter = token_counter(self.encoding)
+            schema_tokens = counter.count(json.dumps(schemas, sort_keys=True)) if schemas else 0
+            actions = plan(state, policy, counter, schema_tokens, self.encoding)
+            if not actions:
+                return [], [], state
+            before = stats(state, self.encoding)["rendered_tokens"] + schema_tokens
+            taken = [{"tool": tool, "arguments": arguments, "reason": reason} for tool, arguments, reason in actions]
+            events: list[Event] = [PolicyApplied(rendered_tokens=before, threshold=policy.threshold, actions=taken)]
+            state = replay(events, state)
+            for tool, arguments, _ in actions:
+                outcome = registry.call(tool, arguments, self._tool_context(state))
+                events += outcome.events
+                state = outcome.state
+            return taken, events, state
+
+        return self._commit(build)
 
     def run_turn(
         self,

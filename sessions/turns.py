@@ -61,6 +61,15 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if isinstance(budget, bool) or not isinstance(budget, int) or not 0 <= budget <= 200:
         raise WorkbenchError(f"max_tool_calls must be a whole number from 0 to 200, not {budget!r}")
     Backend(**settings["backend"])  # unknown fields raise here
+    if settings.get("policy") is not None:
+        from engine.policy import ContextPolicy
+
+        try:
+            policy = ContextPolicy.from_settings(settings["policy"])
+        except TypeError as exc:
+            raise WorkbenchError(f"a policy takes threshold, keep_tool_results, summarize_turns and focus ({exc})") from None
+        if not isinstance(policy.threshold, int) or policy.threshold < 100:
+            raise WorkbenchError("a policy's threshold must be a number of tokens of at least 100")
     return settings
 
 
@@ -104,6 +113,8 @@ def run_turn(
     while True:
         step += 1
         budget_left = settings["max_tool_calls"] - len(calls_made)
+        if settings.get("policy"):
+            session.apply_policy()  # before every model call: tool results grow within a turn
         choice = settings["tool_choice"]
         offered = tool_schemas(settings["tools"]) if budget_left > 0 and choice != "none" else []
         if choice not in TOOL_CHOICES:  # a tool's name: force that tool

@@ -191,3 +191,41 @@ def test_settings_are_events_and_replay_with_the_session(session, model):
         session.configure(colour="blue")
     with pytest.raises(WorkbenchError, match="max_tool_calls"):
         session.configure(max_tool_calls=-1)
+
+
+def test_a_context_policy_folds_old_tool_results_with_reasons_and_can_be_undone(model):
+    session = SessionStore(":memory:").create_session("policy")
+    session.add_message("system", "You are terse.")
+    session.add_message("user", "Here is a big dump:\n" + long_text(30))
+    for n in range(4):
+        session.add_message("assistant", None, tool_calls=[{"id": f"read{n}", "function": {"name": "read_file", "arguments": "{}"}}])
+        session.add_message("tool", f"file {n}\n" + long_text(20), tool_call_id=f"read{n}")
+    system_before = session.render()[0]
+    session.configure(model=model, policy={"threshold": 3000, "keep_tool_results": 2})
+    scripted_model.enqueue(model, "Done.")
+    before = session.stats()["rendered_tokens"]
+    session.run_turn("Summarize what you saw.")
+    applied = [e for e in session.events() if e["kind"] == "policy_applied"]
+    assert applied and all(a["reason"].startswith("context at") for a in applied[0]["payload"]["actions"])
+    folded = [a["arguments"]["fragment_id"] for a in applied[0]["payload"]["actions"]]
+    tool_messages = [m for m in session.state().messages if m.role == "tool"]
+    for message in tool_messages[-2:]:
+        assert all(f.status == "visible" for f in message.fragments)  # the newest two stay
+    assert session.render()[0] == system_before  # system instructions are never touched
+    assert session.stats()["rendered_tokens"] < before
+    sent = scripted_model.requests(model)[-1]["messages"]
+    assert any("[folded fragment" in (m.get("content") or "") for m in sent)  # the model saw the folded context
+    session.call_tool("restore_fragment", {"fragment_id": folded[0]})
+    assert session.state().fragment(folded[0]).status == "visible"
+
+
+def test_a_policy_can_also_summarize_old_turns(model):
+    session = SessionStore(":memory:").create_session("policy summaries")
+    session.add_message("user", "Old request:\n" + long_text(40))
+    session.add_message("assistant", "Old answer:\n" + long_text(30))
+    session.configure(policy={"threshold": 1500, "keep_tool_results": 0, "summarize_turns": True})
+    actions = session.apply_policy()
+    assert [a["tool"] for a in actions][:1] == ["summarize_fragment"]
+    assert any(f.status == "summarized" for f in session.state().fragments())
+    with pytest.raises(WorkbenchError, match="threshold"):
+        session.configure(policy={"threshold": 5})

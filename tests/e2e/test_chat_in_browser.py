@@ -1,0 +1,48 @@
+"""The Chat page in a real browser, talking to the embedded model (a real model, on this machine)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import expect
+
+from sessions import SessionStore
+
+TIMEOUT = 90_000
+
+
+def test_chat_with_the_embedded_model(server, browser, shots):
+    store = SessionStore(server["db"], lock_timeout=30)
+    session = store.create_session("chat in the browser")
+    session.add_message("user", "Remember: the code word is PELICAN.")
+    store.close()
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server["url"])
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option").filter(has_text="chat in the browser").click()
+    page.get_by_role("link", name="Chat").click()
+    expect(page.get_by_role("heading", name="Chat")).to_be_visible(timeout=TIMEOUT)
+    in_window = page.locator('[data-testid="stMetric"]').filter(has_text="In the window").first
+    before = in_window.inner_text()
+
+    box = page.get_by_placeholder(re.compile("Message the model"))
+    box.fill("Say hello to me in one short sentence.")
+    box.press("Enter")
+    expect(page.locator('[data-testid="stChatMessage"]')).to_have_count(3, timeout=TIMEOUT)  # the seed, ours, its reply
+    expect(in_window).not_to_have_text(before, timeout=TIMEOUT)  # the token bar moves with the new messages
+    deadline = time.monotonic() + 90
+    while True:  # the turn is saved when its llm_called event is in the log
+        store = SessionStore(server["db"], lock_timeout=30)
+        kinds = [e["kind"] for e in store.open_session(session.id).events()]
+        store.close()
+        if "llm_called" in kinds or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert kinds[-3:] == ["message_added", "llm_called", "message_added"]
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=TIMEOUT)
+    reply = page.locator('[data-testid="stChatMessage"]').nth(2).inner_text()
+    assert reply.strip()
+    shots(page, "09-chat-with-the-embedded-model")
+    page.close()
