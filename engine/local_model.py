@@ -66,8 +66,22 @@ def _close() -> None:
 
 
 def chat(messages: list[dict], stream: bool = False, **options: Any) -> Any:
-    """`create_chat_completion` on the embedded model, one caller at a time."""
+    """`create_chat_completion` on the embedded model, one caller at a time.
+
+    With `stream=True`, chunks come as they are generated; the model stays locked until the
+    stream ends or is abandoned (closing the generator releases it).
+    """
     model = load()
+    if stream:
+        return _stream(model, messages, options)
     with _lock:
-        result = model.create_chat_completion(messages=messages, stream=stream, **options)
-        return list(result) if stream else result
+        return model.create_chat_completion(messages=messages, **options)
+
+
+def _stream(model: Any, messages: list[dict], options: dict[str, Any]):
+    with _lock:
+        chunks = model.create_chat_completion(messages=messages, stream=True, **options)
+        try:
+            yield from chunks
+        finally:
+            chunks.close()

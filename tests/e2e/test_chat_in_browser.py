@@ -46,3 +46,29 @@ def test_chat_with_the_embedded_model(server, browser, shots):
     assert reply.strip()
     shots(page, "09-chat-with-the-embedded-model")
     page.close()
+
+
+def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
+    store = SessionStore(server["db"], lock_timeout=30)
+    session = store.create_session("stop me")
+    store.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server["url"])
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option").filter(has_text="stop me").click()
+    page.get_by_role("link", name="Chat").click()
+    box = page.get_by_placeholder(re.compile("Message the model"))
+    box.fill("Write a very long story about a lighthouse keeper, with many chapters.")
+    box.press("Enter")
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_timeout(1500)  # let a few tokens arrive
+    stop.click()
+    expect(page.get_by_text("The last turn was stopped")).to_be_visible(timeout=TIMEOUT)
+    shots(page, "10-chat-turn-stopped")
+    store = SessionStore(server["db"], lock_timeout=30)
+    messages = store.open_session(session.id).render()
+    store.close()
+    assert messages[-1]["role"] == "user"  # the person's message is kept, the unfinished reply is not
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    page.close()
