@@ -240,17 +240,20 @@ class Session:
         from engine.events import SessionConfigured
         from sessions.turns import validate_settings
 
-        settings = self.settings
-        backend = dict(settings["backend"])
-        for key in ("model", "api_base", "temperature", "max_tokens", "window"):
-            if key in changes:
-                backend[key] = changes.pop(key)
+        explicit = dict(self.state().settings)  # only what was ever configured: defaults stay defaults
+        backend_changes = {key: changes.pop(key) for key in ("model", "api_base", "temperature", "max_tokens", "window")
+                           if key in changes}
         unknown = set(changes) - {"tools", "tool_choice", "max_tool_calls", "policy"}
         if unknown:
             raise WorkbenchError(f"unknown settings {sorted(unknown)}; see Session.configure")
-        settings = validate_settings({**settings, **changes, "backend": backend})
-        self.record([SessionConfigured(settings=settings)])
-        return settings
+        explicit.update(changes)
+        if backend_changes:  # setting a backend also makes it write the summaries
+            explicit["backend"] = {**self.settings["backend"], **backend_changes}
+        from sessions.turns import DEFAULT_SETTINGS
+
+        validate_settings({**DEFAULT_SETTINGS, **explicit})
+        self.record([SessionConfigured(settings=explicit)])
+        return self.settings
 
     def apply_policy(self) -> list[dict[str, Any]]:
         """Carry out the session's context policy now, if it has one and the context is over

@@ -90,3 +90,12 @@ def shots():
         return path
 
     return shoot
+
+
+def pick_session(page, url: str, title: str, page_name: str | None = None) -> None:
+    """Open the app, choose the session titled `title` in the sidebar, then go to a page."""
+    page.goto(url)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option").filter(has_text=title).click()
+    if page_name:
+        page.get_by_role("link", name=page_name).click()

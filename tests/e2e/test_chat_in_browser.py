@@ -9,6 +9,8 @@ from playwright.sync_api import expect
 
 from sessions import SessionStore
 
+from tests.e2e.conftest import pick_session
+
 TIMEOUT = 90_000
 
 
@@ -19,10 +21,7 @@ def test_chat_with_the_embedded_model(server, browser, shots):
     store.close()
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(server["url"])
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option").filter(has_text="chat in the browser").click()
-    page.get_by_role("link", name="Chat").click()
+    pick_session(page, server["url"], "chat in the browser", "Chat")
     expect(page.get_by_role("heading", name="Chat")).to_be_visible(timeout=TIMEOUT)
     in_window = page.locator('[data-testid="stMetric"]').filter(has_text="In the window").first
     before = in_window.inner_text()
@@ -53,10 +52,7 @@ def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
     session = store.create_session("stop me")
     store.close()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(server["url"])
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option").filter(has_text="stop me").click()
-    page.get_by_role("link", name="Chat").click()
+    pick_session(page, server["url"], "stop me", "Chat")
     box = page.get_by_placeholder(re.compile("Message the model"))
     box.fill("Write a very long story about a lighthouse keeper, with many chapters.")
     box.press("Enter")

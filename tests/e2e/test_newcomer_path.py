@@ -7,6 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import pick_session
+
 TIMEOUT = 30_000
 
 
@@ -107,9 +109,7 @@ def test_model_text_is_never_rendered_as_html(server, browser, shots):
     session.add_message("user", "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"> [link](http://example.com)")
     store.close()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(server["url"])
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option").filter(has_text="<b>title</b> with markup").click()
+    pick_session(page, server["url"], "<b>title</b> with markup")
     expect(page.get_by_text("<script>document.title='pwned'</script>", exact=False).first).to_be_visible(timeout=TIMEOUT)
     assert page.title() != "pwned"
     assert page.locator("img[src='x']").count() == 0
