@@ -34,18 +34,17 @@ render_chat(state, render(state, session.encoding))
 
 last = session.tail(1)
 unanswered = bool(state.messages) and state.messages[-1].role in ("user", "tool")
-stopped_flag = f"stopped-{session.id}"  # a UI fact: this browser stopped a turn here
 if last and last[0].kind == "llm_failed":
     failure = last[0].payload()
     st.error(f"{failure['error']}", icon=":material/error:")
     retry = failure["retryable"]
-elif st.session_state.get(stopped_flag) and unanswered:
-    st.info("The last turn was stopped before the model answered; your message is kept.", icon=":material/pause:")
-    retry = unanswered
+elif unanswered:  # stopped, interrupted by leaving the page, or a conversation imported mid-way
+    st.info("The last message has no answer yet (a turn stopped before the model replied?); it is kept.",
+            icon=":material/pause:")
+    retry = True
 else:
     retry = False
 if retry and st.button("Retry", key="retry_turn", icon=":material/refresh:"):
-    st.session_state.pop(stopped_flag, None)
     with st.spinner("Asking again…"):
         session.retry_turn()
     st.rerun()
@@ -54,9 +53,7 @@ text = st.chat_input("Message the model (it can fold, summarize and search its o
 if text:
     # Clicking Stop reruns the page, which interrupts this run where it is: the message stays
     # in the log (Retry asks again) and the unfinished reply is dropped.
-    st.session_state.pop(stopped_flag, None)
-    st.button("Stop", key="stop_turn", icon=":material/stop:", on_click=st.session_state.__setitem__,
-              args=(stopped_flag, True))
+    st.button("Stop", key="stop_turn", icon=":material/stop:")
     with st.chat_message("user", avatar=":material/person:"):
         st.text(text)
     with st.chat_message("assistant", avatar=":material/smart_toy:"):

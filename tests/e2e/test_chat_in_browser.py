@@ -60,7 +60,7 @@ def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
     expect(stop).to_be_visible(timeout=TIMEOUT)
     page.wait_for_timeout(1500)  # let a few tokens arrive
     stop.click()
-    expect(page.get_by_text("The last turn was stopped")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("The last message has no answer yet")).to_be_visible(timeout=TIMEOUT)
     shots(page, "10-chat-turn-stopped")
     store = SessionStore(server["db"], lock_timeout=30)
     messages = store.open_session(session.id).render()
