@@ -101,3 +101,13 @@ def test_an_unreachable_server_is_a_clear_failure_and_the_message_is_kept():
     assert result["reply"] is None and result["error_kind"] == "unreachable"
     assert session.render()[-1] == {"role": "user", "content": "Hello?"}
     assert session.events()[-1]["kind"] == "llm_failed"
+
+
+def test_a_context_over_the_embedded_window_is_a_clear_overflow():
+    from tests.conftest import long_text
+
+    session = SessionStore(":memory:").create_session("too long")
+    session.add_message("user", long_text(300))  # about 13k tokens against an 8k window
+    result = session.run_turn("Summarize.", tools="none")
+    assert result["error_kind"] == "context_overflow" and "fold or summarize" in result["error"]
+    assert session.events()[-1]["payload"]["error_kind"] == "context_overflow"
