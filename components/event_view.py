@@ -52,3 +52,19 @@ def render_event(record: EventRecord) -> None:
         text = text[:PAYLOAD_SHOWN] + f"\n… ({len(text) - PAYLOAD_SHOWN:,} more characters)"
     with st.expander("Payload"):
         st.code(printable(text), language="json")
+
+
+def render_timeline(records: list[EventRecord], step_key: str) -> None:
+    """Every event in a table; picking a row moves the replay to just after that event."""
+    table_key = f"timeline-{step_key}"
+    seqs = [r.seq for r in records]
+
+    def jump() -> None:  # a callback runs before the page does, so it may move the slider
+        rows = st.session_state[table_key].selection.rows
+        if rows and rows[0] < len(seqs):
+            st.session_state[step_key] = seqs[rows[0]]
+
+    rows = [{"step": r.seq, "time (UTC)": f"{r.ts:%H:%M:%S}", "kind": r.kind, "what happened": describe(r)[:200]}
+            for r in records]
+    st.dataframe(rows, hide_index=True, width="stretch", height=300, on_select=jump,
+                 selection_mode="single-row", key=table_key)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.app_state import current_session, engine_errors, select_session
 from components.diff_view import render_diff
-from components.event_view import render_event
+from components.event_view import render_event, render_timeline
 from components.flash import flash
 from components.token_bar import current_window, render_token_bar
 from engine import render, stats, tool_schemas
@@ -60,7 +60,10 @@ if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
         st.switch_page("pages/context.py")
 
 rendered_now = render(state, session.encoding)
-context_tab, diff_tab = st.tabs(["Context at this step", "Diff between two steps"])
+context_tab, diff_tab, timeline_tab = st.tabs(["Context at this step", "Diff between two steps", "All events"])
+with timeline_tab:
+    st.caption("Pick an event to jump just after it.")
+    render_timeline(records, STEP)
 with context_tab:
     if not rendered_now:
         st.caption("Nothing yet.")

@@ -178,6 +178,9 @@ def test_replay_page_steps_diffs_and_forks(app, db):
     at.radio(key="diff_mode").set_value("another step").run()
     at.number_input(key="diff_other").set_value(3).run()
     assert any("+[folded fragment" in c.value for c in at.code)
+    timeline = at.dataframe[-1].value
+    assert list(timeline["kind"]) == ["message_added", "message_added", "fragment_folded"]
+    assert timeline["what happened"][2] == f"{fragment_id} folded"
     at.slider(key=step).set_value(1).run()
     _click(at, "fork_here")
     fork = next(r for r in SessionStore(db, linger=0).list_sessions() if r["forked_from"] == session_id)
