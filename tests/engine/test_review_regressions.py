@@ -46,13 +46,31 @@ def test_fragmenting_a_sub_span_keeps_the_other_fragment_ids():
     assert "".join(f.text for f in second.state.messages[0].fragments) == text
 
 
-def test_the_regex_time_limit_covers_the_whole_search():
+def test_the_regex_time_limit_covers_the_whole_search(monkeypatch):
+    import engine.search as search
+
     folder = Folder()
-    for _ in range(10):
-        folder.add(new_message(folder.state, "user", "a" * 30 + "!"))
-    # each message alone stays under the limit; together they do not, so the search must stop
-    outcome = call(folder.state, "search_context", {"query": "(a|aa)+$", "mode": "regex"})
-    assert outcome.failed and "took over" in outcome.result["error"]
+    for n in range(10):
+        folder.add(new_message(folder.state, "user", f"message {n}"))
+    clock = iter(range(0, 1000))  # every look at the clock: one more second has passed
+    monkeypatch.setattr(search.time, "monotonic", lambda: next(clock))
+    budgets = []
+
+    class Recording:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def finditer(self, text, timeout):
+            budgets.append(timeout)
+            return self.pattern.finditer(text, timeout=timeout)
+
+    real_compile = search.compile_pattern
+    monkeypatch.setattr(search, "compile_pattern", lambda query: Recording(real_compile(query)))
+    monkeypatch.setattr(search, "REGEX_TIMEOUT_SECONDS", 4)
+    outcome = call(folder.state, "search_context", {"query": "message", "mode": "regex"})
+    # one budget for the whole search: each message gets what is left, then the search stops
+    assert budgets == sorted(budgets, reverse=True) and len(budgets) < 10
+    assert outcome.failed and "took over 4 s" in outcome.result["error"]
 
 
 def test_a_greedy_regex_keeps_snippets_small():
