@@ -22,7 +22,8 @@ def render_session_table(path: str, rows: list[dict], selected: str | None) -> s
             "tokens": session_tokens(path, row["id"], row["events"]),
             "events": row["events"],
             "created (UTC)": row["created_at"],
-            "forked from": f"{row['forked_from']} @ {row['forked_at']}" if row["forked_from"] else "",
+            "origin": (f"fork of {row['forked_from']} at event {row['forked_at']}" if row["forked_from"]
+                       else f"imported from {row['imported_from']}" if row.get("imported_from") else ""),
             "id": row["id"],
         }
         for row in rows

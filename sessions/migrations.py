@@ -30,6 +30,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "002_sessions_imported_from",
+        "ALTER TABLE sessions ADD COLUMN imported_from VARCHAR;",
+    ),
 ]
 
 

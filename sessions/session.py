@@ -40,6 +40,7 @@ class Session:
         self.created_at: datetime = row["created_at"]
         self.forked_from: str | None = row.get("forked_from")
         self.forked_at: int | None = row.get("forked_at")
+        self.imported_from: str | None = row.get("imported_from")
         self.encoding = DEFAULT_ENCODING
         self.summarizer: Summarizer | None = None
         self._records = list(records)
@@ -123,6 +124,7 @@ class Session:
             "created_at": self.created_at,
             "forked_from": self.forked_from,
             "forked_at": self.forked_at,
+            "imported_from": self.imported_from,
         }
 
     # ---- changing ------------------------------------------------------------------

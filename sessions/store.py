@@ -92,11 +92,11 @@ class SessionStore:
     @staticmethod
     def _row(connection, session_id: str) -> dict[str, Any]:
         row = connection.execute(
-            "SELECT id, title, created_at, forked_from, forked_at FROM sessions WHERE id = ?", [session_id]
+            "SELECT id, title, created_at, forked_from, forked_at, imported_from FROM sessions WHERE id = ?", [session_id]
         ).fetchone()
         if row is None:
             raise SessionNotFound(f"no session {session_id!r}; `python -m sessions list` shows the sessions")
-        return dict(zip(("id", "title", "created_at", "forked_from", "forked_at"), row))
+        return dict(zip(("id", "title", "created_at", "forked_from", "forked_at", "imported_from"), row))
 
     # ---- public ------------------------------------------------------------------------
 
@@ -107,6 +107,7 @@ class SessionStore:
         records: Sequence[EventRecord] = (),
         forked_from: str | None = None,
         forked_at: int | None = None,
+        imported_from: str | None = None,
     ) -> Session:
         """A new session, empty or holding `records` (their seqs must run 1, 2, 3, ...)."""
         if not isinstance(title, str) or not title.strip():
@@ -119,10 +120,14 @@ class SessionStore:
             "created_at": utc_now(),
             "forked_from": forked_from,
             "forked_at": forked_at,
+            "imported_from": imported_from,
         }
         session = Session(self, row, list(records))  # folds the events first: a bad log raises here
         with self.db.transaction() as connection:
-            connection.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", list(row.values()))
+            connection.execute(
+                "INSERT INTO sessions (id, title, created_at, forked_from, forked_at, imported_from) VALUES (?, ?, ?, ?, ?, ?)",
+                list(row.values()),
+            )
             self.insert_records(connection, row["id"], records)
         return session
 
@@ -149,16 +154,16 @@ class SessionStore:
         with self.db.connect() as connection:
             rows = connection.execute(
                 """
-                SELECT s.id, s.title, s.created_at, s.forked_from, s.forked_at,
+                SELECT s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from,
                        count(e.seq) AS events,
                        count(e.seq) FILTER (WHERE e.kind = 'message_added') AS messages,
                        coalesce(max(e.ts), s.created_at) AS updated_at
                 FROM sessions s LEFT JOIN events e ON e.session_id = s.id
-                GROUP BY s.id, s.title, s.created_at, s.forked_from, s.forked_at
+                GROUP BY s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from
                 ORDER BY s.created_at DESC, s.id
                 """
             ).fetchall()
-        keys = ("id", "title", "created_at", "forked_from", "forked_at", "events", "messages", "updated_at")
+        keys = ("id", "title", "created_at", "forked_from", "forked_at", "imported_from", "events", "messages", "updated_at")
         return [dict(zip(keys, row)) for row in rows]
 
     def import_file(self, path: str | Path, title: str | None = None) -> Session:
@@ -175,4 +180,5 @@ class SessionStore:
             records=parsed.records,
             forked_from=parsed.forked_from,
             forked_at=parsed.forked_at,
+            imported_from=Path(path).name + (f" (session {parsed.source_id})" if parsed.source_id else ""),
         )

@@ -42,6 +42,7 @@ class ParsedImport:
     records: list[EventRecord]
     forked_from: str | None = None
     forked_at: int | None = None
+    source_id: str | None = None  # the session id in the trace's header
 
 
 def write_trace(path: Path, info: dict[str, Any], records: Iterable[EventRecord]) -> Path:
@@ -191,6 +192,7 @@ def _read_trace(path: Path, text: str, title: str) -> ParsedImport:
         records,
         session.get("forked_from") if isinstance(session.get("forked_from"), str) else None,
         forked_at if isinstance(forked_at, int) and not isinstance(forked_at, bool) else None,
+        session.get("id") if isinstance(session.get("id"), str) else None,
     )
 
 

@@ -186,3 +186,22 @@ def test_a_ten_megabyte_message_through_the_store(file_store, tmp_path):
     assert imported.render() == session.render()
     reopened = file_store.open_session(session.id)
     assert reopened.state().messages[0].text == text
+
+
+def test_an_older_database_is_migrated_on_open(tmp_path):
+    import duckdb
+
+    from sessions.migrations import MIGRATIONS
+
+    path = tmp_path / "old.duckdb"
+    connection = duckdb.connect(str(path))  # a file written before migration 002 existed
+    connection.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())")
+    connection.execute(MIGRATIONS[0][1])
+    connection.execute("INSERT INTO _migrations (name) VALUES (?)", [MIGRATIONS[0][0]])
+    connection.execute("INSERT INTO sessions VALUES ('abc123def456', 'old one', now(), NULL, NULL)")
+    connection.close()
+    store = SessionStore(path, linger=0)
+    [row] = store.list_sessions()
+    assert row["title"] == "old one" and row["imported_from"] is None
+    assert store.open_session("abc123def456").render() == []
+    store.close()

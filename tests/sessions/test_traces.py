@@ -34,6 +34,7 @@ def test_export_then_import_reproduces_the_session_exactly(store, tmp_path):
     path = session.export(tmp_path / "trace.jsonl")
     imported = store.import_file(path)
     assert imported.id != session.id and imported.title == session.title
+    assert imported.imported_from == f"trace.jsonl (session {session.id})"
     assert imported.events() == session.events()
     assert imported.render() == session.render()
     assert imported.stats() == session.stats()
