@@ -17,6 +17,7 @@ litellm is made offline-safe before it is imported: it must not fetch its cost m
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,16 +37,8 @@ from engine import local_model, scripted_model  # noqa: E402
 litellm.suppress_debug_info = True
 
 EMBEDDED_MODEL = "embedded/smollm2-135m-instruct"
-KNOWN_MODELS = [
-    EMBEDDED_MODEL,
-    "gpt-4.1-mini",
-    "gpt-4.1",
-    "gpt-4o",
-    "anthropic/claude-sonnet-4-5",
-    "gemini/gemini-2.5-pro",
-    "ollama_chat/qwen3",
-    "openai/local-model",
-]
+KNOWN_MODELS = [EMBEDDED_MODEL, "gpt-4.1-mini", "gpt-4.1", "gpt-4o", "anthropic/claude-sonnet-4-5",
+                "gemini/gemini-2.5-pro", "ollama_chat/qwen3", "openai/local-model"]
 TOOL_CHOICES = ("auto", "required", "none")
 
 
@@ -110,10 +103,21 @@ def _stream(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
                "is_finished": last, "finish_reason": "tool_calls" if last else "", "usage": None, "index": 0}
 
 
+class _ProviderError(Exception):
+    """A failure inside our own providers, marked so `classify` can tell it from a network error."""
+
+
+def _marked(call):
+    try:
+        return call()
+    except RuntimeError as exc:
+        raise _ProviderError(f"{_PROVIDER_MARK} {exc}") from None
+
+
 class _ScriptedProvider(CustomLLM):
     def _reply(self, model: str, messages: list, optional_params: dict) -> dict[str, Any]:
         request = {"messages": messages, "tools": optional_params.get("tools"), "tool_choice": optional_params.get("tool_choice")}
-        return scripted_model.next_reply(model, request)
+        return _marked(lambda: scripted_model.next_reply(model, request))
 
     def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                    api_key, logging_obj, optional_params, *args, **kwargs):
@@ -140,17 +144,17 @@ def _embedded_options(optional_params: dict) -> dict[str, Any]:
 class _EmbeddedProvider(CustomLLM):
     def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                    api_key, logging_obj, optional_params, *args, **kwargs):
-        result = local_model.chat(messages, **_embedded_options(optional_params))
+        result = _marked(lambda: local_model.chat(messages, **_embedded_options(optional_params)))
         return ModelResponse(**result)
 
     def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                   api_key, logging_obj, optional_params, *args, **kwargs):
         options = _embedded_options(optional_params)
         if "tool_choice" in options:  # a forced call comes whole, not token by token
-            message = local_model.chat(messages, **options)["choices"][0]["message"]
+            message = _marked(lambda: local_model.chat(messages, **options))["choices"][0]["message"]
             yield from _stream({"content": message.get("content"), "tool_calls": message.get("tool_calls")})
             return
-        chunks = local_model.chat(messages, stream=True, **options)
+        chunks = _marked(lambda: local_model.chat(messages, stream=True, **options))
         for position, chunk in enumerate(chunks):
             choice = chunk["choices"][0]
             finished = choice.get("finish_reason") is not None
@@ -193,6 +197,9 @@ def window_of(backend: Backend) -> int | None:
         return None
 
 
+_PROVIDER_MARK = "[workbench provider]"
+_NO_TOOLS_PHRASES = ("does not support tools", "does not support function", "tools are not supported",
+                     "tool use is not supported", "tool_choice", "tools param", "function calling", "--jinja")
 _ERROR_KINDS: list[tuple[type, str, str, bool]] = [
     (litellm.AuthenticationError, "auth", "the backend refused the API key: set the provider's key "
      "(such as OPENAI_API_KEY or ANTHROPIC_API_KEY) in the environment and retry", False),
@@ -209,12 +216,29 @@ _ERROR_KINDS: list[tuple[type, str, str, bool]] = [
 ]
 
 
+_SECRET_NAMES = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
+_SECRET_SHAPES = re.compile(r"(Bearer\s+\S+|sk-[\w-]{8,}|key-[\w-]{8,})")
+
+
+def redact(text: str) -> str:
+    """`text` with anything that looks like a credential replaced: never store what a backend echoes."""
+    for name, value in os.environ.items():
+        if len(value) >= 8 and _SECRET_NAMES.search(name) and value in text:
+            text = text.replace(value, "[redacted]")
+    return _SECRET_SHAPES.sub("[redacted]", text)
+
+
 def classify(exc: Exception, model: str) -> LLMError:
     original = getattr(exc, "original_exception", None)  # streaming wraps the provider's error
     if isinstance(original, Exception) and original is not exc:
         return classify(original, model)
-    text = " ".join(str(exc).split("Traceback (most recent call last)")[0].split())[:400]
+    text = redact(" ".join(str(exc).split("Traceback (most recent call last)")[0].split())[:400])
     lowered = text.lower()
+    if _PROVIDER_MARK in text:  # our own providers: the embedded model missing, a script run dry
+        return LLMError("backend_error", f"{model}: {text.split(_PROVIDER_MARK, 1)[1].strip()}", model, False)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return LLMError("context_overflow", f"{model}: the context is longer than this model's window: fold or "
+                        f"summarize fragments (or set a context policy) and retry. Backend said: {text}", model, True)
     if "missing credentials" in lowered or "api_key" in lowered and "environment variable" in lowered:
         return LLMError("auth", f"{model}: no API key: set the provider's key (such as OPENAI_API_KEY) in the "
                         "environment and retry", model, False)
@@ -224,14 +248,12 @@ def classify(exc: Exception, model: str) -> LLMError:
     if "llm provider not provided" in lowered or "provider list" in lowered:
         return LLMError("unknown_model", f"litellm does not know the model {model!r}: prefix its provider, such as "
                         "openai/..., anthropic/... or ollama_chat/...", model, False)
-    if isinstance(exc, litellm.BadRequestError) and ("tool" in lowered or "function" in lowered):
+    if isinstance(exc, litellm.BadRequestError) and any(phrase in lowered for phrase in _NO_TOOLS_PHRASES):
         return LLMError("no_tool_support", f"{model} refused the tools (it may not support tool calls): "
-                        "choose the tool profile 'none' or another model. Backend said: {text}", model, False)
+                        f"choose the tool profile 'none' or another model. Backend said: {text}", model, False)
     for error_type, kind, advice, retryable in _ERROR_KINDS:
         if isinstance(exc, error_type):
             return LLMError(kind, f"{model}: {advice}. Backend said: {text}", model, retryable)
-    if isinstance(exc, RuntimeError):  # our providers: the embedded model missing, a script run dry
-        return LLMError("backend_error", f"{model}: {text}", model, False)
     return LLMError("error", f"{model} failed: {type(exc).__name__}: {text}", model, True)
 
 
@@ -248,7 +270,7 @@ def _for_template(messages: list[dict], spell_out_calls: bool) -> list[dict]:
             message = dict(message)
             text = message.get("content") or ""
             if spell_out_calls and message.get("tool_calls"):
-                calls = "\n".join(f"[calls {c['function']['name']}({c['function'].get('arguments', '')})]"
+                calls = "\n".join(f"(I used the tool {c['function']['name']}; its result follows.)"
                                   for c in message["tool_calls"])
                 text = f"{text}\n{calls}".strip()
             message["content"] = text
@@ -264,8 +286,10 @@ def _call_arguments(backend: Backend, messages: list[dict], tools, tool_choice) 
                                  "max_tokens": backend.max_tokens, "num_retries": 0}
     if backend.api_base:
         arguments["api_base"] = backend.api_base
-        if backend.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-            arguments["api_key"] = "no-key-needed"  # local OpenAI-compatible servers ignore it
+        if backend.model.startswith("openai/"):
+            # An OpenAI-compatible server is not OpenAI: never send it OPENAI_API_KEY. Its own key, if it
+            # needs one, comes from OPENAI_COMPATIBLE_API_KEY; local servers ignore the placeholder.
+            arguments["api_key"] = os.environ.get("OPENAI_COMPATIBLE_API_KEY") or "no-key-needed"
     if tools:
         arguments["tools"] = tools
         if tool_choice:
@@ -285,7 +309,10 @@ def _usage(response: Any, backend: Backend, messages: list[dict], content: str |
         except Exception:
             prompt = 0
     if not completion and content:
-        completion = litellm.token_counter(model=backend.model, text=content)
+        try:
+            completion = litellm.token_counter(model=backend.model, text=content)
+        except Exception:
+            completion = 0
     return {"prompt_tokens": prompt, "completion_tokens": completion, "reasoning_tokens": reasoning}
 
 
@@ -336,18 +363,21 @@ def complete(
         else:
             chunks = []
             stream = iter(litellm.completion(stream=True, **arguments))
-            while True:
-                try:
-                    chunk = next(stream)
-                except StopIteration:
-                    break
-                chunks.append(chunk)
-                delta = chunk.choices[0].delta if chunk.choices else None
-                if delta is not None and getattr(delta, "content", None):
-                    _deliver(on_token, delta.content)
-                if stop is not None and stop.is_set():
-                    stopped = True
-                    break
+            try:
+                while True:
+                    try:
+                        chunk = next(stream)
+                    except StopIteration:
+                        break
+                    chunks.append(chunk)
+                    delta = chunk.choices[0].delta if chunk.choices else None
+                    if delta is not None and getattr(delta, "content", None):
+                        _deliver(on_token, delta.content)
+                    if stop is not None and stop.is_set():
+                        stopped = True
+                        break
+            finally:
+                getattr(stream, "close", lambda: None)()  # an abandoned stream releases its model now
             response = litellm.stream_chunk_builder(chunks, messages=messages)
     except (LLMError, _CallbackError):
         raise

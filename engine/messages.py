@@ -64,12 +64,13 @@ def _normalize_tool_calls(tool_calls: Any, message_id: str) -> list[dict[str, An
     return normalized
 
 
-def coerce_model_tool_calls(tool_calls: Any) -> list[dict[str, Any]]:
+def coerce_model_tool_calls(tool_calls: Any, taken: set[str] | frozenset = frozenset(), suffix: str = "") -> list[dict[str, Any]]:
     """A model's tool calls in a shape that can be stored and answered, whatever it sent.
 
     Unlike a person's input, a model's malformed call is not refused: it is kept (coerced
     to OpenAI's shape) so the registry can answer it with an error the model can read.
-    Missing or repeated ids are made unique.
+    Missing or repeated ids (within the list, or among `taken`: ids already in the
+    conversation) are made unique, so each result pairs with exactly one call.
     """
     calls = tool_calls if isinstance(tool_calls, list) else [tool_calls]
     coerced, seen = [], set()
@@ -81,7 +82,9 @@ def coerce_model_tool_calls(tool_calls: Any) -> list[dict[str, Any]]:
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments, default=repr, ensure_ascii=False)
         call_id = call.get("id") if isinstance(call.get("id"), str) and call.get("id") else f"call_{position}"
-        while call_id in seen:
+        if call_id in seen or call_id in taken:
+            call_id = f"{call_id}_{suffix or position}"
+        while call_id in seen or call_id in taken:
             call_id = f"{call_id}_{position}"
         seen.add(call_id)
         coerced.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})

@@ -22,6 +22,7 @@ from engine.summarize import Summarizer
 from engine.tokens import DEFAULT_ENCODING
 from engine.tools import ToolContext
 from sessions.records import EventRecord, utc_now
+from sessions.summaries import Precomputed, precompute_summaries
 
 if TYPE_CHECKING:
     from sessions.store import SessionStore
@@ -164,14 +165,31 @@ class Session:
 
         return self._commit(build)
 
-    def _tool_context(self, state: ContextState) -> ToolContext:
-        summarizer = self.summarizer
-        if summarizer is None and state.settings.get("backend"):  # a backend is set: it writes summaries
+    def _summarizer(self, state: ContextState) -> Summarizer | None:
+        if self.summarizer is not None:
+            return self.summarizer
+        if state.settings.get("backend"):  # a backend is set: it writes the summaries
             from engine.llm import Backend
             from engine.model_summarizer import ModelSummarizer
 
-            summarizer = ModelSummarizer(Backend(**state.settings["backend"]))
+            return ModelSummarizer(Backend(**state.settings["backend"]))
+        return None
+
+    def _precompute_summaries(self, calls: list[tuple[str, Any]]) -> dict[tuple[str, str], Any]:
+        """Model-written summaries for the summarize_fragment calls among `calls`, written
+        before the transaction opens, so a slow model never holds the database."""
+        self.refresh()
+        return precompute_summaries(self._state, self._summarizer(self._state), calls)
+
+    def _tool_context(self, state: ContextState, cache: dict | None = None) -> ToolContext:
+        summarizer = self._summarizer(state)
+        if summarizer is not None and cache:
+            summarizer = Precomputed(summarizer, cache)
         return ToolContext.for_state(state, self.encoding, summarizer)
+
+    @staticmethod
+    def _call_ids(state: ContextState) -> set[str]:
+        return {call["id"] for message in state.messages for call in (message.tool_calls or ())}
 
     def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None) -> dict[str, Any]:
         """Run a tool as a person or a program: it leaves events but adds no messages.
@@ -180,8 +198,10 @@ class Session:
         event is recorded.
         """
 
+        cache = self._precompute_summaries([(name, arguments)])
+
         def build(state: ContextState):
-            outcome = registry.call(name, arguments, self._tool_context(state))
+            outcome = registry.call(name, arguments, self._tool_context(state, cache))
             return outcome.result, outcome.events, outcome.state
 
         return self._commit(build)
@@ -199,7 +219,10 @@ class Session:
 
         if not tool_calls:
             raise WorkbenchError("run_model_tool_calls needs at least one tool call")
-        calls = coerce_model_tool_calls(tool_calls)
+        self.refresh()
+        calls = coerce_model_tool_calls(tool_calls, taken=self._call_ids(self._state),
+                                        suffix=self._state.next_message_id())
+        cache = self._precompute_summaries([(c["function"]["name"], c["function"]["arguments"]) for c in calls])
 
         def build(state: ContextState):
             state = replay(before, state)
@@ -209,7 +232,7 @@ class Session:
             results = []
             for call in request.tool_calls or []:
                 function = call["function"]
-                outcome = registry.call(function["name"], function.get("arguments"), self._tool_context(state))
+                outcome = registry.call(function["name"], function.get("arguments"), self._tool_context(state, cache))
                 answer = new_message(
                     outcome.state, "tool", json.dumps(outcome.result, ensure_ascii=False), tool_call_id=call["id"]
                 )
@@ -257,20 +280,25 @@ class Session:
         self.record([SessionConfigured(settings=explicit)])
         return self.settings
 
-    def apply_policy(self) -> list[dict[str, Any]]:
+    def apply_policy(self, tools: str | None = None) -> list[dict[str, Any]]:
         """Carry out the session's context policy now, if it has one and the context is over
-        its threshold; returns the actions taken (each with its reason)."""
+        its threshold; returns the actions taken (each with its reason). `tools` is the tool
+        profile whose schemas count toward the window (default: the session's)."""
         from engine.events import PolicyApplied
         from engine.policy import ContextPolicy, plan
         from engine.tokens import token_counter
         from engine.tools import tool_schemas
 
-        policy = ContextPolicy.from_settings(self.settings.get("policy"))
+        settings = self.settings
+        policy = ContextPolicy.from_settings(settings.get("policy"))
         if policy is None:
             return []
+        profile = tools or settings["tools"]
+        planned = plan(self.state(), policy, token_counter(self.encoding), 0, self.encoding)
+        cache = self._precompute_summaries([(tool, arguments) for tool, arguments, _ in planned])
 
         def build(state: ContextState):
-            schemas = tool_schemas(self.settings["tools"])
+            schemas = tool_schemas(profile)
             counter = token_counter(self.encoding)
             schema_tokens = counter.count(json.dumps(schemas, sort_keys=True)) if schemas else 0
             actions = plan(state, policy, counter, schema_tokens, self.encoding)
@@ -281,7 +309,7 @@ class Session:
             events: list[Event] = [PolicyApplied(rendered_tokens=before, threshold=policy.threshold, actions=taken)]
             state = replay(events, state)
             for tool, arguments, _ in actions:
-                outcome = registry.call(tool, arguments, self._tool_context(state))
+                outcome = registry.call(tool, arguments, self._tool_context(state, cache))
                 events += outcome.events
                 state = outcome.state
             return taken, events, state
@@ -313,6 +341,9 @@ class Session:
         """Ask the model again after a failed call, without adding a new user message."""
         from sessions.turns import run_turn
 
+        messages = self.state().messages
+        if not messages or messages[-1].role not in ("user", "tool"):
+            raise WorkbenchError("nothing to retry: the last message already has an answer (or there are no messages)")
         return run_turn(self, None, **options)
 
     # ---- copies ----------------------------------------------------------------------
@@ -336,3 +367,4 @@ class Session:
 
         self.refresh()
         return write_trace(Path(path), self.info(), self._records)
+

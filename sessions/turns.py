@@ -68,8 +68,14 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
             policy = ContextPolicy.from_settings(settings["policy"])
         except TypeError as exc:
             raise WorkbenchError(f"a policy takes threshold, keep_tool_results, summarize_turns and focus ({exc})") from None
-        if not isinstance(policy.threshold, int) or policy.threshold < 100:
-            raise WorkbenchError("a policy's threshold must be a number of tokens of at least 100")
+        whole = lambda value: isinstance(value, int) and not isinstance(value, bool)  # noqa: E731
+        if not whole(policy.threshold) or policy.threshold < 100:
+            raise WorkbenchError("a policy's threshold must be a whole number of tokens, at least 100")
+        if not whole(policy.keep_tool_results) or policy.keep_tool_results < 1:
+            raise WorkbenchError("a policy must keep at least the newest tool result (keep_tool_results >= 1), "
+                                 "or the model could not read what it just asked for")
+        if not isinstance(policy.summarize_turns, bool) or not isinstance(policy.focus, str) or not policy.focus.strip():
+            raise WorkbenchError("a policy's summarize_turns must be true or false, and its focus some words")
     return settings
 
 
@@ -114,23 +120,31 @@ def run_turn(
         step += 1
         budget_left = settings["max_tool_calls"] - len(calls_made)
         if settings.get("policy"):
-            session.apply_policy()  # before every model call: tool results grow within a turn
+            session.apply_policy(tools=settings["tools"])  # before every model call: tool results grow within a turn
+        if hooks.stop is not None and hooks.stop.is_set():
+            return {"reply": None, "stopped": True, "tool_calls": calls_made, "usage": totals, "steps": step - 1}
         choice = settings["tool_choice"]
-        offered = tool_schemas(settings["tools"]) if budget_left > 0 and choice != "none" else []
+        schemas = tool_schemas(settings["tools"])
+        can_call = bool(schemas) and budget_left > 0 and choice != "none"
         if choice not in TOOL_CHOICES:  # a tool's name: force that tool
             choice = {"type": "function", "function": {"name": choice}}
         if choice != "auto" and step > 1:
             choice = "auto"  # Sculptor's zero-shot runs forced a tool on the first step only
+        messages = session.render()
+        # Once tools were used, some APIs want the schemas sent on every call: send them with "none".
+        used_tools = any(m.get("tool_calls") for m in messages)
+        offered = schemas if can_call or used_tools else []
         try:
-            completion = complete(backend, session.render(), tools=offered or None,
-                                  tool_choice=choice if offered else None, on_token=hooks.on_token, stop=hooks.stop)
+            completion = complete(backend, messages, tools=offered or None,
+                                  tool_choice=(choice if can_call else "none") if offered else None,
+                                  on_token=hooks.on_token, stop=hooks.stop)
         except LLMError as exc:
             session.record([LLMFailed(model=backend.model, error_kind=exc.kind, error=exc.message, retryable=exc.retryable)])
             return {"reply": None, "error": exc.message, "error_kind": exc.kind, "tool_calls": calls_made,
                     "usage": totals, "steps": step}
         for key in totals:
             totals[key] += completion.usage.get(key, 0)
-        if completion.tool_calls and offered and not completion.stopped:
+        if completion.tool_calls and can_call and not completion.stopped:
             calls = completion.tool_calls[:budget_left]
             results = session.run_model_tool_calls(calls, content=completion.content,
                                                    before=[_llm_called(completion, step)])

@@ -78,7 +78,8 @@ def test_the_tool_budget_ends_tool_use_and_asks_for_an_answer(session, model):
     scripted_model.enqueue(model, {"tool_calls": [call, call]}, {"tool_calls": [call, call]}, "Final answer.")
     result = session.run_turn("Search a lot.", max_tool_calls=3)
     assert len(result["tool_calls"]) == 3 and result["reply"] == "Final answer."
-    assert scripted_model.requests(model)[-1]["tools"] is None  # the last call offered no tools
+    last = scripted_model.requests(model)[-1]
+    assert last["tools"] and last["tool_choice"] == "none"  # schemas still sent (history has calls), none allowed
 
 
 def test_tool_profiles_and_tool_choice(session, model):
@@ -223,9 +224,81 @@ def test_a_policy_can_also_summarize_old_turns(model):
     session = SessionStore(":memory:").create_session("policy summaries")
     session.add_message("user", "Old request:\n" + long_text(40))
     session.add_message("assistant", "Old answer:\n" + long_text(30))
-    session.configure(policy={"threshold": 1500, "keep_tool_results": 0, "summarize_turns": True})
+    session.configure(policy={"threshold": 1500, "keep_tool_results": 1, "summarize_turns": True})
     actions = session.apply_policy()
     assert [a["tool"] for a in actions][:1] == ["summarize_fragment"]
     assert any(f.status == "summarized" for f in session.state().fragments())
     with pytest.raises(WorkbenchError, match="threshold"):
         session.configure(policy={"threshold": 5})
+    for bad in ({"threshold": 500, "keep_tool_results": "2"}, {"threshold": 500, "keep_tool_results": 1.5},
+                {"threshold": 500, "keep_tool_results": 0}, {"threshold": 500, "summarize_turns": "yes"},
+                {"threshold": 500, "colour": "red"}):
+        with pytest.raises(WorkbenchError, match="policy"):
+            session.configure(policy=bad)
+
+
+
+def test_a_key_echoed_by_a_backend_is_redacted_from_the_log_and_exports(model, monkeypatch, tmp_path):
+    planted = "sk-PLANTED-0123456789abcdefghij"
+    monkeypatch.setenv("SOME_PROVIDER_API_KEY", "PLANTEDSECRETVALUE42")
+    session = SessionStore(":memory:").create_session("echo")
+    session.configure(model=model)
+    scripted_model.enqueue(model, litellm.AuthenticationError(
+        f"Invalid key: Bearer {planted} and PLANTEDSECRETVALUE42", "openai", model))
+    result = session.run_turn("hello")
+    assert result["error_kind"] == "auth"
+    exported = session.export(tmp_path / "t.jsonl").read_text()
+    assert "PLANTED" not in exported and "[redacted]" in exported
+
+
+def test_an_openai_compatible_server_never_gets_the_openai_key(monkeypatch):
+    from engine.llm import _call_arguments
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key-000000")
+    monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
+    local = _call_arguments(Backend(model="openai/x", api_base="http://127.0.0.1:1/v1"), [], None, None)
+    assert local["api_key"] == "no-key-needed"
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "server-key-123456")
+    assert _call_arguments(Backend(model="openai/x", api_base="http://h/v1"), [], None, None)["api_key"] == "server-key-123456"
+    assert "api_key" not in _call_arguments(Backend(model="gpt-4o"), [], None, None)
+
+
+def test_our_providers_failures_are_not_called_network_errors(model):
+    with pytest.raises(LLMError) as caught:  # the script is empty
+        complete(Backend(model=model), [{"role": "user", "content": "x"}])
+    assert caught.value.kind == "backend_error" and not caught.value.retryable
+    assert "no reply left" in caught.value.message
+
+
+def test_tool_call_ids_stay_unique_across_steps(session, model):
+    call = {"id": "call_1", "name": "search_context", "arguments": {"query": "PELICAN"}}
+    scripted_model.enqueue(model, {"tool_calls": [call]}, {"tool_calls": [call]}, "done")
+    session.run_turn("search twice")
+    ids = [c["id"] for m in session.render() for c in (m.get("tool_calls") or [])]
+    answers = [m["tool_call_id"] for m in session.render() if m["role"] == "tool"]
+    assert len(set(ids)) == 2 and answers == ids
+
+
+def test_retry_needs_an_unanswered_message(session, model):
+    scripted_model.enqueue(model, "answer")
+    session.run_turn("question")
+    with pytest.raises(WorkbenchError, match="nothing to retry"):
+        session.retry_turn()
+    with pytest.raises(WorkbenchError, match="nothing to retry"):
+        SessionStore(":memory:").create_session("empty").retry_turn()
+
+
+def test_a_model_summary_is_written_before_the_transaction(session, model, monkeypatch):
+    fragment_id = session.state().messages[1].fragments[0].id
+    database = session._store.db
+    seen_inside = []
+    original = scripted_model.next_reply
+
+    def watching(name, request):
+        seen_inside.append(database._depth)  # how many connections are open while the model thinks
+        return original(name, request)
+
+    monkeypatch.setattr(scripted_model, "next_reply", watching)
+    scripted_model.enqueue(model, "Summary: PELICAN.")
+    result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "code word"})
+    assert result["summary"] == "Summary: PELICAN." and seen_inside == [0]
