@@ -45,7 +45,7 @@ elif unanswered:  # stopped, interrupted by leaving the page, or a conversation 
 else:
     retry = False
 if retry and st.button("Retry", key="retry_turn", icon=":material/refresh:"):
-    with st.spinner("Asking again…"):
+    with st.spinner("Asking again…"), engine_errors():
         session.retry_turn()
     st.rerun()
 
