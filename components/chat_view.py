@@ -18,12 +18,13 @@ AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:", "sy
 
 def render_chat(state: ContextState, rendered: list[dict[str, Any]], limit: int = 60) -> None:
     """The last `limit` messages as a chat, each tool call with its result collapsed beneath it."""
-    answers = {m["tool_call_id"]: m for m in rendered if m["role"] == "tool"}
     start = max(0, len(rendered) - limit)
     if start:
         st.caption(f"{start} earlier messages are on the Context page.")
+    shown_calls = {call["id"] for m in rendered[start:] for call in (m.get("tool_calls") or [])}
+    answers = {m["tool_call_id"]: m for m in rendered[start:] if m["role"] == "tool" and m.get("tool_call_id") in shown_calls}
     for message, shown in zip(state.messages[start:], rendered[start:]):
-        if shown["role"] == "tool" and shown.get("tool_call_id") in answers and message.tool_call_id:
+        if shown["role"] == "tool" and shown.get("tool_call_id") in answers:
             continue  # shown under the call it answers
         with st.chat_message(shown["role"], avatar=AVATARS.get(shown["role"])):
             content = shown.get("content")

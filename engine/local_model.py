@@ -12,14 +12,12 @@ import atexit
 import importlib.util
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 EMBEDDED_WINDOW = 8_192  # SmolLM2's trained context length
 _lock = threading.Lock()
 _model: Any = None
-_load_seconds: float | None = None
 
 
 def gguf_path() -> Path:
@@ -38,7 +36,7 @@ def gguf_path() -> Path:
 
 def load(n_ctx: int = EMBEDDED_WINDOW) -> Any:
     """The process's one Llama instance (loaded on first use)."""
-    global _model, _load_seconds
+    global _model
     with _lock:
         if _model is None:
             try:
@@ -47,15 +45,9 @@ def load(n_ctx: int = EMBEDDED_WINDOW) -> Any:
                 raise RuntimeError(
                     "llama-cpp-python is not installed: `pip install llama-cpp-python` (it compiles llama.cpp)"
                 ) from None
-            started = time.perf_counter()
             _model = Llama(model_path=str(gguf_path()), n_ctx=n_ctx, n_threads=2, verbose=False)
-            _load_seconds = time.perf_counter() - started
             atexit.register(_close)
         return _model
-
-
-def load_seconds() -> float | None:
-    return _load_seconds
 
 
 def _close() -> None:

@@ -56,7 +56,7 @@ def next_reply(name: str, request: dict[str, Any]) -> dict[str, Any]:
     calls = []
     for position, call in enumerate(reply.get("tool_calls") or [], start=1):
         if "function" in call:
-            calls.append({"id": call.get("id", f"call_s{position}"), "type": "function", **{"function": call["function"]}})
+            calls.append({"id": call.get("id", f"call_s{position}"), "type": "function", "function": call["function"]})
             continue
         arguments = call.get("arguments", {})
         calls.append({

@@ -15,10 +15,6 @@ def one_line(text: str | None, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: max(limit - 1, 0)].rstrip() + "…"
 
 
-def preview(text: str, limit: int = 80) -> str:
-    return one_line(text, limit)
-
-
 def printable(text: str) -> str:
     """`text` safe to print or send as UTF-8: lone surrogates become U+FFFD."""
     return _SURROGATE.sub("\ufffd", text)

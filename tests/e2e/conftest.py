@@ -99,3 +99,15 @@ def pick_session(page, url: str, title: str, page_name: str | None = None) -> No
     page.get_by_role("option").filter(has_text=title).click()
     if page_name:
         page.get_by_role("link", name=page_name).click()
+
+
+def seed_session(db, title: str, *texts: str) -> str:
+    """A session made through the API, as the CLI would while the app runs; returns its id."""
+    from sessions import SessionStore
+
+    store = SessionStore(db, lock_timeout=30)
+    session = store.create_session(title)
+    for text in texts:
+        session.add_message("user", text)
+    store.close()
+    return session.id

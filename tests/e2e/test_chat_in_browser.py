@@ -9,16 +9,13 @@ from playwright.sync_api import expect
 
 from sessions import SessionStore
 
-from tests.e2e.conftest import pick_session
+from tests.e2e.conftest import pick_session, seed_session
 
 TIMEOUT = 90_000
 
 
 def test_chat_with_the_embedded_model(server, browser, shots):
-    store = SessionStore(server["db"], lock_timeout=30)
-    session = store.create_session("chat in the browser")
-    session.add_message("user", "Remember: the code word is PELICAN.")
-    store.close()
+    session_id = seed_session(server["db"], "chat in the browser", "Remember: the code word is PELICAN.")
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], "chat in the browser", "Chat")
@@ -34,7 +31,7 @@ def test_chat_with_the_embedded_model(server, browser, shots):
     deadline = time.monotonic() + 90
     while True:  # the turn is saved when its llm_called event is in the log
         store = SessionStore(server["db"], lock_timeout=30)
-        kinds = [e["kind"] for e in store.open_session(session.id).events()]
+        kinds = [e["kind"] for e in store.open_session(session_id).events()]
         store.close()
         if "llm_called" in kinds or time.monotonic() > deadline:
             break
@@ -48,9 +45,7 @@ def test_chat_with_the_embedded_model(server, browser, shots):
 
 
 def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
-    store = SessionStore(server["db"], lock_timeout=30)
-    session = store.create_session("stop me")
-    store.close()
+    session_id = seed_session(server["db"], "stop me")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], "stop me", "Chat")
     box = page.get_by_placeholder(re.compile("Message the model"))
@@ -62,7 +57,7 @@ def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
     expect(page.get_by_text("The last message has no answer yet")).to_be_visible(timeout=TIMEOUT)
     shots(page, "10-chat-turn-stopped")
     store = SessionStore(server["db"], lock_timeout=30)
-    messages = store.open_session(session.id).render()
+    messages = store.open_session(session_id).render()
     store.close()
     assert messages[-1]["role"] == "user"  # the person's message is kept, the unfinished reply is not
     expect(page.get_by_role("button", name="Retry")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import pick_session
+from tests.e2e.conftest import pick_session, seed_session
 
 TIMEOUT = 30_000
 
@@ -102,12 +102,8 @@ def test_load_demo_hide_search_replay_fork_export(server, browser, shots, tmp_pa
 
 
 def test_model_text_is_never_rendered_as_html(server, browser, shots):
-    from sessions import SessionStore
-
-    store = SessionStore(server["db"], lock_timeout=30)
-    session = store.create_session("<b>title</b> with markup")
-    session.add_message("user", "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"> [link](http://example.com)")
-    store.close()
+    seed_session(server["db"], "<b>title</b> with markup",
+                 "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"> [link](http://example.com)")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], "<b>title</b> with markup")
     expect(page.get_by_text("<script>document.title='pwned'</script>", exact=False).first).to_be_visible(timeout=TIMEOUT)
