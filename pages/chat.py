@@ -59,6 +59,8 @@ if text:
     with st.chat_message("assistant", avatar=":material/smart_toy:"):
         steps = st.container()
         reply = st.empty()
+        reply.caption(f"Reading {numbers['window_used_tokens'] if window else numbers['rendered_tokens']:,} tokens of "
+                      "context… (a long context takes the embedded model a while)")
         streamed: list[str] = []
 
         def on_token(token: str) -> None:
