@@ -29,9 +29,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from engine import llm, local_model, scripted_model  # noqa: E402
 from sessions import SessionStore  # noqa: E402
 
-CONTEXT = " ".join(
-    f"Entry {n}: the shipment for order {1000 + n} left warehouse {n % 7} on day {n % 28 + 1}." for n in range(95)
-)
+def context(run: int = 0) -> str:
+    """About 2k tokens of log; each run different, so llama.cpp cannot reuse a cached prefix."""
+    return " ".join(
+        f"Entry {n}: the shipment for order {1000 + n + 1000 * run} left warehouse {n % 7} on day {n % 28 + 1}."
+        for n in range(95)
+    )
 
 
 def embedded(store: SessionStore) -> dict:
@@ -45,17 +48,21 @@ def embedded(store: SessionStore) -> dict:
         result = llm.complete(backend, [{"role": "user", "content": prompt}])
         rates.append(result.usage["completion_tokens"] / (result.latency_ms / 1000))
     turns = []
-    for _ in range(3):
+    for run in range(3):
         session = store.create_session("bench turn")
-        session.add_message("user", "Shipping log:\n" + CONTEXT)
+        session.add_message("user", "Shipping log:\n" + context(run))
         started = time.perf_counter()
         result = session.run_turn("Which warehouse did order 1042 leave from? Use search_context.",
                                   tool_choice="search_context")
         turns.append(time.perf_counter() - started)
         assert result.get("error") is None, result
     context_tokens = session.stats()["total_tokens"]
-    return {"load_s": load, "tokens_per_s": statistics.median(rates), "turn_with_tools_s": statistics.median(turns),
-            "turn_context_tokens": context_tokens}
+    prompt = "Shipping log:\n" + context(99)
+    started = time.perf_counter()
+    read = llm.complete(llm.Backend(max_tokens=1), [{"role": "user", "content": prompt}])
+    prefill = read.usage["prompt_tokens"] / (time.perf_counter() - started)
+    return {"load_s": load, "tokens_per_s": statistics.median(rates), "prefill_tokens_per_s": prefill,
+            "turn_with_tools_s": statistics.median(turns), "turn_context_tokens": context_tokens}
 
 
 def loop_overhead(store: SessionStore, calls: int = 20) -> dict:
@@ -79,7 +86,7 @@ def loop_overhead(store: SessionStore, calls: int = 20) -> dict:
             scripted_model.reset("bench")
             scripted_model.enqueue("bench", *[{"tool_calls": [call]}] * calls, "Done.")
             session = store.create_session("bench loop")
-            session.add_message("user", "Shipping log:\n" + CONTEXT)
+            session.add_message("user", "Shipping log:\n" + context())
             session.configure(model="scripted/bench")
             model_seconds.clear()
             started = time.perf_counter()
@@ -110,6 +117,7 @@ def main() -> None:
     print("\nEmbedded model (SmolLM2-135M-Instruct Q4_1, llama.cpp, 2 threads)")
     print(f"  load time                               {e['load_s']:8.2f} s")
     print(f"  generation                              {e['tokens_per_s']:8.0f} tokens/s")
+    print(f"  reading the prompt (prefill)            {e['prefill_tokens_per_s']:8.0f} tokens/s")
     print(f"  a turn with a forced tool call, ~{e['turn_context_tokens']:,}-token context {e['turn_with_tools_s']:6.2f} s")
     print(f"\nAgent loop, {loop['tool_calls']} tool calls in one turn (scripted model)")
     print(f"  whole turn                              {loop['turn_s'] * 1000:8.0f} ms")
