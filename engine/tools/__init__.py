@@ -7,6 +7,7 @@ from typing import Any
 from engine.tools.context import fold_fragment, fragment_context, restore_fragment, summarize_fragment
 from engine.tools.registry import Tool, ToolContext, ToolOutcome, ToolRegistry, ToolResult
 from engine.tools.search import get_search_detail, search_context
+from engine.tools.types import REFUSE_BOOLEANS, HiddenFromModel
 
 SCULPTOR_TOOLS = (
     fragment_context,
@@ -34,6 +35,8 @@ def tool_schemas(profile: str = "all") -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "HiddenFromModel",
+    "REFUSE_BOOLEANS",
     "SCULPTOR_TOOLS",
     "TOOL_PROFILES",
     "Tool",

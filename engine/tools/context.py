@@ -13,7 +13,8 @@ from engine.errors import ToolInputError
 from engine.events import ContextFragmented, FragmentFolded, FragmentRestored, FragmentSummarized
 from engine.fragmenting import plan_fragments
 from engine.render import fold_marker, summary_header
-from engine.tools.registry import ToolContext, ToolResult, bounded_int
+from engine.tools.registry import ToolContext, ToolResult
+from engine.tools.types import FragmentCount
 
 SearchRole = Literal["user", "assistant", "all", "tool", "system"]
 
@@ -22,7 +23,7 @@ def fragment_context(
     ctx: ToolContext,
     start_marker: str,
     end_marker: str,
-    num_fragments: bounded_int(1, 20) = 5,
+    num_fragments: FragmentCount = 5,
     role: SearchRole = "user",
     message_id: str | None = None,
 ) -> ToolResult:

@@ -1,8 +1,9 @@
 """One registry for every tool, whoever calls it: a person in the UI, a model, the CLI.
 
-A tool is a typed function whose first parameter is the `ToolContext` and whose docstring
-has a summary and a Google-style `Args:` section. From that the registry derives a
-pydantic validator and the OpenAI-format schema, so the schema can never drift from the
+A tool is a typed function with one parameter typed `ToolContext` (recognised by its type,
+whatever its name; the registry passes it in) and a docstring with a summary and a
+Google-style `Args:` section. From that the registry derives a pydantic validator and the
+OpenAI-format schema (engine/tools/schema.py), so the schema can never drift from the
 code. Mistakes in a tool's definition raise `ToolDefinitionError` at import; mistakes in
 a call become an error result the caller (often a model) can read and act on.
 
@@ -19,9 +20,9 @@ import json
 import re
 import reprlib
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable, Iterable, get_type_hints
+from typing import Any, Callable, Iterable, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
 from engine.errors import ReplayError, ToolDefinitionError, ToolInputError
 from engine.events import Event, ToolFailed
@@ -30,6 +31,8 @@ from engine.state import ContextState
 from engine.summarize import ExtractiveSummarizer, Summarizer
 from engine.text import one_line
 from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
+from engine.tools.schema import parameters_schema, read_docstring
+from engine.tools.types import is_hidden_from_model
 
 _LOGGED_ARGUMENT_CHARS = 10_000
 
@@ -71,17 +74,6 @@ class ToolOutcome:
         return "error" in self.result
 
 
-def _reject_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not true/false")
-    return value
-
-
-def bounded_int(low: int, high: int) -> Any:
-    """An integer parameter between `low` and `high` inclusive (a string of digits is accepted)."""
-    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_reject_bool)]
-
-
 @dataclass(frozen=True)
 class Tool:
     name: str
@@ -89,6 +81,7 @@ class Tool:
     function: Callable[..., ToolResult]
     arguments_model: type[BaseModel]
     parameters: dict[str, Any]
+    context_parameter: str  # the parameter typed ToolContext; the registry passes it by name
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -111,73 +104,53 @@ class Tool:
         return json.dumps(example, ensure_ascii=False)
 
 
-def _parse_docstring(function: Callable) -> tuple[str, dict[str, str]]:
-    doc = inspect.getdoc(function)
-    if not doc:
-        raise ToolDefinitionError(f"tool {function.__name__} needs a docstring (the model reads it)")
-    summary, _, args_block = doc.partition("\nArgs:\n")
-    descriptions: dict[str, str] = {}
-    current = None
-    for line in args_block.splitlines():
-        match = re.match(r"^\s{2,8}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
-        if match and not line.startswith(" " * 9):
-            current = match.group(1)
-            descriptions[current] = match.group(2).strip()
-        elif current and line.strip():
-            descriptions[current] += " " + line.strip()
-        elif not line.strip() and current:
-            current = None
-    paragraphs = [" ".join(p.split()) for p in summary.strip().split("\n\n")]
-    return "\n\n".join(paragraphs), descriptions
-
-
-def _strip_titles(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
-    if isinstance(schema, list):
-        return [_strip_titles(item) for item in schema]
-    return schema
-
-
-def _simplify_optional(spec: dict[str, Any]) -> None:
-    """`x: str | None = None` becomes a plain optional string: simpler for models to read."""
-    variants = spec.get("anyOf")
-    if spec.get("default", ...) is None and variants and {"type": "null"} in variants:
-        rest = [variant for variant in variants if variant != {"type": "null"}]
-        if len(rest) == 1:
-            del spec["anyOf"], spec["default"]
-            spec.update(rest[0])
+def _is_context(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, ToolContext)
 
 
 def make_tool(function: Callable[..., ToolResult]) -> Tool:
     """Derive a Tool from a function; raise ToolDefinitionError if it is not well formed."""
     name = function.__name__
-    description, descriptions = _parse_docstring(function)
-    parameters = list(inspect.signature(function).parameters.values())
+    description, descriptions = read_docstring(function)
     try:
         hints = get_type_hints(function, include_extras=True)
     except Exception as exc:
         raise ToolDefinitionError(f"tool {name}: cannot resolve its type hints ({exc})") from None
-    if not parameters or parameters[0].name != "ctx":
-        raise ToolDefinitionError(f"tool {name} must take `ctx: ToolContext` as its first parameter")
-    fields: dict[str, Any] = {}
-    for parameter in parameters[1:]:
+    parameters = list(inspect.signature(function).parameters.values())
+    for parameter in parameters:
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            raise ToolDefinitionError(
+                f"tool {name}: parameter {parameter} cannot be passed by name; a tool takes named parameters only"
+            )
         if parameter.name not in hints:
             raise ToolDefinitionError(f"tool {name}: parameter {parameter.name} needs a type annotation")
+    contexts = [parameter.name for parameter in parameters if _is_context(hints[parameter.name])]
+    if len(contexts) != 1:
+        found = f"it has {len(contexts)}: {', '.join(contexts)}" if contexts else "it has none"
+        raise ToolDefinitionError(
+            f"tool {name} must take one parameter typed ToolContext, such as `ctx: ToolContext` ({found})"
+        )
+    fields: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.name == contexts[0]:
+            continue
         if parameter.name not in descriptions:
             raise ToolDefinitionError(f"tool {name}: parameter {parameter.name} is not described under Args:")
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        if default is ... and is_hidden_from_model(hints[parameter.name]):
+            raise ToolDefinitionError(
+                f"tool {name}: parameter {parameter.name} is hidden from models, so it needs a default"
+            )
         fields[parameter.name] = (hints[parameter.name], Field(default, description=descriptions[parameter.name]))
-    extra = set(descriptions) - set(fields)
+    extra = set(descriptions) - set(fields) - {contexts[0]}
     if extra:
         raise ToolDefinitionError(f"tool {name}: Args: describes unknown parameters {sorted(extra)}")
-    model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
-    schema = _strip_titles(model.model_json_schema())
-    for spec in schema["properties"].values():
-        _simplify_optional(spec)
-    schema.setdefault("required", [])
-    schema["additionalProperties"] = False
-    return Tool(name, description, function, model, schema)
+    try:
+        model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+        schema = parameters_schema(model)
+    except PydanticUserError as exc:  # a type pydantic cannot validate or describe
+        raise ToolDefinitionError(f"tool {name}: pydantic cannot build its parameters ({exc})") from None
+    return Tool(name, description, function, model, schema, contexts[0])
 
 
 def _short(name: Any) -> str:
@@ -253,7 +226,7 @@ class ToolRegistry:
         try:
             tool = self.get(name)
             parsed = self._parse_arguments(tool, arguments)
-            result = tool.function(context, **parsed)
+            result = tool.function(**{tool.context_parameter: context}, **parsed)
             state = replay(result.events, context.state)
             return ToolOutcome(result.data, result.events, state)
         except ToolInputError as exc:

@@ -14,7 +14,8 @@ from engine.ids import IdAllocator
 from engine.search import SEARCHES
 from engine.state import ContextState
 from engine.tools.context import SearchRole
-from engine.tools.registry import ToolContext, ToolResult, bounded_int
+from engine.tools.registry import ToolContext, ToolResult
+from engine.tools.types import DetailChars, ResultCount, SnippetChars
 
 
 def text_window(text: str, start: int, end: int, reach: int) -> tuple[str, int, int]:
@@ -43,8 +44,8 @@ def search_context(
     ctx: ToolContext,
     query: str,
     role: SearchRole = "user",
-    max_results: bounded_int(1, 50) = 10,
-    context_size: bounded_int(50, 1000) = 200,
+    max_results: ResultCount = 10,
+    context_size: SnippetChars = 200,
     mode: Literal["exact", "regex", "ranked"] = "exact",
 ) -> ToolResult:
     """Search tool for finding exact text matches in conversation history.
@@ -90,7 +91,7 @@ def search_context(
     return ToolResult.ok(data, [event])
 
 
-def get_search_detail(ctx: ToolContext, search_id: str, extended_context: bounded_int(100, 2000) = 500) -> ToolResult:
+def get_search_detail(ctx: ToolContext, search_id: str, extended_context: DetailChars = 500) -> ToolResult:
     """Get detailed context for a search result by its ID.
 
     Retrieves the original text around the match, extended_context characters on each

@@ -1,6 +1,8 @@
 """Tool schemas are derived from the functions and pinned, so a change is always deliberate.
 
 To accept an intended change: `UPDATE_SNAPSHOTS=1 ./workbench test tests/engine/test_tool_schemas.py`.
+The pipeline itself (titles, docstring sections, nested models, hidden parameters) is
+tested on tools made for it in test_schema_pipeline.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytest
 
 from engine import tool_schemas
 from engine.errors import ToolDefinitionError
-from engine.tools import TOOL_PROFILES, ToolRegistry, registry
+from engine.tools import TOOL_PROFILES, ToolContext, ToolRegistry, registry
 from engine.tools.registry import ToolResult, make_tool
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tool_schemas.json"
@@ -77,10 +79,10 @@ def test_profiles():
 
 
 def test_definition_mistakes_raise_at_registration():
-    def no_doc(ctx, x: int) -> ToolResult:
+    def no_doc(ctx: ToolContext, x: int) -> ToolResult:
         return ToolResult.ok({})
 
-    def undescribed(ctx, x: int) -> ToolResult:
+    def undescribed(ctx: ToolContext, x: int) -> ToolResult:
         """Does things.
 
         Args:
@@ -96,11 +98,24 @@ def test_definition_mistakes_raise_at_registration():
         """
         return ToolResult.ok({})
 
-    for function, message in ((no_doc, "docstring"), (undescribed, "not described"), (no_ctx, "ctx")):
+    def untyped_ctx(ctx, x: int) -> ToolResult:
+        """The context is recognised by its type, so an untyped one is a mistake.
+
+        Args:
+            x: a number for the thing.
+        """
+        return ToolResult.ok({})
+
+    for function, message in (
+        (no_doc, "docstring"),
+        (undescribed, "not described"),
+        (no_ctx, "typed ToolContext"),
+        (untyped_ctx, "parameter ctx needs a type annotation"),
+    ):
         with pytest.raises(ToolDefinitionError, match=message):
             make_tool(function)
 
-    def fold_fragment(ctx, fragment_id: str) -> ToolResult:
+    def fold_fragment(ctx: ToolContext, fragment_id: str) -> ToolResult:
         """A clash with the real tool's name.
 
         Args:
