@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.app_state import db_path, engine_errors, get_store
+from components.app_state import engine_errors, selected_session_id
 from components.session_picker import render_session_picker
 from components.token_bar import render_window_picker
+from sessions.service import Workbench
 
 # An emoji favicon is a data: URL; a ":material/...:" favicon would be fetched from Google Fonts.
 st.set_page_config(page_title="Context Workbench", page_icon="🪟", layout="wide")
 
 sessions: list[dict] = []
+service = None
 with engine_errors():
-    sessions = get_store().list_sessions()
+    service = Workbench.shared()
+    sessions = service.list_sessions()
 
 PAGES = [  # a new user with an empty store lands on Sessions, where the demo is offered
     st.Page("pages/context.py", title="Context", icon=":material/view_agenda:", default=bool(sessions)),
@@ -24,7 +27,9 @@ PAGES = [  # a new user with an empty store lands on Sessions, where the demo is
 ]
 navigation = st.navigation(PAGES)
 render_session_picker(sessions)
-with st.sidebar:
-    render_window_picker()
-st.sidebar.caption(f"Store: {db_path()}")
+if service is not None:
+    with st.sidebar, engine_errors():
+        model, window = service.model_window(service.find(selected_session_id()))
+        render_window_picker(model, window, service.known_windows())
+    st.sidebar.caption(f"Store: {service.path}")
 navigation.run()

@@ -1,8 +1,9 @@
-"""Carrying out an intent: one tool call through the session, then a rerun to show it."""
+"""Carrying out an intent: one tool call through the page's session, then a rerun to show it."""
 
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -10,7 +11,6 @@ from components.flash import flash
 from components.intents import Intent
 from engine import WorkbenchError
 from engine.text import one_line
-from sessions import Session
 
 _DONE = {
     "fold_fragment": lambda r: f"Hid {r['fragment_id']}: {r['tokens_hidden']:,} tokens out of the window.",
@@ -21,14 +21,17 @@ _DONE = {
     "get_search_detail": lambda r: f"Opened {r['search_id']} in {r['message_id']}.",
 }
 
+CallTool = Callable[[str, dict[str, Any]], dict[str, Any]]
 
-def run_intent(session: Session, intent: Intent | None) -> None:
-    """Run the tool call (leaving its events), note the outcome, and rerun the page."""
+
+def run_intent(call_tool: CallTool, intent: Intent | None) -> None:
+    """Run the tool call with `call_tool` (the session's, leaving its events), note the
+    outcome, and rerun the page."""
     if intent is None:
         return
     try:
         with st.spinner(f"{intent.tool} …"):
-            result = session.call_tool(intent.tool, intent.arguments)
+            result = call_tool(intent.tool, intent.arguments)
     except WorkbenchError as exc:
         flash("error", str(exc))
     else:

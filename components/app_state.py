@@ -1,43 +1,22 @@
-"""The app's shared plumbing: the store, the selected session, and errors shown in one way.
+"""UI facts shared by every page: the selected session, errors shown one way, and the guard
+that stops a page when it has no session to show.
 
 `st.session_state` holds UI facts only (the selected session id and widget keys); the
-conversation itself always comes from the store.
+conversation itself always comes from the store, through the pages' service
+(`sessions.service.Workbench`). Nothing here opens a session.
 """
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import streamlit as st
 
 from engine import WorkbenchError
-from sessions import DB_ENV, Session, SessionStore, default_db_path
 
 SELECTED = "selected_session_id"
-
-
-def db_path() -> str:
-    return os.environ.get(DB_ENV) or str(default_db_path())
-
-
-@st.cache_resource(show_spinner=False)
-def store_for(path: str) -> SessionStore:
-    """The process-wide store for a file (opened once)."""
-    return SessionStore(path)
-
-
-def get_store() -> SessionStore:
-    """The store for the configured file."""
-    return store_for(db_path())
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _session(path: str, session_id: str) -> Session:
-    # Kept between reruns so a long session is not reloaded each time; every read still
-    # picks up events that other processes (the CLI) appended.
-    return store_for(path).open_session(session_id)
+T = TypeVar("T")
 
 
 @contextmanager
@@ -57,16 +36,18 @@ def select_session(session_id: str | None) -> None:
     st.session_state[SELECTED] = session_id
 
 
-def current_session() -> Session:
-    """The session picked in the sidebar; stops the page with a hint when there is none."""
-    session_id = selected_session_id()
-    if not session_id:
+def require_session(session: T | None) -> T:
+    """The page's session, or a hint and a stop when none is selected (or it is gone).
+
+    A session whose log does not fold past some event is shown as far as it goes, under a
+    warning that names the event at fault."""
+    if session is None:
+        select_session(None)
         st.info("No session selected. Pick one in the sidebar, or create, import or load the demo on the Sessions page.")
         st.page_link("pages/sessions.py", label="Go to Sessions", icon=":material/folder_open:")
         st.stop()
-    try:
-        return _session(db_path(), session_id)
-    except WorkbenchError as exc:
-        select_session(None)
-        st.error(str(exc))
-        st.stop()
+    problem = getattr(session, "replay_error", None)
+    if problem is not None:
+        st.warning(f"This session's {problem}. It is shown up to the event before, and cannot be changed; "
+                   "fork it on the Replay page to carry on.", icon=":material/warning:")
+    return session

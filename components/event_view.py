@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from engine.text import printable
-from sessions import EventRecord
+from engine.records import EventRecord
 
 PAYLOAD_SHOWN = 4_000
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.intents import Intent
+from components.reasoning_view import render_reasoning
 from engine.render import tool_call_tokens, render_pieces
 from engine.state import Message
 from engine.text import one_line, printable
@@ -79,8 +80,8 @@ def _preview(text: str) -> tuple[str, bool]:
     return head, len(lines) > 6 or len(head) < len(text.rstrip("\n"))
 
 
-def render_message(message: Message, counter: TokenCounter) -> Intent | None:
-    """A bordered card: header, tool-call details, fragments with their controls."""
+def render_message(message: Message, counter: TokenCounter, reasoning_sent: bool = False) -> Intent | None:
+    """A bordered card: header, reasoning (collapsed), tool-call details, fragments with their controls."""
     pieces = render_pieces(message, counter)
     original = sum(p.original_tokens for p in pieces)
     rendered = sum(p.rendered_tokens for p in pieces)
@@ -95,11 +96,14 @@ def render_message(message: Message, counter: TokenCounter) -> Intent | None:
             detail += f" + {call_tokens:,} in tool calls"
         if len(pieces) > 1:
             detail += f" · {len(pieces)} fragments"
+        if message.stopped:
+            detail += " · stopped"
         head.markdown(f"**{message.id}** · {message.role} · {detail}")  # ids, a fixed role and numbers only
         if message.tool_call_id:
             head.caption(f"result of call {printable(message.tool_call_id)}")
         with action:
             intent = _fragment_form(message) if message.fragments else None
+        render_reasoning(message, counter, reasoning_sent)
         for call in message.tool_calls or ():
             function = call.get("function", {})
             st.text(printable(f"→ {function.get('name')}({one_line(str(function.get('arguments', '')), 300)})"))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from components.intents import Intent
 from engine.state import ContextState
-from sessions import EventRecord
+from engine.records import EventRecord
 from engine.text import printable
 from engine.tools.search import text_window
 

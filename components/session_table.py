@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.app_state import store_for
 
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def session_tokens(path: str, session_id: str, events: int) -> int:
-    """Rendered tokens of a session, remembered until its event count changes."""
-    return store_for(path).open_session(session_id).stats()["rendered_tokens"]
-
-
-def render_session_table(path: str, rows: list[dict], selected: str | None) -> str | None:
-    """Every session; returns the id of one the person asked to open."""
+def render_session_table(rows: list[dict], tokens: dict[str, int]) -> str | None:
+    """Every session (with its rendered `tokens` by id); returns the id of one the person asked to open."""
     table = [
         {
             "title": row["title"],
             "messages": row["messages"],
-            "tokens": session_tokens(path, row["id"], row["events"]),
+            "tokens": tokens.get(row["id"], 0),
             "events": row["events"],
             "created (UTC)": row["created_at"],
             "origin": (f"fork of {row['forked_from']} at event {row['forked_at']}" if row["forked_from"]

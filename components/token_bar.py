@@ -4,53 +4,61 @@ from __future__ import annotations
 
 import streamlit as st
 
-MODEL_WINDOWS = {
-    "SmolLM2-135M (embedded) · 8,192": 8_192,
-    "GPT-4o / GPT-4.1 mini · 128,000": 128_000,
-    "Claude Sonnet 4.5 · 200,000": 200_000,
-    "GPT-4.1 · 1,047,576": 1_047_576,
-    "Gemini 2.5 Pro · 1,048,576": 1_048_576,
-}
 SEGMENTS = [  # (label, colour)
     ("visible text", "#4c78a8"),
     ("fold markers", "#9ecae9"),
     ("summaries", "#f58518"),
     ("tool calls and framing", "#b279a2"),
+    ("reasoning", "#72b7b2"),
     ("tool schemas", "#bab0ac"),
     ("free", "#eeeeee"),
 ]
 
 
-WINDOW = "model_window_tokens"  # the chosen window, kept for every page (not a widget key)
+SESSION_MODEL = "The session's model"
+CUSTOM = "Custom"
+CHOICE = "model_window_choice"  # the sidebar's choice, kept for every page (not a widget key)
+CUSTOM_TOKENS = "model_window_custom_tokens"
+DEFAULT_CUSTOM = 32_000
 
 
-def current_window() -> int:
-    return st.session_state.get(WINDOW, next(iter(MODEL_WINDOWS.values())))
+def current_window(session_window: int | None) -> int | None:
+    """The window every page measures against: the sidebar's choice, by default the window of
+    the session's own model (`session_window`)."""
+    choice = st.session_state.get(CHOICE, SESSION_MODEL)
+    if choice == CUSTOM:
+        return int(st.session_state.get(CUSTOM_TOKENS, DEFAULT_CUSTOM))
+    if isinstance(choice, int):
+        return choice
+    return session_window
 
 
-def _chosen() -> None:
-    choice = st.session_state["window_picker"]
-    st.session_state["window_is_custom"] = choice == "Custom"
-    if choice != "Custom":
-        st.session_state[WINDOW] = MODEL_WINDOWS[choice]
+def render_window_picker(session_model: str | None, session_window: int | None, known: dict[str, int | None]) -> None:
+    """The model-window chooser for the sidebar: the session's model, a known model (`known`:
+    model string -> window, from the one table in engine.llm), or a custom size."""
+    windows = {window for window in known.values() if window}
+    options: list = [SESSION_MODEL, *sorted(windows), CUSTOM]
+    labels = {window: ", ".join(m for m, w in known.items() if w == window) + f" · {window:,}" for window in windows}
+    own = f"{session_window:,}" if session_window else "unknown to litellm: pick one"
+    labels[SESSION_MODEL] = f"This session's model ({session_model or 'none'} · {own})"
+    labels[CUSTOM] = "Custom size"
+    if st.session_state.get(CHOICE) not in options:
+        st.session_state[CHOICE] = SESSION_MODEL
+    st.session_state["window_picker"] = st.session_state[CHOICE]
 
+    def chosen() -> None:
+        st.session_state[CHOICE] = st.session_state["window_picker"]
 
-def _custom() -> None:
-    st.session_state[WINDOW] = int(st.session_state["window_custom"])
+    st.selectbox("Model window", options, format_func=lambda option: labels[option], key="window_picker",
+                 on_change=chosen, help="what every page measures the context against")
+    if st.session_state[CHOICE] == CUSTOM:
+        st.session_state["window_custom"] = int(st.session_state.get(CUSTOM_TOKENS, DEFAULT_CUSTOM))
 
+        def typed() -> None:
+            st.session_state[CUSTOM_TOKENS] = int(st.session_state["window_custom"])
 
-def render_window_picker() -> int:
-    """The model-window chooser for the sidebar (a known model, or a custom size)."""
-    window = current_window()
-    named = {tokens: label for label, tokens in MODEL_WINDOWS.items()}
-    custom = st.session_state.get("window_is_custom") or window not in named
-    st.session_state["window_picker"] = "Custom" if custom else named[window]
-    choice = st.selectbox("Model window", [*MODEL_WINDOWS, "Custom"], key="window_picker", on_change=_chosen)
-    if choice == "Custom":
-        st.session_state["window_custom"] = window
         st.number_input("Window (tokens)", min_value=1_000, max_value=10_000_000, step=1_000, key="window_custom",
-                        on_change=_custom)
-    return window
+                        on_change=typed)
 
 
 def segments(stats: dict) -> dict[str, int]:
@@ -61,6 +69,7 @@ def segments(stats: dict) -> dict[str, int]:
         "fold markers": stats["fold_marker_tokens"],
         "summaries": stats["summary_tokens"],
         "tool calls and framing": stats["tool_call_tokens"] + stats["overhead_tokens"],
+        "reasoning": stats.get("reasoning_tokens", 0) if stats.get("reasoning_sent") else 0,
         "tool schemas": stats["tool_schema_tokens"],
         "free": max(window - used, 0),
     }
@@ -97,7 +106,10 @@ def render_token_bar(stats: dict, key: str = "token_bar") -> None:
     used = stats["rendered_tokens"] + stats["tool_schema_tokens"]
     parts = segments(stats)
     columns = st.columns(4)
-    columns[0].metric("In the window", f"{used:,}", help="rendered messages plus tool schemas")
+    profile = stats.get("tool_profile")
+    columns[0].metric("In the window", f"{used:,}", help="rendered messages plus the schemas of the tools offered"
+                      + (f" (profile '{profile}')" if profile else "")
+                      + (", plus earlier reasoning" if stats.get("reasoning_sent") else ""))
     columns[1].metric("Window", f"{window:,}" if window else "—")
     columns[2].metric("Hidden by folds", f"{stats['folded_tokens']:,}")
     columns[3].metric("Summarized", f"{stats['summarized_tokens']:,}", help="original tokens now shown as summaries")
@@ -107,3 +119,6 @@ def render_token_bar(stats: dict, key: str = "token_bar") -> None:
         st.warning(f"Over the window by {used - window:,} tokens: a model would see an error or a truncated context.")
     elif window:
         st.caption(f"{used / window:.0%} of the window used · {stats['saved_tokens']:,} tokens saved by folds and summaries")
+    if stats.get("reasoning_tokens"):
+        note = stats.get("reasoning_note") or ("reasoning is sent back" if stats.get("reasoning_sent") else "reasoning is not sent back")
+        st.caption(f"Reasoning: {stats['reasoning_tokens']:,} tokens; {note}.")

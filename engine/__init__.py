@@ -16,7 +16,8 @@ from engine.errors import (
     ToolInputError,
     WorkbenchError,
 )
-from engine.events import EVENT_ADAPTER, EVENT_KINDS, Event, MessageAdded, event_from_record
+from engine.catalog import EVENT_ADAPTER, EVENT_KINDS, SUBSYSTEMS, event_from_record
+from engine.events import Event, MessageAdded
 from engine.fold import apply, replay
 from engine.messages import new_message
 from engine.render import render, stats
@@ -36,6 +37,7 @@ __all__ = [
     "MessageAdded",
     "MessageError",
     "ReplayError",
+    "SUBSYSTEMS",
     "SessionNotFound",
     "StoreError",
     "TOOL_PROFILES",

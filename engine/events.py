@@ -6,22 +6,24 @@ or exported without calling a model again. Events carry what happened, never der
 such as token counts: those depend on the tokenizer and are recomputed (and cached).
 
 An event is serialized as its `kind` plus a `payload` (every other field); the store adds
-`seq` and `ts`. One adapter (`EVENT_ADAPTER`) reads them all back.
+`seq` and `ts`. This module holds the base class and the core events (messages, fragments,
+searches, models); a subsystem (brakes, tasks, memory) defines its own events beside its fold
+rules, and `engine.catalog` gathers them all into the one adapter that reads them back.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
-from engine.errors import ReplayError
+from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
 
 
-class _Event(BaseModel):
+class Event(BaseModel):
+    """The base of every event: frozen, strict, and named by a `kind` literal in the past tense."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def payload(self) -> dict[str, Any]:
@@ -29,7 +31,7 @@ class _Event(BaseModel):
         return self.model_dump(mode="json", exclude={"kind"})
 
 
-class MessageAdded(_Event):
+class MessageAdded(Event):
     """A message joined the conversation: from a person, a model, a tool or an import."""
 
     kind: Literal["message_added"] = "message_added"
@@ -42,6 +44,8 @@ class MessageAdded(_Event):
     tool_call_id: str | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)  # non-text content parts
     extra: dict[str, Any] = Field(default_factory=dict)  # fields we keep but do not render
+    reasoning: str | None = None  # an assistant's thinking before its reply, kept as its own part
+    stopped: bool = False  # a reply cut short by Stop (or a brake): the text is what arrived
 
 
 class FragmentPiece(BaseModel):
@@ -62,7 +66,7 @@ class MessageCut(BaseModel):
     pieces: list[FragmentPiece]
 
 
-class ContextFragmented(_Event):
+class ContextFragmented(Event):
     kind: Literal["context_fragmented"] = "context_fragmented"
     start_marker: str
     end_marker: str
@@ -71,12 +75,12 @@ class ContextFragmented(_Event):
     cuts: list[MessageCut]
 
 
-class FragmentFolded(_Event):
+class FragmentFolded(Event):
     kind: Literal["fragment_folded"] = "fragment_folded"
     fragment_id: str
 
 
-class FragmentSummarized(_Event):
+class FragmentSummarized(Event):
     kind: Literal["fragment_summarized"] = "fragment_summarized"
     fragment_id: str
     focus: str
@@ -84,7 +88,7 @@ class FragmentSummarized(_Event):
     summarizer: str  # "extractive", or the model that wrote it
 
 
-class FragmentRestored(_Event):
+class FragmentRestored(Event):
     kind: Literal["fragment_restored"] = "fragment_restored"
     fragment_id: str
 
@@ -98,7 +102,7 @@ class SearchHit(BaseModel):
     end: int
 
 
-class ContextSearched(_Event):
+class ContextSearched(Event):
     kind: Literal["context_searched"] = "context_searched"
     query: str
     role: str
@@ -107,13 +111,13 @@ class ContextSearched(_Event):
     hits: list[SearchHit]
 
 
-class SearchDetailViewed(_Event):
+class SearchDetailViewed(Event):
     kind: Literal["search_detail_viewed"] = "search_detail_viewed"
     search_id: str
     extended_context: int
 
 
-class ToolFailed(_Event):
+class ToolFailed(Event):
     """A tool call that changed nothing: bad arguments, unknown ids, or a bug in the tool."""
 
     kind: Literal["tool_failed"] = "tool_failed"
@@ -123,26 +127,27 @@ class ToolFailed(_Event):
     error_type: str = "ToolInputError"
 
 
-class SessionConfigured(_Event):
+class SessionConfigured(Event):
     """The session's settings for talking to a model: backend (never a key), tools, policy."""
 
     kind: Literal["session_configured"] = "session_configured"
     settings: dict[str, Any]
 
 
-class LLMCalled(_Event):
+class LLMCalled(Event):
     """A model answered: what it cost and how it ended. Its reply is the message that follows."""
 
     kind: Literal["llm_called"] = "llm_called"
     model: str
     usage: dict[str, int]
     latency_ms: float
-    finish_reason: str
+    finish_reason: str  # stop, length, tool_calls, ... or "stopped" when cut short
     tool_calls: int = 0
     step: int = 1
+    stop_reason: str | None = None  # why a stopped call was stopped: a person, leaving the page, a brake
 
 
-class LLMFailed(_Event):
+class LLMFailed(Event):
     """A model call failed; nothing else changed, and the turn can be retried."""
 
     kind: Literal["llm_failed"] = "llm_failed"
@@ -152,7 +157,7 @@ class LLMFailed(_Event):
     retryable: bool = True
 
 
-class PolicyApplied(_Event):
+class PolicyApplied(Event):
     """A context policy acted: each action (tool and arguments) with its reason; the tool
     events follow it in the same transaction."""
 
@@ -160,55 +165,3 @@ class PolicyApplied(_Event):
     rendered_tokens: int
     threshold: int
     actions: list[dict[str, Any]]
-
-
-Event = Annotated[
-    Union[
-        MessageAdded,
-        ContextFragmented,
-        FragmentFolded,
-        FragmentSummarized,
-        FragmentRestored,
-        ContextSearched,
-        SearchDetailViewed,
-        ToolFailed,
-        SessionConfigured,
-        LLMCalled,
-        LLMFailed,
-        PolicyApplied,
-    ],
-    Field(discriminator="kind"),
-]
-
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENT_KINDS: tuple[str, ...] = (
-    "message_added",
-    "context_fragmented",
-    "fragment_folded",
-    "fragment_summarized",
-    "fragment_restored",
-    "context_searched",
-    "search_detail_viewed",
-    "tool_failed",
-    "session_configured",
-    "llm_called",
-    "llm_failed",
-    "policy_applied",
-)
-
-
-def event_from_record(kind: str, payload: dict[str, Any]) -> Event:
-    """Rebuild an event from its stored `kind` and `payload`; raise ReplayError if invalid."""
-    if kind not in EVENT_KINDS:
-        raise ReplayError(
-            f"unknown event kind {kind!r}; known kinds: {', '.join(EVENT_KINDS)} "
-            "(a trace written by a newer version of the workbench?)"
-        )
-    if not isinstance(payload, dict):
-        raise ReplayError(f"event {kind!r} has a payload that is not an object")
-    try:
-        return EVENT_ADAPTER.validate_python({**payload, "kind": kind})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
-        raise ReplayError(f"event {kind!r} is malformed at {where}: {first['msg']}") from None

@@ -3,7 +3,8 @@
 OpenAI content may be a string, null, or a list of parts; text parts are joined into the
 text we fragment and search, and other parts (images, audio) are kept as attachments and
 rendered back unchanged. Tool-call arguments given as objects are stored as the JSON
-string the API expects.
+string the API expects. Every string is normalized here (`engine.text.normalize_text`), the
+door every message passes, so what is stored is what was seen.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from engine.errors import MessageError
 from engine.events import ROLES, MessageAdded
 from engine.ids import derive_id
 from engine.state import ContextState
+from engine.text import normalize_text, normalize_value
 
 
 def _split_content(content: Any) -> tuple[str | None, list[dict[str, Any]]]:
@@ -100,12 +102,27 @@ def new_message(
     tool_calls: Any = None,
     tool_call_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    reasoning: str | None = None,
+    stopped: bool = False,
 ) -> MessageAdded:
-    """The event that adds this message after the messages in `state`."""
+    """The event that adds this message after the messages in `state`.
+
+    `reasoning` is an assistant's thinking before its reply, kept as its own part;
+    `stopped` marks a reply cut short (its content is what had arrived).
+    """
     if role not in ROLES:
-        raise MessageError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        raise MessageError(f"role {str(role)[:40]!r} is not one of {', '.join(ROLES)}")
     message_id = state.next_message_id()
+    content, name, tool_call_id, tool_calls, extra = (
+        normalize_value(value) for value in (content, name, tool_call_id, tool_calls, extra)
+    )
     text, attachments = _split_content(content)
+    if reasoning is not None:
+        if not isinstance(reasoning, str):
+            raise MessageError("reasoning must be text")
+        if role != "assistant":
+            raise MessageError("only assistant messages carry reasoning")
+        reasoning = normalize_text(reasoning) or None
     if tool_calls == []:
         tool_calls = None  # an empty list is not valid in the OpenAI format; it means no calls
     if tool_calls is not None:
@@ -131,4 +148,6 @@ def new_message(
         tool_call_id=tool_call_id,
         attachments=attachments,
         extra=dict(extra or {}),
+        reasoning=reasoning,
+        stopped=bool(stopped),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.render import fold_marker, stats
+from engine.render import fold_marker
 from engine.state import ContextState
 from engine.tokens import TokenCounter
 
@@ -30,10 +30,13 @@ class ContextPolicy:
         return cls(**settings) if settings else None
 
 
-def plan(state: ContextState, policy: ContextPolicy, counter: TokenCounter, schema_tokens: int = 0,
-         encoding: str = "o200k_base") -> list[tuple[str, dict[str, Any], str]]:
-    """(tool, arguments, reason) for each action, oldest material first, until under the threshold."""
-    used = stats(state, encoding)["rendered_tokens"] + schema_tokens
+def plan(state: ContextState, policy: ContextPolicy, counter: TokenCounter,
+         used: int) -> list[tuple[str, dict[str, Any], str]]:
+    """(tool, arguments, reason) for each action, oldest material first, until under the threshold.
+
+    `used` is the window figure the policy is judged by: the rendered context plus the tool
+    schemas sent with it (`engine.settings.window_stats`), counted once by the caller.
+    """
     if used <= policy.threshold:
         return []
     actions = []

@@ -7,6 +7,11 @@ tokens it hides; a summarized one becomes a header line plus the summary. Those 
 on lines of their own (a newline is added where the neighbouring text has none) so that a
 marker never glues itself to the middle of a word.
 
+An assistant's reasoning is its own part of the message. Whether it is sent back follows
+the backend's convention (`include_reasoning`): OpenAI-style chat APIs drop earlier
+reasoning, so by default it is counted (`reasoning_tokens`) but not rendered; when it is
+sent it travels as `reasoning_content`, litellm's common field, and counts in the window.
+
 Token counts come from the per-text cache in `engine.tokens`; the rendered total is the
 sum of the parts plus OpenAI's per-message framing (3 tokens a message, 1 for a name, 3 to
 prime the reply), which is how chat APIs bill a message list.
@@ -78,7 +83,7 @@ def join_pieces(pieces: list[RenderedPiece]) -> str:
     return "".join(parts)
 
 
-def render_message(message: Message, counter: TokenCounter) -> dict[str, Any]:
+def render_message(message: Message, counter: TokenCounter, include_reasoning: bool = False) -> dict[str, Any]:
     if message.content is None:
         content: Any = None
     elif all(f.status == "visible" for f in message.fragments):
@@ -95,13 +100,15 @@ def render_message(message: Message, counter: TokenCounter) -> dict[str, Any]:
         rendered["tool_calls"] = copy.deepcopy(list(message.tool_calls))  # callers may change it freely
     if message.tool_call_id is not None:
         rendered["tool_call_id"] = message.tool_call_id
+    if include_reasoning and message.reasoning:
+        rendered["reasoning_content"] = message.reasoning
     return rendered
 
 
-def render(state: ContextState, encoding: str = DEFAULT_ENCODING) -> list[dict[str, Any]]:
-    """The OpenAI-format message list a model would be sent now."""
+def render(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reasoning: bool = False) -> list[dict[str, Any]]:
+    """The OpenAI-format message list a model would be sent now (reasoning only if asked)."""
     counter = token_counter(encoding)
-    return [render_message(message, counter) for message in state.messages]
+    return [render_message(message, counter, include_reasoning) for message in state.messages]
 
 
 def tool_call_tokens(message: Message, counter: TokenCounter) -> int:
@@ -119,6 +126,7 @@ def stats(
     encoding: str = DEFAULT_ENCODING,
     tools: Iterable[dict[str, Any]] | None = None,
     window: int | None = None,
+    include_reasoning: bool = False,
 ) -> dict[str, Any]:
     """Token accounting for the rendered context, by fragment status and by role.
 
@@ -127,17 +135,23 @@ def stats(
     `rendered_tokens` is what the model is sent: visible text, markers (`marker_tokens`:
     fold markers plus summary blocks), tool calls and message framing. Pass the tool
     schemas to count their overhead and the model's window size to get the free space.
+    `reasoning_tokens` counts assistants' reasoning; it is part of `rendered_tokens` only
+    when `include_reasoning` (the backend is sent its earlier reasoning).
     """
     counter = token_counter(encoding)
     by_status = {"visible": 0, "folded": 0, "summarized": 0}
     tokens_by_status = {"visible": 0, "folded": 0, "summarized": 0}
-    marker_tokens = fold_marker_tokens = calls_total = fragments = 0
+    marker_tokens = fold_marker_tokens = calls_total = fragments = reasoning_total = 0
     by_role: dict[str, dict[str, int]] = {}
     overhead = TOKENS_REPLY_PRIMING if state.messages else 0
     for message in state.messages:
         role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})
         framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)
         calls = tool_call_tokens(message, counter)
+        reasoning = counter.count(message.reasoning)
+        reasoning_total += reasoning
+        if include_reasoning:
+            role["rendered_tokens"] += reasoning
         overhead += framing
         calls_total += calls
         role["messages"] += 1
@@ -155,6 +169,8 @@ def stats(
             role["rendered_tokens"] += piece.rendered_tokens
     content_total = sum(tokens_by_status.values())
     rendered = tokens_by_status["visible"] + marker_tokens + calls_total + overhead
+    if include_reasoning:
+        rendered += reasoning_total
     schema_tokens = counter.count(json.dumps(list(tools), sort_keys=True)) if tools else 0
     result: dict[str, Any] = {
         "encoding": counter.name,
@@ -173,6 +189,8 @@ def stats(
         "rendered_tokens": rendered,
         "saved_tokens": content_total - tokens_by_status["visible"] - marker_tokens,
         "tool_schema_tokens": schema_tokens,
+        "reasoning_tokens": reasoning_total,
+        "reasoning_sent": include_reasoning,
         "by_role": by_role,
     }
     if window is not None:

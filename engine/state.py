@@ -40,6 +40,8 @@ class Message:
     tool_call_id: str | None = None
     attachments: tuple[dict[str, Any], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: str | None = None  # the model's thinking before this reply (its own part, never fragmented)
+    stopped: bool = False  # the reply was cut short; its text is what had arrived
 
     @property
     def text(self) -> str:
@@ -64,11 +66,13 @@ class ContextState:
     searches: dict[str, SearchRecord] = field(default_factory=dict)
     event_count: int = 0
     settings: dict[str, Any] = field(default_factory=dict)  # replaced whole, never changed in place
+    slices: dict[str, Any] = field(default_factory=dict)  # subsystem name -> its immutable slice
 
     def copy(self) -> "ContextState":
         """A state that can be changed without touching this one (values are shared)."""
         return ContextState(
-            list(self.messages), dict(self.fragment_owner), dict(self.searches), self.event_count, self.settings
+            list(self.messages), dict(self.fragment_owner), dict(self.searches), self.event_count, self.settings,
+            dict(self.slices),
         )
 
     # ---- queries -------------------------------------------------------------------

@@ -9,6 +9,32 @@ _WHITESPACE = re.compile(r"\s+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def normalize_text(text: str) -> str:
+    """`text` as the store will give it back: a surrogate pair written as two code points
+    (as code decoding UTF-16 can make) becomes the one character it encodes.
+
+    Stored JSON cannot tell "\\ud83d\\ude00" from the character it spells, so a pair kept
+    apart would be 2 characters live and 1 after reopening, and every offset past it would
+    drift. Applied once where text enters (messages, tool arguments, titles, imports), it
+    makes the live state and the replayed state equal. Lone surrogates stay as they are
+    (canonical JSON keeps them as escapes); everything else is untouched.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def normalize_value(value):
+    """`normalize_text` applied to every string inside JSON-like data (dict keys included)."""
+    if isinstance(value, str):
+        return normalize_text(value)
+    if isinstance(value, dict):
+        return {normalize_value(key): normalize_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalize_value(item) for item in value]
+    return value
+
+
 def one_line(text: str | None, limit: int = 80) -> str:
     """`text` with whitespace collapsed to single spaces, cut to `limit` characters with '…'."""
     flat = _WHITESPACE.sub(" ", text or "").strip()

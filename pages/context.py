@@ -7,34 +7,37 @@ import math
 import streamlit as st
 
 from components.actions import run_intent
-from components.app_state import current_session
+from components.app_state import require_session, selected_session_id
 from components.flash import show_flash
 from components.message_view import render_message
 from components.model_view import render_model_messages, render_side_by_side
 from components.search_panel import latest_search, render_search_form, render_search_results
 from components.token_bar import current_window, render_token_bar
-from engine import render, tool_schemas
+from engine import render
+from engine.settings import settings_of, window_stats
 from engine.tokens import token_counter
+from sessions.service import Workbench
 
 PAGE_SIZE = 10
 
-session = current_session()
+service = Workbench.shared()
+session = require_session(service.find(selected_session_id()))
 st.title("Context")
 st.caption(session.title)
-window = current_window()
+window = current_window(service.model_window(session)[1])
 show_flash()
 
 state = session.state()
-stats = session.stats(tools=tool_schemas("sculptor"), window=window)
+stats = window_stats(state, settings_of(state), window, session.encoding)  # the same state as the rest of the page
 render_token_bar(stats)
 with st.expander("By role"):
     st.dataframe(
         [{"role": role, **numbers} for role, numbers in stats["by_role"].items()], hide_index=True, width="stretch"
     )
 
-run_intent(session, render_search_form())
+run_intent(session.call_tool, render_search_form())
 search, detail = latest_search(session.tail(200))
-run_intent(session, render_search_results(state, search, detail, cleared_key=f"search_cleared-{session.id}"))
+run_intent(session.call_tool, render_search_results(state, search, detail, cleared_key=f"search_cleared-{session.id}"))
 
 messages, model_view, side_by_side = st.tabs(["Messages", "What the model sees", "Original and rendered"])
 with messages:
@@ -47,7 +50,7 @@ with messages:
         page = 1
     counter = token_counter(session.encoding)
     for message in state.messages[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]:
-        run_intent(session, render_message(message, counter))
+        run_intent(session.call_tool, render_message(message, counter, stats["reasoning_sent"]))
 
 with model_view:
     rendered = render(state, session.encoding)  # the same state as everything else on this page

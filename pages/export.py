@@ -8,9 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.app_state import current_session, engine_errors
+from components.app_state import engine_errors, require_session, selected_session_id
+from sessions.service import Workbench
 
-session = current_session()
+session = require_session(Workbench.shared().find(selected_session_id()))
 st.title("Export")
 st.caption(session.title)
 st.write(

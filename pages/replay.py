@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.app_state import current_session, engine_errors, select_session
+from components.app_state import engine_errors, require_session, select_session, selected_session_id
 from components.diff_view import render_diff
 from components.event_view import render_event, render_timeline
 from components.flash import flash
+from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
-from engine import render, stats, tool_schemas
+from engine import render
+from engine.settings import sends_reasoning, settings_of, window_stats
+from engine.text import printable
+from engine.tokens import token_counter
+from sessions.service import Workbench
 
-session = current_session()
+service = Workbench.shared()
+session = require_session(service.find(selected_session_id()))
 STEP = f"replay_step-{session.id}"  # each session keeps its own position
 records = session.records()
 st.title("Replay")
 st.caption(f"{session.title} · {len(records)} events")
-window = current_window()
+window = current_window(service.model_window(session)[1])
 if not records:
     st.info("This session has no events yet.")
     st.stop()
@@ -49,12 +55,12 @@ if at:
 else:
     st.text("#0 · before the first event: an empty context")
 state = session.state(at)
-render_token_bar(stats(state, session.encoding, tools=tool_schemas("sculptor"), window=window), key="replay_bar")
+render_token_bar(window_stats(state, settings_of(state), window, session.encoding), key="replay_bar")
 
 fork_column, _ = st.columns([1, 3])
 if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
     with engine_errors():
-        fork = session.fork(at=at)
+        fork = service.fork(session.id, at)
         select_session(fork.id)
         flash("ok", f"Forked at step {at}: a new session {fork.id} with the first {at} events.")
         st.switch_page("pages/context.py")
@@ -67,13 +73,16 @@ with timeline_tab:
 with context_tab:
     if not rendered_now:
         st.caption("Nothing yet.")
-    for message_id, message in zip((m.id for m in state.messages), rendered_now):
-        content = message.get("content")
+    counter = token_counter(session.encoding)
+    for message, shown in zip(state.messages, rendered_now):
+        content = shown.get("content")
         text = content if isinstance(content, str) else "" if content is None else str(content)
-        with st.expander(f"{message_id} · {message['role']} · {len(text):,} characters", expanded=len(rendered_now) <= 3):
-            st.text(text[:20_000] + (f"\n… ({len(text) - 20_000:,} more characters)" if len(text) > 20_000 else ""))
-            for call in message.get("tool_calls") or []:
-                st.text(f"→ {call['function']['name']}({call['function'].get('arguments', '')[:500]})")
+        stopped = " · stopped" if message.stopped else ""
+        with st.expander(f"{message.id} · {shown['role']} · {len(text):,} characters{stopped}", expanded=len(rendered_now) <= 3):
+            render_reasoning(message, counter, sends_reasoning(settings_of(state)))
+            st.text(printable(text[:20_000] + (f"\n… ({len(text) - 20_000:,} more characters)" if len(text) > 20_000 else "")))
+            for call in shown.get("tool_calls") or []:
+                st.text(printable(f"→ {call['function']['name']}({call['function'].get('arguments', '')[:500]})"))
 with diff_tab:
     against = st.radio("Compare this step with", ["the step before", "another step"], horizontal=True, key="diff_mode")
     other = max(at - 1, 0) if against == "the step before" else st.number_input("Step", 0, last, max(at - 1, 0), key="diff_other")

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.app_state import db_path, engine_errors, get_store, select_session, selected_session_id
+from components.app_state import engine_errors, select_session, selected_session_id
 from components.flash import flash
 from components.session_table import render_session_table
 from engine import WorkbenchError
-from sessions.demo import load_demo_sessions
+from sessions.service import Workbench
 
 st.title("Sessions")
-store = get_store()
-rows = store.list_sessions()
+service = Workbench.shared()
+rows = service.list_sessions()
 
 
 def open_in_context(session_id: str) -> None:
@@ -30,10 +30,10 @@ if not rows:
     )
     if st.button("Load the demo sessions", type="primary", key="load_demo"):
         with engine_errors():
-            demos = load_demo_sessions(store)
+            demos = service.load_demo()
             open_in_context(demos[0].id)
 else:
-    chosen = render_session_table(db_path(), rows, selected_session_id())
+    chosen = render_session_table(rows, {row["id"]: service.rendered_tokens(row["id"], row["events"]) for row in rows})
     if chosen:
         open_in_context(chosen)
 
@@ -43,7 +43,7 @@ with create.container(border=True):
     title = st.text_input("Title", value="Untitled", key="new_title")
     if st.button("Create", key="create_session"):
         with engine_errors():
-            open_in_context(store.create_session(title).id)
+            open_in_context(service.create_session(title).id)
 
 with upload.container(border=True):
     st.subheader("Import")
@@ -56,7 +56,7 @@ with upload.container(border=True):
             path = Path(folder) / Path(uploaded.name).name
             path.write_bytes(uploaded.getvalue())
             try:
-                imported = store.import_file(path)
+                imported = service.import_file(path)
             except WorkbenchError as exc:  # name the file as the person knows it, not our temporary copy
                 st.error(str(exc).replace(str(path), uploaded.name), icon=":material/error:")
             else:
@@ -76,7 +76,7 @@ with fork.container(border=True):
         )
         if st.button("Fork", key="fork_button"):
             with engine_errors():
-                fork = store.open_session(current["id"]).fork(at=int(at))
+                fork = service.fork(current["id"], int(at))
                 flash("ok", f"Forked “{current['title']}” at event {int(at)}.")
                 open_in_context(fork.id)
 
@@ -84,4 +84,4 @@ if rows:
     with st.expander("Demo sessions"):
         if st.button("Load the demo sessions again", key="load_demo_again"):
             with engine_errors():
-                open_in_context(load_demo_sessions(store)[0].id)
+                open_in_context(service.load_demo()[0].id)

@@ -12,7 +12,7 @@ store.open_session(id); store.list_sessions(); store.import_file(path)
 """
 
 from engine.errors import ImportFormatError, SessionNotFound, StoreError, WorkbenchError
-from sessions.records import EventRecord
+from engine.records import EventRecord
 from sessions.session import Session
 from sessions.store import DB_ENV, SessionStore, default_db_path
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from engine import WorkbenchError
-from engine.render import render_pieces
+from engine.render import render, render_pieces
+from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.text import printable
 from engine.tokens import token_counter
 from sessions.session import Session
@@ -124,6 +125,20 @@ def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(store: SessionStore, args: argparse.Namespace) -> int:
+    results = store.check()
+    broken = [row for row in results if row["error"]]
+    if args.json:
+        print(_terminal_safe(_json(results)))
+    else:
+        for row in results:
+            verdict = f"does not replay: {row['error']}" if row["error"] else "ok"
+            _print(f"{row['id']}  {row['events']:>6} events  {row['title']}: {verdict}")
+        _print(f"{len(results) - len(broken)} of {len(results)} sessions replay"
+               + (f"; {len(broken)} do not (each opens at its last good event; fork it there to carry on)" if broken else ""))
+    return 1 if broken else 0
+
+
 def cmd_events(store: SessionStore, args: argparse.Namespace) -> int:
     for event in _open(store, args.session).events():
         print(_terminal_safe(json.dumps(event, ensure_ascii=False)))
@@ -139,13 +154,23 @@ def _clip(text: str, full: bool) -> str:
 def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
     session = _open(store, args.session)
     state = session.state(args.at)
-    stats = session.stats(args.at)
+    settings = settings_of(state)
+    stats = window_stats(state, settings, None, session.encoding)
+    counter = token_counter(session.encoding)
+    sent = sends_reasoning(settings)
     if args.json:
-        print(_terminal_safe(_json({"messages": session.render(args.at), "stats": stats})))
+        reasoning = [{"message_id": m.id, "text": m.reasoning, "tokens": counter.count(m.reasoning), "sent": sent}
+                     for m in state.messages if m.reasoning]
+        document = {"messages": render(state, session.encoding, sent), "reasoning": reasoning,
+                    "stopped": [m.id for m in state.messages if m.stopped], "stats": stats}
+        if session.replay_error:
+            document["replay_error"] = str(session.replay_error)
+        print(_terminal_safe(_json(document)))
         return 0
     at = session.last_seq if args.at is None else args.at
     _print(f"Session {session.id} \"{session.title}\": event {at} of {session.last_seq}")
-    counter = token_counter(session.encoding)
+    if session.replay_error:
+        _print(f"warning: this session's {session.replay_error}; shown up to event {session.last_seq}")
     for message in state.messages:
         pieces = render_pieces(message, counter)
         original = sum(p.original_tokens for p in pieces)
@@ -153,7 +178,17 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
         detail = f"{original:,} tokens" + (f", {rendered:,} rendered" if rendered != original else "")
         if len(pieces) > 1:
             detail += f", {len(pieces)} fragments"
+        if message.stopped:
+            detail += ", stopped"
         _print(f"\n── {message.id} · {message.role} · {detail} ──")
+        if message.reasoning:
+            where = "sent back" if sent else "not sent back"
+            tokens = counter.count(message.reasoning)
+            if args.full:
+                _print(f"┆ reasoning · {tokens:,} tokens · {where}")
+                _print("\n".join("┆ " + line for line in message.reasoning.splitlines()))
+            else:
+                _print(f"┆ reasoning · {tokens:,} tokens · {where} (--full shows it)")
         if message.tool_call_id:
             _print(f"(result of call {message.tool_call_id})")
         for piece in pieces:
@@ -165,7 +200,8 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
             _print(f"→ call {call.get('id')}: {function.get('name')}({_clip(str(function.get('arguments', '')), args.full)})")
     _print("\n── Token breakdown ──")
     for key in ("total_tokens", "visible_tokens", "folded_tokens", "summarized_tokens", "marker_tokens",
-                "tool_call_tokens", "overhead_tokens", "rendered_tokens", "saved_tokens"):
+                "tool_call_tokens", "overhead_tokens", "reasoning_tokens", "rendered_tokens", "tool_schema_tokens",
+                "saved_tokens"):
         _print(f"{key.replace('_tokens', '').replace('_', ' '):<12} {stats[key]:>12,}")
     for role, numbers in stats["by_role"].items():
         _print(f"{role:<12} {numbers['rendered_tokens']:>12,} rendered of {numbers['total_tokens']:,} "
@@ -221,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--tools", choices=["none", "sculptor", "all"], help="tool profile (default: the session's)")
     sub.add_argument("--tool-choice", help="auto, required, none, or a tool's name (forced on the first step)")
     sub.add_argument("--no-stream", action="store_true", help="print the reply when it is complete")
+    sub = command("check", cmd_check, "Replay every session in the store and say which ones do not (exit 1 if any).")
+    sub.add_argument("--json", action="store_true", help="print JSON instead of lines")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")
     sub.add_argument("session", help="session id (or a unique prefix)")
     return parser

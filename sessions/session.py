@@ -1,58 +1,145 @@
-"""`Session`: one conversation's public face, for the UI, the CLI, the LLM loop and tests.
+"""`Session`: one conversation's public face, for the UI, the CLI, the agent loop and tests.
 
-A session keeps its events and their fold in memory and the events in the store. Every
-change goes through `_commit`, which, inside one transaction, first picks up events other
-processes appended, then computes the new events from the fresh state, then writes them.
-So the CLI and the app can both change a session and neither works on a stale state, and
-a turn's events land together or not at all.
+A session keeps its events and their fold in memory and the events in an event store
+(`sessions.stores`). Every change is one unit of work handed to the store's `append`: inside
+one transaction it picks up events other processes appended, computes the new events from
+that fresh state, and writes them together. So the CLI and the app can both change a
+session, neither works on a stale state, and a turn's events land whole or not at all.
+
+Nothing slow happens inside that transaction: a change that may ask a model for a summary
+is first run dry, outside it, and the summaries it needs are written then
+(`sessions.summaries`).
+
+A log that does not fold (written by a bug, or by hand) never locks a person out: the
+session opens at its last good event, says which event is at fault (`replay_error`), and
+refuses changes; a fork of its good part carries on.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Sequence
 
-from engine import ContextState, Event, WorkbenchError, new_message, registry, render, replay, stats
+from engine import ContextState, Event, WorkbenchError, new_message, registry, render, stats
+from engine.catalog import event_from_record
+from engine.errors import ReplayError
+from engine.events import PolicyApplied, SessionConfigured
+from engine.fold import Folder, replay
 from engine.messages import coerce_model_tool_calls
+from engine.policy import ContextPolicy, plan
+from engine.records import EventRecord, utc_now
+from engine.settings import BACKEND_FIELDS, LOOP_FIELDS, DEFAULT_SETTINGS, settings_of, validate_settings, window_stats
 from engine.summarize import Summarizer
-from engine.tokens import DEFAULT_ENCODING
+from engine.text import normalize_text, normalize_value, printable
+from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import ToolContext
-from sessions.records import EventRecord, utc_now
-from sessions.summaries import Precomputed, precompute_summaries
-
-if TYPE_CHECKING:
-    from sessions.store import SessionStore
+from sessions.stores.base import EventStore, SessionRow, StoredEvent
+from sessions.summaries import RecordingSummarizer, calls_a_model, model_summarizer
 
 _STATES_KEPT = 8
-Build = Callable[[ContextState], tuple[Any, list[Event], ContextState]]
+_EVENT_PREFIX = re.compile(r"^event \d+ \([a-z_]+\): ")
+# A unit of work: from a state (and the summarizer to use) to (value, events, new state).
+Build = Callable[[ContextState, "Summarizer | None"], tuple[Any, list[Event], ContextState]]
+
+
+@dataclass(frozen=True)
+class Unfolded:
+    """Where a log stopped folding: the event at fault and why."""
+
+    seq: int
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"event {self.seq} ({self.kind}) does not replay: {self.reason}"
+
+
+def new_session_row(title: str, **origin: Any) -> SessionRow:
+    """A row for a new session. Titles and origins are labels in plain columns, which hold only
+    UTF-8: a lone surrogate there becomes U+FFFD (in events it is kept, as an escape)."""
+    if not isinstance(title, str) or not printable(normalize_text(title)).strip():
+        raise WorkbenchError("a session needs a title that is not empty")
+    if isinstance(origin.get("imported_from"), str):
+        origin["imported_from"] = printable(normalize_text(origin["imported_from"]))
+    return SessionRow(uuid.uuid4().hex[:12], printable(normalize_text(title)).strip(), utc_now(), **origin)
 
 
 class Session:
     """A conversation: its events, the state they fold to, and the tools that change it."""
 
-    def __init__(self, store: "SessionStore", row: dict[str, Any], records: list[EventRecord]) -> None:
+    def __init__(self, store: EventStore, row: SessionRow, stored: Sequence[StoredEvent] = (),
+                 records: Sequence[EventRecord] = ()) -> None:
         self._store = store
-        self.id: str = row["id"]
-        self.title: str = row["title"]
-        self.created_at: datetime = row["created_at"]
-        self.forked_from: str | None = row.get("forked_from")
-        self.forked_at: int | None = row.get("forked_at")
-        self.imported_from: str | None = row.get("imported_from")
+        self.id: str = row.id
+        self.title: str = row.title
+        self.created_at: datetime = row.created_at
+        self.forked_from: str | None = row.forked_from
+        self.forked_at: int | None = row.forked_at
+        self.imported_from: str | None = row.imported_from
         self.encoding = DEFAULT_ENCODING
-        self.summarizer: Summarizer | None = None
-        self._records = list(records)
-        self._state = replay(record.event for record in self._records)
+        self.summarizer: Summarizer | None = None  # set to override the session's choice
+        self.replay_error: Unfolded | None = None
+        self._records: list[EventRecord] = []
+        self._folder = Folder()
         self._states_at: OrderedDict[int, ContextState] = OrderedDict()
         self._lock = threading.RLock()  # one Session may serve several UI threads
+        for record in records:
+            self._fold(record)
+        self._absorb(stored)
+
+    @classmethod
+    def open(cls, store: EventStore, session_id: str) -> "Session":
+        return cls(store, store.session_row(session_id), store.load(session_id))
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.title!r}: {len(self._records)} events>"
 
-    # ---- reading -------------------------------------------------------------------
+    # ---- folding what the store holds ---------------------------------------------------
+
+    @property
+    def _state(self) -> ContextState:
+        return self._folder.state
+
+    def _fold(self, record: EventRecord) -> None:
+        self._folder.add(record.event)
+        self._records.append(record)
+
+    def _absorb(self, stored: Sequence[StoredEvent]) -> None:
+        """Fold events read from the store; stop at the first that does not fit."""
+        for row in stored:
+            if self.replay_error is not None:
+                return
+            if row.seq != self.last_seq + 1:
+                self.replay_error = Unfolded(row.seq, row.kind, f"expected event {self.last_seq + 1} (a gap in the log)")
+                return
+            try:
+                event = event_from_record(row.kind, json.loads(row.payload_json))
+                self._folder.add(event)
+            except (ReplayError, ValueError) as exc:
+                self.replay_error = Unfolded(row.seq, row.kind, _EVENT_PREFIX.sub("", str(exc)))
+                # a rule that failed half-way may have changed the state: fold the good part again
+                self._folder = Folder()
+                for record in self._records:
+                    self._folder.add(record.event)
+                return
+            self._records.append(EventRecord(row.seq, row.ts, event))
+
+    def _writable(self) -> None:
+        if self.replay_error is not None:
+            good = self.last_seq
+            raise WorkbenchError(
+                f"session {self.id} cannot be changed: its {self.replay_error}. It opens at event {good}; "
+                f"fork it there to carry on (`python -m sessions fork {self.id} --at {good}`)"
+            )
+
+    # ---- reading -----------------------------------------------------------------------
 
     @property
     def last_seq(self) -> int:
@@ -60,62 +147,65 @@ class Session:
 
     def refresh(self) -> None:
         """Pick up events that another process appended since we last looked."""
-        with self._lock, self._store.db.connect() as connection:
-            self._catch_up(connection)
-
-    def _catch_up(self, connection) -> None:
-        newest = self._store.last_seq(connection, self.id)
-        if newest > self.last_seq:
-            fresh = self._store.load_records(connection, self.id, after=self.last_seq)
-            self._state = replay((record.event for record in fresh), self._state)
-            self._records.extend(fresh)
+        with self._lock:
+            if self.replay_error is None:
+                self._absorb(self._store.load(self.id, after=self.last_seq))
 
     def state(self, at: int | None = None) -> ContextState:
         """The context as it is now, or just after event `at` (0 means before any event)."""
         with self._lock:
+            self.refresh()
             return self._state_at(at)
 
     def _state_at(self, at: int | None) -> ContextState:
-        self.refresh()
-        if at is None:
-            return self._state
+        if at is None or at == self.last_seq:
+            return self._state.copy()
         if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
             raise WorkbenchError(
                 f"no event {at!r}: session {self.id} has events 1 to {self.last_seq} (0 means before the first)"
             )
-        if at == self.last_seq:
-            return self._state
         cached = self._states_at.get(at)
         if cached is None:  # fold forward from the nearest earlier state we still hold
             start = max((seen for seen in self._states_at if seen < at), default=0)
-            base = self._states_at.get(start)
-            cached = replay((record.event for record in self._records[start:at]), base)
+            cached = replay((record.event for record in self._records[start:at]), self._states_at.get(start))
             self._states_at[at] = cached
             if len(self._states_at) > _STATES_KEPT:
                 self._states_at.popitem(last=False)
         return cached
 
-    def render(self, at: int | None = None) -> list[dict[str, Any]]:
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Backend (never a key), tool profile, tool_choice, tool budget, policy: the defaults
+        plus what was configured."""
+        return settings_of(self.state())
+
+    def render(self, at: int | None = None, include_reasoning: bool = False) -> list[dict[str, Any]]:
         """The OpenAI-format messages a model sees now, or as it saw them after event `at`."""
-        return render(self.state(at), self.encoding)
+        return render(self.state(at), self.encoding, include_reasoning)
 
     def stats(self, at: int | None = None, tools: list[dict] | None = None, window: int | None = None) -> dict[str, Any]:
         """Token accounting of the rendered context (see `engine.render.stats`)."""
         return stats(self.state(at), self.encoding, tools=tools, window=window)
 
+    def window_stats(self, window: int | None, at: int | None = None) -> dict[str, Any]:
+        """What fills the model's window at a step, with this session's tool profile and
+        reasoning convention: the one figure every page shows (`engine.settings.window_stats`)."""
+        state = self.state(at)
+        return window_stats(state, settings_of(state), window, self.encoding)
+
     def events(self) -> list[dict[str, Any]]:
         """Every event as `{"seq", "ts", "kind", "payload"}`, oldest first."""
-        self.refresh()
-        return [record.to_dict() for record in self._records]
+        return [record.to_dict() for record in self.records()]
 
     def records(self) -> list[EventRecord]:
-        self.refresh()
-        return list(self._records)
+        with self._lock:
+            self.refresh()
+            return list(self._records)
 
     def tail(self, count: int) -> list[EventRecord]:
         """The last `count` events (cheap on a long log, unlike `records()`)."""
-        self.refresh()
         with self._lock:
+            self.refresh()
             return self._records[-count:] if count > 0 else []
 
     def info(self) -> dict[str, Any]:
@@ -128,19 +218,39 @@ class Session:
             "imported_from": self.imported_from,
         }
 
-    # ---- changing ------------------------------------------------------------------
+    # ---- changing ----------------------------------------------------------------------
 
-    def _commit(self, build: Build) -> Any:
+    def _summarizer(self, state: ContextState) -> Summarizer | None:
+        return self.summarizer if self.summarizer is not None else model_summarizer(state.settings)
+
+    def _commit(self, build: Build, may_summarize: bool = False) -> Any:
+        """Run `build` as one unit of work in the store. A build that may summarize with a
+        model runs dry first, outside the transaction, so the model writes before the store
+        is held and the build inside answers from what it wrote."""
+        self._writable()
         with self._lock:
-            with self._store.db.transaction() as connection:
-                self._catch_up(connection)
-                value, events, state = build(self._state)
-                now = utc_now()
-                records = [EventRecord(self.last_seq + i + 1, now, event) for i, event in enumerate(events)]
-                self._store.insert_records(connection, self.id, records)
-            self._records.extend(records)  # only once the transaction has committed
-            self._state = state
-        return value
+            self.refresh()
+            summarizer = self._summarizer(self._state)
+            if may_summarize and calls_a_model(summarizer):
+                recorder = RecordingSummarizer(summarizer)
+                build(self._state.copy(), recorder)  # a dry run: its events are thrown away
+                summarizer = recorder.prepared()
+            outcome: dict[str, Any] = {}
+
+            def unit(fresh: list[StoredEvent]) -> list[Event]:
+                self._absorb(fresh)
+                self._writable()
+                value, events, state = build(self._state.copy(), summarizer)
+                outcome.update(value=value, state=state)
+                return events
+
+            _, records = self._store.append(self.id, self.last_seq, unit)
+            for record in records:  # folded only once the transaction has committed
+                self._fold(record)
+        return outcome["value"]
+
+    def _tool_context(self, state: ContextState, summarizer: Summarizer | None) -> ToolContext:
+        return ToolContext.for_state(state, self.encoding, summarizer)
 
     def add_message(
         self,
@@ -150,46 +260,24 @@ class Session:
         name: str | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
         tool_call_id: str | None = None,
-        before: list[Event] = (),
+        reasoning: str | None = None,
+        stopped: bool = False,
+        before: Sequence[Event] = (),
     ) -> str:
         """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool.
 
-        `before`: events recorded just ahead of it in the same transaction (a model's
+        `reasoning`: an assistant's thinking before this reply; `stopped`: the reply was cut
+        short. `before`: events recorded just ahead of it in the same transaction (a model's
         `llm_called`).
         """
 
-        def build(state: ContextState):
+        def build(state: ContextState, _summarizer):
             state = replay(before, state)
-            event = new_message(state, role, content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
+            event = new_message(state, role, content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id,
+                                reasoning=reasoning, stopped=stopped)
             return event.message_id, [*before, event], replay([event], state)
 
         return self._commit(build)
-
-    def _summarizer(self, state: ContextState) -> Summarizer | None:
-        if self.summarizer is not None:
-            return self.summarizer
-        if state.settings.get("backend"):  # a backend is set: it writes the summaries
-            from engine.llm import Backend
-            from engine.model_summarizer import ModelSummarizer
-
-            return ModelSummarizer(Backend(**state.settings["backend"]))
-        return None
-
-    def _precompute_summaries(self, calls: list[tuple[str, Any]]) -> dict[tuple[str, str], Any]:
-        """Model-written summaries for the summarize_fragment calls among `calls`, written
-        before the transaction opens, so a slow model never holds the database."""
-        self.refresh()
-        return precompute_summaries(self._state, self._summarizer(self._state), calls)
-
-    def _tool_context(self, state: ContextState, cache: dict | None = None) -> ToolContext:
-        summarizer = self._summarizer(state)
-        if summarizer is not None and cache:
-            summarizer = Precomputed(summarizer, cache)
-        return ToolContext.for_state(state, self.encoding, summarizer)
-
-    @staticmethod
-    def _call_ids(state: ContextState) -> set[str]:
-        return {call["id"] for message in state.messages for call in (message.tool_calls or ())}
 
     def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None) -> dict[str, Any]:
         """Run a tool as a person or a program: it leaves events but adds no messages.
@@ -197,42 +285,41 @@ class Session:
         Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
         event is recorded.
         """
+        arguments = normalize_value(arguments)
 
-        cache = self._precompute_summaries([(name, arguments)])
-
-        def build(state: ContextState):
-            outcome = registry.call(name, arguments, self._tool_context(state, cache))
+        def build(state: ContextState, summarizer):
+            outcome = registry.call(name, arguments, self._tool_context(state, summarizer))
             return outcome.result, outcome.events, outcome.state
 
-        return self._commit(build)
+        return self._commit(build, may_summarize=True)
 
     def run_model_tool_calls(
-        self, tool_calls: list[dict[str, Any]], content: str | None = None, before: list[Event] = ()
+        self, tool_calls: list[dict[str, Any]], content: str | None = None, before: Sequence[Event] = (),
+        reasoning: str | None = None,
     ) -> list[dict[str, Any]]:
         """Record a model's tool calls and their results as messages, in one transaction.
 
-        Appends the assistant message carrying `tool_calls`, runs each call through the
-        registry, and appends one `tool` message per call with its JSON result (so search
-        results land at the end of the context, as in Sculptor). Returns the results. A
-        malformed call is kept and answered with an error result, as a model expects.
+        Appends the assistant message carrying `tool_calls` (with its `reasoning`, if any),
+        runs each call through the registry, and appends one `tool` message per call with
+        its JSON result (so search results land at the end of the context, as in Sculptor).
+        Returns the results. A malformed call is kept and answered with an error result, as
+        a model expects.
         """
-
         if not tool_calls:
             raise WorkbenchError("run_model_tool_calls needs at least one tool call")
-        self.refresh()
-        calls = coerce_model_tool_calls(tool_calls, taken=self._call_ids(self._state),
-                                        suffix=self._state.next_message_id())
-        cache = self._precompute_summaries([(c["function"]["name"], c["function"]["arguments"]) for c in calls])
+        state = self.state()
+        calls = coerce_model_tool_calls(normalize_value(tool_calls), taken=_call_ids(state),
+                                        suffix=state.next_message_id())
 
-        def build(state: ContextState):
+        def build(state: ContextState, summarizer):
             state = replay(before, state)
-            request = new_message(state, "assistant", content, tool_calls=calls)
+            request = new_message(state, "assistant", content, tool_calls=calls, reasoning=reasoning)
             events: list[Event] = [*before, request]
             state = replay([request], state)
             results = []
             for call in request.tool_calls or []:
                 function = call["function"]
-                outcome = registry.call(function["name"], function.get("arguments"), self._tool_context(state, cache))
+                outcome = registry.call(function["name"], function.get("arguments"), self._tool_context(state, summarizer))
                 answer = new_message(
                     outcome.state, "tool", json.dumps(outcome.result, ensure_ascii=False), tool_call_id=call["id"]
                 )
@@ -241,130 +328,86 @@ class Session:
                 results.append(outcome.result)
             return results, events, state
 
-        return self._commit(build)
+        return self._commit(build, may_summarize=True)
 
-    def record(self, events: list[Event]) -> None:
+    def record(self, events: Sequence[Event]) -> None:
         """Append events as they are, in one transaction (they must fit the current state)."""
-        self._commit(lambda state: (None, list(events), replay(events, state)))
-
-    # ---- talking to a model ---------------------------------------------------------
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """Backend (never a key), tool profile, tool_choice, tool budget: the defaults plus what was configured."""
-        from sessions.turns import settings_of
-
-        return settings_of(self)
+        self._commit(lambda state, _summarizer: (None, list(events), replay(events, state)))
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change settings (`model`, `api_base`, `temperature`, `max_tokens`, `window`, `tools`,
-        `tool_choice`, `max_tool_calls`, `policy`); records a `session_configured` event.
+        `tool_choice`, `max_tool_calls`, `policy`, `send_reasoning`); records a
+        `session_configured` event and returns the settings now in force.
 
         `policy` is None or a dict of `engine.policy.ContextPolicy` fields, such as
         `{"threshold": 6000, "keep_tool_results": 2, "summarize_turns": False}`."""
-        from engine.events import SessionConfigured
-        from sessions.turns import validate_settings
-
-        explicit = dict(self.state().settings)  # only what was ever configured: defaults stay defaults
-        backend_changes = {key: changes.pop(key) for key in ("model", "api_base", "temperature", "max_tokens", "window")
-                           if key in changes}
-        unknown = set(changes) - {"tools", "tool_choice", "max_tool_calls", "policy"}
+        changes = normalize_value(changes)
+        unknown = set(changes) - set(BACKEND_FIELDS) - set(LOOP_FIELDS)
         if unknown:
-            raise WorkbenchError(f"unknown settings {sorted(unknown)}; see Session.configure")
+            raise WorkbenchError(f"unknown settings {sorted(unknown)}; a session takes "
+                                 f"{', '.join(BACKEND_FIELDS + LOOP_FIELDS)}")
+        explicit = dict(self.state().settings)  # only what was ever configured: defaults stay defaults
+        backend_changes = {key: changes.pop(key) for key in BACKEND_FIELDS if key in changes}
         explicit.update(changes)
         if backend_changes:  # setting a backend also makes it write the summaries
-            explicit["backend"] = {**self.settings["backend"], **backend_changes}
-        from sessions.turns import DEFAULT_SETTINGS
-
+            explicit["backend"] = {**settings_of(self.state())["backend"], **backend_changes}
         validate_settings({**DEFAULT_SETTINGS, **explicit})
         self.record([SessionConfigured(settings=explicit)])
         return self.settings
 
-    def apply_policy(self, tools: str | None = None) -> list[dict[str, Any]]:
-        """Carry out the session's context policy now, if it has one and the context is over
-        its threshold; returns the actions taken (each with its reason). `tools` is the tool
-        profile whose schemas count toward the window (default: the session's)."""
-        from engine.events import PolicyApplied
-        from engine.policy import ContextPolicy, plan
-        from engine.tokens import token_counter
-        from engine.tools import tool_schemas
+    def apply_policy(self, tools: str | None = None, window: int | None = None) -> list[dict[str, Any]]:
+        """Carry out the session's context policy now, if it has one and the window figure
+        (rendered context plus the schemas of the tool profile `tools`, default the
+        session's) is over its threshold; returns the actions taken, each with its reason.
 
-        settings = self.settings
+        The plan is made once, before the store is held; summaries are written then too.
+        Inside the transaction each planned action runs through the registry: one that no
+        longer fits (another process changed the fragment) fails alone, with its reason.
+        """
+        self.refresh()
+        state = self._state.copy()
+        settings = settings_of(state)
         policy = ContextPolicy.from_settings(settings.get("policy"))
         if policy is None:
             return []
         profile = tools or settings["tools"]
-        planned = plan(self.state(), policy, token_counter(self.encoding), 0, self.encoding)
-        cache = self._precompute_summaries([(tool, arguments) for tool, arguments, _ in planned])
+        figures = window_stats(state, {**settings, "tools": profile}, window, self.encoding)
+        used = figures["rendered_tokens"] + figures["tool_schema_tokens"]
+        actions = plan(state, policy, token_counter(self.encoding), used)
+        if not actions:
+            return []
+        taken = [{"tool": tool, "arguments": arguments, "reason": reason} for tool, arguments, reason in actions]
 
-        def build(state: ContextState):
-            schemas = tool_schemas(profile)
-            counter = token_counter(self.encoding)
-            schema_tokens = counter.count(json.dumps(schemas, sort_keys=True)) if schemas else 0
-            actions = plan(state, policy, counter, schema_tokens, self.encoding)
-            if not actions:
-                return [], [], state
-            before = stats(state, self.encoding)["rendered_tokens"] + schema_tokens
-            taken = [{"tool": tool, "arguments": arguments, "reason": reason} for tool, arguments, reason in actions]
-            events: list[Event] = [PolicyApplied(rendered_tokens=before, threshold=policy.threshold, actions=taken)]
+        def build(state: ContextState, summarizer):
+            events: list[Event] = [PolicyApplied(rendered_tokens=used, threshold=policy.threshold, actions=taken)]
             state = replay(events, state)
             for tool, arguments, _ in actions:
-                outcome = registry.call(tool, arguments, self._tool_context(state, cache))
+                outcome = registry.call(tool, arguments, self._tool_context(state, summarizer))
                 events += outcome.events
                 state = outcome.state
             return taken, events, state
 
-        return self._commit(build)
+        return self._commit(build, may_summarize=True)
 
-    def run_turn(
-        self,
-        text: str,
-        model: str | None = None,
-        tools: str | None = None,
-        tool_choice: str | None = None,
-        max_tool_calls: int | None = None,
-        *,
-        api_base: str | None = None,
-        hooks: Any = None,
-    ) -> dict[str, Any]:
-        """One turn of the agent loop: returns `reply`, `tool_calls`, `usage` (and `error` on failure).
-
-        None means the session's setting: its backend (by default the embedded model), the
-        "sculptor" tool profile, tool_choice "auto", a budget of 20 tool calls.
-        """
-        from sessions.turns import run_turn
-
-        return run_turn(self, text, model=model, api_base=api_base, tools=tools, tool_choice=tool_choice,
-                        max_tool_calls=max_tool_calls, hooks=hooks)
-
-    def retry_turn(self, **options: Any) -> dict[str, Any]:
-        """Ask the model again after a failed call, without adding a new user message."""
-        from sessions.turns import run_turn
-
-        messages = self.state().messages
-        if not messages or messages[-1].role not in ("user", "tool"):
-            raise WorkbenchError("nothing to retry: the last message already has an answer (or there are no messages)")
-        return run_turn(self, None, **options)
-
-    # ---- copies ----------------------------------------------------------------------
+    # ---- copies ------------------------------------------------------------------------
 
     def fork(self, at: int | None = None, title: str | None = None) -> "Session":
         """A new session holding this one's first `at` events (all of them by default)."""
-        self.refresh()
-        at = self.last_seq if at is None else at
-        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
-            raise WorkbenchError(f"cannot fork at {at!r}: choose an event number from 0 to {self.last_seq}")
-        return self._store.create_session(
-            title or f"{self.title} (fork at {at})",
-            records=self._records[:at],
-            forked_from=self.id,
-            forked_at=at,
-        )
+        with self._lock:
+            self.refresh()
+            at = self.last_seq if at is None else at
+            if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
+                raise WorkbenchError(f"cannot fork at {at!r}: choose an event number from 0 to {self.last_seq}")
+            row = new_session_row(title or f"{self.title} (fork at {at})", forked_from=self.id, forked_at=at)
+            self._store.fork(self.id, at, row)
+            return Session(self._store, row, records=self._records[:at])
 
     def export(self, path: str | Path) -> Path:
         """Write this session as a workbench trace (canonical JSON lines); returns the path."""
         from sessions.traces import write_trace
 
-        self.refresh()
-        return write_trace(Path(path), self.info(), self._records)
+        return write_trace(Path(path), self.info(), self.records())
 
+
+def _call_ids(state: ContextState) -> set[str]:
+    return {call["id"] for message in state.messages for call in (message.tool_calls or ())}

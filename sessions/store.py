@@ -1,26 +1,22 @@
-"""`SessionStore`: sessions and their events in one DuckDB file.
+"""`SessionStore`: create, open, list, import and check sessions, over one event store.
 
-The `events` table is the only truth; a `sessions` row holds a title and where a fork came
-from. Bulk writes (imports, forks) go through an Arrow table in one statement; single
-turns use plain inserts inside the session's transaction.
+The events live in an `EventStore` (`sessions.stores`): a DuckDB file by default, or
+`:memory:` in tests. This class is what people and programs use; it knows sessions, not
+SQL.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-import pyarrow as pa
-
-from engine import SessionNotFound, WorkbenchError
-from sessions.database import Database
-from sessions.records import EventRecord, canonical_json, utc_now
-from sessions.session import Session
+from engine import WorkbenchError
+from engine.records import EventRecord
+from sessions.session import Session, new_session_row
+from sessions.stores import EventStore, open_event_store
 
 DB_ENV = "WORKBENCH_DB"
-_BULK = 16
 
 
 def default_db_path() -> Path:
@@ -32,73 +28,19 @@ def default_db_path() -> Path:
 
 
 class SessionStore:
-    """Creates, opens, lists and imports sessions held in one DuckDB file (or `:memory:`)."""
+    """Creates, opens, lists, imports and checks sessions held in one event store."""
 
-    def __init__(self, path: str | Path | None = None, *, lock_timeout: float | None = None, linger: float | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, lock_timeout: float | None = None,
+                 linger: float | None = None) -> None:
         self.path = str(path) if path is not None else str(default_db_path())
-        options = {k: v for k, v in {"lock_timeout": lock_timeout, "linger": linger}.items() if v is not None}
-        self.db = Database(self.path, **options)
+        self.events: EventStore = open_event_store(self.path, lock_timeout=lock_timeout, linger=linger)
 
     def __repr__(self) -> str:
         return f"<SessionStore {self.path}>"
 
     def close(self) -> None:
-        """Release the database file now; the store reopens it when used again."""
-        self.db.close()
-
-    # ---- rows and events (used by Session) ---------------------------------------------
-
-    @staticmethod
-    def last_seq(connection, session_id: str) -> int:
-        row = connection.execute("SELECT max(seq) FROM events WHERE session_id = ?", [session_id]).fetchone()
-        return row[0] or 0
-
-    @staticmethod
-    def load_records(connection, session_id: str, after: int = 0) -> list[EventRecord]:
-        rows = connection.execute(
-            "SELECT seq, ts, kind, payload FROM events WHERE session_id = ? AND seq > ? ORDER BY seq",
-            [session_id, after],
-        ).fetchall()
-        return [EventRecord.from_row(*row) for row in rows]
-
-    @staticmethod
-    def insert_records(connection, session_id: str, records: Sequence[EventRecord]) -> None:
-        if not records:
-            return
-        if len(records) < _BULK:
-            for record in records:
-                connection.execute(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                    [session_id, record.seq, record.ts, record.kind, canonical_json(record.payload())],
-                )
-            return
-        table = pa.table(
-            {
-                "session_id": pa.array([session_id] * len(records), pa.string()),
-                "seq": pa.array([r.seq for r in records], pa.int64()),
-                "ts": pa.array([r.ts for r in records], pa.timestamp("us")),
-                "kind": pa.array([r.kind for r in records], pa.string()),
-                "payload": pa.array([canonical_json(r.payload()) for r in records], pa.string()),
-            }
-        )
-        connection.register("_incoming_events", table)
-        try:
-            connection.execute(
-                "INSERT INTO events SELECT session_id, seq, ts, kind, payload FROM _incoming_events"
-            )
-        finally:
-            connection.unregister("_incoming_events")
-
-    @staticmethod
-    def _row(connection, session_id: str) -> dict[str, Any]:
-        row = connection.execute(
-            "SELECT id, title, created_at, forked_from, forked_at, imported_from FROM sessions WHERE id = ?", [session_id]
-        ).fetchone()
-        if row is None:
-            raise SessionNotFound(f"no session {session_id!r}; `python -m sessions list` shows the sessions")
-        return dict(zip(("id", "title", "created_at", "forked_from", "forked_at", "imported_from"), row))
-
-    # ---- public ------------------------------------------------------------------------
+        """Release the store now; it reopens when used again."""
+        self.events.close()
 
     def create_session(
         self,
@@ -110,61 +52,35 @@ class SessionStore:
         imported_from: str | None = None,
     ) -> Session:
         """A new session, empty or holding `records` (their seqs must run 1, 2, 3, ...)."""
-        if not isinstance(title, str) or not title.strip():
-            raise WorkbenchError("a session needs a title that is not empty")
         if [r.seq for r in records] != list(range(1, len(records) + 1)):
             raise WorkbenchError("event records must be numbered 1, 2, 3, ... without gaps")
-        row = {
-            "id": uuid.uuid4().hex[:12],
-            "title": title.strip(),
-            "created_at": utc_now(),
-            "forked_from": forked_from,
-            "forked_at": forked_at,
-            "imported_from": imported_from,
-        }
-        session = Session(self, row, list(records))  # folds the events first: a bad log raises here
-        with self.db.transaction() as connection:
-            connection.execute(
-                "INSERT INTO sessions (id, title, created_at, forked_from, forked_at, imported_from) VALUES (?, ?, ?, ?, ?, ?)",
-                list(row.values()),
-            )
-            self.insert_records(connection, row["id"], records)
+        row = new_session_row(title, forked_from=forked_from, forked_at=forked_at, imported_from=imported_from)
+        session = Session(self.events, row, records=records)  # folds the events first: a bad log raises here
+        self.events.create(row, records)
         return session
 
     def open_session(self, session_id: str) -> Session:
-        with self.db.connect() as connection:
-            row = self._row(connection, session_id)
-            return Session(self, row, self.load_records(connection, session_id))
+        """The session with this id. A log that does not fold opens at its last good event,
+        with `session.replay_error` saying which event is at fault."""
+        return Session.open(self.events, session_id)
 
     def resolve_id(self, prefix: str) -> str:
         """The id of the one session whose id starts with `prefix`."""
-        with self.db.connect() as connection:
-            rows = connection.execute(
-                "SELECT id FROM sessions WHERE starts_with(id, ?) ORDER BY id LIMIT 6", [prefix]
-            ).fetchall()
-        ids = [row[0] for row in rows]
-        if prefix in ids or len(ids) == 1:
-            return prefix if prefix in ids else ids[0]
-        if not ids:
-            raise SessionNotFound(f"no session {prefix!r}; `python -m sessions list` shows the sessions")
-        raise SessionNotFound(f"{prefix!r} matches several sessions ({', '.join(ids[:5])}); give more of the id")
+        return self.events.resolve_prefix(prefix)
 
     def list_sessions(self) -> list[dict[str, Any]]:
         """Every session, newest first, with its event and message counts and last change."""
-        with self.db.connect() as connection:
-            rows = connection.execute(
-                """
-                SELECT s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from,
-                       count(e.seq) AS events,
-                       count(e.seq) FILTER (WHERE e.kind = 'message_added') AS messages,
-                       coalesce(max(e.ts), s.created_at) AS updated_at
-                FROM sessions s LEFT JOIN events e ON e.session_id = s.id
-                GROUP BY s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from
-                ORDER BY s.created_at DESC, s.id
-                """
-            ).fetchall()
-        keys = ("id", "title", "created_at", "forked_from", "forked_at", "imported_from", "events", "messages", "updated_at")
-        return [dict(zip(keys, row)) for row in rows]
+        return self.events.list_sessions()
+
+    def check(self) -> list[dict[str, Any]]:
+        """Replay every session; one row each: id, title, events, and `error` (None when it folds)."""
+        results = []
+        for row in self.list_sessions():
+            session = self.open_session(row["id"])
+            error = session.replay_error
+            results.append({"id": row["id"], "title": row["title"], "events": row["events"],
+                            "good_events": session.last_seq, "error": str(error) if error else None})
+        return results
 
     def import_file(self, path: str | Path, title: str | None = None) -> Session:
         """Import a workbench trace (JSON lines) or an OpenAI-format message list.

@@ -1,61 +1,79 @@
-"""Model-written summaries, prepared outside the database transaction.
+"""Model-written summaries, written before the store is held.
 
-A model may take seconds to summarize; a transaction holds the DuckDB file (and the CLI
-waits). So the session asks the model first, keeps the summaries by (text, focus), and the
-tool inside the transaction takes them from here. If the fragment changed meanwhile, the
-tool asks again (rare: only another process's edit in between).
+A model may take seconds to summarize; a transaction holds the store (and the CLI waits).
+So a change that may summarize runs twice: first as a dry run on the state as it is, with
+a `RecordingSummarizer` that asks the model and keeps each summary by (text, focus); then
+inside the transaction with a `PreparedSummarizer` that only answers from those. The dry
+run sees the whole unit of work, so a batch that fragments and then summarizes a fragment
+it just made is prepared too. A summary nobody prepared (another process changed the
+fragment in between) fails that one action with a reason; the model is never called while
+the store is held.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from engine import ToolInputError
-from engine.state import ContextState
+from engine.errors import ToolInputError
 from engine.summarize import Summarizer
 
-
-def precompute_summaries(
-    state: ContextState, summarizer: Summarizer | None, calls: list[tuple[str, Any]]
-) -> dict[tuple[str, str], Any]:
-    """Summaries (or the ToolInputError the model gave) for each summarize_fragment call."""
-    if summarizer is None or getattr(summarizer, "name", "") == "extractive":
-        return {}
-    cache: dict[tuple[str, str], Any] = {}
-    for name, arguments in calls:
-        if name != "summarize_fragment":
-            continue
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except ValueError:
-                continue
-        if not isinstance(arguments, dict):
-            continue
-        fragment_id, focus = arguments.get("fragment_id"), arguments.get("focus")
-        if not isinstance(fragment_id, str) or not isinstance(focus, str) or not focus.strip():
-            continue
-        if not state.has_fragment(fragment_id):
-            continue
-        text = state.fragment(fragment_id).text
-        try:
-            cache[(text, focus)] = summarizer(text, focus)
-        except ToolInputError as exc:  # given back inside the call, as its error result
-            cache[(text, focus)] = exc
-    return cache
+EXTRACTIVE = "extractive"
 
 
-class Precomputed:
-    """A summarizer that answers from summaries written before the transaction began."""
+def model_summarizer(settings: dict[str, Any]) -> Summarizer | None:
+    """The session's model as a summarizer, once a backend was configured; else None
+    (the extractive summarizer, deterministic and offline, is the default)."""
+    if not settings.get("backend"):
+        return None
+    from engine.model_summarizer import ModelSummarizer  # only now: it imports the model library
+    from engine.settings import Backend
 
-    def __init__(self, summarizer: Summarizer, cache: dict[tuple[str, str], Any]) -> None:
+    return ModelSummarizer(Backend.from_config(settings["backend"]))
+
+
+def calls_a_model(summarizer: Summarizer | None) -> bool:
+    return summarizer is not None and getattr(summarizer, "name", EXTRACTIVE) != EXTRACTIVE
+
+
+class RecordingSummarizer:
+    """Asks the real summarizer and remembers every answer (or the error it gave)."""
+
+    def __init__(self, summarizer: Summarizer) -> None:
         self._summarizer = summarizer
-        self._cache = cache
         self.name = summarizer.name
+        self.answers: dict[tuple[str, str], str | ToolInputError] = {}
 
     def __call__(self, text: str, focus: str) -> str:
-        found = self._cache.get((text, focus))
-        if isinstance(found, Exception):
+        key = (text, focus)
+        if key not in self.answers:
+            try:
+                self.answers[key] = self._summarizer(text, focus)
+            except ToolInputError as exc:  # given back inside the transaction, as that call's error
+                self.answers[key] = exc
+        found = self.answers[key]
+        if isinstance(found, ToolInputError):
             raise found
-        return found if found is not None else self._summarizer(text, focus)
+        return found
+
+    def prepared(self) -> "PreparedSummarizer":
+        return PreparedSummarizer(self.name, dict(self.answers))
+
+
+class PreparedSummarizer:
+    """Answers only from summaries written before the transaction; never calls a model."""
+
+    def __init__(self, name: str, answers: dict[tuple[str, str], str | ToolInputError]) -> None:
+        self.name = name
+        self._answers = answers
+
+    def __call__(self, text: str, focus: str) -> str:
+        found = self._answers.get((text, focus))
+        if found is None:
+            raise ToolInputError(
+                "the summary was not written: this fragment changed after the model was asked (another "
+                "edit came first), and the model is never called while the store is held; call "
+                "summarize_fragment again"
+            )
+        if isinstance(found, ToolInputError):
+            raise found
+        return found

@@ -3,10 +3,11 @@
 A workbench trace is UTF-8 JSON lines. The first line is a header,
 `{"format": "context-workbench-trace", "version": 1, "session": {...}}`; each following
 line is one event, `{"kind", "payload", "seq", "ts"}`, in canonical JSON (see
-`sessions.records`). Importing a trace reproduces the events exactly, timestamps included.
+`engine.records`). Importing a trace reproduces the events exactly, timestamps included.
 
 An OpenAI-format file is a JSON array of messages, an object with a `"messages"` array, or
-JSON lines of messages. Each message becomes a `message_added` event.
+JSON lines of messages. Each message becomes a `message_added` event; an assistant's
+`reasoning_content` (or `reasoning`) becomes the message's reasoning part.
 
 Reading checks the whole file before anything is stored, and every error names the line
 (traces, JSON lines) or the item (arrays) at fault.
@@ -22,13 +23,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine import ImportFormatError, MessageAdded, ReplayError, WorkbenchError, new_message
-from engine.events import event_from_record
+from engine.catalog import event_from_record
 from engine.fold import Folder
-from sessions.records import EventRecord, canonical_json, format_ts, parse_ts, utc_now
+from engine.records import EventRecord, canonical_json, format_ts, parse_ts, utc_now
 
 TRACE_FORMAT = "context-workbench-trace"
 TRACE_VERSION = 1
 _MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id")
+_REASONING_KEYS = ("reasoning_content", "reasoning")  # litellm's field, and OpenRouter's
 _ROLE_ALIASES = {"developer": "system"}
 _EXPECTED = (
     "expected a workbench trace (JSON lines) or an OpenAI message list "
@@ -213,6 +215,12 @@ def _messages_to_records(path: Path, items: Any, line_numbers: list[int] | None 
         extra = {key: value for key, value in item.items() if key not in _MESSAGE_KEYS}
         if role in _ROLE_ALIASES:
             extra["original_role"], role = role, _ROLE_ALIASES[role]
+        reasoning = None
+        if role == "assistant":
+            for key in _REASONING_KEYS:
+                if isinstance(extra.get(key), str):
+                    reasoning = extra.pop(key)
+                    break
         try:
             event: MessageAdded = new_message(
                 folder.state,
@@ -222,6 +230,7 @@ def _messages_to_records(path: Path, items: Any, line_numbers: list[int] | None 
                 tool_calls=item.get("tool_calls"),
                 tool_call_id=item.get("tool_call_id"),
                 extra=extra,
+                reasoning=reasoning or None,
             )
         except WorkbenchError as exc:
             raise ImportFormatError(f"{where} (role {str(role)[:20]!r}): {exc}") from None

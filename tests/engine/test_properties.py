@@ -10,7 +10,7 @@ from hypothesis import event as event_label
 from hypothesis import strategies as st
 
 from engine import ContextState, MessageError, apply, event_from_record, new_message, render, replay, stats
-from sessions.records import canonical_json
+from engine.records import canonical_json
 from engine.tools import ToolContext, registry
 
 TOOL_NAMES = registry.names + ["fold", "", "restore_fragment ", "🙂"]

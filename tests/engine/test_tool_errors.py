@@ -94,7 +94,7 @@ def test_numbers_as_digit_strings_are_accepted():
 def test_a_bug_inside_a_tool_becomes_a_failure_not_a_crash():
     from engine.tools.registry import ToolRegistry
 
-    def explode(ctx, fragment_id: str) -> ToolResult:
+    def explode(ctx: ToolContext, fragment_id: str) -> ToolResult:
         """A tool with a bug in it, for this test.
 
         Args:

@@ -1,5 +1,8 @@
 """Stored events (`seq`, `ts`, `kind`, `payload`) and their one canonical JSON form.
 
+Pure values shared by every store, the trace format and the UI: an `EventRecord` is an
+event with the position and time the store gave it.
+
 Canonical JSON: keys sorted, no spaces, UTF-8 text kept as is, and lone surrogates (which
 UTF-8 cannot hold but a JSON file can) written as `\\udXXX` escapes, so any Python string
 survives the store, an export and an import unchanged.
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.events import Event, event_from_record
+from engine.catalog import event_from_record
+from engine.events import Event
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

@@ -1,0 +1,135 @@
+"""A session's settings for talking to a model, and the one figure of what fills its window.
+
+Pure: no litellm here (engine/llm.py is the one door to models), so the CLI, the store and
+the UI can read and check settings without paying for, or depending on, a model library.
+Settings are recorded by `session_configured` events; only what was configured is stored,
+and `settings_of` lays it over the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from engine.errors import WorkbenchError
+from engine.render import stats
+from engine.state import ContextState
+from engine.tools import TOOL_PROFILES, tool_schemas
+
+EMBEDDED_MODEL = "embedded/smollm2-135m-instruct"
+TOOL_CHOICES = ("auto", "required", "none")
+BACKEND_FIELDS = ("model", "api_base", "temperature", "max_tokens", "window")
+LOOP_FIELDS = ("tools", "tool_choice", "max_tool_calls", "policy", "send_reasoning")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Which model to call and how. Holds no key: keys stay in the environment."""
+
+    model: str = EMBEDDED_MODEL
+    api_base: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+    window: int | None = None
+
+    def as_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Backend":
+        unknown = set(config) - {f.name for f in fields(cls)}
+        if unknown:
+            raise WorkbenchError(f"unknown backend settings {sorted(unknown)}; a backend takes {', '.join(BACKEND_FIELDS)}")
+        return cls(**config)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "backend": Backend().as_config(),
+    "tools": "sculptor",
+    "tool_choice": "auto",
+    "max_tool_calls": 20,
+    "policy": None,
+    "send_reasoning": None,  # None: the backend's convention (see sends_reasoning)
+}
+
+
+def settings_of(state: ContextState) -> dict[str, Any]:
+    """The defaults with what this session configured laid over them."""
+    return {**DEFAULT_SETTINGS, **state.settings}
+
+
+def sends_reasoning(settings: dict[str, Any]) -> bool:
+    """Whether earlier reasoning goes back to the model.
+
+    The convention of OpenAI-style chat (and of DeepSeek, Qwen and the local servers that
+    strip earlier `<think>` blocks in their templates) is that it does not: each reply's
+    reasoning is for that reply. A session can choose otherwise (`send_reasoning`).
+    """
+    chosen = settings.get("send_reasoning")
+    return bool(chosen) if chosen is not None else False
+
+
+def reasoning_note(settings: dict[str, Any]) -> str:
+    """One line for the token bar: is reasoning in the window, and why."""
+    if settings.get("send_reasoning") is True:
+        return "reasoning is sent back to the model (this session's setting) and counts in the window"
+    if settings.get("send_reasoning") is False:
+        return "reasoning is not sent back to the model (this session's setting)"
+    return "reasoning is not sent back to the model (the OpenAI-style chat convention)"
+
+
+def window_stats(state: ContextState, settings: dict[str, Any], window: int | None, encoding: str) -> dict[str, Any]:
+    """What fills the window, the one figure every page shows: the rendered context, the
+    session's tool schemas, and reasoning when it is sent back, against `window`."""
+    numbers = stats(state, encoding, tools=tool_schemas(settings["tools"]), window=window,
+                    include_reasoning=sends_reasoning(settings))
+    numbers["tool_profile"] = settings["tools"]
+    numbers["reasoning_note"] = reasoning_note(settings)
+    return numbers
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` if every value is one the agent loop can use; else a WorkbenchError saying which."""
+    if settings["tools"] not in TOOL_PROFILES:
+        raise WorkbenchError(f"unknown tool profile {settings['tools']!r}; use one of {', '.join(TOOL_PROFILES)}")
+    choice = settings["tool_choice"]
+    if choice not in TOOL_CHOICES and choice not in TOOL_PROFILES[settings["tools"]]:
+        raise WorkbenchError(
+            f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or the name of a tool in the "
+            f"{settings['tools']!r} profile, not {choice!r}"
+        )
+    budget = settings["max_tool_calls"]
+    if not _whole(budget) or not 0 <= budget <= 200:
+        raise WorkbenchError(f"max_tool_calls must be a whole number from 0 to 200, not {budget!r}")
+    if settings.get("send_reasoning") not in (None, True, False):
+        raise WorkbenchError("send_reasoning must be true, false, or null (the backend's convention)")
+    backend = Backend.from_config(settings["backend"])
+    if not isinstance(backend.model, str) or not backend.model.strip():
+        raise WorkbenchError("a backend needs a model string, such as gpt-4.1-mini or ollama_chat/qwen3")
+    if backend.window is not None and (not _whole(backend.window) or backend.window < 1):
+        raise WorkbenchError("a backend's window must be a whole number of tokens")
+    if settings.get("policy") is not None:
+        _validate_policy(settings["policy"])
+    return settings
+
+
+def _validate_policy(policy_settings: Any) -> None:
+    from engine.policy import ContextPolicy
+
+    if not isinstance(policy_settings, dict):
+        raise WorkbenchError("a policy is an object such as {\"threshold\": 6000, \"keep_tool_results\": 2}")
+    try:
+        policy = ContextPolicy.from_settings(policy_settings)
+    except TypeError as exc:
+        raise WorkbenchError(f"a policy takes threshold, keep_tool_results, summarize_turns and focus ({exc})") from None
+    if not _whole(policy.threshold) or policy.threshold < 100:
+        raise WorkbenchError("a policy's threshold must be a whole number of tokens, at least 100")
+    if not _whole(policy.keep_tool_results) or policy.keep_tool_results < 1:
+        raise WorkbenchError("a policy must keep at least the newest tool result (keep_tool_results >= 1), "
+                             "or the model could not read what it just asked for")
+    if not isinstance(policy.summarize_turns, bool) or not isinstance(policy.focus, str) or not policy.focus.strip():
+        raise WorkbenchError("a policy's summarize_turns must be true or false, and its focus some words")

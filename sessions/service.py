@@ -1,0 +1,145 @@
+"""The workbench service: everything the pages ask of the store, behind one object per store.
+
+Streamlit reruns a page script on every click, in a thread per browser tab. The service is
+what survives between reruns and is shared by every tab of one process: the store, the
+open sessions (kept so a long session is not reloaded on each rerun; every read still picks
+up what other processes appended), the token totals of the session list (kept until a
+session's event count changes), and the turns running now (so a Stop click, or a rerun
+after leaving the page, can reach the turn a previous run started). Components never see
+it: pages call it and hand engine values to components.
+
+No Streamlit here: the service is plain Python, so it is tested without a browser and the
+CLI could use it too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SessionNotFound, WorkbenchError
+from sessions.session import Session
+from sessions.store import SessionStore, default_db_path
+
+_SESSIONS_KEPT = 16
+_TOTALS_KEPT = 512
+
+
+class Workbench:
+    """One store's sessions for the UI; `Workbench.shared(path)` gives the process's instance."""
+
+    _instances: dict[str, "Workbench"] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.store = SessionStore(self.path)
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._totals: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self.turns: dict[str, Any] = {}  # session id -> its running turn (sessions.agent.Turn)
+
+    @classmethod
+    def shared(cls, path: str | Path | None = None) -> "Workbench":
+        """The instance for `path` (default: `$WORKBENCH_DB`, else the user's data folder)."""
+        key = str(path if path is not None else default_db_path())
+        with cls._instances_lock:
+            if key not in cls._instances:
+                cls._instances[key] = cls(key)
+            return cls._instances[key]
+
+    # ---- sessions ----------------------------------------------------------------------
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        return self.store.list_sessions()
+
+    def session(self, session_id: str) -> Session:
+        """The open session with this id (opened once, then kept); SessionNotFound if none."""
+        with self._lock:
+            found = self._sessions.get(session_id)
+            if found is not None:
+                self._sessions.move_to_end(session_id)
+                return found
+        opened = self.store.open_session(session_id)
+        with self._lock:
+            found = self._sessions.setdefault(session_id, opened)
+            while len(self._sessions) > _SESSIONS_KEPT:
+                self._sessions.popitem(last=False)
+        return found
+
+    def find(self, session_id: str | None) -> Session | None:
+        """The session, or None when no id is given or it no longer exists."""
+        if not session_id:
+            return None
+        try:
+            return self.session(session_id)
+        except SessionNotFound:
+            return None
+
+    def rendered_tokens(self, session_id: str, events: int) -> int:
+        """A session's rendered tokens for the session list, kept until its event count changes."""
+        key = (session_id, events)
+        with self._lock:
+            if key in self._totals:
+                return self._totals[key]
+        tokens = self.session(session_id).stats()["rendered_tokens"]
+        with self._lock:
+            self._totals[key] = tokens
+            while len(self._totals) > _TOTALS_KEPT:
+                self._totals.popitem(last=False)
+        return tokens
+
+    def create_session(self, title: str) -> Session:
+        return self._keep(self.store.create_session(title))
+
+    def import_file(self, path: str | Path) -> Session:
+        return self._keep(self.store.import_file(path))
+
+    def fork(self, session_id: str, at: int) -> Session:
+        return self._keep(self.session(session_id).fork(at=at))
+
+    def load_demo(self) -> list[Session]:
+        from sessions.demo import load_demo_sessions
+
+        return [self._keep(session) for session in load_demo_sessions(self.store)]
+
+    def _keep(self, session: Session) -> Session:
+        with self._lock:
+            self._sessions[session.id] = session
+        return session
+
+    # ---- acting ------------------------------------------------------------------------
+
+    def call_tool(self, session_id: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A person's tool call: the same registry and events as a model's."""
+        return self.session(session_id).call_tool(tool, arguments)
+
+    def configure(self, session_id: str, **changes: Any) -> dict[str, Any]:
+        return self.session(session_id).configure(**changes)
+
+    def require(self, session_id: str | None) -> Session:
+        session = self.find(session_id)
+        if session is None:
+            raise WorkbenchError("no session is selected; pick one in the sidebar")
+        return session
+
+    # ---- windows -----------------------------------------------------------------------
+
+    def model_window(self, session: Session | None) -> tuple[str | None, int | None]:
+        """The session's model and its window (its own setting, else the model table's)."""
+        if session is None:
+            return None, None
+        from engine.llm import window_of  # the one table of model windows
+        from engine.settings import Backend
+
+        backend = Backend.from_config(session.settings["backend"])
+        return backend.model, window_of(backend)
+
+    @staticmethod
+    def known_windows() -> dict[str, int | None]:
+        """Model string -> window, for the models the workbench offers by name."""
+        from engine.llm import model_windows
+
+        return model_windows()

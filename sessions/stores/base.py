@@ -1,0 +1,81 @@
+"""The event-store protocol: what a `Session` needs from wherever its events are kept.
+
+Six operations, nothing more: create a session (optionally with events), list sessions,
+resolve an id prefix, read a session's row, load its events after a seq, append one unit
+of work atomically, and fork a prefix into a new session. DuckDB is the first
+implementation (`sessions.stores.duckdb`); a server database is another module beside it,
+not edits throughout.
+
+`append` is the heart of it. Inside one transaction the store hands `build` the events
+other writers appended since the caller's last seq; `build` folds them and returns the
+new events computed from that fresh state; the store numbers them after the last seq and
+commits them together, or not at all. So two processes never write from a stale state and
+a turn's events land whole. `build` must be quick and must not call a model: the store is
+held while it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Protocol, Sequence
+
+from engine.events import Event
+from engine.records import EventRecord
+
+SESSION_COLUMNS = ("id", "title", "created_at", "forked_from", "forked_at", "imported_from")
+LISTING_COLUMNS = SESSION_COLUMNS + ("events", "messages", "updated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event row as stored: parsed (and validated) only by the session that folds it."""
+
+    seq: int
+    ts: datetime
+    kind: str
+    payload_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    title: str
+    created_at: datetime
+    forked_from: str | None = None
+    forked_at: int | None = None
+    imported_from: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SESSION_COLUMNS}
+
+
+Build = Callable[[list[StoredEvent]], Sequence[Event]]
+
+
+class EventStore(Protocol):
+    location: str  # the file or server, as a person would name it (never with a password)
+
+    def create(self, row: SessionRow, records: Sequence[EventRecord]) -> None:
+        """Add a session, holding `records` (numbered 1, 2, 3, ...), in one transaction."""
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        """Every session, newest first, with `LISTING_COLUMNS`."""
+
+    def resolve_prefix(self, prefix: str) -> str:
+        """The id of the one session whose id starts with `prefix`; SessionNotFound otherwise."""
+
+    def session_row(self, session_id: str) -> SessionRow:
+        """The session's row; SessionNotFound if there is none."""
+
+    def load(self, session_id: str, after: int = 0) -> list[StoredEvent]:
+        """The session's events with seq > `after`, in order."""
+
+    def append(self, session_id: str, after: int, build: Build) -> tuple[list[StoredEvent], list[EventRecord]]:
+        """One unit of work, atomically: returns the events others wrote since `after`, and the new records."""
+
+    def fork(self, source_id: str, at: int, row: SessionRow) -> None:
+        """A new session `row` holding the first `at` events of `source_id`."""
+
+    def close(self) -> None:
+        """Release what the store holds now (it reopens on next use)."""

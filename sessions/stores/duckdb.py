@@ -1,0 +1,153 @@
+"""The DuckDB event store: sessions and their events in one file (or `:memory:`).
+
+The `events` table is the only truth; a `sessions` row holds a title and where a fork or
+an import came from. Sharing the file between processes (the app and the CLI) is
+`sessions.database`'s job; this module is the SQL. Bulk writes (imports, forks) go through
+an Arrow table in one statement, never `executemany`; a model step's few events use plain
+inserts inside its transaction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import pyarrow as pa
+
+from engine.errors import SessionNotFound
+from engine.records import EventRecord, canonical_json, utc_now
+from sessions.database import Database
+from sessions.stores.base import LISTING_COLUMNS, SESSION_COLUMNS, Build, SessionRow, StoredEvent
+
+_BULK = 16
+
+
+class DuckDBEventStore:
+    """`EventStore` over one DuckDB file; see `sessions.stores.base` for the contract."""
+
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None, linger: float | None = None) -> None:
+        self.location = str(path)
+        options = {k: v for k, v in {"lock_timeout": lock_timeout, "linger": linger}.items() if v is not None}
+        self.db = Database(self.location, **options)
+
+    def __repr__(self) -> str:
+        return f"<DuckDBEventStore {self.location}>"
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                """
+                SELECT s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from,
+                       count(e.seq) AS events,
+                       count(e.seq) FILTER (WHERE e.kind = 'message_added') AS messages,
+                       coalesce(max(e.ts), s.created_at) AS updated_at
+                FROM sessions s LEFT JOIN events e ON e.session_id = s.id
+                GROUP BY s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from
+                ORDER BY s.created_at DESC, s.id
+                """
+            ).fetchall()
+        return [dict(zip(LISTING_COLUMNS, row)) for row in rows]
+
+    def resolve_prefix(self, prefix: str) -> str:
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                "SELECT id FROM sessions WHERE starts_with(id, ?) ORDER BY id LIMIT 6", [prefix]
+            ).fetchall()
+        ids = [row[0] for row in rows]
+        if prefix in ids:
+            return prefix
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise SessionNotFound(f"no session {prefix[:60]!r}; `python -m sessions list` shows the sessions")
+        raise SessionNotFound(f"{prefix!r} matches several sessions ({', '.join(ids[:5])}); give more of the id")
+
+    def session_row(self, session_id: str) -> SessionRow:
+        with self.db.connect() as connection:
+            return self._row(connection, session_id)
+
+    def load(self, session_id: str, after: int = 0) -> list[StoredEvent]:
+        with self.db.connect() as connection:
+            return self._load(connection, session_id, after)
+
+    # ---- writing ---------------------------------------------------------------------
+
+    def create(self, row: SessionRow, records: Sequence[EventRecord]) -> None:
+        with self.db.transaction() as connection:
+            connection.execute(
+                f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                [getattr(row, name) for name in SESSION_COLUMNS],
+            )
+            self._insert(connection, row.id, records)
+
+    def append(self, session_id: str, after: int, build: Build) -> tuple[list[StoredEvent], list[EventRecord]]:
+        with self.db.transaction() as connection:
+            fresh = self._load(connection, session_id, after)
+            events = list(build(fresh))
+            start = fresh[-1].seq if fresh else after
+            now = utc_now()
+            records = [EventRecord(start + offset, now, event) for offset, event in enumerate(events, start=1)]
+            self._insert(connection, session_id, records)
+        return fresh, records
+
+    def fork(self, source_id: str, at: int, row: SessionRow) -> None:
+        with self.db.transaction() as connection:
+            self._row(connection, source_id)
+            connection.execute(
+                f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                [getattr(row, name) for name in SESSION_COLUMNS],
+            )
+            connection.execute(  # copied inside the database: a long prefix never passes through Python
+                "INSERT INTO events SELECT ?, seq, ts, kind, payload FROM events WHERE session_id = ? AND seq <= ?",
+                [row.id, source_id, at],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- SQL ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(connection, session_id: str) -> SessionRow:
+        found = connection.execute(
+            f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE id = ?", [session_id]
+        ).fetchone()
+        if found is None:
+            raise SessionNotFound(f"no session {str(session_id)[:60]!r}; `python -m sessions list` shows the sessions")
+        return SessionRow(*found)
+
+    @staticmethod
+    def _load(connection, session_id: str, after: int) -> list[StoredEvent]:
+        rows = connection.execute(
+            "SELECT seq, ts, kind, payload FROM events WHERE session_id = ? AND seq > ? ORDER BY seq",
+            [session_id, after],
+        ).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+    @staticmethod
+    def _insert(connection, session_id: str, records: Sequence[EventRecord]) -> None:
+        if not records:
+            return
+        if len(records) < _BULK:
+            for record in records:
+                connection.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                    [session_id, record.seq, record.ts, record.kind, canonical_json(record.payload())],
+                )
+            return
+        table = pa.table(
+            {
+                "session_id": pa.array([session_id] * len(records), pa.string()),
+                "seq": pa.array([r.seq for r in records], pa.int64()),
+                "ts": pa.array([r.ts for r in records], pa.timestamp("us")),
+                "kind": pa.array([r.kind for r in records], pa.string()),
+                "payload": pa.array([canonical_json(r.payload()) for r in records], pa.string()),
+            }
+        )
+        connection.register("_incoming_events", table)
+        try:
+            connection.execute("INSERT INTO events SELECT session_id, seq, ts, kind, payload FROM _incoming_events")
+        finally:
+            connection.unregister("_incoming_events")
