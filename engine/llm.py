@@ -11,6 +11,26 @@ every remote backend:
 - `embedded/smollm2-135m-instruct`: SmolLM2-135M, in-process (see `engine.local_model`);
 - `scripted/<name>`: replies queued in advance (see `engine.scripted_model`), for tests.
 
+Streaming (the types live in `engine.streaming`, which never imports litellm):
+
+    stop = StopSignal()
+
+    def watch(delta: Delta) -> None:        # or an object with on_delta(delta)
+        if isinstance(delta, ReasoningDelta) and too_long(delta):
+            stop.set("overthinking")        # any thread may set it; the reason is kept
+
+    result = complete(backend, messages, observer=watch, stop=stop)
+    result.content, result.reasoning, result.stopped, result.stop_reason, result.usage
+
+`complete(..., observer=, stop=, stream=)` hears `TextDelta`, `ReasoningDelta` and
+`ToolCallDelta` whatever the backend: reasoning from litellm's `reasoning_content` (and
+Anthropic's `thinking_blocks`) or from `<think>` tags in the text, which never reach
+`content`. It streams when anyone listens or may stop it (`stream=` decides otherwise); a
+whole reply is told to the observer too, reasoning then text then tool calls, so one
+observer serves both. A stopped call keeps its partial text and reasoning, drops its
+unfinished tool calls, says `finish_reason="stopped"` and counts the usage it can.
+`on_token=` (text only) and a plain `threading.Event` as `stop=` still work.
+
 litellm is made offline-safe before it is imported: it must not fetch its cost map.
 """
 
@@ -24,6 +44,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 from engine.errors import WorkbenchError
+from engine.streaming import (Completion, Delta, Observer, ObserverError, ReasoningDelta, StopSignal,
+                              StreamAssembler, StreamObserver, TextDelta, ToolCallDelta, combine, message_pieces,
+                              stop_reason, usage_of)
 from engine.tokens import ensure_offline_tokenizer_files
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -31,6 +54,7 @@ ensure_offline_tokenizer_files()
 
 import litellm  # noqa: E402  (after the offline settings above)
 from litellm import CustomLLM, ModelResponse  # noqa: E402
+from litellm.types.utils import Delta as _ChunkDelta, ModelResponseStream, StreamingChoices  # noqa: E402
 
 from engine import local_model, scripted_model  # noqa: E402
 
@@ -57,17 +81,6 @@ class Backend:
 
 
 @dataclass
-class Completion:
-    content: str | None
-    tool_calls: list[dict[str, Any]]
-    finish_reason: str
-    usage: dict[str, int]
-    latency_ms: float
-    model: str
-    stopped: bool = False
-
-
-@dataclass
 class LLMError(WorkbenchError):
     """A backend call that failed; `kind` says why in one word, `message` what to do."""
 
@@ -89,18 +102,16 @@ def _response(model: str, message: dict[str, Any], usage: dict[str, int] | None 
     return ModelResponse(model=model, choices=[{"index": 0, "finish_reason": finish, "message": message}], usage=usage)
 
 
-def _stream(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    text = message.get("content") or ""
-    pieces = [text[i : i + 12] for i in range(0, len(text), 12)] or [""]
-    calls = message.get("tool_calls") or []
-    for position, piece in enumerate(pieces):
-        last = position == len(pieces) - 1 and not calls
-        yield {"text": piece, "tool_use": None, "is_finished": last, "finish_reason": "stop" if last else "",
-               "usage": None, "index": 0}
-    for position, call in enumerate(calls):
-        last = position == len(calls) - 1
-        yield {"text": "", "tool_use": {"id": call["id"], "type": "function", "function": call["function"], "index": position},
-               "is_finished": last, "finish_reason": "tool_calls" if last else "", "usage": None, "index": 0}
+def _stream(pieces) -> Iterator[ModelResponseStream]:
+    """Delta dicts as litellm stream chunks: a custom provider's ModelResponseStream passes through
+    litellm unchanged, reasoning_content included (its generic chunk dict has no place for it)."""
+    for piece in pieces:
+        delta = {key: value for key, value in piece.items() if key not in ("finish_reason", "usage")}
+        chunk = ModelResponseStream(choices=[StreamingChoices(index=0, delta=_ChunkDelta(**delta),
+                                                              finish_reason=piece.get("finish_reason"))])
+        if piece.get("usage"):
+            chunk.usage = litellm.Usage(**piece["usage"])
+        yield chunk
 
 
 class _ProviderError(Exception):
@@ -114,6 +125,13 @@ def _marked(call):
         raise _ProviderError(f"{_PROVIDER_MARK} {exc}") from None
 
 
+def _marked_iter(pieces):
+    try:
+        yield from pieces
+    except RuntimeError as exc:
+        raise _ProviderError(f"{_PROVIDER_MARK} {exc}") from None
+
+
 class _ScriptedProvider(CustomLLM):
     def _reply(self, model: str, messages: list, optional_params: dict) -> dict[str, Any]:
         request = {"messages": messages, "tools": optional_params.get("tools"), "tool_choice": optional_params.get("tool_choice")}
@@ -121,45 +139,37 @@ class _ScriptedProvider(CustomLLM):
 
     def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                    api_key, logging_obj, optional_params, *args, **kwargs):
-        return _response(model, self._reply(model, messages, optional_params))
+        message = self._reply(model, messages, optional_params)
+        message.pop("pacing", None)
+        return _response(model, message, message.pop("usage", None))
 
     def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                   api_key, logging_obj, optional_params, *args, **kwargs):
-        yield from _stream(self._reply(model, messages, optional_params))
-
-
-def _embedded_options(optional_params: dict) -> dict[str, Any]:
-    options = {key: optional_params[key] for key in ("tools", "tool_choice", "max_tokens", "temperature") if key in optional_params}
-    choice = options.get("tool_choice")
-    if choice == "required" and options.get("tools"):
-        # llama.cpp forces one named function through a grammar; "any of them" it cannot, so
-        # the first tool offered is forced (documented limitation of the embedded model).
-        options["tool_choice"] = {"type": "function", "function": {"name": options["tools"][0]["function"]["name"]}}
-    if choice == "none" or not options.get("tools"):
-        options.pop("tools", None)
-        options.pop("tool_choice", None)
-    return options
+        message = self._reply(model, messages, optional_params)
+        pacing = message.pop("pacing", None) or {}
+        pieces = message_pieces(message, pacing.get("chunk_size", 12), pacing.get("chunks"))
+        yield from _stream(_marked_iter(scripted_model.paced(pieces, pacing)))
 
 
 class _EmbeddedProvider(CustomLLM):
     def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                    api_key, logging_obj, optional_params, *args, **kwargs):
-        result = _marked(lambda: local_model.chat(messages, **_embedded_options(optional_params)))
+        result = _marked(lambda: local_model.chat(messages, **local_model.litellm_options(optional_params)))
         return ModelResponse(**result)
 
     def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                   api_key, logging_obj, optional_params, *args, **kwargs):
-        options = _embedded_options(optional_params)
+        options = local_model.litellm_options(optional_params)
         if "tool_choice" in options:  # a forced call comes whole, not token by token
             message = _marked(lambda: local_model.chat(messages, **options))["choices"][0]["message"]
-            yield from _stream({"content": message.get("content"), "tool_calls": message.get("tool_calls")})
+            yield from _stream(message_pieces({"content": message.get("content"), "tool_calls": message.get("tool_calls")}))
             return
         chunks = _marked(lambda: local_model.chat(messages, stream=True, **options))
-        for position, chunk in enumerate(chunks):
-            choice = chunk["choices"][0]
-            finished = choice.get("finish_reason") is not None
-            yield {"text": choice["delta"].get("content") or "", "tool_use": None, "is_finished": finished,
-                   "finish_reason": choice.get("finish_reason") or "", "usage": None, "index": 0}
+        try:
+            yield from _stream({"content": chunk["choices"][0]["delta"].get("content") or "",
+                                "finish_reason": chunk["choices"][0].get("finish_reason")} for chunk in chunks)
+        finally:
+            chunks.close()  # an abandoned stream releases the model now
 
 
 _registered = threading.Lock()
@@ -257,31 +267,10 @@ def classify(exc: Exception, model: str) -> LLMError:
     return LLMError("error", f"{model} failed: {type(exc).__name__}: {text}", model, True)
 
 
-def _for_template(messages: list[dict], spell_out_calls: bool) -> list[dict]:
-    """Messages that chat templates of local models can render: text content everywhere.
-
-    llama.cpp applies the model's own Jinja template, which expects `content` to be text
-    (an assistant message that only calls tools has none). The embedded model's template
-    knows nothing of tool calls, so there they are also written out as text.
-    """
-    prepared = []
-    for message in messages:
-        if message.get("content") is None or (spell_out_calls and message.get("tool_calls")):
-            message = dict(message)
-            text = message.get("content") or ""
-            if spell_out_calls and message.get("tool_calls"):
-                calls = "\n".join(f"(I used the tool {c['function']['name']}; its result follows.)"
-                                  for c in message["tool_calls"])
-                text = f"{text}\n{calls}".strip()
-            message["content"] = text
-        prepared.append(message)
-    return prepared
-
-
 def _call_arguments(backend: Backend, messages: list[dict], tools, tool_choice) -> dict[str, Any]:
     local = backend.model == EMBEDDED_MODEL or bool(backend.api_base)
     if local:
-        messages = _for_template(messages, spell_out_calls=backend.model == EMBEDDED_MODEL)
+        messages = local_model.for_template(messages, spell_out_calls=backend.model == EMBEDDED_MODEL)
     arguments: dict[str, Any] = {"model": backend.model, "messages": messages, "temperature": backend.temperature,
                                  "max_tokens": backend.max_tokens, "num_retries": 0}
     if backend.api_base:
@@ -297,47 +286,61 @@ def _call_arguments(backend: Backend, messages: list[dict], tools, tool_choice) 
     return arguments
 
 
-def _usage(response: Any, backend: Backend, messages: list[dict], content: str | None) -> dict[str, int]:
-    usage = getattr(response, "usage", None)
-    prompt = getattr(usage, "prompt_tokens", 0) or 0
-    completion = getattr(usage, "completion_tokens", 0) or 0
-    details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(details, "reasoning_tokens", 0) or 0
-    if not prompt:
-        try:
-            prompt = litellm.token_counter(model=backend.model, messages=messages)
-        except Exception:
-            prompt = 0
-    if not completion and content:
-        try:
-            completion = litellm.token_counter(model=backend.model, text=content)
-        except Exception:
-            completion = 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "reasoning_tokens": reasoning}
+def _count(backend: Backend, text: str | None = None, **what: Any) -> int:
+    if not text and not what.get("messages"):
+        return 0
+    try:
+        return litellm.token_counter(model=backend.model, text=text, **what)
+    except Exception:  # a tokenizer that cannot load: no count rather than no answer
+        return 0
 
 
-def _message_parts(response: Any) -> tuple[str | None, list[dict[str, Any]], str]:
+def _usage(reported: Any, backend: Backend, messages: list[dict], tools: list | None, parts: StreamAssembler,
+           calls: list[dict[str, Any]]) -> dict[str, int]:
+    def prompt() -> int:
+        return _count(backend, messages=messages, tools=tools) if tools else _count(backend, messages=messages)
+
+    return usage_of(reported, parts, calls, prompt, lambda text: _count(backend, text))
+
+
+def _reported_usage(chunk: Any) -> Any:
+    """A stream chunk's usage: on the chunk, or where litellm files the total on its last chunk."""
+    usage = getattr(chunk, "usage", None) or (getattr(chunk, "_hidden_params", None) or {}).get("usage")
+    return usage if getattr(usage, "total_tokens", 0) or getattr(usage, "prompt_tokens", 0) else None
+
+
+def _streamed(arguments: dict[str, Any], parts: StreamAssembler, stop: threading.Event | None) -> tuple[str | None, Any, bool]:
+    """Run one stream into `parts`, checking `stop` after each chunk: (finish_reason, usage, stopped)."""
+    finish, usage, stopped = None, None, False
+    stream = iter(litellm.completion(stream=True, **arguments))
+    try:
+        for chunk in stream:
+            if chunk.choices:
+                if chunk.choices[0].delta is not None:
+                    parts.add_delta(chunk.choices[0].delta)
+                finish = chunk.choices[0].finish_reason or finish
+            usage = _reported_usage(chunk) or usage
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+    finally:
+        getattr(stream, "close", lambda: None)()  # an abandoned stream releases its model now
+    parts.finish()  # text held back in case it began a tag is text after all, even when stopped
+    return finish, usage, stopped
+
+
+def _whole(arguments: dict[str, Any], parts: StreamAssembler) -> tuple[str | None, Any]:
+    """One unstreamed call, told to `parts` as reasoning, then text, then tool calls."""
+    response = litellm.completion(**arguments)
     choice = response.choices[0]
     message = choice.message
-    calls = []
-    for call in getattr(message, "tool_calls", None) or []:
-        function = call.function if not isinstance(call, dict) else call["function"]
-        name = function.name if not isinstance(function, dict) else function.get("name")
-        arguments = function.arguments if not isinstance(function, dict) else function.get("arguments")
-        call_id = call.id if not isinstance(call, dict) else call.get("id")
-        calls.append({"id": call_id, "type": "function", "function": {"name": name or "", "arguments": arguments or ""}})
-    return message.content, calls, choice.finish_reason or ("tool_calls" if calls else "stop")
-
-
-class _CallbackError(Exception):
-    """An error raised by the caller's on_token: theirs, not the backend's."""
-
-
-def _deliver(on_token: Callable[[str], None], text: str) -> None:
-    try:
-        on_token(text)
-    except Exception as exc:
-        raise _CallbackError(f"on_token failed: {exc!r}") from exc
+    calls = [dict(call) if isinstance(call, dict) else call.model_dump() for call in getattr(message, "tool_calls", None) or []]
+    for index, call in enumerate(calls):
+        call["index"] = index
+    parts.add_delta({"reasoning_content": getattr(message, "reasoning_content", None), "content": message.content,
+                     "thinking_blocks": getattr(message, "thinking_blocks", None), "tool_calls": calls})
+    parts.finish()
+    return choice.finish_reason, getattr(response, "usage", None)
 
 
 def complete(
@@ -346,50 +349,50 @@ def complete(
     *,
     tools: list[dict[str, Any]] | None = None,
     tool_choice: str | dict | None = None,
-    on_token: Callable[[str], None] | None = None,
+    observer: Observer | None = None,
     stop: threading.Event | None = None,
+    stream: bool | None = None,
+    on_token: Callable[[str], None] | None = None,
 ) -> Completion:
-    """One model call. With `on_token`, text streams as it arrives; `stop` ends it early.
+    """One model call; see the module doc for streaming, observers and stopping.
 
-    Raises LLMError (with a `kind` such as auth, unreachable, context_overflow) on failure.
+    `observer` hears every delta (streamed or not); `stop` (a `StopSignal`, or any
+    `threading.Event`) ends the stream after the chunk in flight; `stream` defaults to true
+    when an observer, `on_token` or `stop` is given. `on_token(text)` is the older, text-only
+    observer. Raises LLMError (with a `kind` such as auth, unreachable, context_overflow) on
+    failure, and ObserverError when the observer itself raised.
     """
     _register()
     arguments = _call_arguments(backend, messages, tools, tool_choice)
+    parts = StreamAssembler(combine(observer, on_token))
+    streaming = stream if stream is not None else bool(observer is not None or on_token or stop is not None)
     started = time.perf_counter()
-    stopped = False
     try:
-        if on_token is None:
-            response = litellm.completion(**arguments)
+        if streaming:
+            finish, reported, stopped = _streamed(arguments, parts, stop)
         else:
-            chunks = []
-            stream = iter(litellm.completion(stream=True, **arguments))
-            try:
-                while True:
-                    try:
-                        chunk = next(stream)
-                    except StopIteration:
-                        break
-                    chunks.append(chunk)
-                    delta = chunk.choices[0].delta if chunk.choices else None
-                    if delta is not None and getattr(delta, "content", None):
-                        _deliver(on_token, delta.content)
-                    if stop is not None and stop.is_set():
-                        stopped = True
-                        break
-            finally:
-                getattr(stream, "close", lambda: None)()  # an abandoned stream releases its model now
-            response = litellm.stream_chunk_builder(chunks, messages=messages)
-    except (LLMError, _CallbackError):
+            (finish, reported), stopped = _whole(arguments, parts), stop is not None and stop.is_set()
+    except (LLMError, ObserverError):
         raise
     except Exception as exc:  # litellm maps provider errors onto its own classes; sort them
         raise classify(exc, backend.model) from None
-    content, calls, finish = _message_parts(response)
+    latency_ms = (time.perf_counter() - started) * 1000
+    calls = [] if stopped else parts.tool_calls
     return Completion(
-        content=content,
-        tool_calls=[] if stopped else calls,
-        finish_reason="stopped" if stopped else finish,
-        usage=_usage(response, backend, messages, content),
-        latency_ms=(time.perf_counter() - started) * 1000,
+        content=parts.text if parts.text or not calls else None,
+        tool_calls=calls,
+        finish_reason="stopped" if stopped else finish or ("tool_calls" if calls else "stop"),
+        usage=_usage(reported, backend, messages, tools, parts, calls),
+        latency_ms=latency_ms,
         model=backend.model,
         stopped=stopped,
+        reasoning=parts.reasoning,
+        stop_reason=stop_reason(stop) if stopped and stop is not None else None,
     )
+
+
+__all__ = [
+    "EMBEDDED_MODEL", "KNOWN_MODELS", "TOOL_CHOICES", "Backend", "Completion", "Delta", "LLMError", "Observer",
+    "ObserverError", "ReasoningDelta", "StopSignal", "StreamObserver", "TextDelta", "ToolCallDelta", "classify",
+    "complete", "redact", "window_of",
+]

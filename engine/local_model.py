@@ -77,3 +77,38 @@ def _stream(model: Any, messages: list[dict], options: dict[str, Any]):
             yield from chunks
         finally:
             chunks.close()
+
+
+def litellm_options(optional_params: dict) -> dict[str, Any]:
+    """The options litellm handed our provider, as llama.cpp takes them."""
+    options = {key: optional_params[key] for key in ("tools", "tool_choice", "max_tokens", "temperature") if key in optional_params}
+    choice = options.get("tool_choice")
+    if choice == "required" and options.get("tools"):
+        # llama.cpp forces one named function through a grammar; "any of them" it cannot, so
+        # the first tool offered is forced (documented limitation of the embedded model).
+        options["tool_choice"] = {"type": "function", "function": {"name": options["tools"][0]["function"]["name"]}}
+    if choice == "none" or not options.get("tools"):
+        options.pop("tools", None)
+        options.pop("tool_choice", None)
+    return options
+
+
+def for_template(messages: list[dict], spell_out_calls: bool) -> list[dict]:
+    """Messages that chat templates of local models can render: text content everywhere.
+
+    llama.cpp applies the model's own Jinja template, which expects `content` to be text
+    (an assistant message that only calls tools has none). The embedded model's template
+    knows nothing of tool calls, so there they are also written out as text.
+    """
+    prepared = []
+    for message in messages:
+        if message.get("content") is None or (spell_out_calls and message.get("tool_calls")):
+            message = dict(message)
+            text = message.get("content") or ""
+            if spell_out_calls and message.get("tool_calls"):
+                calls = "\n".join(f"(I used the tool {c['function']['name']}; its result follows.)"
+                                  for c in message["tool_calls"])
+                text = f"{text}\n{calls}".strip()
+            message["content"] = text
+        prepared.append(message)
+    return prepared
