@@ -28,6 +28,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from engine import llm, local_model, scripted_model  # noqa: E402
 from sessions import SessionStore  # noqa: E402
+from sessions.agent import run_turn  # noqa: E402
+
 
 def context(run: int = 0) -> str:
     """About 2k tokens of log; each run different, so llama.cpp cannot reuse a cached prefix."""
@@ -52,7 +54,7 @@ def embedded(store: SessionStore) -> dict:
         session = store.create_session("bench turn")
         session.add_message("user", "Shipping log:\n" + context(run))
         started = time.perf_counter()
-        result = session.run_turn("Which warehouse did order 1042 leave from? Use search_context.",
+        result = run_turn(session, "Which warehouse did order 1042 leave from? Use search_context.",
                                   tool_choice="search_context")
         turns.append(time.perf_counter() - started)
         assert result.get("error") is None, result
@@ -78,7 +80,7 @@ def loop_overhead(store: SessionStore, calls: int = 20) -> dict:
             model_seconds.append(time.perf_counter() - started)
 
     totals, per_call = [], []
-    import sessions.turns as turns
+    import sessions.agent as turns
 
     turns.complete = timed_complete
     try:
@@ -90,7 +92,7 @@ def loop_overhead(store: SessionStore, calls: int = 20) -> dict:
             session.configure(model="scripted/bench")
             model_seconds.clear()
             started = time.perf_counter()
-            result = session.run_turn("Search a lot.", max_tool_calls=calls)
+            result = run_turn(session, "Search a lot.", max_tool_calls=calls)
             total = time.perf_counter() - started
             assert len(result["tool_calls"]) == calls, result
             totals.append(total)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from typing import Any, Iterable
 
 import streamlit as st
 
-from engine.llm import EMBEDDED_MODEL, KNOWN_MODELS, TOOL_CHOICES
+from components.reasoning_view import render_reasoning
+from engine.llm import KNOWN_MODELS
+from engine.settings import EMBEDDED_MODEL, TOOL_CHOICES
 from engine.state import ContextState
+from engine.streaming import ReasoningDelta, TextDelta
 from engine.text import one_line, printable
+from engine.tokens import token_counter
 from engine.tools import TOOL_PROFILES
 
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:", "system": ":material/settings:",
            "tool": ":material/build:"}
 
 
-def render_chat(state: ContextState, rendered: list[dict[str, Any]], limit: int = 60) -> None:
-    """The last `limit` messages as a chat, each tool call with its result collapsed beneath it."""
+def render_chat(state: ContextState, rendered: list[dict[str, Any]], reasoning_sent: bool = False, limit: int = 60) -> None:
+    """The last `limit` messages as a chat: reasoning collapsed above each reply, each tool call
+    with its result collapsed beneath it, a stopped reply marked as such."""
+    counter = token_counter()
     start = max(0, len(rendered) - limit)
     if start:
         st.caption(f"{start} earlier messages are on the Context page.")
@@ -27,11 +34,14 @@ def render_chat(state: ContextState, rendered: list[dict[str, Any]], limit: int 
         if shown["role"] == "tool" and shown.get("tool_call_id") in answers:
             continue  # shown under the call it answers
         with st.chat_message(shown["role"], avatar=AVATARS.get(shown["role"])):
+            render_reasoning(message, counter, reasoning_sent)
             content = shown.get("content")
             if isinstance(content, list):
                 content = "\n".join(part.get("text", f"[{part.get('type')}]") for part in content)
             if content:
                 st.text(printable(content if len(content) < 20_000 else content[:20_000] + "\n…"))
+            if message.stopped:
+                st.caption("⏹ stopped: this is what the model had written when it was stopped")
             for call in shown.get("tool_calls") or []:
                 function = call["function"]
                 answer = answers.get(call["id"])
@@ -39,6 +49,41 @@ def render_chat(state: ContextState, rendered: list[dict[str, Any]], limit: int 
                 label = f"{'✗' if failed else '✓'} {function['name']}({one_line(function.get('arguments', ''), 80)})"
                 with st.expander(printable(label), expanded=False):
                     st.code(printable(_pretty(answer.get("content") if answer else "(no result yet)")), language="json")
+
+
+def render_live_turn(updates: Iterable[Any], context_tokens: int, started: float) -> None:
+    """A turn as it happens: a clock, the reasoning (collapsed), finished tool calls, the reply.
+
+    `updates` yields text and reasoning deltas, finished steps (objects with `.call`) and None
+    as a heartbeat; each heartbeat redraws the clock, which is also where a Streamlit rerun
+    (Stop, or leaving the page) interrupts this loop."""
+    status = st.empty()
+    thinking = st.empty()
+    steps = st.container()
+    reply = st.empty()
+    texts: list[str] = []
+    reasoning: list[str] = []
+    heard = False
+    for update in updates:
+        elapsed = time.monotonic() - started
+        if isinstance(update, TextDelta):
+            texts.append(update.text)
+            reply.text(printable("".join(texts)))
+        elif isinstance(update, ReasoningDelta):
+            reasoning.append(update.text)
+            with thinking.expander(f"Thinking… ({len(''.join(reasoning)):,} characters)", icon=":material/psychology:"):
+                st.text(printable("".join(reasoning)[-20_000:]))
+        elif update is not None and hasattr(update, "call"):
+            call = update.call
+            outcome = "✗" if "error" in call["result"] else "✓"
+            steps.caption(printable(f"{outcome} {call['name']}({call['arguments'][:80]})"))
+            texts.clear()
+            reply.empty()
+        heard = heard or update is not None
+        status.caption(f"Writing… {elapsed:.0f} s" if heard else
+                       f"Reading {context_tokens:,} tokens of context… {elapsed:.0f} s "
+                       "(a long context takes the embedded model a while)")
+    status.empty()
 
 
 def _pretty(text: str | None) -> str:
@@ -77,11 +122,16 @@ def render_backend_form(settings: dict[str, Any]) -> dict[str, Any] | None:
                                        key="chat_policy_keep")
         summarize = columns[2].checkbox("Then summarize old turns", policy.get("summarize_turns", False),
                                         key="chat_policy_summarize")
+        reasoning_options = {None: "the backend's convention (not sent)", True: "sent back", False: "not sent back"}
+        send_reasoning = st.selectbox("Earlier reasoning", list(reasoning_options), format_func=reasoning_options.get,
+                                      index=list(reasoning_options).index(settings.get("send_reasoning")),
+                                      key="chat_send_reasoning", help="whether a model is sent its earlier reasoning")
         if st.form_submit_button("Apply", key="chat_apply"):
             chosen_policy = ({"threshold": int(threshold), "keep_tool_results": int(keep), "summarize_turns": summarize}
                              if threshold else None)
             return {"model": typed.strip() or model, "api_base": api_base.strip() or None, "tools": tools,
-                    "tool_choice": tool_choice, "max_tool_calls": int(budget), "policy": chosen_policy}
+                    "tool_choice": tool_choice, "max_tool_calls": int(budget), "policy": chosen_policy,
+                    "send_reasoning": send_reasoning}
     if backend["model"] == EMBEDDED_MODEL:
         st.caption("The embedded SmolLM2-135M runs on this machine: tiny, fast, and often wrong; it calls tools "
                    "reliably only when a tool is forced (tool choice 'required' or a tool's name).")

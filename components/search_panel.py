@@ -21,12 +21,15 @@ MODES = {"exact": "Exact text", "regex": "Regular expression", "ranked": "Ranked
 
 def render_search_form() -> Intent | None:
     with st.form("search", clear_on_submit=False, border=False):
-        query_column, mode_column, role_column, go = st.columns([5, 2, 2, 1], vertical_alignment="bottom")
+        query_column, mode_column, role_column, reasoning_column, go = st.columns([5, 2, 2, 2, 1], vertical_alignment="bottom")
         query = query_column.text_input("Search the conversation (folded text included)", key="search_query")
         mode = mode_column.selectbox("Mode", list(MODES), format_func=MODES.get, key="search_mode")
         role = role_column.selectbox("In", ["all", "user", "assistant", "tool", "system"], key="search_role")
+        reasoning = reasoning_column.checkbox("Include reasoning", key="search_reasoning",
+                                              help="also search the assistants' reasoning (models are not offered this)")
         if go.form_submit_button("Search", type="primary"):
-            return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20})
+            return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20,
+                                             "include_reasoning": reasoning})
     return None
 
 
@@ -70,22 +73,24 @@ def _render_hits(state: ContextState, hits: list[dict[str, Any]], detail: dict[s
         if record is None:
             continue
         message = state.message(record.message_id)
-        fragment = state.fragment_at(record.message_id, record.start)
-        status = fragment.status if fragment else "visible"
+        in_reasoning = record.part == "reasoning"
+        fragment = None if in_reasoning else state.fragment_at(record.message_id, record.start)
+        status = "reasoning" if in_reasoning else fragment.status if fragment else "visible"
         with st.container(border=True, key=f"hit-{hit['search_id']}"):
             info, text, buttons = st.columns([2, 7, 2])
             info.text(f"{hit['search_id']}\n{message.id} · {message.role}\n{fragment.id if fragment else ''} {status}")
-            snippet, match_start, match_end = text_window(message.text, record.start, record.end, 160)
+            snippet, match_start, match_end = text_window(message.part_text(record.part), record.start, record.end, 160)
             # the match between ⟦ ⟧, so it stands out in plain text
             text.text(printable(snippet[:match_start] + "⟦" + snippet[match_start:match_end] + "⟧" + snippet[match_end:]))
             with buttons:
                 if st.button("Open", key=f"open-{hit['search_id']}", help="get_search_detail: the text around the hit"):
                     intent = Intent("get_search_detail", {"search_id": hit["search_id"], "extended_context": 800})
-                if fragment and status != "visible":
+                if fragment and status not in ("visible", "reasoning"):
                     st.caption(f"in a {status} fragment")
                     if st.button("Restore", key=f"restore-{hit['search_id']}", help="restore_fragment"):
                         intent = Intent("restore_fragment", {"fragment_id": fragment.id})
             if detail and detail["search_id"] == hit["search_id"]:
-                record_text = text_window(message.text, record.start, record.end, detail["extended_context"])[0]
+                record_text = text_window(message.part_text(record.part), record.start, record.end,
+                                          detail["extended_context"])[0]
                 st.text(printable(record_text))
     return intent

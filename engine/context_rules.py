@@ -120,10 +120,10 @@ def _context_searched(state: ContextState, event: ContextSearched) -> None:
         message = state.messages[_index_of(state, hit.message_id)]
         if hit.search_id in state.searches:
             raise ReplayError(f"search id {hit.search_id} is already in use")
-        if not 0 <= hit.start <= hit.end <= len(message.text):
+        if not 0 <= hit.start <= hit.end <= len(message.part_text(hit.part)):
             raise ReplayError(f"hit {hit.search_id} lies outside {hit.message_id}")
         state.searches[hit.search_id] = SearchRecord(
-            hit.search_id, hit.message_id, hit.start, hit.end, event.query
+            hit.search_id, hit.message_id, hit.start, hit.end, event.query, hit.part
         )
 
 

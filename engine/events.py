@@ -98,8 +98,9 @@ class SearchHit(BaseModel):
 
     search_id: str
     message_id: str
-    start: int
+    start: int  # character offsets into the part searched: the message's text, or its reasoning
     end: int
+    part: Literal["content", "reasoning"] = "content"
 
 
 class ContextSearched(Event):
@@ -109,6 +110,7 @@ class ContextSearched(Event):
     mode: str
     total_matches: int
     hits: list[SearchHit]
+    include_reasoning: bool = False
 
 
 class SearchDetailViewed(Event):

@@ -40,10 +40,12 @@ import os
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from engine.errors import WorkbenchError
+from engine.settings import EMBEDDED_MODEL, TOOL_CHOICES, Backend
 from engine.streaming import (Completion, Delta, Observer, ObserverError, ReasoningDelta, StopSignal,
                               StreamAssembler, StreamObserver, TextDelta, ToolCallDelta, combine, message_pieces,
                               stop_reason, usage_of)
@@ -60,24 +62,8 @@ from engine import local_model, scripted_model  # noqa: E402
 
 litellm.suppress_debug_info = True
 
-EMBEDDED_MODEL = "embedded/smollm2-135m-instruct"
 KNOWN_MODELS = [EMBEDDED_MODEL, "gpt-4.1-mini", "gpt-4.1", "gpt-4o", "anthropic/claude-sonnet-4-5",
                 "gemini/gemini-2.5-pro", "ollama_chat/qwen3", "openai/local-model"]
-TOOL_CHOICES = ("auto", "required", "none")
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Which model to call and how. Holds no key: keys stay in the environment."""
-
-    model: str = EMBEDDED_MODEL
-    api_base: str | None = None
-    temperature: float = 0.0
-    max_tokens: int = 512
-    window: int | None = None
-
-    def as_config(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -196,15 +182,24 @@ def _register() -> None:
 
 
 def window_of(backend: Backend) -> int | None:
-    """The model's context window in tokens, from the backend or litellm's bundled map."""
-    if backend.window:
-        return backend.window
-    if backend.model == EMBEDDED_MODEL:
+    """The model's context window in tokens: the backend's own setting, else the one table."""
+    return backend.window or _window_of_model(backend.model)
+
+
+@lru_cache(maxsize=256)
+def _window_of_model(model: str) -> int | None:
+    if model == EMBEDDED_MODEL:
         return local_model.EMBEDDED_WINDOW
     try:
-        return litellm.get_model_info(backend.model).get("max_input_tokens")
-    except Exception:  # unknown to the bundled map: the caller decides
+        return litellm.get_model_info(model).get("max_input_tokens")
+    except Exception:  # unknown to litellm's bundled map: the caller decides
         return None
+
+
+def model_windows() -> dict[str, int | None]:
+    """The one table of model windows: each model the workbench offers by name, with its window
+    from litellm's bundled map (ours for the embedded model); None where litellm does not know."""
+    return {model: _window_of_model(model) for model in KNOWN_MODELS}
 
 
 _PROVIDER_MARK = "[workbench provider]"
@@ -394,5 +389,5 @@ def complete(
 __all__ = [
     "EMBEDDED_MODEL", "KNOWN_MODELS", "TOOL_CHOICES", "Backend", "Completion", "Delta", "LLMError", "Observer",
     "ObserverError", "ReasoningDelta", "StopSignal", "StreamObserver", "TextDelta", "ToolCallDelta", "classify",
-    "complete", "redact", "window_of",
+    "complete", "model_windows", "redact", "window_of",
 ]

@@ -2,7 +2,9 @@
 
 `enqueue("name", "text", {"tool_calls": [...]}, SomeError(...))` queues replies for the model
 `scripted/name`; each completion takes the next. A reply is text, a dict, or an exception to
-raise. The requests it received are kept for inspection. A dict may carry:
+raise, or a function of the request that returns one of those (called while the model
+"thinks", so a test can act at that moment). The requests it received are kept for
+inspection. A dict may carry:
 
 - `content`: the text, passed through untouched (`<think>` tags included, so the real
   litellm path and our splitter see what a local server would send);
@@ -68,6 +70,8 @@ def next_reply(name: str, request: dict[str, Any]) -> dict[str, Any]:
         if not _queues[name]:
             raise RuntimeError(f"scripted model {name!r} has no reply left; enqueue more")
         reply = _queues[name].popleft()
+    if callable(reply) and not isinstance(reply, type):  # a function of the request: a test acts while the model "thinks"
+        reply = reply(request)
     if isinstance(reply, BaseException):
         raise reply
     if isinstance(reply, str):

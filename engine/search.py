@@ -7,6 +7,9 @@ Three modes:
   an error instead of hanging the process.
 - `ranked`: BM25 over fragments, best first, for when the exact words are unknown.
 
+A person may also search assistants' reasoning (`include_reasoning`); a hit there says
+so (`part="reasoning"`) and its offsets point into the reasoning text.
+
 Lower-cased texts and per-fragment term counts are cached by text, so repeated searches of
 a long session do not redo that work.
 """
@@ -23,7 +26,7 @@ from typing import Callable, Iterable
 import regex
 
 from engine.errors import ToolInputError
-from engine.state import ContextState, Fragment, Message
+from engine.state import ContextState, Fragment
 from engine.summarize import terms
 
 REGEX_TIMEOUT_SECONDS = 2.0
@@ -36,6 +39,7 @@ class Match:
     start: int
     end: int
     score: float | None = None
+    part: str = "content"
 
 
 class _TextCache:
@@ -66,37 +70,43 @@ _lowered = _TextCache(str.lower)
 _term_counts = _TextCache(lambda text: Counter(terms(text)))
 
 
-def _messages(state: ContextState, role: str) -> Iterable[tuple[int, Message]]:
+def _texts(state: ContextState, role: str, include_reasoning: bool = False) -> Iterable[tuple[int, str, str]]:
+    """(message index, part, text) to search, most recent first: a reply before the reasoning that led to it."""
     for index in range(len(state.messages) - 1, -1, -1):
         message = state.messages[index]
-        if message.content and (role == "all" or message.role == role):
-            yield index, message
+        if role != "all" and message.role != role:
+            continue
+        if message.content:
+            yield index, "content", message.content
+        if include_reasoning and message.reasoning:
+            yield index, "reasoning", message.reasoning
 
 
-def search_exact(state: ContextState, query: str, role: str, limit: int) -> tuple[list[Match], int]:
+def search_exact(state: ContextState, query: str, role: str, limit: int,
+                 include_reasoning: bool = False) -> tuple[list[Match], int]:
     needle = query.lower()
     matches: list[Match] = []
     total = 0
-    for index, message in _messages(state, role):
-        lowered = _lowered.get(message.text)
-        if len(lowered) != len(message.text) or len(needle) != len(query):
+    for index, part, text in _texts(state, role, include_reasoning):
+        lowered = _lowered.get(text)
+        if len(lowered) != len(text) or len(needle) != len(query):
             # Lower-casing changed lengths (e.g. 'İ'), so offsets would drift: match a pattern.
             found = [
                 (m.start(), m.end())
-                for m in regex.finditer(regex.escape(query), message.text, flags=regex.IGNORECASE)
+                for m in regex.finditer(regex.escape(query), text, flags=regex.IGNORECASE)
             ]
             total += len(found)
             for start, end in reversed(found):
                 if len(matches) >= limit:
                     break
-                matches.append(Match(index, start, end))
+                matches.append(Match(index, start, end, part=part))
             continue
         count = lowered.count(needle)
         total += count
         end = len(lowered)
         while count and len(matches) < limit:
             at = lowered.rfind(needle, 0, end)
-            matches.append(Match(index, at, at + len(needle)))
+            matches.append(Match(index, at, at + len(needle), part=part))
             end = at
             count -= 1
     return matches, total
@@ -112,26 +122,27 @@ def compile_pattern(pattern: str):
         ) from None
 
 
-def search_regex(state: ContextState, query: str, role: str, limit: int) -> tuple[list[Match], int]:
+def search_regex(state: ContextState, query: str, role: str, limit: int,
+                 include_reasoning: bool = False) -> tuple[list[Match], int]:
     pattern = compile_pattern(query)
     matches: list[Match] = []
     total = 0
     deadline = time.monotonic() + REGEX_TIMEOUT_SECONDS  # one budget for the whole search
     try:
-        for index, message in _messages(state, role):
+        for index, part, text in _texts(state, role, include_reasoning):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             found = [
                 (m.start(), m.end())
-                for m in pattern.finditer(message.text, timeout=remaining)
+                for m in pattern.finditer(text, timeout=remaining)
                 if m.end() > m.start()
             ]
             total += len(found)
             for start, end in reversed(found):
                 if len(matches) >= limit:
                     break
-                matches.append(Match(index, start, end))
+                matches.append(Match(index, start, end, part=part))
     except TimeoutError:
         raise ToolInputError(
             f"the regular expression took over {REGEX_TIMEOUT_SECONDS:g} s on this context and was "
@@ -140,16 +151,21 @@ def search_regex(state: ContextState, query: str, role: str, limit: int) -> tupl
     return matches, total
 
 
-def search_ranked(state: ContextState, query: str, role: str, limit: int) -> tuple[list[Match], int]:
+def search_ranked(state: ContextState, query: str, role: str, limit: int,
+                  include_reasoning: bool = False) -> tuple[list[Match], int]:
     query_terms = sorted(set(terms(query)))
     if not query_terms:
         raise ToolInputError(
             f"query {query!r} has no searchable words for ranked mode (only stopwords or "
             'punctuation); add content words, or use mode="exact".'
         )
-    fragments: list[tuple[int, Fragment, Counter]] = []
-    for index, message in _messages(state, role):
-        for fragment in message.fragments:
+    # documents: each fragment of a message's text, and (if asked) each reasoning as a whole
+    fragments: list[tuple[int, Fragment | _Reasoning, Counter]] = []
+    for index, part, text in _texts(state, role, include_reasoning):
+        if part == "reasoning":
+            fragments.append((index, _Reasoning(text), _term_counts.get(text)))
+            continue
+        for fragment in state.messages[index].fragments:
             fragments.append((index, fragment, _term_counts.get(fragment.text)))
     if not fragments:
         return [], 0
@@ -175,8 +191,17 @@ def search_ranked(state: ContextState, query: str, role: str, limit: int) -> tup
     for score, _, index, fragment, counts in scored[:limit]:
         rarest = max((t for t in query_terms if counts.get(t)), key=lambda t: (idf[t], t))
         start, end = _locate_term(fragment.text, rarest)
-        matches.append(Match(index, fragment.start + start, fragment.start + end, round(score, 4)))
+        part = "reasoning" if isinstance(fragment, _Reasoning) else "content"
+        matches.append(Match(index, fragment.start + start, fragment.start + end, round(score, 4), part))
     return matches, len(scored)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reasoning:
+    """An assistant's reasoning as one ranked document (it has no fragments)."""
+
+    text: str
+    start: int = 0
 
 
 def _locate_term(text: str, term: str) -> tuple[int, int]:

@@ -47,6 +47,10 @@ class Message:
     def text(self) -> str:
         return self.content or ""
 
+    def part_text(self, part: str) -> str:
+        """The text a search hit's offsets point into: the content, or the reasoning."""
+        return (self.reasoning or "") if part == "reasoning" else self.text
+
 
 @dataclass(frozen=True, slots=True)
 class SearchRecord:
@@ -55,6 +59,7 @@ class SearchRecord:
     start: int
     end: int
     query: str
+    part: str = "content"  # "reasoning" for a hit in an assistant's reasoning
 
 
 @dataclass(slots=True)

@@ -1,23 +1,43 @@
-"""Chat: talk to a model that can sculpt its own context, and watch the window change."""
+"""Chat: talk to a model that can sculpt its own context, and watch the window change.
+
+A turn runs in a worker thread (`sessions.agent.Turn`); this page shows its deltas as they
+come. Stop sets the turn's stop signal, and so does leaving the page mid-turn (the rerun
+interrupts this script, whose `finally` stops the turn): either way the model call ends,
+`llm_called` records it as stopped, and the partial reply is kept, marked stopped.
+"""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from components.app_state import current_session, engine_errors
-from components.chat_view import render_backend_form, render_chat
+from components.app_state import engine_errors, require_session, selected_session_id
+from components.chat_view import render_backend_form, render_chat, render_live_turn
 from components.flash import flash, show_flash
-from components.token_bar import render_token_bar
-from engine import render, stats, tool_schemas
-from engine.llm import Backend, window_of
-from sessions.turns import TurnHooks
+from components.token_bar import current_window, render_token_bar
+from engine import WorkbenchError, render
+from engine.settings import settings_of, window_stats
+from sessions.agent import Turn
+from sessions.service import Workbench
 
-session = current_session()
+LEFT_MID_TURN = "stopped from the workbench (Stop pressed, or the page left mid-turn)"
+
+service = Workbench.shared()
+session = require_session(service.find(selected_session_id()))
 st.title("Chat")
 st.caption(session.title)
 show_flash()
-settings = session.settings
 
+running = service.turns.get(session.id)
+if running is not None and not running.done:  # a turn a previous run started (Stop, or back from another page)
+    running.stop(LEFT_MID_TURN)
+    with st.spinner("Stopping the turn: what the model has said so far is being saved…"):
+        running.join(120)
+service.turns.pop(session.id, None)
+
+state = session.state()
+settings = settings_of(state)
 with st.expander(f"Model: {settings['backend']['model']} · tools: {settings['tools']} · choice: {settings['tool_choice']}"):
     changes = render_backend_form(settings)
     if changes is not None:
@@ -26,52 +46,46 @@ with st.expander(f"Model: {settings['backend']['model']} · tools: {settings['to
             flash("ok", f"Now talking to {changes['model']}.")
             st.rerun()
 
-state = session.state()
-window = window_of(Backend(**settings["backend"]))
-numbers = stats(state, session.encoding, tools=tool_schemas(settings["tools"]), window=window)
+window = current_window(service.model_window(session)[1])
+numbers = window_stats(state, settings, window, session.encoding)
 render_token_bar(numbers, key="chat_bar")
-render_chat(state, render(state, session.encoding))
+render_chat(state, render(state, session.encoding), numbers["reasoning_sent"])
 
 last = session.tail(1)
-unanswered = bool(state.messages) and state.messages[-1].role in ("user", "tool")
+unanswered = bool(state.messages) and (state.messages[-1].role in ("user", "tool") or state.messages[-1].stopped)
 if last and last[0].kind == "llm_failed":
     failure = last[0].payload()
     st.error(f"{failure['error']}", icon=":material/error:")
     retry = failure["retryable"]
-elif unanswered:  # stopped, interrupted by leaving the page, or a conversation imported mid-way
-    st.info("The last message has no answer yet (a turn stopped before the model replied?); it is kept.",
+elif unanswered:  # stopped, or a conversation imported mid-way
+    st.info("The last reply was stopped, or the last message has no answer yet; Retry asks the model again.",
             icon=":material/pause:")
     retry = True
 else:
     retry = False
-if retry and st.button("Retry", key="retry_turn", icon=":material/refresh:"):
-    with st.spinner("Asking again…"), engine_errors():
-        session.retry_turn()
-    st.rerun()
-
+retry_clicked = retry and st.button("Retry", key="retry_turn", icon=":material/refresh:")
 text = st.chat_input("Message the model (it can fold, summarize and search its own context)")
-if text:
-    # Clicking Stop reruns the page, which interrupts this run where it is: the message stays
-    # in the log (Retry asks again) and the unfinished reply is dropped.
-    st.button("Stop", key="stop_turn", icon=":material/stop:")
-    with st.chat_message("user", avatar=":material/person:"):
-        st.text(text)
-    with st.chat_message("assistant", avatar=":material/smart_toy:"):
-        steps = st.container()
-        reply = st.empty()
-        reply.caption(f"Reading {numbers['window_used_tokens'] if window else numbers['rendered_tokens']:,} tokens of "
-                      "context… (a long context takes the embedded model a while)")
-        streamed: list[str] = []
 
-        def on_token(token: str) -> None:
-            streamed.append(token)
-            reply.text("".join(streamed))
-
-        def on_step(call: dict) -> None:
-            outcome = "✗" if "error" in call["result"] else "✓"
-            steps.caption(f"{outcome} {call['name']}({call['arguments'][:80]})")
-            streamed.clear()
-
-        with engine_errors():
-            session.run_turn(text, hooks=TurnHooks(on_token=on_token, on_step=on_step))
+if text or retry_clicked:
+    if text:
+        with st.chat_message("user", avatar=":material/person:"):
+            st.text(text)
+    turn = Turn(session, text or None).start()  # no text: ask again after the last message
+    service.turns[session.id] = turn
+    st.button("Stop", key="stop_turn", icon=":material/stop:", help="ends the model call; the partial reply is kept")
+    try:
+        with st.chat_message("assistant", avatar=":material/smart_toy:"):
+            render_live_turn(turn.updates(), numbers["window_used_tokens"] if window else numbers["rendered_tokens"],
+                             time.monotonic())
+    finally:
+        if not turn.done:  # interrupted by a rerun: Stop, or another page
+            turn.stop(LEFT_MID_TURN)
+            turn.join(0.5)
+    try:
+        result = turn.outcome()
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+    else:
+        if result.get("error"):
+            flash("error", result["error"])
     st.rerun()

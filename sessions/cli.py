@@ -101,27 +101,45 @@ def cmd_tool(store: SessionStore, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
-    from sessions.turns import TurnHooks
+    from engine.streaming import ReasoningDelta, TextDelta
+    from sessions.agent import StepDone, Turn
 
     session = _open(store, args.session)
-
-    def token(text: str) -> None:
-        sys.stdout.write(_terminal_safe(text))
-        sys.stdout.flush()
-
-    def step(call: dict) -> None:
-        outcome = "error: " + call["result"]["error"] if "error" in call["result"] else "ok"
-        print(_terminal_safe(f"→ {call['name']}({call['arguments']}) {outcome}"), file=sys.stderr)
-
-    result = session.run_turn(args.text, model=args.model, tools=args.tools, tool_choice=args.tool_choice,
-                              api_base=args.api_base, hooks=TurnHooks(on_token=None if args.no_stream else token, on_step=step))
+    turn = Turn(session, args.text, {"model": args.model, "tools": args.tools, "tool_choice": args.tool_choice,
+                                     "api_base": args.api_base}).start()
+    thinking = False
+    try:
+        for update in turn.updates():
+            if isinstance(update, ReasoningDelta) and args.reasoning and not args.no_stream:
+                if not thinking:
+                    sys.stderr.write("[reasoning] ")
+                    thinking = True
+                sys.stderr.write(_terminal_safe(update.text))
+                sys.stderr.flush()
+            elif isinstance(update, TextDelta) and not args.no_stream:
+                if thinking:
+                    sys.stderr.write("\n")
+                    thinking = False
+                sys.stdout.write(_terminal_safe(update.text))
+                sys.stdout.flush()
+            elif isinstance(update, StepDone):
+                call = update.call
+                outcome = "error: " + call["result"]["error"] if "error" in call["result"] else "ok"
+                print(_terminal_safe(f"→ {call['name']}({call['arguments']}) {outcome}"), file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C stops the turn the same way the Stop button does; what arrived is kept
+        turn.stop("interrupted with Ctrl-C")
+        turn.join()
+    result = turn.outcome()
     if result.get("error"):
         print(f"error: {_terminal_safe(result['error'])}", file=sys.stderr)
         return 1
-    if args.no_stream:
+    if args.no_stream and result.get("reply") is not None:
         print(_terminal_safe(result["reply"]))
-    else:
+    elif not args.no_stream:
         print()
+    if result.get("stopped"):
+        print(f"stopped ({_terminal_safe(result.get('stop_reason') or 'requested')}); the partial reply is kept", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -257,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--tools", choices=["none", "sculptor", "all"], help="tool profile (default: the session's)")
     sub.add_argument("--tool-choice", help="auto, required, none, or a tool's name (forced on the first step)")
     sub.add_argument("--no-stream", action="store_true", help="print the reply when it is complete")
+    sub.add_argument("--reasoning", action="store_true", help="also print the model's reasoning (on stderr) as it streams")
     sub = command("check", cmd_check, "Replay every session in the store and say which ones do not (exit 1 if any).")
     sub.add_argument("--json", action="store_true", help="print JSON instead of lines")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")

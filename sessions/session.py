@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +36,7 @@ from engine.policy import ContextPolicy, plan
 from engine.records import EventRecord, utc_now
 from engine.settings import BACKEND_FIELDS, LOOP_FIELDS, DEFAULT_SETTINGS, settings_of, validate_settings, window_stats
 from engine.summarize import Summarizer
-from engine.text import normalize_text, normalize_value, printable
+from engine.text import normalize_value
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import ToolContext
 from sessions.stores.base import EventStore, SessionRow, StoredEvent
@@ -59,16 +58,6 @@ class Unfolded:
 
     def __str__(self) -> str:
         return f"event {self.seq} ({self.kind}) does not replay: {self.reason}"
-
-
-def new_session_row(title: str, **origin: Any) -> SessionRow:
-    """A row for a new session. Titles and origins are labels in plain columns, which hold only
-    UTF-8: a lone surrogate there becomes U+FFFD (in events it is kept, as an escape)."""
-    if not isinstance(title, str) or not printable(normalize_text(title)).strip():
-        raise WorkbenchError("a session needs a title that is not empty")
-    if isinstance(origin.get("imported_from"), str):
-        origin["imported_from"] = printable(normalize_text(origin["imported_from"]))
-    return SessionRow(uuid.uuid4().hex[:12], printable(normalize_text(title)).strip(), utc_now(), **origin)
 
 
 class Session:
@@ -398,7 +387,7 @@ class Session:
             at = self.last_seq if at is None else at
             if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
                 raise WorkbenchError(f"cannot fork at {at!r}: choose an event number from 0 to {self.last_seq}")
-            row = new_session_row(title or f"{self.title} (fork at {at})", forked_from=self.id, forked_at=at)
+            row = SessionRow.new(title or f"{self.title} (fork at {at})", forked_from=self.id, forked_at=at)
             self._store.fork(self.id, at, row)
             return Session(self._store, row, records=self._records[:at])
 

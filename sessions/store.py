@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 from engine import WorkbenchError
 from engine.records import EventRecord
-from sessions.session import Session, new_session_row
+from sessions.session import Session
+from sessions.stores.base import SessionRow
 from sessions.stores import EventStore, open_event_store
 
 DB_ENV = "WORKBENCH_DB"
@@ -54,7 +55,7 @@ class SessionStore:
         """A new session, empty or holding `records` (their seqs must run 1, 2, 3, ...)."""
         if [r.seq for r in records] != list(range(1, len(records) + 1)):
             raise WorkbenchError("event records must be numbered 1, 2, 3, ... without gaps")
-        row = new_session_row(title, forked_from=forked_from, forked_at=forked_at, imported_from=imported_from)
+        row = SessionRow.new(title, forked_from=forked_from, forked_at=forked_at, imported_from=imported_from)
         session = Session(self.events, row, records=records)  # folds the events first: a bad log raises here
         self.events.create(row, records)
         return session

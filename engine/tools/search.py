@@ -6,7 +6,7 @@ so; a hit's id (`s` + 5 hex) opens a wider window on it with get_search_detail.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from engine.errors import ToolInputError
 from engine.events import ContextSearched, SearchDetailViewed, SearchHit
@@ -15,7 +15,7 @@ from engine.search import SEARCHES
 from engine.state import ContextState
 from engine.tools.context import SearchRole
 from engine.tools.registry import ToolContext, ToolResult
-from engine.tools.types import DetailChars, ResultCount, SnippetChars
+from engine.tools.types import DetailChars, HiddenFromModel, ResultCount, SnippetChars
 
 
 def text_window(text: str, start: int, end: int, reach: int) -> tuple[str, int, int]:
@@ -35,7 +35,9 @@ def text_window(text: str, start: int, end: int, reach: int) -> tuple[str, int, 
     return window, start - left + len(prefix), end - left + len(prefix)
 
 
-def _fragment_of(state: ContextState, message_id: str, offset: int) -> tuple[str | None, str | None]:
+def _fragment_of(state: ContextState, message_id: str, offset: int, part: str = "content") -> tuple[str | None, str | None]:
+    if part != "content":  # reasoning has no fragments
+        return None, None
     fragment = state.fragment_at(message_id, offset)
     return (fragment.id, fragment.status) if fragment else (None, None)
 
@@ -47,6 +49,7 @@ def search_context(
     max_results: ResultCount = 10,
     context_size: SnippetChars = 200,
     mode: Literal["exact", "regex", "ranked"] = "exact",
+    include_reasoning: Annotated[bool, HiddenFromModel] = False,
 ) -> ToolResult:
     """Search tool for finding exact text matches in conversation history.
 
@@ -61,18 +64,20 @@ def search_context(
         max_results: Most hits to return, from 1 to 50; total_matches counts them all.
         context_size: Context characters before and after each match in its snippet, from 50 to 1000.
         mode: "exact" for plain text (the default), "regex" for a regular expression, or "ranked" for BM25 relevance over fragments, best first, when the exact words are unknown.
+        include_reasoning: Also search assistants' reasoning (a person's option in the workbench; models are not offered it).
     """
     if not query.strip():
         raise ToolInputError('query is empty; give the text to find, such as "deadline"')
-    matches, total = SEARCHES[mode](ctx.state, query, role, max_results)
+    matches, total = SEARCHES[mode](ctx.state, query, role, max_results, include_reasoning)
     ids = IdAllocator("s", ctx.state.searches, seed=f"search:{ctx.state.event_count}")
     hits, results = [], []
     for rank, match in enumerate(matches):
         message = ctx.state.messages[match.message_index]
         search_id = ids.next(f"{rank}:{message.id}:{match.start}")
-        hits.append(SearchHit(search_id=search_id, message_id=message.id, start=match.start, end=match.end))
-        fragment_id, status = _fragment_of(ctx.state, message.id, match.start)
-        snippet, _, _ = text_window(message.text, match.start, match.end, context_size)
+        hits.append(SearchHit(search_id=search_id, message_id=message.id, start=match.start, end=match.end,
+                              part=match.part))
+        fragment_id, status = _fragment_of(ctx.state, message.id, match.start, match.part)
+        snippet, _, _ = text_window(message.part_text(match.part), match.start, match.end, context_size)
         result = {
             "search_id": search_id,
             "message_id": message.id,
@@ -80,6 +85,8 @@ def search_context(
             "fragment_state": status,
             "snippet": snippet,
         }
+        if match.part != "content":
+            result["part"] = match.part
         if match.score is not None:
             result["score"] = match.score
         results.append(result)
@@ -87,7 +94,8 @@ def search_context(
     data = {"results": results, "total_matches": total, "order": order}
     if total > len(results):
         data["note"] = f"showing {len(results)} of {total}; raise max_results or refine the query"
-    event = ContextSearched(query=query, role=role, mode=mode, total_matches=total, hits=hits)
+    event = ContextSearched(query=query, role=role, mode=mode, total_matches=total, hits=hits,
+                            include_reasoning=include_reasoning)
     return ToolResult.ok(data, [event])
 
 
@@ -103,10 +111,11 @@ def get_search_detail(ctx: ToolContext, search_id: str, extended_context: Detail
     """
     record = ctx.state.search(search_id)
     message = ctx.state.message(record.message_id)
-    text, match_start, match_end = text_window(message.text, record.start, record.end, extended_context)
-    fragment_id, status = _fragment_of(ctx.state, message.id, record.start)
+    text, match_start, match_end = text_window(message.part_text(record.part), record.start, record.end, extended_context)
+    fragment_id, status = _fragment_of(ctx.state, message.id, record.start, record.part)
     return ToolResult.ok(
         {
+            **({"part": record.part} if record.part != "content" else {}),
             "search_id": search_id,
             "message_id": message.id,
             "role": message.role,

@@ -16,12 +16,15 @@ held while it runs.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence
 
+from engine.errors import WorkbenchError
 from engine.events import Event
-from engine.records import EventRecord
+from engine.records import EventRecord, utc_now
+from engine.text import normalize_text, printable
 
 SESSION_COLUMNS = ("id", "title", "created_at", "forked_from", "forked_at", "imported_from")
 LISTING_COLUMNS = SESSION_COLUMNS + ("events", "messages", "updated_at")
@@ -48,6 +51,16 @@ class SessionRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in SESSION_COLUMNS}
+
+    @classmethod
+    def new(cls, title: str, **origin: Any) -> "SessionRow":
+        """A row for a new session. Titles and origins are labels in plain columns, which hold
+        only UTF-8: a lone surrogate there becomes U+FFFD (in events it is kept, as an escape)."""
+        if not isinstance(title, str) or not printable(normalize_text(title)).strip():
+            raise WorkbenchError("a session needs a title that is not empty")
+        if isinstance(origin.get("imported_from"), str):
+            origin["imported_from"] = printable(normalize_text(origin["imported_from"]))
+        return cls(uuid.uuid4().hex[:12], printable(normalize_text(title)).strip(), utc_now(), **origin)
 
 
 Build = Callable[[list[StoredEvent]], Sequence[Event]]

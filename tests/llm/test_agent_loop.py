@@ -12,7 +12,8 @@ from engine import WorkbenchError, scripted_model
 from engine.llm import Backend, LLMError, complete
 from engine.tools import tool_schemas
 from sessions import SessionStore
-from sessions.turns import TurnHooks
+from engine.streaming import StopSignal, TextDelta
+from sessions.agent import retry_turn, run_turn
 
 from tests.conftest import long_text
 
@@ -40,7 +41,7 @@ def test_a_turn_runs_tools_through_the_registry_and_answers(session, model):
         {"content": "Searching.", "tool_calls": [{"name": "search_context", "arguments": {"query": "code word"}}]},
         "The code word is PELICAN.",
     )
-    result = session.run_turn("What is the code word?")
+    result = run_turn(session, "What is the code word?")
     assert result["reply"] == "The code word is PELICAN."
     assert [c["name"] for c in result["tool_calls"]] == ["search_context"]
     assert result["tool_calls"][0]["result"]["total_matches"] == 2  # the question itself matches too
@@ -66,7 +67,7 @@ def test_bad_tool_calls_get_error_results_and_the_loop_goes_on(session, model):
         {"tool_calls": [{"name": "fold_everything", "arguments": "{}"}, {"name": "fold_fragment", "arguments": "{broken"}]},
         "Sorry, done.",
     )
-    result = session.run_turn("Tidy up.")
+    result = run_turn(session, "Tidy up.")
     assert result["reply"] == "Sorry, done."
     errors = [c["result"]["error"] for c in result["tool_calls"]]
     assert "unknown tool 'fold_everything'" in errors[0] and "not valid JSON" in errors[1]
@@ -76,7 +77,7 @@ def test_bad_tool_calls_get_error_results_and_the_loop_goes_on(session, model):
 def test_the_tool_budget_ends_tool_use_and_asks_for_an_answer(session, model):
     call = {"name": "search_context", "arguments": {"query": "committee"}}
     scripted_model.enqueue(model, {"tool_calls": [call, call]}, {"tool_calls": [call, call]}, "Final answer.")
-    result = session.run_turn("Search a lot.", max_tool_calls=3)
+    result = run_turn(session, "Search a lot.", max_tool_calls=3)
     assert len(result["tool_calls"]) == 3 and result["reply"] == "Final answer."
     last = scripted_model.requests(model)[-1]
     assert last["tools"] and last["tool_choice"] == "none"  # schemas still sent (history has calls), none allowed
@@ -84,26 +85,26 @@ def test_the_tool_budget_ends_tool_use_and_asks_for_an_answer(session, model):
 
 def test_tool_profiles_and_tool_choice(session, model):
     scripted_model.enqueue(model, "plain", "plain again", {"tool_calls": [{"name": "search_context", "arguments": {"query": "x"}}]}, "ok")
-    session.run_turn("hi", tools="none")
+    run_turn(session, "hi", tools="none")
     assert scripted_model.requests(model)[-1]["tools"] is None
-    session.run_turn("hi", tool_choice="none")
+    run_turn(session, "hi", tool_choice="none")
     assert scripted_model.requests(model)[-1]["tools"] is None
-    session.run_turn("hi", tool_choice="required")
+    run_turn(session, "hi", tool_choice="required")
     first, second = scripted_model.requests(model)[-2:]
     assert first["tool_choice"] == "required" and second["tool_choice"] == "auto"  # required on the first step only
     with pytest.raises(WorkbenchError, match="unknown tool profile"):
-        session.run_turn("hi", tools="everything")
+        run_turn(session, "hi", tools="everything")
 
 
 def test_a_failing_backend_keeps_the_message_and_can_be_retried(session, model):
     scripted_model.enqueue(model, litellm.RateLimitError("slow down", "scripted", model))
-    result = session.run_turn("Are you there?")
+    result = run_turn(session, "Are you there?")
     assert result["reply"] is None and result["error_kind"] == "rate_limit" and "retry" in result["error"]
     assert session.render()[-1] == {"role": "user", "content": "Are you there?"}
     failed = session.events()[-1]
     assert failed["kind"] == "llm_failed" and failed["payload"]["error_kind"] == "rate_limit"
     scripted_model.enqueue(model, "Yes.")
-    assert session.retry_turn()["reply"] == "Yes."
+    assert retry_turn(session)["reply"] == "Yes."
     assert [m["content"] for m in session.render()[-2:]] == ["Are you there?", "Yes."]
 
 
@@ -138,17 +139,22 @@ def test_unknown_models_and_missing_keys_are_explained(monkeypatch):
 def test_streaming_delivers_tokens_and_can_be_stopped(session, model):
     scripted_model.enqueue(model, "one two three four five six seven eight nine ten eleven twelve")
     tokens: list[str] = []
-    result = session.run_turn("Count.", hooks=TurnHooks(on_token=tokens.append))
+    result = run_turn(session, "Count.", observer=lambda d: tokens.append(d.text) if isinstance(d, TextDelta) else None)
     assert "".join(tokens) == result["reply"] and len(tokens) > 1
-    stop = threading.Event()
+    stop = StopSignal()
     scripted_model.enqueue(model, "a long answer that will be cut off before it is finished, surely")
 
-    def stop_after_first(token: str) -> None:
-        stop.set()
+    def stop_after_first(delta) -> None:
+        stop.set("the test had heard enough")
 
-    result = session.run_turn("Talk.", hooks=TurnHooks(on_token=stop_after_first, stop=stop))
-    assert result["stopped"] and len(result["reply"]) < 20
-    assert session.events()[-2]["payload"]["finish_reason"] == "stopped"
+    result = run_turn(session, "Talk.", observer=stop_after_first, stop=stop)
+    assert result["stopped"] and 0 < len(result["reply"]) < 20
+    called, kept = session.events()[-2:]
+    assert called["kind"] == "llm_called" and called["payload"]["finish_reason"] == "stopped"
+    assert called["payload"]["stop_reason"] == "the test had heard enough" and called["payload"]["latency_ms"] > 0
+    assert called["payload"]["usage"]["completion_tokens"] > 0 and called["payload"]["usage"]["prompt_tokens"] > 0
+    assert kept["payload"]["stopped"] is True and kept["payload"]["content"] == result["reply"]
+    assert session.state().messages[-1].stopped
 
 
 def test_model_summaries_when_a_backend_is_set(session, model):
@@ -177,7 +183,7 @@ def test_api_keys_never_reach_the_store_or_an_export(session, model, monkeypatch
     monkeypatch.setenv("OPENAI_API_KEY", planted)
     session.configure(model=model, api_base="http://127.0.0.1:1/v1")
     scripted_model.enqueue(model, "fine")
-    session.run_turn("hello")
+    run_turn(session, "hello")
     exported = session.export(tmp_path / "trace.jsonl").read_text()
     assert planted not in exported and "sk-planted" not in json.dumps(session.events())
 
@@ -205,7 +211,7 @@ def test_a_context_policy_folds_old_tool_results_with_reasons_and_can_be_undone(
     session.configure(model=model, policy={"threshold": 3000, "keep_tool_results": 2})
     scripted_model.enqueue(model, "Done.")
     before = session.stats()["rendered_tokens"]
-    session.run_turn("Summarize what you saw.")
+    run_turn(session, "Summarize what you saw.")
     applied = [e for e in session.events() if e["kind"] == "policy_applied"]
     assert applied and all(a["reason"].startswith("context at") for a in applied[0]["payload"]["actions"])
     folded = [a["arguments"]["fragment_id"] for a in applied[0]["payload"]["actions"]]
@@ -245,7 +251,7 @@ def test_a_key_echoed_by_a_backend_is_redacted_from_the_log_and_exports(model, m
     session.configure(model=model)
     scripted_model.enqueue(model, litellm.AuthenticationError(
         f"Invalid key: Bearer {planted} and PLANTEDSECRETVALUE42", "openai", model))
-    result = session.run_turn("hello")
+    result = run_turn(session, "hello")
     assert result["error_kind"] == "auth"
     exported = session.export(tmp_path / "t.jsonl").read_text()
     assert "PLANTED" not in exported and "[redacted]" in exported
@@ -273,7 +279,7 @@ def test_our_providers_failures_are_not_called_network_errors(model):
 def test_tool_call_ids_stay_unique_across_steps(session, model):
     call = {"id": "call_1", "name": "search_context", "arguments": {"query": "PELICAN"}}
     scripted_model.enqueue(model, {"tool_calls": [call]}, {"tool_calls": [call]}, "done")
-    session.run_turn("search twice")
+    run_turn(session, "search twice")
     ids = [c["id"] for m in session.render() for c in (m.get("tool_calls") or [])]
     answers = [m["tool_call_id"] for m in session.render() if m["role"] == "tool"]
     assert len(set(ids)) == 2 and answers == ids
@@ -281,24 +287,8 @@ def test_tool_call_ids_stay_unique_across_steps(session, model):
 
 def test_retry_needs_an_unanswered_message(session, model):
     scripted_model.enqueue(model, "answer")
-    session.run_turn("question")
+    run_turn(session, "question")
     with pytest.raises(WorkbenchError, match="nothing to retry"):
-        session.retry_turn()
+        retry_turn(session)
     with pytest.raises(WorkbenchError, match="nothing to retry"):
-        SessionStore(":memory:").create_session("empty").retry_turn()
-
-
-def test_a_model_summary_is_written_before_the_transaction(session, model, monkeypatch):
-    fragment_id = session.state().messages[1].fragments[0].id
-    database = session._store.db
-    seen_inside = []
-    original = scripted_model.next_reply
-
-    def watching(name, request):
-        seen_inside.append(database._depth)  # how many connections are open while the model thinks
-        return original(name, request)
-
-    monkeypatch.setattr(scripted_model, "next_reply", watching)
-    scripted_model.enqueue(model, "Summary: PELICAN.")
-    result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "code word"})
-    assert result["summary"] == "Summary: PELICAN." and seen_inside == [0]
+        retry_turn(SessionStore(":memory:").create_session("empty"))

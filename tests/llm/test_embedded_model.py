@@ -14,6 +14,7 @@ import pytest
 from engine.llm import EMBEDDED_MODEL
 from engine.local_model import gguf_path
 from sessions import SessionStore
+from sessions.agent import run_turn
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import _free_port
@@ -27,7 +28,7 @@ def _session(title: str):
 
 def test_a_chat_turn_with_the_embedded_model():
     session = _session("embedded chat")
-    result = session.run_turn("What is the capital of France? Answer in one short sentence.", tools="none")
+    result = run_turn(session, "What is the capital of France? Answer in one short sentence.", tools="none")
     assert result["model"] == EMBEDDED_MODEL and result.get("error") is None
     assert isinstance(result["reply"], str) and result["reply"].strip()
     called = [e["payload"] for e in session.events() if e["kind"] == "llm_called"]
@@ -37,7 +38,7 @@ def test_a_chat_turn_with_the_embedded_model():
 
 def test_a_forced_tool_call_runs_through_the_registry():
     session = _session("embedded tools")
-    result = session.run_turn("Use search_context to find the code word.", tool_choice="search_context")
+    result = run_turn(session, "Use search_context to find the code word.", tool_choice="search_context")
     assert result.get("error") is None
     assert result["tool_calls"] and result["tool_calls"][0]["name"] == "search_context"
     arguments = json.loads(result["tool_calls"][0]["arguments"])
@@ -49,11 +50,11 @@ def test_a_forced_tool_call_runs_through_the_registry():
 
 
 def test_streaming_from_the_embedded_model():
-    from sessions.turns import TurnHooks
+    from engine.streaming import TextDelta
 
     tokens: list[str] = []
     session = _session("embedded stream")
-    result = session.run_turn("Say hello in five words.", tools="none", hooks=TurnHooks(on_token=tokens.append))
+    result = run_turn(session, "Say hello in five words.", tools="none", observer=lambda d: tokens.append(d.text) if isinstance(d, TextDelta) else None)
     assert len(tokens) > 1 and "".join(tokens) == result["reply"]
 
 
@@ -87,17 +88,17 @@ def openai_server():
 
 def test_an_openai_compatible_server_through_litellm(openai_server):
     session = _session("over http")
-    result = session.run_turn("Say hello.", model="openai/smollm2", api_base=openai_server, tools="none")
+    result = run_turn(session, "Say hello.", model="openai/smollm2", api_base=openai_server, tools="none")
     assert result.get("error") is None and result["reply"].strip()
     assert session.events()[-2]["payload"]["model"] == "openai/smollm2"
-    forced = session.run_turn("Find the code word with search_context.", model="openai/smollm2",
+    forced = run_turn(session, "Find the code word with search_context.", model="openai/smollm2",
                               api_base=openai_server, tool_choice="search_context")
     assert forced.get("error") is None and forced["tool_calls"][0]["name"] == "search_context"
 
 
 def test_an_unreachable_server_is_a_clear_failure_and_the_message_is_kept():
     session = _session("nobody home")
-    result = session.run_turn("Hello?", model="openai/smollm2", api_base=f"http://127.0.0.1:{_free_port()}/v1", tools="none")
+    result = run_turn(session, "Hello?", model="openai/smollm2", api_base=f"http://127.0.0.1:{_free_port()}/v1", tools="none")
     assert result["reply"] is None and result["error_kind"] == "unreachable"
     assert session.render()[-1] == {"role": "user", "content": "Hello?"}
     assert session.events()[-1]["kind"] == "llm_failed"
@@ -108,6 +109,6 @@ def test_a_context_over_the_embedded_window_is_a_clear_overflow():
 
     session = SessionStore(":memory:").create_session("too long")
     session.add_message("user", long_text(300))  # about 13k tokens against an 8k window
-    result = session.run_turn("Summarize.", tools="none")
+    result = run_turn(session, "Summarize.", tools="none")
     assert result["error_kind"] == "context_overflow" and "fold or summarize" in result["error"]
     assert session.events()[-1]["payload"]["error_kind"] == "context_overflow"
