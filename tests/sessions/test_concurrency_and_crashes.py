@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -25,24 +27,68 @@ with db.connect() as connection:
     time.sleep(float(sys.argv[2]))
 """
 
+HOLD_UNTIL_TOLD = """
+import sys
+from sessions.database import Database
+db = Database(sys.argv[1], linger=0)
+with db.connect() as connection:
+    print("holding", flush=True)
+    sys.stdin.readline()
+print("released", flush=True)
+"""
+
 
 def _start(script: str, *args: str) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-c", script, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, *args], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )
     assert process.stdout.readline().strip() in ("holding", "ready"), process.stderr.read()
     return process
 
 
-def test_a_brief_lock_by_another_process_is_waited_out(tmp_path):
+def _queued(db) -> bool:
+    """Whether some process waits for the file (holds the turnstile `<db>.wait`, see sessions/database.py)."""
+    try:
+        fd = os.open(f"{db}.wait", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_lock_by_another_process_is_waited_out(tmp_path):
     db = tmp_path / "shared.duckdb"
-    SessionStore(db, linger=0).close()
-    holder = _start(HOLD_LOCK, str(db), "1.0")
-    store = SessionStore(db, linger=0, lock_timeout=10)  # without retrying, this open would fail at once
-    session = store.create_session("made while the other process held the file")
-    assert holder.poll() is None or holder.returncode == 0
-    assert session.add_message("user", "hello") == "m1"
-    holder.wait(timeout=10)
+    store = SessionStore(db, linger=0, lock_timeout=120)  # opened and closed before the other process holds it
+    holder = _start(HOLD_UNTIL_TOLD, str(db))
+    outcome = []
+
+    def create():
+        try:
+            outcome.append(store.create_session("made while the other process held the file"))
+        except Exception as error:  # noqa: BLE001 - reported by the assertions below
+            outcome.append(error)
+
+    waiter = threading.Thread(target=create)
+    waiter.start()
+    for _ in range(3000):  # the store queues up for the file: it had to wait (a bound, not a timing)
+        if _queued(db) or not waiter.is_alive():
+            break
+        time.sleep(0.01)
+    assert _queued(db) and outcome == [], outcome  # waiting, not failed, while the holder holds
+    holder.stdin.write("release\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "released"
+    waiter.join(timeout=120)
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    session = outcome[0]
+    assert session.add_message("user", "hello") == "m1"  # it got the file only after the holder let go
+    assert holder.wait(timeout=60) == 0
     store.close()
 
 
