@@ -16,31 +16,19 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import summary, tail, tail_label, timed  # noqa: E402
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 _spec = importlib.util.spec_from_file_location("scale", Path(__file__).with_name("scale.py"))
 scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(scale)
-
-
-def timed(function):
-    started = time.perf_counter()
-    value = function()
-    return value, time.perf_counter() - started
-
-
-def summary(seconds: list[float]) -> dict:
-    ordered = sorted(seconds)
-    return {"n": len(ordered), "p50_ms": statistics.median(ordered) * 1000,
-            "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000}
 
 
 def main() -> None:
@@ -62,13 +50,14 @@ def main() -> None:
         os.environ["WORKBENCH_DB"] = str(db)
         at, first = timed(lambda: AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run())
         assert not at.exception, at.exception
-        reruns = [timed(at.run)[1] for _ in range(10)]
+        reruns = [timed(at.run)[1] for _ in range(20)]
         pages = []
-        for page in (2, 5, 10, 20):
-            at.number_input(key="message_page").set_value(page)
+        last_page = max(2, -(-len(session.state().messages) // 10))
+        for page in (2, 5, 10, 20, 30, 3, 8, 12, 15, 25) * 2:
+            at.number_input(key="message_page").set_value(page % last_page + 1)
             pages.append(timed(at.run)[1])
         hides = []
-        for _ in range(5):
+        for _ in range(20):
             key = next(b.key for b in at.button if b.key and b.key.endswith("-hide"))
             at.button(key=key).click()
             hides.append(timed(at.run)[1])
@@ -86,8 +75,9 @@ def main() -> None:
           f"{result['fragments']:,} fragments, {result['events']:,} events)")
     print(f"{'first run (load, replay, count)':<36}{result['first_run_ms']:>10.0f} ms")
     for key in ("rerun", "change_page", "hide_click_and_rerun"):
-        print(f"{key.replace('_', ' '):<36}{result[key]['p50_ms']:>10.0f} ms p50 {result[key]['p95_ms']:>8.0f} ms p95 (n={result[key]['n']})")
-    met = result["rerun"]["p95_ms"] < 1000
+        print(f"{key.replace('_', ' '):<36}{result[key]['p50_ms']:>10.0f} ms p50 {tail(result[key]):>8.0f} ms "
+              f"{tail_label(result[key])} (n={result[key]['n']})")
+    met = tail(result["rerun"]) < 1000
     print(f"\ntarget: a rerun of the Context page under 1 s: {'met' if met else 'MISSED'}")
 
 

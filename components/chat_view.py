@@ -41,7 +41,7 @@ def render_chat(state: ContextState, rendered: list[dict[str, Any]], reasoning_s
             if content:
                 st.text(printable(content if len(content) < 20_000 else content[:20_000] + "\n…"))
             if message.stopped:
-                st.caption("⏹ stopped: this is what the model had written when it was stopped")
+                st.caption(":material/stop_circle: stopped: this is what the model had written when it was stopped")
             for call in shown.get("tool_calls") or []:
                 function = call["function"]
                 answer = answers.get(call["id"])

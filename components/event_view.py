@@ -18,6 +18,8 @@ def describe(record: EventRecord) -> str:
     if kind == "message_added":
         calls = payload.get("tool_calls") or []
         what = f"{len(calls)} tool call(s)" if calls and not payload.get("content") else f"{len(payload.get('content') or ''):,} characters"
+        what += ", with reasoning" if payload.get("reasoning") else ""
+        what += ", stopped" if payload.get("stopped") else ""
         return f"{payload['message_id']} added ({payload['role']}, {what})"
     if kind == "context_fragmented":
         pieces = sum(len(cut["pieces"]) for cut in payload["cuts"])
@@ -30,6 +32,9 @@ def describe(record: EventRecord) -> str:
         return f"searched {payload['query']!r} ({payload['mode']}): {payload['total_matches']} matches"
     if kind == "search_detail_viewed":
         return f"opened search hit {payload['search_id']}"
+    if kind == "llm_called" and payload["finish_reason"] == "stopped":
+        return (f"{payload['model']} was stopped ({payload.get('stop_reason') or 'requested'}) after "
+                f"{payload['usage'].get('completion_tokens', 0):,} tokens, {payload['latency_ms']:,.0f} ms")
     if kind == "llm_called":
         return (f"{payload['model']} answered ({payload['finish_reason']}, {payload['tool_calls']} tool calls, "
                 f"{payload['usage'].get('prompt_tokens', 0):,} in / {payload['usage'].get('completion_tokens', 0):,} out, "
@@ -37,7 +42,10 @@ def describe(record: EventRecord) -> str:
     if kind == "llm_failed":
         return f"{payload['model']} failed ({payload['error_kind']}): {payload['error']}"
     if kind == "session_configured":
-        return f"settings: model {payload['settings']['backend']['model']}, tools {payload['settings']['tools']}"
+        configured = payload["settings"]
+        parts = [f"model {configured['backend'].get('model')}" if isinstance(configured.get("backend"), dict) else None,
+                 *(f"{key} {configured[key]}" for key in sorted(configured) if key != "backend")]
+        return "settings: " + (", ".join(p for p in parts if p) or "the defaults")
     if kind == "policy_applied":
         return f"context policy acted at {payload['rendered_tokens']:,} tokens: {len(payload['actions'])} action(s)"
     if kind == "tool_failed":

@@ -146,7 +146,7 @@ class _EmbeddedProvider(CustomLLM):
     def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
                   api_key, logging_obj, optional_params, *args, **kwargs):
         options = local_model.litellm_options(optional_params)
-        if "tool_choice" in options:  # a forced call comes whole, not token by token
+        if isinstance(options.get("tool_choice"), dict):  # a forced call comes whole (a grammar), not token by token
             message = _marked(lambda: local_model.chat(messages, **options))["choices"][0]["message"]
             yield from _stream(message_pieces({"content": message.get("content"), "tool_calls": message.get("tool_calls")}))
             return

@@ -6,9 +6,8 @@ one transaction it picks up events other processes appended, computes the new ev
 that fresh state, and writes them together. So the CLI and the app can both change a
 session, neither works on a stale state, and a turn's events land whole or not at all.
 
-Nothing slow happens inside that transaction: a change that may ask a model for a summary
-is first run dry, outside it, and the summaries it needs are written then
-(`sessions.summaries`).
+Nothing slow happens inside it: a change that may ask a model for a summary first runs dry,
+outside, where the summaries are written (`sessions.summaries`).
 
 A log that does not fold (written by a bug, or by hand) never locks a person out: the
 session opens at its last good event, says which event is at fault (`replay_error`), and
@@ -39,10 +38,10 @@ from engine.summarize import Summarizer
 from engine.text import normalize_value
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import ToolContext
-from sessions.stores.base import EventStore, SessionRow, StoredEvent
+from sessions.stores.base import SESSION_COLUMNS, EventStore, SessionRow, StoredEvent
 from sessions.summaries import RecordingSummarizer, calls_a_model, model_summarizer
 
-_STATES_KEPT = 8
+_STATES_KEPT = 8  # states kept for seeks (Replay), folded forward from the nearest
 _EVENT_PREFIX = re.compile(r"^event \d+ \([a-z_]+\): ")
 # A unit of work: from a state (and the summarizer to use) to (value, events, new state).
 Build = Callable[[ContextState, "Summarizer | None"], tuple[Any, list[Event], ContextState]]
@@ -198,14 +197,8 @@ class Session:
             return self._records[-count:] if count > 0 else []
 
     def info(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "created_at": self.created_at,
-            "forked_from": self.forked_from,
-            "forked_at": self.forked_at,
-            "imported_from": self.imported_from,
-        }
+        """The session's row: id, title, created_at, and where a fork or an import came from."""
+        return {name: getattr(self, name) for name in SESSION_COLUMNS}
 
     # ---- changing ----------------------------------------------------------------------
 

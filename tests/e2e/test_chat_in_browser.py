@@ -44,6 +44,18 @@ def test_chat_with_the_embedded_model(server, browser, shots):
     page.close()
 
 
+def _events(db, session_id, until_kind: str, timeout: float = 90):
+    """The session's events once one of `until_kind` is in the log (the worker writes it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        store = SessionStore(db, lock_timeout=30)
+        events = store.open_session(session_id).events()
+        store.close()
+        if any(e["kind"] == until_kind for e in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.3)
+
+
 def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
     session_id = seed_session(server["db"], "stop me")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -53,12 +65,36 @@ def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
     box.press("Enter")
     stop = page.get_by_role("button", name="Stop")
     expect(stop).to_be_visible(timeout=TIMEOUT)
-    stop.click()  # at once: a long story takes the model seconds, so it is still writing
-    expect(page.get_by_text("The last message has no answer yet")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text(re.compile("Writing…"))).to_be_visible(timeout=TIMEOUT)  # the reply has begun
+    stop.click()
+    expect(page.get_by_text("The last reply was stopped", exact=False)).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text(re.compile("stopped: this is what the model had written"))).to_be_visible()
     shots(page, "10-chat-turn-stopped")
-    store = SessionStore(server["db"], lock_timeout=30)
-    messages = store.open_session(session_id).render()
-    store.close()
-    assert messages[-1]["role"] == "user"  # the person's message is kept, the unfinished reply is not
+    events = _events(server["db"], session_id, "llm_called")
+    called = next(e for e in events if e["kind"] == "llm_called")
+    assert called["payload"]["finish_reason"] == "stopped" and "Stop pressed" in called["payload"]["stop_reason"]
+    assert called["payload"]["usage"]["completion_tokens"] > 0
+    kept = events[-1]["payload"]
+    assert kept["role"] == "assistant" and kept["stopped"] is True and kept["content"]  # the partial reply is kept
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    page.close()
+
+
+def test_leaving_the_page_mid_turn_stops_the_turn_and_keeps_what_arrived(server, browser, shots):
+    session_id = seed_session(server["db"], "leave me")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], "leave me", "Chat")
+    box = page.get_by_placeholder(re.compile("Message the model"))
+    box.fill("Write a very long story about a lighthouse keeper, with many chapters.")
+    box.press("Enter")
+    expect(page.get_by_text(re.compile("Writing…"))).to_be_visible(timeout=TIMEOUT)
+    page.get_by_role("link", name="Context").click()
+    expect(page.get_by_role("heading", name="Context")).to_be_visible(timeout=TIMEOUT)
+    events = _events(server["db"], session_id, "llm_called")
+    called = next(e for e in events if e["kind"] == "llm_called")
+    assert called["payload"]["finish_reason"] == "stopped" and "page left" in called["payload"]["stop_reason"]
+    assert events[-1]["payload"]["stopped"] is True
+    page.get_by_role("link", name="Chat").click()
+    expect(page.get_by_text(re.compile("stopped: this is what the model had written"))).to_be_visible(timeout=TIMEOUT)
+    shots(page, "11-chat-left-mid-turn")
     page.close()

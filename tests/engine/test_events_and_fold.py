@@ -140,11 +140,24 @@ def test_replay_gives_identical_fragment_ids():
     assert all(len(f.id) == 6 and f.id[0] == "f" and int(f.id[1:], 16) >= 0 for f in first.fragments())
 
 
-def test_fragment_ids_do_not_depend_on_the_clock_or_randomness():
-    state_a = state_with(("user", long_text(8)))
-    state_b = state_with(("user", long_text(8)))
+def test_fragment_and_search_ids_are_pinned_and_ignore_the_clock_and_randomness(monkeypatch):
+    """The ids a log makes are a function of the log alone: pinned here, with the clock and the
+    random sources patched to prove they play no part."""
+    import random
+    import time
+    import uuid
+
+    monkeypatch.setattr(time, "time", lambda: 0.0)
+    monkeypatch.setattr(time, "time_ns", lambda: 0)
+    monkeypatch.setattr(random, "random", lambda: 0.5)
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=7))
+    state = state_with(("user", long_text(8)))
+    assert state.messages[0].fragments[0].id == "fd85ff"
     args = {"start_marker": "Paragraph 1.", "end_marker": "action 8.", "num_fragments": 6}
-    assert call(state_a, "fragment_context", args).result == call(state_b, "fragment_context", args).result
+    result = call(state, "fragment_context", args).result
+    assert [p["fragment_id"] for p in result["fragments"]] == ["f35e82", "f0edcb", "fe85a8", "f290e0", "f75ee9", "ff48cc"]
+    found = call(state, "search_context", {"query": "committee", "max_results": 3}).result
+    assert [hit["search_id"] for hit in found["results"]] == ["s72d60", "sa9b62", "s40274"]
 
 
 @pytest.mark.parametrize(

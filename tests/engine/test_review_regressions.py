@@ -97,7 +97,7 @@ def test_deeply_nested_arguments_are_errors_not_crashes():
     state = state_with(("user", "hello"))
     assert call(state, "fold_fragment", nested).failed
     assert "not valid JSON" in call(state, "fold_fragment", "[" * 5000).result["error"]
-    assert "not valid JSON" in call(state, "fold_fragment", "1" * 5000).result["error"] or call(state, "fold_fragment", "1" * 5000).failed
+    assert "not valid JSON" in call(state, "fold_fragment", "1" * 5000).result["error"]  # past Python's digit limit
 
 
 def test_a_models_malformed_or_repeated_calls_are_answered_not_refused():

@@ -106,3 +106,13 @@ def test_unicode_case_folding_that_changes_length_keeps_offsets_right():
     outcome = call(state, "search_context", {"query": "marker"})
     detail = call(outcome.state, "get_search_detail", {"search_id": outcome.result["results"][0]["search_id"]})
     assert detail.result["match"] == "MARKER"
+
+
+def test_ranked_scores_match_a_reference_bm25():
+    """Okapi BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5))), worked by hand
+    on words that neither stemming nor stopwords touch: m1 1.1163, m3 0.6671, m2 0.5909."""
+    state = state_with(("user", "apple apple kiwi plum"), ("user", "apple pear"), ("user", "kiwi kiwi kiwi mango lime fig"))
+    outcome = call(state, "search_context", {"query": "apple kiwi", "mode": "ranked"})
+    results = outcome.result["results"]
+    assert [(r["message_id"], r["score"]) for r in results] == [("m1", 1.1163), ("m3", 0.6671), ("m2", 0.5909)]
+    assert outcome.result["total_matches"] == 3 and outcome.result["order"] == "best match first"

@@ -139,3 +139,23 @@ def test_an_unwritable_database_location_is_one_line(tmp_path):
     result = run("list", db=not_a_db)
     assert result.returncode == 1 and result.stderr.startswith("error: cannot open the database")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_show_prints_reasoning_in_full_and_in_json(tmp_path):
+    from sessions import SessionStore
+
+    db = tmp_path / "reasoning.duckdb"
+    store = SessionStore(db, linger=0)
+    session = store.create_session("thinking")
+    session.add_message("user", "Which river?")
+    session.add_message("assistant", "The Loire.", reasoning="Rivers mentioned: Loire only.\nSo: the Loire.")
+    store.close()
+    brief = run("show", session.id, db=db)
+    assert brief.returncode == 0 and "┆ reasoning · " in brief.stdout and "(--full shows it)" in brief.stdout
+    assert "Rivers mentioned" not in brief.stdout
+    full = run("show", session.id, "--full", db=db)
+    assert "┆ Rivers mentioned: Loire only.\n┆ So: the Loire." in full.stdout and "not sent back" in full.stdout
+    document = json.loads(run("show", session.id, "--json", db=db).stdout)
+    assert document["reasoning"] == [{"message_id": "m2", "text": "Rivers mentioned: Loire only.\nSo: the Loire.",
+                                      "tokens": document["stats"]["reasoning_tokens"], "sent": False}]
+    assert "reasoning_content" not in document["messages"][1]  # what the model is sent: not its reasoning
