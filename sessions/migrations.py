@@ -1,17 +1,21 @@
-"""Schema migrations, as a named list applied in order on every open.
+"""Schema migrations: one named list per SQL dialect, applied in order on every open.
 
-A migration runs once; its name is recorded in `_migrations`. Never edit one that has
-shipped: add a new one. The events table is append-only by convention: nothing in the
-workbench updates or deletes an event row.
+A migration is a function of a connection, so it may move data as well as change the
+schema (as `llm/migrations.py` does). Each runs once, in its own transaction, and its name
+is recorded in `_migrations`. Never edit one that has shipped: add a new one. A server
+database gets its own list beside DuckDB's, under the same names where the change is the
+same. The events table is append-only by convention: nothing updates or deletes an event.
 """
 
 from __future__ import annotations
 
-import duckdb
+from typing import Any, Callable
 
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "001_sessions_and_events",
+Migration = tuple[str, Callable[[Any], None]]
+
+
+def _sessions_and_events(connection) -> None:
+    connection.execute(
         """
         CREATE TABLE sessions (
             id VARCHAR PRIMARY KEY,
@@ -28,28 +32,35 @@ MIGRATIONS: list[tuple[str, str]] = [
             payload VARCHAR NOT NULL,  -- canonical JSON; VARCHAR because DuckDB's JSON type refuses lone surrogate escapes
             PRIMARY KEY (session_id, seq)
         );
-        """,
-    ),
-    (
-        "002_sessions_imported_from",
-        "ALTER TABLE sessions ADD COLUMN imported_from VARCHAR;",
-    ),
+        """
+    )
+
+
+def _sessions_imported_from(connection) -> None:
+    connection.execute("ALTER TABLE sessions ADD COLUMN imported_from VARCHAR")
+
+
+DUCKDB: list[Migration] = [
+    ("001_sessions_and_events", _sessions_and_events),
+    ("002_sessions_imported_from", _sessions_imported_from),
 ]
 
+MIGRATIONS: dict[str, list[Migration]] = {"duckdb": DUCKDB}
 
-def migrate(connection: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the migrations this database lacks; return their names."""
+
+def apply_migrations(connection, migrations: list[Migration]) -> list[str]:
+    """Apply the migrations this database lacks, each in its own transaction; return their names."""
     connection.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())"
     )
     done = {row[0] for row in connection.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
-    for name, sql in MIGRATIONS:
+    for name, migration in migrations:
         if name in done:
             continue
         connection.execute("BEGIN TRANSACTION")
         try:
-            connection.execute(sql)
+            migration(connection)
             connection.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
             connection.execute("COMMIT")
         except BaseException:
@@ -57,3 +68,8 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> list[str]:
             raise
         applied.append(name)
     return applied
+
+
+def migrate(connection, dialect: str = "duckdb") -> list[str]:
+    """Bring a database of `dialect` up to date; return the names of the migrations applied."""
+    return apply_migrations(connection, MIGRATIONS[dialect])

@@ -32,7 +32,7 @@ from engine.events import PolicyApplied, SessionConfigured
 from engine.fold import Folder, replay
 from engine.messages import coerce_model_tool_calls
 from engine.policy import ContextPolicy, plan
-from engine.records import EventRecord, utc_now
+from engine.records import EventRecord
 from engine.settings import BACKEND_FIELDS, LOOP_FIELDS, DEFAULT_SETTINGS, settings_of, validate_settings, window_stats
 from engine.summarize import Summarizer
 from engine.text import normalize_value

@@ -191,13 +191,17 @@ def test_a_ten_megabyte_message_through_the_store(file_store, tmp_path):
 def test_an_older_database_is_migrated_on_open(tmp_path):
     import duckdb
 
-    from sessions.migrations import MIGRATIONS
+    from sessions.migrations import DUCKDB
 
     path = tmp_path / "old.duckdb"
-    connection = duckdb.connect(str(path))  # a file written before migration 002 existed
+    connection = duckdb.connect(str(path))  # a file written before migration 002 existed, exactly as it was
     connection.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())")
-    connection.execute(MIGRATIONS[0][1])
-    connection.execute("INSERT INTO _migrations (name) VALUES (?)", [MIGRATIONS[0][0]])
+    connection.execute(
+        "CREATE TABLE sessions (id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, "
+        "forked_from VARCHAR, forked_at BIGINT); CREATE TABLE events (session_id VARCHAR NOT NULL, seq BIGINT NOT NULL, "
+        "ts TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, payload VARCHAR NOT NULL, PRIMARY KEY (session_id, seq))"
+    )
+    connection.execute("INSERT INTO _migrations (name) VALUES (?)", [DUCKDB[0][0]])
     connection.execute("INSERT INTO sessions VALUES ('abc123def456', 'old one', now(), NULL, NULL)")
     connection.close()
     store = SessionStore(path, linger=0)
