@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from sessions import SessionStore  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import summary  # noqa: E402
 
 WRITER = """
 import sys, time
@@ -49,13 +51,6 @@ for n in range(int(sys.argv[3])):
     time.sleep(float(sys.argv[4]))
 store.close()
 """
-
-
-def summary(seconds: list[float]) -> dict:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"n": len(ordered), "p50_ms": statistics.median(ordered) * 1000, "p95_ms": p95 * 1000,
-            "max_ms": ordered[-1] * 1000}
 
 
 def seed(db: Path, sessions: int, messages: int) -> str:
@@ -168,8 +163,8 @@ def print_table(results: dict) -> None:
     width = 34
     print(f"\n{'(ms)':<{width}}{'n':>6}{'p50':>10}{'p95':>10}{'max':>10}")
     for label, numbers in results.items():
-        print(f"{label:<{width}}{numbers['n']:>6}{numbers['p50_ms']:>10.1f}{numbers['p95_ms']:>10.1f}"
-              f"{numbers['max_ms']:>10.1f}")
+        p95 = f"{numbers['p95_ms']:>10.1f}" if "p95_ms" in numbers else f"{'(n<20)':>10}"
+        print(f"{label:<{width}}{numbers['n']:>6}{numbers['p50_ms']:>10.1f}{p95}{numbers['max_ms']:>10.1f}")
 
 
 def main() -> None:

@@ -80,7 +80,10 @@ def create_key_tracking_demo(store: SessionStore) -> Session:
         [{"id": "call_search", "type": "function", "function": {"name": "search_context", "arguments": json.dumps({"query": "planet:", "max_results": 3})}}]
     )
     reply = " ".join(f"The current value of {key} is {value}." for key, value in answer.items())
-    session.add_message("assistant", reply)
+    session.add_message("assistant", reply, reasoning=(
+        "Only the last update of each key counts. The seven folded fragments hold the oldest updates; "
+        "the three still visible hold the newest, so for every key I read its last occurrence there. "
+        "The search for 'planet:' confirms the most recent planet value."))
     return session
 
 

@@ -112,3 +112,30 @@ def test_a_context_over_the_embedded_window_is_a_clear_overflow():
     result = run_turn(session, "Summarize.", tools="none")
     assert result["error_kind"] == "context_overflow" and "fold or summarize" in result["error"]
     assert session.events()[-1]["payload"]["error_kind"] == "context_overflow"
+
+
+def test_ctrl_c_in_the_cli_stops_the_turn_and_keeps_what_arrived(tmp_path):
+    """A real process, a real model, a real SIGINT: the call is recorded as stopped, with the
+    partial reply, and the CLI says so (exit 130)."""
+    import signal
+
+    db = tmp_path / "ctrl-c.duckdb"
+    store = SessionStore(db, linger=0)
+    session = store.create_session("interrupt me")
+    store.close()
+    chat = subprocess.Popen([sys.executable, "-m", "sessions", "--db", str(db), "chat", session.id,
+                             "List the numbers from 1 to 300, one per line.", "--tools", "none"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = chat.stdout.readline()  # the reply has begun
+    chat.send_signal(signal.SIGINT)
+    out, err = chat.communicate(timeout=120)
+    assert first.strip() and chat.returncode == 130, err
+    assert "stopped (interrupted with Ctrl-C); the partial reply is kept" in err
+    store = SessionStore(db, linger=0)
+    events = store.open_session(session.id).events()
+    store.close()
+    called, kept = events[-2:]
+    assert called["payload"]["finish_reason"] == "stopped"
+    assert called["payload"]["stop_reason"] == "interrupted with Ctrl-C"
+    assert kept["payload"]["stopped"] is True and kept["payload"]["content"].startswith(first.strip())
+    assert "300" not in kept["payload"]["content"]
