@@ -9,8 +9,7 @@ from typing import Any, Iterable
 import streamlit as st
 
 from components.reasoning_view import render_reasoning
-from engine.llm import KNOWN_MODELS
-from engine.settings import EMBEDDED_MODEL, TOOL_CHOICES
+from engine.settings import EMBEDDED_MODEL, KNOWN_MODELS, TOOL_CHOICES
 from engine.state import ContextState
 from engine.streaming import ReasoningDelta, TextDelta
 from engine.text import one_line, printable

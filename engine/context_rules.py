@@ -35,6 +35,8 @@ def _message_added(state: ContextState, event: MessageAdded) -> None:
     expected = state.next_message_id()
     if event.message_id != expected:
         raise ReplayError(f"message id {event.message_id!r} should be {expected!r}")
+    if event.reasoning is not None and event.role != "assistant":
+        raise ReplayError(f"a {event.role} message carries reasoning; only assistant messages do")
     index = len(state.messages)
     fragments: tuple[Fragment, ...] = ()
     if event.content:

@@ -45,7 +45,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from engine.errors import WorkbenchError
-from engine.settings import EMBEDDED_MODEL, TOOL_CHOICES, Backend
+from engine.settings import EMBEDDED_MODEL, KNOWN_MODELS, TOOL_CHOICES, Backend
 from engine.streaming import (Completion, Delta, Observer, ObserverError, ReasoningDelta, StopSignal,
                               StreamAssembler, StreamObserver, TextDelta, ToolCallDelta, combine, message_pieces,
                               stop_reason, usage_of)
@@ -61,9 +61,6 @@ from litellm.types.utils import Delta as _ChunkDelta, ModelResponseStream, Strea
 from engine import local_model, scripted_model  # noqa: E402
 
 litellm.suppress_debug_info = True
-
-KNOWN_MODELS = [EMBEDDED_MODEL, "gpt-4.1-mini", "gpt-4.1", "gpt-4o", "anthropic/claude-sonnet-4-5",
-                "gemini/gemini-2.5-pro", "ollama_chat/qwen3", "openai/local-model"]
 
 
 @dataclass

@@ -93,6 +93,16 @@ def coerce_model_tool_calls(tool_calls: Any, taken: set[str] | frozenset = froze
     return coerced
 
 
+def _require_json(value: Any, what: str) -> None:
+    """Refuse what the store cannot give back as it was: bytes, NaN, infinities, odd keys."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"{what} must be JSON data (text, numbers, true/false, null, lists, objects): {exc}") from None
+    except RecursionError:
+        raise MessageError(f"{what} is nested too deeply to store") from None
+
+
 def new_message(
     state: ContextState,
     role: str,
@@ -116,6 +126,8 @@ def new_message(
     content, name, tool_call_id, tool_calls, extra = (
         normalize_value(value) for value in (content, name, tool_call_id, tool_calls, extra)
     )
+    for value, what in ((content, "content"), (tool_calls, "tool_calls"), (extra, "the message's other fields")):
+        _require_json(value, what)
     text, attachments = _split_content(content)
     if reasoning is not None:
         if not isinstance(reasoning, str):

@@ -17,6 +17,8 @@ from engine.state import ContextState
 from engine.tools import TOOL_PROFILES, tool_schemas
 
 EMBEDDED_MODEL = "embedded/smollm2-135m-instruct"
+KNOWN_MODELS = [EMBEDDED_MODEL, "gpt-4.1-mini", "gpt-4.1", "gpt-4o", "anthropic/claude-sonnet-4-5",
+                "gemini/gemini-2.5-pro", "ollama_chat/qwen3", "openai/local-model"]  # offered by name in the UI
 TOOL_CHOICES = ("auto", "required", "none")
 BACKEND_FIELDS = ("model", "api_base", "temperature", "max_tokens", "window")
 LOOP_FIELDS = ("tools", "tool_choice", "max_tool_calls", "policy", "send_reasoning")
@@ -93,28 +95,48 @@ def _whole(value: Any) -> bool:
 
 
 def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """`settings` if every value is one the agent loop can use; else a WorkbenchError saying which."""
-    if settings["tools"] not in TOOL_PROFILES:
-        raise WorkbenchError(f"unknown tool profile {settings['tools']!r}; use one of {', '.join(TOOL_PROFILES)}")
-    choice = settings["tool_choice"]
-    if choice not in TOOL_CHOICES and choice not in TOOL_PROFILES[settings["tools"]]:
+    """`settings` if every value is one the agent loop can use; else a WorkbenchError saying which.
+
+    Also used on settings read back from a log, so it checks types before it uses a value."""
+    if not isinstance(settings, dict):
+        raise WorkbenchError("settings must be an object")
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise WorkbenchError(f"unknown settings {sorted(map(str, unknown))}; a session takes {', '.join(DEFAULT_SETTINGS)}")
+    tools, choice = settings["tools"], settings["tool_choice"]
+    if not isinstance(tools, str) or tools not in TOOL_PROFILES:
+        raise WorkbenchError(f"unknown tool profile {tools!r}; use one of {', '.join(TOOL_PROFILES)}")
+    if not isinstance(choice, str) or (choice not in TOOL_CHOICES and choice not in TOOL_PROFILES[tools]):
         raise WorkbenchError(
             f"tool_choice must be one of {', '.join(TOOL_CHOICES)} or the name of a tool in the "
-            f"{settings['tools']!r} profile, not {choice!r}"
+            f"{tools!r} profile, not {choice!r}"
         )
     budget = settings["max_tool_calls"]
     if not _whole(budget) or not 0 <= budget <= 200:
         raise WorkbenchError(f"max_tool_calls must be a whole number from 0 to 200, not {budget!r}")
     if settings.get("send_reasoning") not in (None, True, False):
         raise WorkbenchError("send_reasoning must be true, false, or null (the backend's convention)")
-    backend = Backend.from_config(settings["backend"])
-    if not isinstance(backend.model, str) or not backend.model.strip():
-        raise WorkbenchError("a backend needs a model string, such as gpt-4.1-mini or ollama_chat/qwen3")
-    if backend.window is not None and (not _whole(backend.window) or backend.window < 1):
-        raise WorkbenchError("a backend's window must be a whole number of tokens")
+    _validate_backend(settings["backend"])
     if settings.get("policy") is not None:
         _validate_policy(settings["policy"])
     return settings
+
+
+def _validate_backend(config: Any) -> None:
+    if not isinstance(config, dict):
+        raise WorkbenchError("a backend is an object such as {\"model\": \"gpt-4.1-mini\"}")
+    backend = Backend.from_config(config)
+    if not isinstance(backend.model, str) or not backend.model.strip():
+        raise WorkbenchError("a backend needs a model string, such as gpt-4.1-mini or ollama_chat/qwen3")
+    if backend.api_base is not None and (not isinstance(backend.api_base, str) or "://" not in backend.api_base):
+        raise WorkbenchError(f"api_base must be a URL such as http://127.0.0.1:8080/v1, not {backend.api_base!r}")
+    temperature = backend.temperature
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+        raise WorkbenchError(f"temperature must be a number from 0 to 2, not {temperature!r}")
+    if not _whole(backend.max_tokens) or not 1 <= backend.max_tokens <= 1_000_000:
+        raise WorkbenchError(f"max_tokens must be a whole number from 1 to 1,000,000, not {backend.max_tokens!r}")
+    if backend.window is not None and (not _whole(backend.window) or backend.window < 1):
+        raise WorkbenchError(f"a backend's window must be a whole number of tokens, not {backend.window!r}")
 
 
 def _validate_policy(policy_settings: Any) -> None:

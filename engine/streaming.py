@@ -89,7 +89,7 @@ class StopSignal(threading.Event):
     def set(self, reason: str = "requested") -> None:  # type: ignore[override]
         with self._reason_lock:
             if self.reason is None:
-                self.reason = reason
+                self.reason = " ".join(str(reason).split())[:200] or "requested"  # recorded in the log: one short line
         super().set()
 
     def clear(self) -> None:

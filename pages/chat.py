@@ -9,6 +9,7 @@ interrupts this script, whose `finally` stops the turn): either way the model ca
 from __future__ import annotations
 
 import time
+import uuid
 
 import streamlit as st
 
@@ -18,7 +19,6 @@ from components.flash import flash, show_flash
 from components.token_bar import current_window, render_token_bar
 from engine import WorkbenchError, render
 from engine.settings import settings_of, window_stats
-from sessions.agent import Turn
 from sessions.service import Workbench
 
 LEFT_MID_TURN = "stopped from the workbench (Stop pressed, or the page left mid-turn)"
@@ -29,12 +29,15 @@ st.title("Chat")
 st.caption(session.title)
 show_flash()
 
-running = service.turns.get(session.id)
-if running is not None and not running.done:  # a turn a previous run started (Stop, or back from another page)
-    running.stop(LEFT_MID_TURN)
+tab = st.session_state.setdefault("browser_tab_id", uuid.uuid4().hex)  # a UI fact: which tab this is
+running = service.running_turn(session.id)
+elsewhere = False
+if running is not None and running[0] == tab:  # this tab's turn, which a previous run started (Stop, or back here)
+    running[1].stop(LEFT_MID_TURN)
     with st.spinner("Stopping the turn: what the model has said so far is being saved…"):
-        running.join(120)
-service.turns.pop(session.id, None)
+        running[1].join(120)
+elif running is not None:
+    elsewhere = True
 
 state = session.state()
 settings = settings_of(state)
@@ -63,15 +66,21 @@ elif unanswered:  # stopped, or a conversation imported mid-way
     retry = True
 else:
     retry = False
-retry_clicked = retry and st.button("Retry", key="retry_turn", icon=":material/refresh:")
-text = st.chat_input("Message the model (it can fold, summarize and search its own context)")
+retry_clicked = retry and not elsewhere and st.button("Retry", key="retry_turn", icon=":material/refresh:")
+if elsewhere:
+    st.info("A turn started in another tab is running on this session; its reply appears here once it is saved "
+            "(reload the page).", icon=":material/hourglass_top:")
+text = st.chat_input("Message the model (it can fold, summarize and search its own context)", disabled=elsewhere)
 
 if text or retry_clicked:
     if text:
         with st.chat_message("user", avatar=":material/person:"):
             st.text(text)
-    turn = Turn(session, text or None).start()  # no text: ask again after the last message
-    service.turns[session.id] = turn
+    try:
+        turn = service.start_turn(session, text or None, tab)  # no text: ask again after the last message
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+        st.rerun()
     st.button("Stop", key="stop_turn", icon=":material/stop:", help="ends the model call; the partial reply is kept")
     try:
         with st.chat_message("assistant", avatar=":material/smart_toy:"):

@@ -30,7 +30,7 @@ from engine.errors import WorkbenchError
 from engine.events import LLMCalled, LLMFailed
 from engine.llm import Completion, LLMError, complete
 from engine.settings import TOOL_CHOICES, Backend, sends_reasoning, settings_of, validate_settings
-from engine.streaming import Delta, Observer, StopSignal, as_callback
+from engine.streaming import Delta, Observer, StopSignal, as_callback, stop_reason
 from engine.tools import tool_schemas
 from sessions.session import Session
 
@@ -62,7 +62,7 @@ def run_turn(
     tool_choice: str | None = None,
     max_tool_calls: int | None = None,
     observer: Observer | None = None,
-    stop: StopSignal | None = None,
+    stop: StopSignal | threading.Event | None = None,
     on_step: StepCallback | None = None,
 ) -> dict[str, Any]:
     """One turn of the agent loop: returns `reply`, `reasoning`, `tool_calls`, `usage`, `steps`,
@@ -86,7 +86,7 @@ def run_turn(
         if settings.get("policy"):
             session.apply_policy(tools=settings["tools"])  # before every model call: tool results grow within a turn
         if stop is not None and stop.is_set():
-            return {"reply": None, "stopped": True, "stop_reason": stop.reason, "tool_calls": calls_made,
+            return {"reply": None, "stopped": True, "stop_reason": stop_reason(stop), "tool_calls": calls_made,
                     "usage": totals, "steps": step - 1}
         choice = settings["tool_choice"]
         schemas = tool_schemas(settings["tools"])

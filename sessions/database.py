@@ -20,10 +20,13 @@ life of the object (it cannot be reopened).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import sys
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -223,6 +226,7 @@ class Database:
         self._shared.step_aside_until = time.monotonic() + STEP_ASIDE_SECONDS
 
     def _schedule_close(self) -> None:
+        _open_databases.add(self)
         cancelled = threading.Event()
         self._closer = cancelled
         threading.Thread(target=self._linger, args=(cancelled,), name="database-linger", daemon=True).start()
@@ -264,6 +268,20 @@ class Database:
             self._cancel_closer()
             if self._users == 0:
                 self._close_now()
+
+
+_open_databases: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    # At exit, a lingering thread caught closing a connection while the interpreter finalizes
+    # would be unwound inside DuckDB's C++ and abort the process; close everything first.
+    for database in list(_open_databases):
+        try:
+            database.close()
+        except Exception as exc:  # exiting anyway: say so, but do not hide the real exit status
+            print(f"warning: could not close {database.path} at exit: {exc}", file=sys.stderr)
 
 
 def _is_lock_error(exc: Exception) -> bool:

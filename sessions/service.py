@@ -39,7 +39,7 @@ class Workbench:
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._totals: OrderedDict[tuple[str, int], int] = OrderedDict()
-        self.turns: dict[str, Any] = {}  # session id -> its running turn (sessions.agent.Turn)
+        self._turns: dict[str, tuple[str, Any]] = {}  # session id -> (the tab that started it, its Turn)
 
     @classmethod
     def shared(cls, path: str | Path | None = None) -> "Workbench":
@@ -118,6 +118,31 @@ class Workbench:
 
     def configure(self, session_id: str, **changes: Any) -> dict[str, Any]:
         return self.session(session_id).configure(**changes)
+
+    # ---- turns ---------------------------------------------------------------------------
+
+    def start_turn(self, session: Session, text: str | None, tab: str):
+        """Start a turn on `session` for the browser tab `tab` (None text: ask again after the
+        last message). Refused while another turn on the session is still running."""
+        from sessions.agent import Turn  # the agent loop imports the model library: only when chatting
+
+        with self._lock:
+            running = self._turns.get(session.id)
+            if running is not None and not running[1].done:
+                raise WorkbenchError("a turn is already running on this session (in another tab?); "
+                                     "wait for its reply, or stop it there")
+            turn = Turn(session, text)
+            self._turns[session.id] = (tab, turn)
+        return turn.start()
+
+    def running_turn(self, session_id: str) -> tuple[str, Any] | None:
+        """(the tab that started it, the Turn) while a turn on the session runs; else None."""
+        with self._lock:
+            running = self._turns.get(session_id)
+            if running is not None and running[1].done:
+                del self._turns[session_id]
+                return None
+            return running
 
     def require(self, session_id: str | None) -> Session:
         session = self.find(session_id)

@@ -17,19 +17,14 @@ refuses changes; a fork of its good part carries on.
 from __future__ import annotations
 
 import json
-import re
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from engine import ContextState, Event, WorkbenchError, new_message, registry, render, stats
-from engine.catalog import event_from_record
-from engine.errors import ReplayError
 from engine.events import PolicyApplied, SessionConfigured
-from engine.fold import Folder, replay
+from engine.fold import replay
 from engine.messages import coerce_model_tool_calls
 from engine.policy import ContextPolicy, plan
 from engine.records import EventRecord
@@ -38,25 +33,12 @@ from engine.summarize import Summarizer
 from engine.text import normalize_value
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import ToolContext
+from sessions.log import SessionLog, Unfolded
 from sessions.stores.base import SESSION_COLUMNS, EventStore, SessionRow, StoredEvent
 from sessions.summaries import RecordingSummarizer, calls_a_model, model_summarizer
 
-_STATES_KEPT = 8  # states kept for seeks (Replay), folded forward from the nearest
-_EVENT_PREFIX = re.compile(r"^event \d+ \([a-z_]+\): ")
 # A unit of work: from a state (and the summarizer to use) to (value, events, new state).
 Build = Callable[[ContextState, "Summarizer | None"], tuple[Any, list[Event], ContextState]]
-
-
-@dataclass(frozen=True)
-class Unfolded:
-    """Where a log stopped folding: the event at fault and why."""
-
-    seq: int
-    kind: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"event {self.seq} ({self.kind}) does not replay: {self.reason}"
 
 
 class Session:
@@ -73,51 +55,27 @@ class Session:
         self.imported_from: str | None = row.imported_from
         self.encoding = DEFAULT_ENCODING
         self.summarizer: Summarizer | None = None  # set to override the session's choice
-        self.replay_error: Unfolded | None = None
-        self._records: list[EventRecord] = []
-        self._folder = Folder()
-        self._states_at: OrderedDict[int, ContextState] = OrderedDict()
+        self._log = SessionLog()
         self._lock = threading.RLock()  # one Session may serve several UI threads
         for record in records:
-            self._fold(record)
-        self._absorb(stored)
+            self._log.fold(record)
+        self._log.absorb(stored)
 
     @classmethod
     def open(cls, store: EventStore, session_id: str) -> "Session":
         return cls(store, store.session_row(session_id), store.load(session_id))
 
     def __repr__(self) -> str:
-        return f"<Session {self.id} {self.title!r}: {len(self._records)} events>"
-
-    # ---- folding what the store holds ---------------------------------------------------
+        return f"<Session {self.id} {self.title!r}: {self.last_seq} events>"
 
     @property
     def _state(self) -> ContextState:
-        return self._folder.state
+        return self._log.state
 
-    def _fold(self, record: EventRecord) -> None:
-        self._folder.add(record.event)
-        self._records.append(record)
-
-    def _absorb(self, stored: Sequence[StoredEvent]) -> None:
-        """Fold events read from the store; stop at the first that does not fit."""
-        for row in stored:
-            if self.replay_error is not None:
-                return
-            if row.seq != self.last_seq + 1:
-                self.replay_error = Unfolded(row.seq, row.kind, f"expected event {self.last_seq + 1} (a gap in the log)")
-                return
-            try:
-                event = event_from_record(row.kind, json.loads(row.payload_json))
-                self._folder.add(event)
-            except (ReplayError, ValueError) as exc:
-                self.replay_error = Unfolded(row.seq, row.kind, _EVENT_PREFIX.sub("", str(exc)))
-                # a rule that failed half-way may have changed the state: fold the good part again
-                self._folder = Folder()
-                for record in self._records:
-                    self._folder.add(record.event)
-                return
-            self._records.append(EventRecord(row.seq, row.ts, event))
+    @property
+    def replay_error(self) -> Unfolded | None:
+        """Where this session's log stops folding, or None when it folds whole."""
+        return self._log.replay_error
 
     def _writable(self) -> None:
         if self.replay_error is not None:
@@ -131,35 +89,19 @@ class Session:
 
     @property
     def last_seq(self) -> int:
-        return self._records[-1].seq if self._records else 0
+        return self._log.last_seq
 
     def refresh(self) -> None:
         """Pick up events that another process appended since we last looked."""
         with self._lock:
             if self.replay_error is None:
-                self._absorb(self._store.load(self.id, after=self.last_seq))
+                self._log.absorb(self._store.load(self.id, after=self.last_seq))
 
     def state(self, at: int | None = None) -> ContextState:
         """The context as it is now, or just after event `at` (0 means before any event)."""
         with self._lock:
             self.refresh()
-            return self._state_at(at)
-
-    def _state_at(self, at: int | None) -> ContextState:
-        if at is None or at == self.last_seq:
-            return self._state.copy()
-        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
-            raise WorkbenchError(
-                f"no event {at!r}: session {self.id} has events 1 to {self.last_seq} (0 means before the first)"
-            )
-        cached = self._states_at.get(at)
-        if cached is None:  # fold forward from the nearest earlier state we still hold
-            start = max((seen for seen in self._states_at if seen < at), default=0)
-            cached = replay((record.event for record in self._records[start:at]), self._states_at.get(start))
-            self._states_at[at] = cached
-            if len(self._states_at) > _STATES_KEPT:
-                self._states_at.popitem(last=False)
-        return cached
+            return self._log.state_at(at, self.id)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -188,13 +130,13 @@ class Session:
     def records(self) -> list[EventRecord]:
         with self._lock:
             self.refresh()
-            return list(self._records)
+            return list(self._log.records)
 
     def tail(self, count: int) -> list[EventRecord]:
         """The last `count` events (cheap on a long log, unlike `records()`)."""
         with self._lock:
             self.refresh()
-            return self._records[-count:] if count > 0 else []
+            return self._log.records[-count:] if count > 0 else []
 
     def info(self) -> dict[str, Any]:
         """The session's row: id, title, created_at, and where a fork or an import came from."""
@@ -207,32 +149,35 @@ class Session:
 
     def _commit(self, build: Build, may_summarize: bool = False) -> Any:
         """Run `build` as one unit of work in the store. A build that may summarize with a
-        model runs dry first, outside the transaction, so the model writes before the store
-        is held and the build inside answers from what it wrote."""
+        model runs dry first, outside the transaction and without the session's lock (the
+        model may take seconds), so the model writes before the store is held and the build
+        inside answers from what it wrote."""
         self._writable()
-        with self._lock:
-            self.refresh()
-            summarizer = self._summarizer(self._state)
-            if may_summarize and calls_a_model(summarizer):
+        summarizer = self.summarizer
+        if may_summarize:
+            state = self.state()
+            summarizer = self._summarizer(state)
+            if calls_a_model(summarizer):
                 recorder = RecordingSummarizer(summarizer)
-                build(self._state.copy(), recorder)  # a dry run: its events are thrown away
+                build(state, recorder)  # a dry run: its events are thrown away
                 summarizer = recorder.prepared()
-            outcome: dict[str, Any] = {}
+        outcome: dict[str, Any] = {}
 
-            def unit(fresh: list[StoredEvent]) -> list[Event]:
-                self._absorb(fresh)
-                self._writable()
-                value, events, state = build(self._state.copy(), summarizer)
-                outcome.update(value=value, state=state)
-                return events
+        def unit(fresh: list[StoredEvent]) -> list[Event]:
+            self._log.absorb(fresh)
+            self._writable()
+            value, events, state = build(self._state.copy(), summarizer)
+            outcome.update(value=value, state=state)
+            return events
 
+        with self._lock:
             _, records = self._store.append(self.id, self.last_seq, unit)
             for record in records:  # folded only once the transaction has committed
-                self._fold(record)
+                self._log.fold(record)
         return outcome["value"]
 
-    def _tool_context(self, state: ContextState, summarizer: Summarizer | None) -> ToolContext:
-        return ToolContext.for_state(state, self.encoding, summarizer)
+    def _tool_context(self, state: ContextState, summarizer: Summarizer | None, from_model: bool = False) -> ToolContext:
+        return ToolContext.for_state(state, self.encoding, summarizer, from_model)
 
     def add_message(
         self,
@@ -301,7 +246,8 @@ class Session:
             results = []
             for call in request.tool_calls or []:
                 function = call["function"]
-                outcome = registry.call(function["name"], function.get("arguments"), self._tool_context(state, summarizer))
+                outcome = registry.call(function["name"], function.get("arguments"),
+                                        self._tool_context(state, summarizer, from_model=True))
                 answer = new_message(
                     outcome.state, "tool", json.dumps(outcome.result, ensure_ascii=False), tool_call_id=call["id"]
                 )
@@ -382,7 +328,7 @@ class Session:
                 raise WorkbenchError(f"cannot fork at {at!r}: choose an event number from 0 to {self.last_seq}")
             row = SessionRow.new(title or f"{self.title} (fork at {at})", forked_from=self.id, forked_at=at)
             self._store.fork(self.id, at, row)
-            return Session(self._store, row, records=self._records[:at])
+            return Session(self._store, row, records=self._log.records[:at])
 
     def export(self, path: str | Path) -> Path:
         """Write this session as a workbench trace (canonical JSON lines); returns the path."""

@@ -41,17 +41,17 @@ class RecordingSummarizer:
     def __init__(self, summarizer: Summarizer) -> None:
         self._summarizer = summarizer
         self.name = summarizer.name
-        self.answers: dict[tuple[str, str], str | ToolInputError] = {}
+        self.answers: dict[tuple[str, str], str | Exception] = {}
 
     def __call__(self, text: str, focus: str) -> str:
         key = (text, focus)
         if key not in self.answers:
             try:
                 self.answers[key] = self._summarizer(text, focus)
-            except ToolInputError as exc:  # given back inside the transaction, as that call's error
+            except Exception as exc:  # given back inside the transaction as that call's error, type and all
                 self.answers[key] = exc
         found = self.answers[key]
-        if isinstance(found, ToolInputError):
+        if isinstance(found, Exception):
             raise found
         return found
 
@@ -62,7 +62,7 @@ class RecordingSummarizer:
 class PreparedSummarizer:
     """Answers only from summaries written before the transaction; never calls a model."""
 
-    def __init__(self, name: str, answers: dict[tuple[str, str], str | ToolInputError]) -> None:
+    def __init__(self, name: str, answers: dict[tuple[str, str], str | Exception]) -> None:
         self.name = name
         self._answers = answers
 
@@ -74,6 +74,6 @@ class PreparedSummarizer:
                 "edit came first), and the model is never called while the store is held; call "
                 "summarize_fragment again"
             )
-        if isinstance(found, ToolInputError):
+        if isinstance(found, Exception):
             raise found
         return found

@@ -7,7 +7,8 @@ line is one event, `{"kind", "payload", "seq", "ts"}`, in canonical JSON (see
 
 An OpenAI-format file is a JSON array of messages, an object with a `"messages"` array, or
 JSON lines of messages. Each message becomes a `message_added` event; an assistant's
-`reasoning_content` (or `reasoning`) becomes the message's reasoning part.
+`reasoning_content` (or `reasoning`, or a reply that opens with `<think>…</think>` as local
+servers write it) becomes the message's reasoning part.
 
 Reading checks the whole file before anything is stored, and every error names the line
 (traces, JSON lines) or the item (arrays) at fault.
@@ -25,6 +26,7 @@ from typing import Any, Iterable
 from engine import ImportFormatError, MessageAdded, ReplayError, WorkbenchError, new_message
 from engine.catalog import event_from_record
 from engine.fold import Folder
+from engine.streaming import OPEN_TAG, split_think_tags
 from engine.records import EventRecord, canonical_json, format_ts, parse_ts, utc_now
 
 TRACE_FORMAT = "context-workbench-trace"
@@ -215,17 +217,19 @@ def _messages_to_records(path: Path, items: Any, line_numbers: list[int] | None 
         extra = {key: value for key, value in item.items() if key not in _MESSAGE_KEYS}
         if role in _ROLE_ALIASES:
             extra["original_role"], role = role, _ROLE_ALIASES[role]
-        reasoning = None
+        reasoning, content = None, item.get("content")
         if role == "assistant":
             for key in _REASONING_KEYS:
                 if isinstance(extra.get(key), str):
                     reasoning = extra.pop(key)
                     break
+            if reasoning is None and isinstance(content, str) and content.lstrip().startswith(OPEN_TAG):
+                content, reasoning = split_think_tags(content)  # a local server's <think>…</think> reply
         try:
             event: MessageAdded = new_message(
                 folder.state,
                 role,
-                item.get("content"),
+                content,
                 name=item.get("name"),
                 tool_calls=item.get("tool_calls"),
                 tool_call_id=item.get("tool_call_id"),

@@ -39,18 +39,21 @@ _LOGGED_ARGUMENT_CHARS = 10_000
 
 @dataclass
 class ToolContext:
-    """What a tool may read: the state it acts on, the tokenizer, the summarizer."""
+    """What a tool may read: the state it acts on, the tokenizer, the summarizer, and whether a
+    model is calling (a model may not send the parameters it is never shown)."""
 
     state: ContextState
     counter: TokenCounter
     summarizer: Summarizer
+    from_model: bool = False
 
     @classmethod
     def for_state(
-        cls, state: ContextState, encoding: str = DEFAULT_ENCODING, summarizer: Summarizer | None = None
+        cls, state: ContextState, encoding: str = DEFAULT_ENCODING, summarizer: Summarizer | None = None,
+        from_model: bool = False,
     ) -> "ToolContext":
         counter = token_counter(encoding)
-        return cls(state, counter, summarizer or ExtractiveSummarizer(counter))
+        return cls(state, counter, summarizer or ExtractiveSummarizer(counter), from_model)
 
 
 @dataclass
@@ -124,6 +127,11 @@ def make_tool(function: Callable[..., ToolResult]) -> Tool:
             )
         if parameter.name not in hints:
             raise ToolDefinitionError(f"tool {name}: parameter {parameter.name} needs a type annotation")
+        if parameter.name.startswith("model_"):  # pydantic keeps that namespace for its own attributes
+            raise ToolDefinitionError(
+                f"tool {name}: a parameter may not be named {parameter.name} (names starting with model_ "
+                "belong to pydantic); choose another name"
+            )
     contexts = [parameter.name for parameter in parameters if _is_context(hints[parameter.name])]
     if len(contexts) != 1:
         found = f"it has {len(contexts)}: {', '.join(contexts)}" if contexts else "it has none"
@@ -225,7 +233,7 @@ class ToolRegistry:
         """Validate and run one tool call. Never raises; failures come back as results."""
         try:
             tool = self.get(name)
-            parsed = self._parse_arguments(tool, arguments)
+            parsed = self._parse_arguments(tool, arguments, context.from_model)
             result = tool.function(**{tool.context_parameter: context}, **parsed)
             state = replay(result.events, context.state)
             return ToolOutcome(result.data, result.events, state)
@@ -238,7 +246,7 @@ class ToolRegistry:
             return self._failure(context, name, arguments, message, type(exc).__name__)
 
     @staticmethod
-    def _parse_arguments(tool: Tool, arguments: Any) -> dict[str, Any]:
+    def _parse_arguments(tool: Tool, arguments: Any, from_model: bool = False) -> dict[str, Any]:
         if arguments is None or arguments == "":
             arguments = {}
         if isinstance(arguments, (str, bytes)):
@@ -254,6 +262,11 @@ class ToolRegistry:
                 f"arguments must be a JSON object, not {type(arguments).__name__}; for example "
                 f"{tool.example_arguments()}"
             )
+        hidden = set(tool.arguments_model.model_fields) - set(tool.parameters["properties"])
+        if from_model and hidden & set(arguments):  # as if it did not exist: the model was never shown it
+            unexpected = sorted(hidden & set(arguments))[0]
+            raise ToolInputError(f"unexpected parameter '{unexpected}'; this tool takes only: "
+                                 f"{', '.join(tool.parameters['properties'])}")
         try:
             validated = tool.arguments_model.model_validate(arguments)
         except ValidationError as exc:

@@ -101,3 +101,12 @@ def test_messages_with_empty_or_null_content_have_no_fragments():
     state = state_with(("user", ""), ("assistant", "fine"))
     assert state.messages[0].fragments == ()
     assert render(state)[0] == {"role": "user", "content": ""}
+
+
+@pytest.mark.parametrize("part", [{"type": "image", "data": b"\x89PNG"}, {"type": "x", "value": float("nan")},
+                                  {"type": "x", "value": float("inf")}])
+def test_content_the_store_could_not_give_back_is_refused_at_the_door(part):
+    from engine import MessageError, new_message
+
+    with pytest.raises(MessageError, match="must be JSON data"):
+        new_message(ContextState(), "user", [{"type": "text", "text": "look"}, part])

@@ -84,3 +84,24 @@ def test_every_search_mode_reads_reasoning_when_asked(mode):
     assert record.part == "reasoning"
     matched = state.messages[1].part_text("reasoning")[record.start:record.end].lower()
     assert matched and matched in "closing time"
+
+
+def test_a_model_cannot_send_the_option_it_is_never_shown():
+    state = _state()
+    context = ToolContext.for_state(state, from_model=True)
+    outcome = registry.call("search_context", {"query": "log says six", "role": "all", "include_reasoning": True}, context)
+    assert outcome.failed and "unexpected parameter 'include_reasoning'" in outcome.result["error"]
+    assert "include_reasoning" not in outcome.result["error"].split("takes only:")[1]
+
+
+def test_through_a_session_a_models_call_is_refused_and_a_persons_is_not():
+    from sessions import SessionStore
+
+    session = SessionStore(":memory:").create_session("hidden")
+    session.add_message("user", "When?")
+    session.add_message("assistant", "At six.", reasoning=THOUGHT)
+    arguments = {"query": "log says six", "role": "all", "include_reasoning": True}
+    [as_model] = session.run_model_tool_calls([{"id": "c1", "type": "function",
+                                                "function": {"name": "search_context", "arguments": arguments}}])
+    assert "unexpected parameter" in as_model["error"]
+    assert session.call_tool("search_context", arguments)["total_matches"] == 1

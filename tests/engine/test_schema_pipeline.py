@@ -356,3 +356,16 @@ MISTAKES = [
 def test_definition_mistakes_raise_at_registration(function, message):
     with pytest.raises(ToolDefinitionError, match=message):
         make_tool(function)
+
+
+def test_a_parameter_in_pydantics_namespace_is_refused_at_registration():
+    def configure(ctx: ToolContext, model_config: str) -> ToolResult:
+        """Configure something.
+
+        Args:
+            model_config: A name pydantic keeps for itself.
+        """
+        return ToolResult.ok({})
+
+    with pytest.raises(ToolDefinitionError, match="may not be named model_config"):
+        make_tool(configure)

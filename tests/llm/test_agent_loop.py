@@ -291,3 +291,23 @@ def test_retry_needs_an_unanswered_message(session, model):
         retry_turn(session)
     with pytest.raises(WorkbenchError, match="nothing to retry"):
         retry_turn(SessionStore(":memory:").create_session("empty"))
+
+
+def test_a_plain_event_already_set_stops_before_the_model_is_called(session, model):
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    result = run_turn(session, "never asked", stop=stop)
+    assert result["stopped"] and result["stop_reason"] == "requested" and result["steps"] == 0
+    assert scripted_model.requests(model) == []
+    assert session.state().messages[-1].text == "never asked"  # the person's message is kept for Retry
+
+
+def test_a_stop_reason_of_any_kind_is_recorded_as_one_short_line(session, model):
+    scripted_model.enqueue(model, "a long answer that will be cut off before it is finished, surely")
+    stop = StopSignal()
+    result = run_turn(session, "Talk.", observer=lambda delta: stop.set({"brake": "loop", "n": 3}), stop=stop)
+    assert result["stopped"]
+    called = [e for e in session.events() if e["kind"] == "llm_called"][-1]
+    assert called["payload"]["stop_reason"] == "{'brake': 'loop', 'n': 3}"

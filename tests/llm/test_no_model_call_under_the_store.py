@@ -98,9 +98,10 @@ def test_a_batch_that_fragments_then_summarizes_a_new_fragment_is_prepared_outsi
     store.close()
 
 
-def test_a_summary_the_dry_run_did_not_prepare_fails_alone_without_calling_the_model(tmp_path, model):
+def test_a_planned_summary_that_no_longer_fits_fails_alone_without_calling_the_model(tmp_path, model):
     """Between the plan and the transaction another process re-cuts the message: the planned
-    summary no longer fits. It fails with its reason; the model is not asked again inside."""
+    summary's fragment is gone. It fails with its reason; the model is not asked again inside.
+    (A summary the dry run did not prepare is refused by PreparedSummarizer, tested below.)"""
     db = tmp_path / "raced.duckdb"
     store = SessionStore(db, linger=0)
     session = store.create_session("raced")
@@ -135,3 +136,43 @@ def test_the_prepared_summarizer_refuses_what_it_was_not_given():
     assert prepared("text", "focus") == "summary"
     with pytest.raises(ToolInputError, match="never called while the store is held"):
         prepared("other text", "focus")
+
+
+def test_the_sessions_lock_is_free_while_the_model_writes(model):
+    """Other threads (other browser tabs on the same session) keep reading while a slow model
+    writes a summary: neither the store nor the session's lock is held then."""
+    import threading
+
+    session = SessionStore(":memory:").create_session("readers")
+    session.add_message("user", long_text(6))
+    session.configure(model=model)
+    fragment_id = session.state().messages[0].fragments[0].id
+    read = []
+
+    def reply(request):
+        reader = threading.Thread(target=lambda: read.append(len(session.state().messages)))
+        reader.start()
+        reader.join(10)  # would time out if the model were called under the session's lock
+        return "A short summary."
+
+    scripted_model.enqueue(model, reply)
+    result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "gist"})
+    assert read == [1] and result["summary"] == "A short summary."
+
+
+def test_a_model_summarizer_failing_in_an_unexpected_way_keeps_its_real_error(model):
+    session = SessionStore(":memory:").create_session("odd failure")
+    session.add_message("user", long_text(6))
+    session.configure(model=model)
+    fragment_id = session.state().messages[0].fragments[0].id
+
+    class Broken:
+        name = model
+
+        def __call__(self, text, focus):
+            raise KeyError("the summarizer lost its template")
+
+    session.summarizer = Broken()
+    result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "gist"})
+    assert "KeyError" in result["error"] and "lost its template" in result["error"]
+    assert "was not written" not in result["error"]

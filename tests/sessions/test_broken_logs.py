@@ -85,3 +85,35 @@ def test_check_on_a_healthy_store_exits_zero(tmp_path):
     store.close()
     result = run("check", db=tmp_path / "ok.duckdb")
     assert result.returncode == 0 and "1 of 1 sessions replay" in result.stdout
+
+
+@pytest.mark.parametrize("settings, reason", [
+    ({"backend": {"model": "gpt-4.1", "top_p": 0.5}}, "unknown backend settings ['top_p']"),
+    ({"tools": 5}, "unknown tool profile 5"),
+    ({"backend": "gpt-4.1"}, "a backend is an object"),
+    ({"reasoning_budget": 100}, "unknown settings ['reasoning_budget']"),
+])
+def test_settings_this_version_cannot_use_stop_the_fold_instead_of_breaking_every_page(tmp_path, settings, reason):
+    store = SessionStore(tmp_path / "future.duckdb", linger=0)
+    session = store.create_session("from a newer version")
+    session.add_message("user", "hello")
+    _break(store, session.id, 2, "session_configured", {"settings": settings})
+    reopened = store.open_session(session.id)
+    assert reopened.last_seq == 1 and reason in str(reopened.replay_error)
+    assert reopened.settings["tools"] == "sculptor"  # the pages read the defaults of the good part
+    assert reopened.window_stats(8_192)["window_used_tokens"] > 0
+    assert [row["error"] is not None for row in store.check()] == [True]
+    store.close()
+
+
+def test_an_absurdly_nested_payload_is_a_replay_error_not_a_crash(tmp_path):
+    store = SessionStore(tmp_path / "deep.duckdb", linger=0)
+    session = store.create_session("deep")
+    session.add_message("user", "hello")
+    with store.events.db.transaction() as connection:
+        connection.execute("INSERT INTO events VALUES (?, 2, now(), 'tool_failed', ?)",
+                           [session.id, '{"arguments": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+    reopened = store.open_session(session.id)
+    assert reopened.last_seq == 1 and reopened.replay_error.seq == 2
+    assert store.check()[0]["error"]
+    store.close()

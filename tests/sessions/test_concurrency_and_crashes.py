@@ -127,7 +127,7 @@ def _cli(db, *args):
 
 def test_the_cli_works_while_an_app_process_uses_the_same_file(tmp_path):
     db = tmp_path / "busy.duckdb"
-    app = _start(APP_LIKE, str(db), "8")
+    app = _start(APP_LIKE, str(db), "300")  # rendering over and over until killed below
     try:
         created = _cli(db, "new", "from the cli")
         assert created.returncode == 0, created.stderr
@@ -137,6 +137,7 @@ def test_the_cli_works_while_an_app_process_uses_the_same_file(tmp_path):
         assert listed.returncode == 0 and "from the cli" in listed.stdout and "app session" in listed.stdout
         shown = _cli(db, "show", session_id)
         assert shown.returncode == 0 and "text from the CLI" in shown.stdout
+        assert app.poll() is None, app.stderr.read()  # the app was there, using the file, all along
     finally:
         app.kill()
         app.wait()

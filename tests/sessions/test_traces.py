@@ -191,3 +191,16 @@ def test_round_trip_property(tmp_path, messages, folds, query):
     assert imported.events() == session.events()
     assert imported.render() == session.render()
     assert imported.stats() == session.stats()
+
+
+def test_a_reply_that_opens_with_think_tags_is_imported_as_reasoning_and_reply(tmp_path):
+    from sessions import SessionStore
+
+    path = tmp_path / "local-server.json"
+    path.write_text(json.dumps([{"role": "user", "content": "When?"},
+                                {"role": "assistant", "content": "<think>The log says six.</think>\nAt six."},
+                                {"role": "user", "content": "<think> is how I write tags</think>"}]), encoding="utf-8")
+    session = SessionStore(":memory:").import_file(path)
+    reply, user = session.state().messages[1:]
+    assert (reply.text, reply.reasoning) == ("At six.", "The log says six.")
+    assert user.text == "<think> is how I write tags</think>" and user.reasoning is None  # only a model's reply
