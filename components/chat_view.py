@@ -121,7 +121,7 @@ def render_backend_form(settings: dict[str, Any]) -> dict[str, Any] | None:
                                        key="chat_policy_keep")
         summarize = columns[2].checkbox("Then summarize old turns", policy.get("summarize_turns", False),
                                         key="chat_policy_summarize")
-        reasoning_options = {None: "the backend's convention (not sent)", True: "sent back", False: "not sent back"}
+        reasoning_options = {None: "the backend's convention", True: "sent back", False: "not sent back"}
         send_reasoning = st.selectbox("Earlier reasoning", list(reasoning_options), format_func=reasoning_options.get,
                                       index=list(reasoning_options).index(settings.get("send_reasoning")),
                                       key="chat_send_reasoning", help="whether a model is sent its earlier reasoning")

@@ -380,6 +380,7 @@ def complete(
         stopped=stopped,
         reasoning=parts.reasoning,
         stop_reason=stop_reason(stop) if stopped and stop is not None else None,
+        thinking_blocks=None if stopped else parts.thinking_blocks,  # a cut block has no valid signature
     )
 
 

@@ -10,7 +10,8 @@ marker never glues itself to the middle of a word.
 An assistant's reasoning is its own part of the message. Whether it is sent back follows
 the backend's convention (`include_reasoning`): OpenAI-style chat APIs drop earlier
 reasoning, so by default it is counted (`reasoning_tokens`) but not rendered; when it is
-sent it travels as `reasoning_content`, litellm's common field, and counts in the window.
+sent it travels as `reasoning_content`, litellm's common field (with Anthropic's signed
+`thinking_blocks` where the model gave them), and counts in the window.
 
 Token counts come from the per-text cache in `engine.tokens`; the rendered total is the
 sum of the parts plus OpenAI's per-message framing (3 tokens a message, 1 for a name, 3 to
@@ -102,6 +103,8 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
         rendered["tool_call_id"] = message.tool_call_id
     if include_reasoning and message.reasoning:
         rendered["reasoning_content"] = message.reasoning
+        if message.extra.get("thinking_blocks"):  # Anthropic's signed blocks, as litellm sends them back
+            rendered["thinking_blocks"] = copy.deepcopy(message.extra["thinking_blocks"])
     return rendered
 
 

@@ -8,6 +8,8 @@ inspection. A dict may carry:
 
 - `content`: the text, passed through untouched (`<think>` tags included, so the real
   litellm path and our splitter see what a local server would send);
+- `thinking_blocks`: Anthropic-style signed blocks, sent beside the reasoning (whole, on the
+  first piece of a stream);
 - `reasoning`: reasoning text, sent as `reasoning_content` (as litellm normalizes it) in the
   whole message and in stream chunks, before the content;
 - `tool_calls`: `{"name", "arguments"}` or OpenAI's shape;
@@ -91,6 +93,8 @@ def next_reply(name: str, request: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, "tool_calls": calls or None}
     if reply.get("reasoning"):
         message["reasoning_content"] = reply["reasoning"]
+    if reply.get("thinking_blocks"):  # Anthropic's shape, as litellm hands it on: signed blocks
+        message["thinking_blocks"] = reply["thinking_blocks"]
     if reply.get("usage"):
         message["usage"] = reply["usage"]
     message["pacing"] = {key: reply[key] for key in PACING if key in reply}

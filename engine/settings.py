@@ -60,15 +60,27 @@ def settings_of(state: ContextState) -> dict[str, Any]:
     return {**DEFAULT_SETTINGS, **state.settings}
 
 
-def sends_reasoning(settings: dict[str, Any]) -> bool:
-    """Whether earlier reasoning goes back to the model.
+_SENDS_THINKING_BACK = ("anthropic/", "claude", "bedrock/anthropic.", "vertex_ai/claude")
 
-    The convention of OpenAI-style chat (and of DeepSeek, Qwen and the local servers that
-    strip earlier `<think>` blocks in their templates) is that it does not: each reply's
-    reasoning is for that reply. A session can choose otherwise (`send_reasoning`).
+
+def sends_reasoning(settings: dict[str, Any]) -> bool:
+    """Whether earlier reasoning goes back to the model: the session's choice, else the backend's
+    convention.
+
+    OpenAI-style chat (and DeepSeek, Qwen and the local servers whose templates strip earlier
+    `<think>` blocks) does not send it: each reply's reasoning is for that reply. Anthropic's
+    extended thinking does: earlier signed thinking blocks go back with the turn.
     """
     chosen = settings.get("send_reasoning")
-    return bool(chosen) if chosen is not None else False
+    if chosen is not None:
+        return bool(chosen)
+    return _thinks_back(settings)
+
+
+def _thinks_back(settings: dict[str, Any]) -> bool:
+    backend = settings.get("backend")
+    model = backend.get("model", "") if isinstance(backend, dict) else ""
+    return isinstance(model, str) and model.startswith(_SENDS_THINKING_BACK)
 
 
 def reasoning_note(settings: dict[str, Any]) -> str:
@@ -77,6 +89,8 @@ def reasoning_note(settings: dict[str, Any]) -> str:
         return "reasoning is sent back to the model (this session's setting) and counts in the window"
     if settings.get("send_reasoning") is False:
         return "reasoning is not sent back to the model (this session's setting)"
+    if _thinks_back(settings):
+        return "reasoning is sent back to the model (Anthropic's convention: earlier thinking goes back) and counts in the window"
     return "reasoning is not sent back to the model (the OpenAI-style chat convention)"
 
 

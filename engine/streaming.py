@@ -33,35 +33,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Union, runtime_checkable
 
-OPEN_TAG = "<think>"
-CLOSE_TAG = "</think>"
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    """A piece of the answer."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ReasoningDelta:
-    """A piece of the model's reasoning (thinking), kept apart from the answer."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCallDelta:
-    """A piece of the tool call at `index`; `id` and `name` come with its first piece."""
-
-    index: int
-    id: str | None
-    name: str | None
-    arguments_fragment: str
-
-
-Delta = Union[TextDelta, ReasoningDelta, ToolCallDelta]
+from engine.deltas import Delta, ReasoningDelta, TextDelta, ToolCallDelta  # re-exported: one place to import the stream API from
+from engine.think_tags import CLOSE_TAG, OPEN_TAG, ThinkTagSplitter, split_think_tags  # re-exported: one place to import the stream API from
 
 
 @runtime_checkable
@@ -134,6 +107,7 @@ class Completion:
     stopped: bool = False
     reasoning: str | None = None
     stop_reason: str | None = None
+    thinking_blocks: list[dict[str, Any]] | None = None  # Anthropic's, signatures kept, to send back
 
 
 def combine(observer: Observer | None, on_token: Callable[[str], None] | None = None) -> Callable[[Delta], None] | None:
@@ -149,105 +123,6 @@ def combine(observer: Observer | None, on_token: Callable[[str], None] | None = 
             on_token(delta.text)
 
     return both
-
-
-# ---- the think-tag splitter ---------------------------------------------------------------
-
-
-def _held_back(buffer: str, tags: tuple[str, ...]) -> int:
-    """How many characters at the end of `buffer` could be the start of one of `tags`."""
-    for length in range(min(len(buffer), max(len(t) for t in tags) - 1), 0, -1):
-        tail = buffer[-length:]
-        if any(tag.startswith(tail) for tag in tags):
-            return length
-    return 0
-
-
-class ThinkTagSplitter:
-    """Splits text that may hold `<think>...</think>` into text and reasoning, chunk by chunk.
-
-    `feed(chunk)` returns the deltas it can already be sure of; `flush()` the rest at the end.
-    Whitespace that only separates a tag from what follows is dropped at the start of the
-    answer and of the reasoning; everything else passes unchanged. `text` and `reasoning` hold
-    the whole result so far, with a reply that began inside its reasoning filed correctly.
-    """
-
-    def __init__(self, starts_inside: bool = False) -> None:
-        self.inside = starts_inside
-        self._pending = ""
-        self._seen_tag = starts_inside
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._strip_text = False
-        self._strip_reasoning = starts_inside
-
-    @property
-    def text(self) -> str:
-        return "".join(self._text)
-
-    @property
-    def reasoning(self) -> str:
-        return "".join(self._reasoning)
-
-    def feed(self, chunk: str) -> list[Delta]:
-        deltas: list[Delta] = []
-        buffer = self._pending + chunk
-        while buffer:
-            tags = (CLOSE_TAG,) if self.inside else (OPEN_TAG, CLOSE_TAG) if not self._seen_tag else (OPEN_TAG,)
-            found = [(buffer.find(tag), tag) for tag in tags if tag in buffer]
-            if not found:
-                keep = _held_back(buffer, tags)
-                self._emit(buffer[: len(buffer) - keep], deltas)
-                self._pending = buffer[len(buffer) - keep :]
-                return deltas
-            position, tag = min(found)
-            self._emit(buffer[:position], deltas)
-            buffer = buffer[position + len(tag) :]
-            self._switch(tag)
-        self._pending = ""
-        return deltas
-
-    def flush(self) -> list[Delta]:
-        deltas: list[Delta] = []
-        self._emit(self._pending, deltas)
-        self._pending = ""
-        return deltas
-
-    def _switch(self, tag: str) -> None:
-        if tag == CLOSE_TAG and not self.inside:  # a lone closing tag: all so far was reasoning
-            self._reasoning.extend(self._text)
-            self._text.clear()
-        self._seen_tag = True
-        self.inside = tag == OPEN_TAG
-        if self.inside:
-            self._strip_reasoning = not self._reasoning
-        else:
-            self._strip_text = not self._text
-
-    def _emit(self, piece: str, deltas: list[Delta]) -> None:
-        if self.inside:
-            if self._strip_reasoning:
-                piece = piece.lstrip()
-                self._strip_reasoning = not piece
-            if piece:
-                self._reasoning.append(piece)
-                deltas.append(ReasoningDelta(piece))
-        else:
-            if self._strip_text:
-                piece = piece.lstrip()
-                self._strip_text = not piece
-            if piece:
-                self._text.append(piece)
-                deltas.append(TextDelta(piece))
-
-
-def split_think_tags(text: str) -> tuple[str, str]:
-    """`(answer, reasoning)` of a whole text, as the streaming splitter would find them."""
-    splitter = ThinkTagSplitter()
-    splitter.feed(text)
-    splitter.flush()
-    return splitter.text, splitter.reasoning
-
 
 # ---- whole messages as streams ------------------------------------------------------------
 
@@ -265,6 +140,8 @@ def message_pieces(message: dict[str, Any], size: int = 12, chunks: list[str] | 
     carries something, since litellm drops what comes after a finish.
     """
     pieces: list[dict[str, Any]] = [{"reasoning_content": part} for part in _cut(message.get("reasoning_content") or "", size)]
+    if message.get("thinking_blocks") and pieces:
+        pieces[0]["thinking_blocks"] = message["thinking_blocks"]
     pieces += [{"content": part} for part in (chunks if chunks is not None else _cut(message.get("content") or "", size))]
     calls = message.get("tool_calls") or []
     for index, call in enumerate(calls):
@@ -310,7 +187,13 @@ class StreamAssembler:
         self._splitter = ThinkTagSplitter()
         self._native_reasoning: list[str] = []
         self._calls: dict[int, dict[str, str]] = {}
+        self._blocks: list[dict[str, Any]] = []
         self.deltas = 0
+
+    @property
+    def thinking_blocks(self) -> list[dict[str, Any]] | None:
+        """Anthropic-style thinking blocks, signatures kept: what that API wants sent back."""
+        return [dict(block) for block in self._blocks] or None
 
     @property
     def text(self) -> str:
@@ -331,6 +214,8 @@ class StreamAssembler:
             thinking_blocks: Any = None, tool_calls: Any = None) -> None:
         """One chunk's pieces: reasoning first, then text, then tool-call pieces."""
         reasoning = reasoning or thinking_text(thinking_blocks)  # litellm sends both for Anthropic
+        for block in thinking_blocks or []:
+            self._keep_block(block)
         if reasoning:
             self._native_reasoning.append(reasoning)
             self._tell(ReasoningDelta(reasoning))
@@ -361,6 +246,18 @@ class StreamAssembler:
         known["arguments"] += fragment
         if call_id or name or fragment:
             self._tell(ToolCallDelta(index, call_id or None, name or None, fragment))
+
+    def _keep_block(self, piece: Any) -> None:
+        """A streamed block arrives in pieces (thinking text, then its signature): join them."""
+        block = {key: _field(piece, key) for key in ("type", "thinking", "signature", "data") if _field(piece, key) is not None}
+        last = self._blocks[-1] if self._blocks else None
+        if block.get("type", "thinking") == "thinking" and last is not None and last.get("type", "thinking") == "thinking" \
+                and not last.get("signature"):
+            last["thinking"] = last.get("thinking", "") + block.get("thinking", "")
+            if block.get("signature"):
+                last["signature"] = block["signature"]
+        elif block:
+            self._blocks.append(block)
 
     def _tell(self, delta: Delta) -> None:
         self.deltas += 1

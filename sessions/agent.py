@@ -109,10 +109,11 @@ def run_turn(
                     "usage": totals, "steps": step, "stopped": False}
         for key in totals:
             totals[key] += completion.usage.get(key, 0)
+        extra = {"thinking_blocks": completion.thinking_blocks} if completion.thinking_blocks else None
         if completion.tool_calls and can_call and not completion.stopped:
             calls = completion.tool_calls[:budget_left]
             results = session.run_model_tool_calls(calls, content=completion.content, reasoning=completion.reasoning,
-                                                   before=[_llm_called(completion, step)])
+                                                   extra=extra, before=[_llm_called(completion, step)])
             for call, result in zip(calls, results):
                 record = {"name": call["function"]["name"], "arguments": call["function"]["arguments"], "result": result}
                 calls_made.append(record)
@@ -121,7 +122,7 @@ def run_turn(
             continue
         reply = completion.content or ""
         session.add_message("assistant", reply, reasoning=completion.reasoning, stopped=completion.stopped,
-                            before=[_llm_called(completion, step)])
+                            extra=extra, before=[_llm_called(completion, step)])
         return {"reply": reply, "reasoning": completion.reasoning, "tool_calls": calls_made, "usage": totals,
                 "steps": step, "stopped": completion.stopped, "stop_reason": completion.stop_reason,
                 "model": backend.model}

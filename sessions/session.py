@@ -189,19 +189,20 @@ class Session:
         tool_call_id: str | None = None,
         reasoning: str | None = None,
         stopped: bool = False,
+        extra: dict[str, Any] | None = None,
         before: Sequence[Event] = (),
     ) -> str:
         """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool.
 
         `reasoning`: an assistant's thinking before this reply; `stopped`: the reply was cut
-        short. `before`: events recorded just ahead of it in the same transaction (a model's
-        `llm_called`).
+        short; `extra`: fields kept but not rendered (such as a model's signed thinking blocks).
+        `before`: events recorded just ahead of it in the same transaction (a model's `llm_called`).
         """
 
         def build(state: ContextState, _summarizer):
             state = replay(before, state)
             event = new_message(state, role, content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id,
-                                reasoning=reasoning, stopped=stopped)
+                                reasoning=reasoning, stopped=stopped, extra=extra)
             return event.message_id, [*before, event], replay([event], state)
 
         return self._commit(build)
@@ -222,7 +223,7 @@ class Session:
 
     def run_model_tool_calls(
         self, tool_calls: list[dict[str, Any]], content: str | None = None, before: Sequence[Event] = (),
-        reasoning: str | None = None,
+        reasoning: str | None = None, extra: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Record a model's tool calls and their results as messages, in one transaction.
 
@@ -240,7 +241,7 @@ class Session:
 
         def build(state: ContextState, summarizer):
             state = replay(before, state)
-            request = new_message(state, "assistant", content, tool_calls=calls, reasoning=reasoning)
+            request = new_message(state, "assistant", content, tool_calls=calls, reasoning=reasoning, extra=extra)
             events: list[Event] = [*before, request]
             state = replay([request], state)
             results = []

@@ -11,6 +11,7 @@ from engine import WorkbenchError, scripted_model
 from engine.llm import Backend, LLMError, complete
 from engine.tools import tool_schemas
 from sessions import SessionStore
+from engine.settings import sends_reasoning
 from engine.streaming import StopSignal, TextDelta
 from sessions.agent import retry_turn, run_turn
 
@@ -311,3 +312,26 @@ def test_a_stop_reason_of_any_kind_is_recorded_as_one_short_line(session, model)
     assert result["stopped"]
     called = [e for e in session.events() if e["kind"] == "llm_called"][-1]
     assert called["payload"]["stop_reason"] == "{'brake': 'loop', 'n': 3}"
+
+
+def test_anthropic_thinking_is_kept_signed_and_sent_back_by_its_convention(tmp_path):
+    """A Claude model's signed thinking blocks are kept with its reply and, by Anthropic's
+    convention, sent back with the next call; an OpenAI-style model's reasoning is not."""
+    name = "scripted/claude-sonnet-thinking"  # the convention is read from the model string
+    scripted_model.reset(name)
+    blocks = [{"type": "thinking", "thinking": "The user wants six.", "signature": "sig-abc"}]
+    scripted_model.enqueue(name, {"content": "Six.", "reasoning": "The user wants six.", "thinking_blocks": blocks},
+                           "Seven.")
+    session = SessionStore(":memory:").create_session("thinking")
+    session.configure(model=name)
+    run_turn(session, "Pick a number.", tools="none")
+    kept = session.state().messages[-1]
+    assert kept.reasoning == "The user wants six." and kept.extra["thinking_blocks"] == blocks
+    assert not sends_reasoning(session.settings)  # "scripted/claude-..." is not Anthropic's API
+    session.configure(send_reasoning=True)  # as Anthropic's convention would choose
+    run_turn(session, "Another.", tools="none")
+    sent = scripted_model.requests(name)[-1]["messages"]
+    assert sent[1]["reasoning_content"] == "The user wants six." and sent[1]["thinking_blocks"] == blocks
+    assert sends_reasoning({"backend": {"model": "anthropic/claude-sonnet-4-5"}, "send_reasoning": None})
+    assert not sends_reasoning({"backend": {"model": "gpt-4.1"}, "send_reasoning": None})
+    scripted_model.reset(name)
