@@ -19,14 +19,6 @@ from tests.conftest import long_text
 
 
 @pytest.fixture
-def model(request):
-    name = f"scripted/{request.node.name[:40]}"
-    scripted_model.reset(name)
-    yield name
-    scripted_model.reset(name)
-
-
-@pytest.fixture
 def session(model):
     session = SessionStore(":memory:").create_session("loop")
     session.add_message("system", "You manage your own context.")

@@ -16,14 +16,6 @@ from tests.conftest import long_text
 from tests.sessions.test_cli import run
 
 
-@pytest.fixture
-def model(request):
-    name = f"scripted/{request.node.name[:40]}"
-    scripted_model.reset(name)
-    yield name
-    scripted_model.reset(name)
-
-
 def slow_summary(db, text: str, seen: list):
     """A model that, while it 'thinks', has the CLI write to the same file (it fails if the
     file is held: the CLI waits out its lock timeout, then exits 1)."""

@@ -22,14 +22,6 @@ QUESTION = [{"role": "user", "content": "What is the answer?"}]
 LONG = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
 
 
-@pytest.fixture
-def model(request):
-    name = f"scripted/{request.node.name[:40]}"
-    scripted_model.reset(name)
-    yield name
-    scripted_model.reset(name)
-
-
 def _run(model: str, reply, **options):
     scripted_model.enqueue(model, reply)
     deltas: list = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -17,6 +16,7 @@ from engine import StoreError, replay
 from sessions import SessionStore
 
 from tests.conftest import ROOT
+from tests.sessions.test_file_locks import _locked
 
 HOLD_LOCK = """
 import sys, time
@@ -48,18 +48,8 @@ def _start(script: str, *args: str) -> subprocess.Popen:
 
 
 def _queued(db) -> bool:
-    """Whether some process waits for the file (holds the turnstile `<db>.wait`, see sessions/database.py)."""
-    try:
-        fd = os.open(f"{db}.wait", os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+    """Whether some process waits for the file (holds the turnstile `<db>.wait`, see sessions/file_locks.py)."""
+    return _locked(db, ".wait")
 
 
 def test_a_lock_by_another_process_is_waited_out(tmp_path):
