@@ -41,11 +41,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from engine.errors import WorkbenchError
 from engine.settings import EMBEDDED_MODEL, KNOWN_MODELS, TOOL_CHOICES, Backend
+from engine.windows import model_windows, window_of  # re-exported: the one table of windows
 from engine.streaming import (Completion, Delta, Observer, ObserverError, ReasoningDelta, StopSignal,
                               StreamAssembler, StreamObserver, TextDelta, ToolCallDelta, combine, message_pieces,
                               stop_reason, usage_of)
@@ -176,27 +176,6 @@ def _register() -> None:
 
 
 # ---- calling ------------------------------------------------------------------------------
-
-
-def window_of(backend: Backend) -> int | None:
-    """The model's context window in tokens: the backend's own setting, else the one table."""
-    return backend.window or _window_of_model(backend.model)
-
-
-@lru_cache(maxsize=256)
-def _window_of_model(model: str) -> int | None:
-    if model == EMBEDDED_MODEL:
-        return local_model.EMBEDDED_WINDOW
-    try:
-        return litellm.get_model_info(model).get("max_input_tokens")
-    except Exception:  # unknown to litellm's bundled map: the caller decides
-        return None
-
-
-def model_windows() -> dict[str, int | None]:
-    """The one table of model windows: each model the workbench offers by name, with its window
-    from litellm's bundled map (ours for the embedded model); None where litellm does not know."""
-    return {model: _window_of_model(model) for model in KNOWN_MODELS}
 
 
 _PROVIDER_MARK = "[workbench provider]"

@@ -156,8 +156,8 @@ class Workbench:
         """The session's model and its window (its own setting, else the model table's)."""
         if session is None:
             return None, None
-        from engine.llm import window_of  # the one table of model windows
         from engine.settings import Backend
+        from engine.windows import window_of  # the one table of model windows
 
         backend = Backend.from_config(session.settings["backend"])
         return backend.model, window_of(backend)
@@ -165,6 +165,6 @@ class Workbench:
     @staticmethod
     def known_windows() -> dict[str, int | None]:
         """Model string -> window, for the models the workbench offers by name."""
-        from engine.llm import model_windows
+        from engine.windows import model_windows
 
         return model_windows()

@@ -137,3 +137,11 @@ def test_modules_stay_small_in_every_package():
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _sources().items()}
     assert len(sizes) > 30
     assert {name: lines for name, lines in sizes.items() if lines > 400} == {}
+
+
+def test_the_app_and_its_pages_do_not_load_litellm_until_a_model_is_called():
+    probe = ("import sys, sessions.service, components.token_bar, components.chat_view, engine.windows; "
+             "from engine.windows import model_windows; model_windows(); print('litellm' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

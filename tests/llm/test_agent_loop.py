@@ -327,3 +327,18 @@ def test_anthropic_thinking_is_kept_signed_and_sent_back_by_its_convention(tmp_p
     assert sends_reasoning({"backend": {"model": "anthropic/claude-sonnet-4-5"}, "send_reasoning": None})
     assert not sends_reasoning({"backend": {"model": "gpt-4.1"}, "send_reasoning": None})
     scripted_model.reset(name)
+
+
+def test_the_window_table_agrees_with_litellm_for_every_model_offered():
+    from engine.settings import KNOWN_MODELS
+    from engine.windows import window_of_model
+
+    for name in KNOWN_MODELS:
+        try:
+            expected = litellm.get_model_info(name).get("max_input_tokens")
+        except Exception:  # litellm does not know it either
+            expected = None
+        if name == "embedded/smollm2-135m-instruct":
+            expected = 8_192
+        assert window_of_model(name) == expected, name
+    assert window_of_model("no-such-model") is None
