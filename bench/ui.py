@@ -62,10 +62,12 @@ def main() -> None:
             at.button(key=key).click()
             hides.append(timed(at.run)[1])
         assert not at.exception, at.exception
-    state = session.state()
+        state = session.state()  # while the folder still exists: reading picks up the clicks' events
+        events = session.last_seq
+        store.close()
     result = {
         "tokens": tokens, "messages": len(state.messages), "fragments": len(list(state.fragments())),
-        "events": session.last_seq, "first_run_ms": first * 1000, "rerun": summary(reruns),
+        "events": events, "first_run_ms": first * 1000, "rerun": summary(reruns),
         "change_page": summary(pages), "hide_click_and_rerun": summary(hides),
     }
     if args.json:
