@@ -21,12 +21,12 @@ MODES = {"exact": "Exact text", "regex": "Regular expression", "ranked": "Ranked
 
 def render_search_form() -> Intent | None:
     with st.form("search", clear_on_submit=False, border=False):
-        query_column, mode_column, role_column, reasoning_column, go = st.columns([5, 2, 2, 2, 1], vertical_alignment="bottom")
+        query_column, mode_column, role_column, go = st.columns([5, 2, 2, 1.2], vertical_alignment="bottom")
         query = query_column.text_input("Search the conversation (folded text included)", key="search_query")
         mode = mode_column.selectbox("Mode", list(MODES), format_func=MODES.get, key="search_mode")
         role = role_column.selectbox("In", ["all", "user", "assistant", "tool", "system"], key="search_role")
-        reasoning = reasoning_column.checkbox("Include reasoning", key="search_reasoning",
-                                              help="also search the assistants' reasoning (models are not offered this)")
+        reasoning = st.checkbox("Include the assistants' reasoning", key="search_reasoning",
+                                help="a person's option: models are not offered it")
         if go.form_submit_button("Search", type="primary"):
             return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20,
                                              "include_reasoning": reasoning})
