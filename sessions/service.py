@@ -110,15 +110,6 @@ class Workbench:
             self._sessions[session.id] = session
         return session
 
-    # ---- acting ------------------------------------------------------------------------
-
-    def call_tool(self, session_id: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """A person's tool call: the same registry and events as a model's."""
-        return self.session(session_id).call_tool(tool, arguments)
-
-    def configure(self, session_id: str, **changes: Any) -> dict[str, Any]:
-        return self.session(session_id).configure(**changes)
-
     # ---- turns ---------------------------------------------------------------------------
 
     def start_turn(self, session: Session, text: str | None, tab: str):
@@ -143,12 +134,6 @@ class Workbench:
                 del self._turns[session_id]
                 return None
             return running
-
-    def require(self, session_id: str | None) -> Session:
-        session = self.find(session_id)
-        if session is None:
-            raise WorkbenchError("no session is selected; pick one in the sidebar")
-        return session
 
     # ---- windows -----------------------------------------------------------------------
 
