@@ -14,9 +14,10 @@ from components.flash import flash
 from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
 from engine import render
-from engine.settings import sends_reasoning, settings_of, window_stats
+from engine.settings import Backend, sends_reasoning, settings_of, window_stats
 from engine.text import printable
 from engine.tokens import token_counter
+from engine.windows import window_of
 from sessions.service import Workbench
 
 service = Workbench.shared()
@@ -25,7 +26,6 @@ STEP = f"replay_step-{session.id}"  # each session keeps its own position
 records = session.records()
 st.title("Replay")
 st.caption(f"{session.title} · {len(records)} events")
-window = current_window(service.model_window(session)[1])
 if not records:
     st.info("This session has no events yet.")
     st.stop()
@@ -55,7 +55,9 @@ if at:
 else:
     st.text("#0 · before the first event: an empty context")
 state = session.state(at)
-render_token_bar(window_stats(state, settings_of(state), window, session.encoding), key="replay_bar")
+step_settings = settings_of(state)  # the model (and window) of the session as it was at this step
+window = current_window(window_of(Backend.from_config(step_settings["backend"])))
+render_token_bar(window_stats(state, step_settings, window, session.encoding), key="replay_bar")
 
 fork_column, _ = st.columns([1, 3])
 if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
@@ -79,7 +81,7 @@ with context_tab:
         text = content if isinstance(content, str) else "" if content is None else str(content)
         stopped = " · stopped" if message.stopped else ""
         with st.expander(f"{message.id} · {shown['role']} · {len(text):,} characters{stopped}", expanded=len(rendered_now) <= 3):
-            render_reasoning(message, counter, sends_reasoning(settings_of(state)))
+            render_reasoning(message, counter, sends_reasoning(step_settings))
             st.text(printable(text[:20_000] + (f"\n… ({len(text) - 20_000:,} more characters)" if len(text) > 20_000 else "")))
             for call in shown.get("tool_calls") or []:
                 st.text(printable(f"→ {call['function']['name']}({call['function'].get('arguments', '')[:500]})"))

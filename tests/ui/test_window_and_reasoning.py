@@ -79,3 +79,21 @@ def test_the_search_panel_can_include_reasoning(app, db):
     assert searched["payload"]["include_reasoning"] is True
     assert [hit["part"] for hit in searched["payload"]["hits"]] == ["reasoning"]
     assert any("⟦mentions budget⟧" in t.value for t in at.text)
+
+
+def test_replay_measures_each_step_against_the_model_the_session_had_then(app, db):
+    store = SessionStore(db, linger=0)
+    session = store.create_session("switched models")
+    session.add_message("user", "hello")
+    session.configure(model="gpt-4o")  # event 2: a 128,000-token window from here
+    session.configure(model="embedded/smollm2-135m-instruct")  # event 3: back to 8,192
+    store.close()
+    at = app()
+    at.session_state["selected_session_id"] = session.id
+    at.session_state[f"replay_step-{session.id}"] = 2
+    at.switch_page("pages/replay.py").run()
+    assert not at.exception, at.exception
+    assert _metric(at, "Window") == "128,000"
+    at.session_state[f"replay_step-{session.id}"] = 3
+    at.run()
+    assert _metric(at, "Window") == "8,192"
