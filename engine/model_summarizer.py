@@ -3,6 +3,8 @@ summarize_fragment). The extractive summarizer stays the default when no backend
 
 from __future__ import annotations
 
+import threading
+
 from engine.errors import ToolInputError
 from engine.llm import Backend, LLMError, complete
 
@@ -13,9 +15,12 @@ INSTRUCTIONS = (
 
 
 class ModelSummarizer:
-    def __init__(self, backend: Backend) -> None:
+    """`stop` (a StopSignal or threading.Event) ends a summary being written, as it ends a turn."""
+
+    def __init__(self, backend: Backend, stop: threading.Event | None = None) -> None:
         self.backend = backend
         self.name = backend.model
+        self.stop = stop
 
     def __call__(self, text: str, focus: str) -> str:
         messages = [
@@ -23,12 +28,14 @@ class ModelSummarizer:
             {"role": "user", "content": f"Focus: {focus}\n\nText:\n{text}"},
         ]
         try:
-            completion = complete(self.backend, messages)
+            completion = complete(self.backend, messages, stop=self.stop)
         except LLMError as exc:
             raise ToolInputError(
                 f"the model could not write the summary ({exc.kind}: {exc.message}); retry, split the "
                 "fragment smaller with fragment_context, or fold it instead"
             ) from None
+        if completion.stopped:
+            raise ToolInputError(f"the summary was not written: stopped ({completion.stop_reason}) before the model finished")
         summary = (completion.content or "").strip()
         if not summary:
             raise ToolInputError("the model returned an empty summary; retry with another focus, or fold the fragment")

@@ -84,7 +84,7 @@ def run_turn(
         step += 1
         budget_left = settings["max_tool_calls"] - len(calls_made)
         if settings.get("policy"):
-            session.apply_policy(tools=settings["tools"])  # before every model call: tool results grow within a turn
+            session.apply_policy(tools=settings["tools"], stop=stop)  # before every model call: results grow within a turn
         if stop is not None and stop.is_set():
             return {"reply": None, "stopped": True, "stop_reason": stop_reason(stop), "tool_calls": calls_made,
                     "usage": totals, "steps": step - 1}

@@ -144,10 +144,10 @@ class Session:
 
     # ---- changing ----------------------------------------------------------------------
 
-    def _summarizer(self, state: ContextState) -> Summarizer | None:
-        return self.summarizer if self.summarizer is not None else model_summarizer(state.settings)
+    def _summarizer(self, state: ContextState, stop: Any = None) -> Summarizer | None:
+        return self.summarizer if self.summarizer is not None else model_summarizer(state.settings, stop)
 
-    def _commit(self, build: Build, may_summarize: bool = False) -> Any:
+    def _commit(self, build: Build, may_summarize: bool = False, stop: Any = None) -> Any:
         """Run `build` as one unit of work in the store. A build that may summarize with a
         model runs dry first, outside the transaction and without the session's lock (the
         model may take seconds), so the model writes before the store is held and the build
@@ -156,7 +156,7 @@ class Session:
         summarizer = self.summarizer
         if may_summarize:
             state = self.state()
-            summarizer = self._summarizer(state)
+            summarizer = self._summarizer(state, stop)
             if calls_a_model(summarizer):
                 recorder = RecordingSummarizer(summarizer)
                 build(state, recorder)  # a dry run: its events are thrown away
@@ -284,14 +284,15 @@ class Session:
         self.record([SessionConfigured(settings=explicit)])
         return self.settings
 
-    def apply_policy(self, tools: str | None = None, window: int | None = None) -> list[dict[str, Any]]:
+    def apply_policy(self, tools: str | None = None, window: int | None = None, stop: Any = None) -> list[dict[str, Any]]:
         """Carry out the session's context policy now, if it has one and the window figure
         (rendered context plus the schemas of the tool profile `tools`, default the
         session's) is over its threshold; returns the actions taken, each with its reason.
 
         The plan is made once, before the store is held; summaries are written then too.
         Inside the transaction each planned action runs through the registry: one that no
-        longer fits (another process changed the fragment) fails alone, with its reason.
+        longer fits (another process changed the fragment) fails alone, with its reason. `stop`
+        (a turn's StopSignal) also ends a summary the model is writing.
         """
         self.refresh()
         state = self._state.copy()
@@ -316,7 +317,7 @@ class Session:
                 state = outcome.state
             return taken, events, state
 
-        return self._commit(build, may_summarize=True)
+        return self._commit(build, may_summarize=True, stop=stop)
 
     # ---- copies ------------------------------------------------------------------------
 

@@ -20,15 +20,16 @@ from engine.summarize import Summarizer
 EXTRACTIVE = "extractive"
 
 
-def model_summarizer(settings: dict[str, Any]) -> Summarizer | None:
+def model_summarizer(settings: dict[str, Any], stop: Any = None) -> Summarizer | None:
     """The session's model as a summarizer, once a backend was configured; else None
-    (the extractive summarizer, deterministic and offline, is the default)."""
+    (the extractive summarizer, deterministic and offline, is the default). `stop` ends a
+    summary being written (a turn's StopSignal)."""
     if not settings.get("backend"):
         return None
     from engine.model_summarizer import ModelSummarizer  # only now: it imports the model library
     from engine.settings import Backend
 
-    return ModelSummarizer(Backend.from_config(settings["backend"]))
+    return ModelSummarizer(Backend.from_config(settings["backend"]), stop)
 
 
 def calls_a_model(summarizer: Summarizer | None) -> bool:

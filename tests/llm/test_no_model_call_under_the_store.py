@@ -168,3 +168,29 @@ def test_a_model_summarizer_failing_in_an_unexpected_way_keeps_its_real_error(mo
     result = session.call_tool("summarize_fragment", {"fragment_id": fragment_id, "focus": "gist"})
     assert "KeyError" in result["error"] and "lost its template" in result["error"]
     assert "was not written" not in result["error"]
+
+
+def test_stopping_a_turn_also_stops_the_policys_summary_and_the_turn_ends_there(model):
+    """Stop during a policy's model summary: the summary is not written (that action fails with
+    the reason), and the turn asks the model nothing more."""
+    from engine.streaming import StopSignal
+    from sessions.agent import run_turn
+
+    session = SessionStore(":memory:").create_session("stop the policy")
+    session.add_message("user", "Old notes.\n" + long_text(12))
+    session.add_message("assistant", "Noted.")
+    session.configure(model=model, tools="none",
+                      policy={"threshold": 100, "keep_tool_results": 1, "summarize_turns": True})
+    stop = StopSignal()
+
+    def stopped_midway(request):  # a person presses Stop while the model writes the summary
+        stop.set("Stop pressed during the policy's summary")
+        return {"content": "a summary that is cut off before it ends", "chunk_size": 4}
+
+    scripted_model.enqueue(model, stopped_midway)
+    result = run_turn(session, "And now?", stop=stop)
+    assert result["stopped"] and result["stop_reason"] == "Stop pressed during the policy's summary"
+    failed = [e for e in session.events() if e["kind"] == "tool_failed"]
+    assert failed and "stopped (Stop pressed during the policy's summary)" in failed[-1]["payload"]["error"]
+    assert len(scripted_model.requests(model)) == 1  # the summary call only: no model call for the turn
+    assert not [e for e in session.events() if e["kind"] == "llm_called"]
