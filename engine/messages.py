@@ -93,9 +93,21 @@ def coerce_model_tool_calls(tool_calls: Any, taken: set[str] | frozenset = froze
     return coerced
 
 
+def _text_keys(value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"the key {key!r} is not text")
+            _text_keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            _text_keys(item)
+
+
 def _require_json(value: Any, what: str) -> None:
-    """Refuse what the store cannot give back as it was: bytes, NaN, infinities, odd keys."""
+    """Refuse what the store cannot give back as it was: bytes, NaN, infinities, keys that are not text."""
     try:
+        _text_keys(value)
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise MessageError(f"{what} must be JSON data (text, numbers, true/false, null, lists, objects): {exc}") from None
@@ -123,9 +135,12 @@ def new_message(
     if role not in ROLES:
         raise MessageError(f"role {str(role)[:40]!r} is not one of {', '.join(ROLES)}")
     message_id = state.next_message_id()
-    content, name, tool_call_id, tool_calls, extra = (
-        normalize_value(value) for value in (content, name, tool_call_id, tool_calls, extra)
-    )
+    try:
+        content, name, tool_call_id, tool_calls, extra = (
+            normalize_value(value) for value in (content, name, tool_call_id, tool_calls, extra)
+        )
+    except ValueError as exc:  # nested past the recursion limit
+        raise MessageError(f"the message is {exc}") from None
     for value, what in ((content, "content"), (tool_calls, "tool_calls"), (extra, "the message's other fields")):
         _require_json(value, what)
     text, attachments = _split_content(content)

@@ -103,8 +103,8 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
         rendered["tool_call_id"] = message.tool_call_id
     if include_reasoning and message.reasoning:
         rendered["reasoning_content"] = message.reasoning
-        if message.extra.get("thinking_blocks"):  # Anthropic's signed blocks, as litellm sends them back
-            rendered["thinking_blocks"] = copy.deepcopy(message.extra["thinking_blocks"])
+    if include_reasoning and message.extra.get("thinking_blocks"):  # Anthropic's signed (or redacted) blocks
+        rendered["thinking_blocks"] = copy.deepcopy(message.extra["thinking_blocks"])
     return rendered
 
 

@@ -109,9 +109,11 @@ def _whole(value: Any) -> bool:
 
 
 def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """`settings` if every value is one the agent loop can use; else a WorkbenchError saying which.
+    """`settings` if the agent loop and the pages can use them; else a WorkbenchError saying which.
 
-    Also used on settings read back from a log, so it checks types before it uses a value."""
+    Also run on settings read back from a log, so it checks shapes and types before it uses a
+    value, and it holds every log this workbench ever wrote. What earlier versions let through
+    (a temperature of 3, say) is not refused here but where it is set (`validate_backend_changes`)."""
     if not isinstance(settings, dict):
         raise WorkbenchError("settings must be an object")
     unknown = set(settings) - set(DEFAULT_SETTINGS)
@@ -130,27 +132,29 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise WorkbenchError(f"max_tool_calls must be a whole number from 0 to 200, not {budget!r}")
     if settings.get("send_reasoning") not in (None, True, False):
         raise WorkbenchError("send_reasoning must be true, false, or null (the backend's convention)")
-    _validate_backend(settings["backend"])
+    backend = settings["backend"]
+    if not isinstance(backend, dict):
+        raise WorkbenchError("a backend is an object such as {\"model\": \"gpt-4.1-mini\"}")
+    model = Backend.from_config(backend).model
+    if not isinstance(model, str) or not model.strip():
+        raise WorkbenchError("a backend needs a model string, such as gpt-4.1-mini or ollama_chat/qwen3")
     if settings.get("policy") is not None:
         _validate_policy(settings["policy"])
     return settings
 
 
-def _validate_backend(config: Any) -> None:
-    if not isinstance(config, dict):
-        raise WorkbenchError("a backend is an object such as {\"model\": \"gpt-4.1-mini\"}")
-    backend = Backend.from_config(config)
-    if not isinstance(backend.model, str) or not backend.model.strip():
-        raise WorkbenchError("a backend needs a model string, such as gpt-4.1-mini or ollama_chat/qwen3")
-    if backend.api_base is not None and (not isinstance(backend.api_base, str) or "://" not in backend.api_base):
-        raise WorkbenchError(f"api_base must be a URL such as http://127.0.0.1:8080/v1, not {backend.api_base!r}")
-    temperature = backend.temperature
+def validate_backend_changes(changes: dict[str, Any]) -> None:
+    """The values a person or program is setting now: each one a backend can be sent."""
+    api_base, temperature = changes.get("api_base"), changes.get("temperature", 0.0)
+    max_tokens, window = changes.get("max_tokens", 1), changes.get("window")
+    if api_base is not None and (not isinstance(api_base, str) or "://" not in api_base):
+        raise WorkbenchError(f"api_base must be a URL such as http://127.0.0.1:8080/v1, not {api_base!r}")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
         raise WorkbenchError(f"temperature must be a number from 0 to 2, not {temperature!r}")
-    if not _whole(backend.max_tokens) or not 1 <= backend.max_tokens <= 1_000_000:
-        raise WorkbenchError(f"max_tokens must be a whole number from 1 to 1,000,000, not {backend.max_tokens!r}")
-    if backend.window is not None and (not _whole(backend.window) or backend.window < 1):
-        raise WorkbenchError(f"a backend's window must be a whole number of tokens, not {backend.window!r}")
+    if not _whole(max_tokens) or not 1 <= max_tokens <= 1_000_000:
+        raise WorkbenchError(f"max_tokens must be a whole number from 1 to 1,000,000, not {max_tokens!r}")
+    if window is not None and (not _whole(window) or window < 1):
+        raise WorkbenchError(f"a backend's window must be a whole number of tokens, not {window!r}")
 
 
 def _validate_policy(policy_settings: Any) -> None:

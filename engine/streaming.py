@@ -62,7 +62,7 @@ class StopSignal(threading.Event):
     def set(self, reason: str = "requested") -> None:  # type: ignore[override]
         with self._reason_lock:
             if self.reason is None:
-                self.reason = " ".join(str(reason).split())[:200] or "requested"  # recorded in the log: one short line
+                self.reason = _one_line(reason)  # recorded in the log: one short line
         super().set()
 
     def clear(self) -> None:
@@ -72,8 +72,12 @@ class StopSignal(threading.Event):
 
 
 def stop_reason(stop: threading.Event) -> str:
-    """Why `stop` was set: its reason for a `StopSignal`, "requested" for a plain event."""
-    return getattr(stop, "reason", None) or "requested"
+    """Why `stop` was set, as one short line: its reason for a `StopSignal`, "requested" for a plain event."""
+    return _one_line(getattr(stop, "reason", None))
+
+
+def _one_line(reason: Any) -> str:
+    return " ".join(str(reason).split())[:200] if reason else "requested"
 
 
 class ObserverError(Exception):
@@ -140,7 +144,8 @@ def message_pieces(message: dict[str, Any], size: int = 12, chunks: list[str] | 
     carries something, since litellm drops what comes after a finish.
     """
     pieces: list[dict[str, Any]] = [{"reasoning_content": part} for part in _cut(message.get("reasoning_content") or "", size)]
-    if message.get("thinking_blocks") and pieces:
+    if message.get("thinking_blocks"):  # whole, on the first piece (a reply may have only redacted ones)
+        pieces = pieces or [{}]
         pieces[0]["thinking_blocks"] = message["thinking_blocks"]
     pieces += [{"content": part} for part in (chunks if chunks is not None else _cut(message.get("content") or "", size))]
     calls = message.get("tool_calls") or []

@@ -25,13 +25,22 @@ def normalize_text(text: str) -> str:
 
 
 def normalize_value(value):
-    """`normalize_text` applied to every string inside JSON-like data (dict keys included)."""
+    """`normalize_text` applied to every string inside JSON-like data (dict keys included).
+
+    Data nested past Python's recursion limit raises ValueError ("nested too deeply")."""
+    try:
+        return _normalize_value(value)
+    except RecursionError:
+        raise ValueError("nested too deeply to store (past Python's recursion limit)") from None
+
+
+def _normalize_value(value):
     if isinstance(value, str):
         return normalize_text(value)
     if isinstance(value, dict):
-        return {normalize_value(key): normalize_value(item) for key, item in value.items()}
+        return {_normalize_value(key): _normalize_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [normalize_value(item) for item in value]
+        return [_normalize_value(item) for item in value]
     return value
 
 

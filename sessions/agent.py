@@ -21,8 +21,10 @@ everything a model said is in the log.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -146,7 +148,7 @@ class StepDone:
     call: dict[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)  # a turn is itself, not equal to another with the same fields
 class Turn:
     """A turn running in a worker thread: `updates()` yields its deltas and finished tool calls
     as they come; `stop(reason)` ends it; `result` (or `error`) once it is done.
@@ -166,6 +168,7 @@ class Turn:
         self._thread = threading.Thread(target=self._run, name=f"turn-{self.session.id}", daemon=True)
 
     def start(self) -> "Turn":
+        _running.add(self)
         self._thread.start()
         return self
 
@@ -188,7 +191,8 @@ class Turn:
 
     @property
     def done(self) -> bool:
-        return not self._thread.is_alive()
+        """True once the turn has run and ended (a turn not started yet is not done)."""
+        return self._thread.ident is not None and not self._thread.is_alive()
 
     def stop(self, reason: str) -> None:
         self.signal.set(reason)
@@ -218,6 +222,26 @@ class Turn:
         if self.result is None:
             raise WorkbenchError("the turn has not finished")
         return self.result
+
+
+_running: "weakref.WeakSet[Turn]" = weakref.WeakSet()
+EXIT_WAIT_SECONDS = 30.0
+
+
+def _stop_turns_at_exit() -> None:
+    # A worker killed mid-call at exit would be unwound inside C++ (DuckDB, llama.cpp) and abort
+    # the process; stop each running turn instead, so it records what it got and ends cleanly.
+    for turn in list(_running):
+        if not turn.done:
+            turn.stop("the process is exiting")
+    for turn in list(_running):
+        turn.join(EXIT_WAIT_SECONDS)
+
+
+# Run at the start of interpreter shutdown, before the thread pools litellm streams through are
+# shut down (those run as threading atexit hooks too, and later-registered ones run first);
+# a plain atexit hook would come too late, and the stopped call would be recorded as a failure.
+getattr(threading, "_register_atexit", atexit.register)(_stop_turns_at_exit)
 
 
 __all__ = ["StepDone", "Turn", "retry_turn", "run_turn"]

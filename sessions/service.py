@@ -122,9 +122,9 @@ class Workbench:
             if running is not None and not running[1].done:
                 raise WorkbenchError("a turn is already running on this session (in another tab?); "
                                      "wait for its reply, or stop it there")
-            turn = Turn(session, text)
+            turn = Turn(session, text).start()  # started under the lock: no moment where it looks done
             self._turns[session.id] = (tab, turn)
-        return turn.start()
+        return turn
 
     def running_turn(self, session_id: str) -> tuple[str, Any] | None:
         """(the tab that started it, the Turn) while a turn on the session runs; else None."""

@@ -28,7 +28,8 @@ from engine.fold import replay
 from engine.messages import coerce_model_tool_calls
 from engine.policy import ContextPolicy, plan
 from engine.records import EventRecord
-from engine.settings import BACKEND_FIELDS, LOOP_FIELDS, DEFAULT_SETTINGS, settings_of, validate_settings, window_stats
+from engine.settings import (BACKEND_FIELDS, DEFAULT_SETTINGS, LOOP_FIELDS, settings_of, validate_backend_changes,
+                             validate_settings, window_stats)
 from engine.summarize import Summarizer
 from engine.text import normalize_value
 from engine.tokens import DEFAULT_ENCODING, token_counter
@@ -167,6 +168,8 @@ class Session:
             self._log.absorb(fresh)
             self._writable()
             value, events, state = build(self._state.copy(), summarizer)
+            if any(isinstance(event, SessionConfigured) for event in events):
+                validate_settings(settings_of(state))  # refused before it is written, not after
             outcome.update(value=value, state=state)
             return events
 
@@ -213,7 +216,7 @@ class Session:
         Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
         event is recorded.
         """
-        arguments = normalize_value(arguments)
+        arguments = _normalized(arguments)
 
         def build(state: ContextState, summarizer):
             outcome = registry.call(name, arguments, self._tool_context(state, summarizer))
@@ -236,7 +239,7 @@ class Session:
         if not tool_calls:
             raise WorkbenchError("run_model_tool_calls needs at least one tool call")
         state = self.state()
-        calls = coerce_model_tool_calls(normalize_value(tool_calls), taken=_call_ids(state),
+        calls = coerce_model_tool_calls(_normalized(tool_calls), taken=_call_ids(state),
                                         suffix=state.next_message_id())
 
         def build(state: ContextState, summarizer):
@@ -270,7 +273,7 @@ class Session:
 
         `policy` is None or a dict of `engine.policy.ContextPolicy` fields, such as
         `{"threshold": 6000, "keep_tool_results": 2, "summarize_turns": False}`."""
-        changes = normalize_value(changes)
+        changes = _normalized(changes)
         unknown = set(changes) - set(BACKEND_FIELDS) - set(LOOP_FIELDS)
         if unknown:
             raise WorkbenchError(f"unknown settings {sorted(unknown)}; a session takes "
@@ -280,6 +283,7 @@ class Session:
         explicit.update(changes)
         if backend_changes:  # setting a backend also makes it write the summaries
             explicit["backend"] = {**settings_of(self.state())["backend"], **backend_changes}
+        validate_backend_changes(backend_changes)
         validate_settings({**DEFAULT_SETTINGS, **explicit})
         self.record([SessionConfigured(settings=explicit)])
         return self.settings
@@ -337,6 +341,14 @@ class Session:
         from sessions.traces import write_trace
 
         return write_trace(Path(path), self.info(), self.records())
+
+
+def _normalized(value: Any) -> Any:
+    """Arguments with their text normalized; nested past the limit, left for the registry to refuse."""
+    try:
+        return normalize_value(value)
+    except ValueError:
+        return value
 
 
 def _call_ids(state: ContextState) -> set[str]:

@@ -147,6 +147,8 @@ def _load_json(path: Path, text: str) -> Any:
         raise ImportFormatError(
             f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; {_EXPECTED}"
         ) from None
+    except RecursionError:
+        raise ImportFormatError(f"{path}: the JSON is nested too deeply to read (past Python's recursion limit)") from None
 
 
 def _json_lines(path: Path, text: str) -> list[tuple[int, Any]]:
@@ -158,6 +160,8 @@ def _json_lines(path: Path, text: str) -> list[tuple[int, Any]]:
             values.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise ImportFormatError(f"{path}: line {number}: not valid JSON (column {exc.colno}: {exc.msg})") from None
+        except RecursionError:
+            raise ImportFormatError(f"{path}: line {number}: nested too deeply to read (past Python's recursion limit)") from None
     return values
 
 

@@ -266,7 +266,8 @@ class ToolRegistry:
         if from_model and hidden & set(arguments):  # as if it did not exist: the model was never shown it
             unexpected = sorted(hidden & set(arguments))[0]
             raise ToolInputError(f"unexpected parameter '{unexpected}'; this tool takes only: "
-                                 f"{', '.join(tool.parameters['properties'])}")
+                                 f"{', '.join(tool.parameters['properties'])}. Example of valid arguments: "
+                                 f"{tool.example_arguments()}")
         try:
             validated = tool.arguments_model.model_validate(arguments)
         except ValidationError as exc:

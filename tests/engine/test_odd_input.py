@@ -110,3 +110,15 @@ def test_content_the_store_could_not_give_back_is_refused_at_the_door(part):
 
     with pytest.raises(MessageError, match="must be JSON data"):
         new_message(ContextState(), "user", [{"type": "text", "text": "look"}, part])
+
+
+def test_a_message_nested_past_the_recursion_limit_is_refused_with_a_reason():
+    from engine import MessageError, new_message
+
+    deep = current = {}
+    for _ in range(5_000):
+        current = current.setdefault("x", {})
+    with pytest.raises(MessageError, match="nested too deeply to store"):
+        new_message(ContextState(), "user", [{"type": "text", "text": "look"}, deep])
+    with pytest.raises(MessageError, match="is not text"):
+        new_message(ContextState(), "user", [{"type": "x", 1: "numbered key"}])

@@ -342,3 +342,63 @@ def test_the_window_table_agrees_with_litellm_for_every_model_offered():
             expected = 8_192
         assert window_of_model(name) == expected, name
     assert window_of_model("no-such-model") is None
+
+
+def test_a_stop_reason_from_any_event_is_recorded_as_text(session, model):
+    import threading
+
+    class Brake(threading.Event):
+        reason = {"brake": "loop", "calls": 3}
+
+    stop = Brake()
+    scripted_model.enqueue(model, "a long answer that will be cut off before it is finished, surely")
+    result = run_turn(session, "Talk.", observer=lambda delta: stop.set(), stop=stop)
+    assert result["stopped"] and result["stop_reason"] == "{'brake': 'loop', 'calls': 3}"
+    assert session.state().messages[-1].stopped
+
+
+def test_redacted_thinking_is_sent_back_too(model):
+    scripted_model.enqueue(model, {"content": "Six.", "thinking_blocks": [{"type": "redacted_thinking", "data": "xyz"}]},
+                           "Seven.")
+    session = SessionStore(":memory:").create_session("redacted")
+    session.configure(model=model, send_reasoning=True)
+    run_turn(session, "Pick.", tools="none")
+    assert session.state().messages[-1].extra["thinking_blocks"] == [{"type": "redacted_thinking", "data": "xyz"}]
+    run_turn(session, "Again.", tools="none")
+    assert scripted_model.requests(model)[-1]["messages"][1]["thinking_blocks"] == [{"type": "redacted_thinking", "data": "xyz"}]
+
+
+def test_a_process_exiting_mid_turn_stops_the_turn_and_exits_cleanly(tmp_path):
+    """At exit a running turn is stopped (and records what it got) instead of being killed inside
+    C++ code, which would abort the process."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    db = tmp_path / "exit.duckdb"
+    script = f"""
+import sys
+from engine import scripted_model
+from engine.streaming import TextDelta
+from sessions import SessionStore
+from sessions.agent import Turn
+store = SessionStore({str(db)!r})
+session = store.create_session("exiting")
+session.configure(model="scripted/exit", tools="none")
+scripted_model.enqueue("exit", {{"content": "word " * 400, "chunk_size": 5, "chunk_delay": 0.02}})
+turn = Turn(session, "Talk for a long time.").start()
+for update in turn.updates():
+    if isinstance(update, TextDelta):
+        break  # the reply has begun: leave now, with the turn running
+sys.exit(0)
+"""
+    for _ in range(3):
+        exited = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert exited.returncode == 0, exited.stderr[-500:]
+    store = SessionStore(db, linger=0)
+    called = [e["payload"] for row in store.list_sessions() for e in store.open_session(row["id"]).events()
+              if e["kind"] == "llm_called"]
+    store.close()
+    assert len(called) == 3 and all(c["finish_reason"] == "stopped" and c["stop_reason"] == "the process is exiting"
+                                    for c in called)

@@ -117,3 +117,35 @@ def test_an_absurdly_nested_payload_is_a_replay_error_not_a_crash(tmp_path):
     assert reopened.last_seq == 1 and reopened.replay_error.seq == 2
     assert store.check()[0]["error"]
     store.close()
+
+
+@pytest.mark.parametrize("backend", [
+    {"model": "gpt-4.1", "temperature": 3}, {"model": "gpt-4.1", "temperature": None},
+    {"model": "gpt-4.1", "max_tokens": None}, {"model": "ollama_chat/qwen3", "api_base": "localhost:11434"},
+])
+def test_settings_earlier_versions_let_through_still_replay(tmp_path, backend):
+    """The stricter checks apply where values are set, not to logs already written."""
+    store = SessionStore(tmp_path / "older.duckdb", linger=0)
+    session = store.create_session("older")
+    session.add_message("user", "hello")
+    _break(store, session.id, 2, "session_configured", {"settings": {"backend": backend}})
+    _break(store, session.id, 3, "message_added", {"message_id": "m2", "role": "user", "content": "more",
+                                                   "fragment_id": "fbeef2"})
+    reopened = store.open_session(session.id)
+    assert reopened.replay_error is None and reopened.last_seq == 3
+    reopened.configure(tools="none")  # still changeable
+    with pytest.raises(WorkbenchError, match="temperature must be a number"):
+        reopened.configure(temperature=3)
+    store.close()
+
+
+def test_settings_that_would_not_replay_are_refused_before_they_are_written():
+    from engine.events import SessionConfigured
+
+    store = SessionStore(":memory:")
+    session = store.create_session("guarded")
+    session.add_message("user", "hello")
+    with pytest.raises(WorkbenchError, match="unknown tool profile 5"):
+        session.record([SessionConfigured(settings={"tools": 5})])
+    assert [e["kind"] for e in store.open_session(session.id).events()] == ["message_added"]
+    assert session.add_message("user", "still writable") == "m2"

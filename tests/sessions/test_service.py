@@ -42,3 +42,10 @@ def test_one_turn_at_a_time_per_session_and_it_belongs_to_its_tab(service):
     assert turn.join(30) and turn.outcome()["reply"] == "a reply that waits for the gate"
     assert service.running_turn(session.id) is None
     scripted_model.reset("service")
+
+
+def test_a_turn_not_started_yet_is_not_done(service):
+    from sessions.agent import Turn
+
+    turn = Turn(service.create_session("idle"), "hello")
+    assert not turn.done

@@ -204,3 +204,14 @@ def test_a_reply_that_opens_with_think_tags_is_imported_as_reasoning_and_reply(t
     reply, user = session.state().messages[1:]
     assert (reply.text, reply.reasoning) == ("At six.", "The log says six.")
     assert user.text == "<think> is how I write tags</think>" and user.reasoning is None  # only a model's reply
+
+
+@pytest.mark.parametrize("depth", [700, 100_000])
+def test_json_nested_too_deeply_is_refused_with_one_line(tmp_path, depth):
+    from sessions import SessionStore
+
+    path = tmp_path / "deep.json"
+    path.write_text('[{"role": "user", "content": "x", "meta": ' + "[" * depth + "]" * depth + "}]", encoding="utf-8")
+    with pytest.raises(ImportFormatError, match="nested too deeply") as error:
+        SessionStore(":memory:").import_file(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)

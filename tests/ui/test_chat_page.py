@@ -58,3 +58,27 @@ def test_a_failing_backend_shows_the_error_and_retry_works(app, db):
     assert "Back again." in [t.value for t in at.text] and not at.error
     assert [e["payload"].get("content") for e in events_of(db, session_id) if e["kind"] == "message_added"][-2:] == \
         ["Hello?", "Back again."]
+
+
+def test_a_turn_started_in_another_tab_is_left_running_and_said_so(app, db):
+    import threading
+
+    from sessions.service import Workbench
+
+    session_id = _seed(db)
+    scripted_model.reset("ui-tabs")
+    gate = threading.Event()
+    scripted_model.enqueue("ui-tabs", {"content": "the other tab's reply", "gate": gate, "chunk_size": 4})
+    service = Workbench.shared(str(db))  # the process's service, as the pages get it
+    session = service.session(session_id)
+    session.configure(model="scripted/ui-tabs", tools="none")
+    turn = service.start_turn(session, "from the other tab", tab="another-tab")
+    try:
+        at = app("pages/chat.py")  # this tab: a browser session of its own
+        assert any("started in another tab" in info.value for info in at.info)
+        assert at.chat_input[0].proto.disabled
+        assert not turn.done and not turn.signal.is_set()  # not stopped by someone else opening the page
+    finally:
+        gate.set()
+    assert turn.join(30) and turn.outcome()["reply"] == "the other tab's reply" and not turn.outcome()["stopped"]
+    scripted_model.reset("ui-tabs")
