@@ -268,3 +268,25 @@ def test_threads_wait_for_the_file_without_holding_up_the_rest_of_the_process(tm
     holder.kill()
     holder.wait()
     store.close()
+
+
+EXIT_WHILE_LINGERING = """
+import sys, time
+from sessions import SessionStore
+store = SessionStore(sys.argv[1])  # the default linger: a background thread closes the file after it
+store.create_session("x").add_message("user", "hi")
+time.sleep(float(sys.argv[2]))  # exit around the moment that thread closes the connection
+"""
+
+
+def test_exiting_while_the_file_is_being_closed_in_the_background_exits_cleanly(tmp_path):
+    """A process exiting while its linger thread is inside DuckDB's close was aborted by the C++
+    runtime (exit status 134); the store now closes its files before the interpreter goes."""
+    from sessions.database import DEFAULT_LINGER
+
+    for step in range(13):  # sweep across the moment of closing; without the fix some of these abort
+        db = tmp_path / f"exit-{step}.duckdb"
+        pause = DEFAULT_LINGER - 0.02 + 0.01 * step
+        exited = subprocess.run([sys.executable, "-c", EXIT_WHILE_LINGERING, str(db), str(pause)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert exited.returncode == 0, (pause, exited.returncode, exited.stderr[-300:])
