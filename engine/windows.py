@@ -50,6 +50,12 @@ def window_of(backend: Backend) -> int | None:
     return backend.window or window_of_model(backend.model)
 
 
+def settings_window(settings: dict[str, Any]) -> tuple[str, int | None]:
+    """The model a session's settings name, and its window: what the sidebar's default measures against."""
+    backend = Backend.from_config(settings["backend"])
+    return backend.model, window_of(backend)
+
+
 def model_windows() -> dict[str, int | None]:
     """Each model the workbench offers by name, with its window (None where unknown)."""
     return {model: window_of_model(model) for model in KNOWN_MODELS}

@@ -19,6 +19,7 @@ from components.flash import flash, show_flash
 from components.token_bar import current_window, render_token_bar
 from engine import WorkbenchError, render
 from engine.settings import settings_of, window_stats
+from engine.windows import settings_window
 from sessions.service import Workbench
 
 LEFT_MID_TURN = "stopped from the workbench (Stop pressed, or the page left mid-turn)"
@@ -49,7 +50,7 @@ with st.expander(f"Model: {settings['backend']['model']} · tools: {settings['to
             flash("ok", f"Now talking to {changes['model']}.")
             st.rerun()
 
-window = current_window(service.model_window(session)[1])
+window = current_window(settings_window(settings)[1])
 numbers = window_stats(state, settings, window, session.encoding)
 render_token_bar(numbers, key="chat_bar")
 render_chat(state, render(state, session.encoding), numbers["reasoning_sent"])

@@ -15,6 +15,7 @@ from components.search_panel import latest_search, render_search_form, render_se
 from components.token_bar import current_window, render_token_bar
 from engine import render
 from engine.settings import settings_of, window_stats
+from engine.windows import settings_window
 from engine.tokens import token_counter
 from sessions.service import Workbench
 
@@ -24,10 +25,10 @@ service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
 st.title("Context")
 st.caption(session.title)
-window = current_window(service.model_window(session)[1])
 show_flash()
 
 state = session.state()
+window = current_window(settings_window(settings_of(state))[1])
 stats = window_stats(state, settings_of(state), window, session.encoding)  # the same state as the rest of the page
 render_token_bar(stats)
 with st.expander("By role"):

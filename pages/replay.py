@@ -14,10 +14,10 @@ from components.flash import flash
 from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
 from engine import render
-from engine.settings import Backend, sends_reasoning, settings_of, window_stats
+from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.text import printable
 from engine.tokens import token_counter
-from engine.windows import window_of
+from engine.windows import settings_window
 from sessions.service import Workbench
 
 service = Workbench.shared()
@@ -56,7 +56,7 @@ else:
     st.text("#0 · before the first event: an empty context")
 state = session.state(at)
 step_settings = settings_of(state)  # the model (and window) of the session as it was at this step
-window = current_window(window_of(Backend.from_config(step_settings["backend"])))
+window = current_window(settings_window(step_settings)[1])
 render_token_bar(window_stats(state, step_settings, window, session.encoding), key="replay_bar")
 
 fork_column, _ = st.columns([1, 3])

@@ -141,11 +141,9 @@ class Workbench:
         """The session's model and its window (its own setting, else the model table's)."""
         if session is None:
             return None, None
-        from engine.settings import Backend
-        from engine.windows import window_of  # the one table of model windows
+        from engine.windows import settings_window  # the one table of model windows
 
-        backend = Backend.from_config(session.settings["backend"])
-        return backend.model, window_of(backend)
+        return settings_window(session.settings)
 
     @staticmethod
     def known_windows() -> dict[str, int | None]:

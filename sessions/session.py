@@ -278,11 +278,12 @@ class Session:
         if unknown:
             raise WorkbenchError(f"unknown settings {sorted(unknown)}; a session takes "
                                  f"{', '.join(BACKEND_FIELDS + LOOP_FIELDS)}")
-        explicit = dict(self.state().settings)  # only what was ever configured: defaults stay defaults
+        state = self.state()
+        explicit = dict(state.settings)  # only what was ever configured: defaults stay defaults
         backend_changes = {key: changes.pop(key) for key in BACKEND_FIELDS if key in changes}
         explicit.update(changes)
         if backend_changes:  # setting a backend also makes it write the summaries
-            explicit["backend"] = {**settings_of(self.state())["backend"], **backend_changes}
+            explicit["backend"] = {**settings_of(state)["backend"], **backend_changes}
         validate_backend_changes(backend_changes)
         validate_settings({**DEFAULT_SETTINGS, **explicit})
         self.record([SessionConfigured(settings=explicit)])

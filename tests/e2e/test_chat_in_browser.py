@@ -56,13 +56,19 @@ def _events(db, session_id, until_kind: str, timeout: float = 90):
         time.sleep(0.3)
 
 
-def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
-    session_id = seed_session(server["db"], "stop me")
+def _ask_for_a_long_story(server, browser, title: str):
+    """A page on Chat for the session `title`, with a long reply just asked for."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    pick_session(page, server["url"], "stop me", "Chat")
+    pick_session(page, server["url"], title, "Chat")
     box = page.get_by_placeholder(re.compile("Message the model"))
     box.fill("Write a very long story about a lighthouse keeper, with many chapters.")
     box.press("Enter")
+    return page
+
+
+def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
+    session_id = seed_session(server["db"], "stop me")
+    page = _ask_for_a_long_story(server, browser, "stop me")
     stop = page.get_by_role("button", name="Stop")
     expect(stop).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_text(re.compile("Writing…"))).to_be_visible(timeout=TIMEOUT)  # the reply has begun
@@ -82,11 +88,7 @@ def test_a_turn_can_be_stopped_and_retried(server, browser, shots):
 
 def test_leaving_the_page_mid_turn_stops_the_turn_and_keeps_what_arrived(server, browser, shots):
     session_id = seed_session(server["db"], "leave me")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    pick_session(page, server["url"], "leave me", "Chat")
-    box = page.get_by_placeholder(re.compile("Message the model"))
-    box.fill("Write a very long story about a lighthouse keeper, with many chapters.")
-    box.press("Enter")
+    page = _ask_for_a_long_story(server, browser, "leave me")
     expect(page.get_by_text(re.compile("Writing…"))).to_be_visible(timeout=TIMEOUT)
     page.get_by_role("link", name="Context").click()
     expect(page.get_by_role("heading", name="Context")).to_be_visible(timeout=TIMEOUT)
