@@ -40,7 +40,9 @@ def render_chat(state: ContextState, rendered: list[dict[str, Any]], reasoning_s
             if content:
                 st.text(printable(content if len(content) < 20_000 else content[:20_000] + "\n…"))
             if message.stopped:
-                st.caption(":material/stop_circle: stopped: this is what the model had written when it was stopped")
+                st.caption(":material/stop_circle: stopped: this is what the model had written when it was stopped"
+                           if message.text or message.reasoning else
+                           ":material/stop_circle: stopped before the model wrote anything (it was still reading the context)")
             for call in shown.get("tool_calls") or []:
                 function = call["function"]
                 answer = answers.get(call["id"])
