@@ -15,9 +15,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 from engine.context_rules import CONTEXT, MODEL
 from engine.errors import ReplayError
 from engine.events import Event
+from engine.imports import IMPORTS
 from engine.subsystem import Handler, Subsystem
 
-SUBSYSTEMS: tuple[Subsystem, ...] = (CONTEXT, MODEL)
+SUBSYSTEMS: tuple[Subsystem, ...] = (CONTEXT, MODEL, IMPORTS)
 
 EVENT_CLASSES: tuple[type[Event], ...] = tuple(cls for system in SUBSYSTEMS for cls in system.handlers)
 HANDLERS: dict[type[Event], Handler] = {cls: rule for system in SUBSYSTEMS for cls, rule in system.handlers.items()}

@@ -126,24 +126,31 @@ def new_message(
     extra: dict[str, Any] | None = None,
     reasoning: str | None = None,
     stopped: bool = False,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> MessageAdded:
     """The event that adds this message after the messages in `state`.
 
     `reasoning` is an assistant's thinking before its reply, kept as its own part;
-    `stopped` marks a reply cut short (its content is what had arrived).
+    `stopped` marks a reply cut short (its content is what had arrived). `attachments` are
+    parts kept beside the text (an import's images, files, unknown blocks), after any that
+    `content` holds.
     """
     if role not in ROLES:
         raise MessageError(f"role {str(role)[:40]!r} is not one of {', '.join(ROLES)}")
     message_id = state.next_message_id()
     try:
-        content, name, tool_call_id, tool_calls, extra = (
-            normalize_value(value) for value in (content, name, tool_call_id, tool_calls, extra)
+        content, name, tool_call_id, tool_calls, extra, attachments = (
+            normalize_value(value) for value in (content, name, tool_call_id, tool_calls, extra, attachments)
         )
     except ValueError as exc:  # nested past the recursion limit
         raise MessageError(f"the message is {exc}") from None
-    for value, what in ((content, "content"), (tool_calls, "tool_calls"), (extra, "the message's other fields")):
+    for value, what in ((content, "content"), (tool_calls, "tool_calls"), (extra, "the message's other fields"),
+                        (attachments, "attachments")):
         _require_json(value, what)
-    text, attachments = _split_content(content)
+    if attachments is not None and not (isinstance(attachments, list) and all(isinstance(a, dict) for a in attachments)):
+        raise MessageError("attachments must be a list of objects")
+    text, parts = _split_content(content)
+    attachments = parts + list(attachments or [])
     if reasoning is not None:
         if not isinstance(reasoning, str):
             raise MessageError("reasoning must be text")

@@ -33,6 +33,9 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 TOKENS_REPLY_PRIMING = 3
 TOKENS_PER_TOOL_CALL = 3
+# content parts a chat API takes; an import keeps anything else (a ChatGPT image pointer, an
+# unknown block) as an attachment the pages show but the model is not sent
+SENDABLE_PARTS = frozenset({"image_url", "input_audio", "file", "refusal"})
 
 
 def fold_marker(fragment_id: str, tokens: int) -> str:
@@ -91,9 +94,10 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
         content = message.content
     else:
         content = join_pieces(render_pieces(message, counter))
-    if message.attachments:
+    sent = [part for part in message.attachments if part.get("type") in SENDABLE_PARTS]
+    if sent:
         text_part = [{"type": "text", "text": content}] if content else []
-        content = text_part + copy.deepcopy(list(message.attachments))
+        content = text_part + copy.deepcopy(sent)
     rendered: dict[str, Any] = {"role": message.role, "content": content}
     if message.name is not None:
         rendered["name"] = message.name

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from engine.errors import WorkbenchError
+from engine.imports import imported_tools
 from engine.render import stats
 from engine.state import ContextState
 from engine.tools import TOOL_PROFILES, tool_schemas
@@ -97,7 +98,8 @@ def reasoning_note(settings: dict[str, Any]) -> str:
 def window_stats(state: ContextState, settings: dict[str, Any], window: int | None, encoding: str) -> dict[str, Any]:
     """What fills the window, the one figure every page shows: the rendered context, the
     session's tool schemas, and reasoning when it is sent back, against `window`."""
-    numbers = stats(state, encoding, tools=tool_schemas(settings["tools"]), window=window,
+    tools = tool_schemas(settings["tools"]) + imported_tools(state)  # what this workbench offers, and an import's own
+    numbers = stats(state, encoding, tools=tools, window=window,
                     include_reasoning=sends_reasoning(settings))
     numbers["tool_profile"] = settings["tools"]
     numbers["reasoning_note"] = reasoning_note(settings)

@@ -339,9 +339,9 @@ class Session:
 
     def export(self, path: str | Path) -> Path:
         """Write this session as a workbench trace (canonical JSON lines); returns the path."""
-        from sessions.traces import write_trace
+        from sessions.formats.workbench_trace import write
 
-        return write_trace(Path(path), self.info(), self.records())
+        return write(Path(path), self.info(), self.records())
 
 
 def _normalized(value: Any) -> Any:

@@ -13,6 +13,9 @@ from typing import Any, Sequence
 
 from engine import WorkbenchError
 from engine.records import EventRecord
+from sessions.formats.report import ImportReport
+from sessions.formats.source import Progress
+from sessions.importing import import_into
 from sessions.session import Session
 from sessions.stores.base import SessionRow
 from sessions.stores import EventStore, open_event_store
@@ -83,19 +86,15 @@ class SessionStore:
                             "good_events": session.last_seq, "error": str(error) if error else None})
         return results
 
-    def import_file(self, path: str | Path, title: str | None = None) -> Session:
-        """Import a workbench trace (JSON lines) or an OpenAI-format message list.
+    def import_file(self, path: str | Path, title: str | None = None, *, format_name: str | None = None,
+                    skip_invalid: bool = False, progress: Progress | None = None) -> ImportReport:
+        """Import every conversation in a file (`sessions.formats` lists the formats, found from
+        the content; `format_name` forces one). The file is stored whole or not at all: a bad
+        record raises ImportFormatError naming every bad record and leaves the store unchanged,
+        unless `skip_invalid` imports the rest. Returns the report: sessions made, counts, warnings."""
+        return import_into(self.events, path, title=title, format_name=format_name, skip_invalid=skip_invalid,
+                           progress=progress)
 
-        The whole file is checked before anything is written; a bad file raises
-        ImportFormatError naming the line or item at fault and leaves the store unchanged.
-        """
-        from sessions.traces import read_import
-
-        parsed = read_import(Path(path))
-        return self.create_session(
-            title or parsed.title,
-            records=parsed.records,
-            forked_from=parsed.forked_from,
-            forked_at=parsed.forked_at,
-            imported_from=Path(path).name + (f" (session {parsed.source_id})" if parsed.source_id else ""),
-        )
+    def import_session(self, path: str | Path, title: str | None = None, **options: Any) -> Session:
+        """Import a file and open the first session it made (the usual case: one conversation)."""
+        return self.open_session(self.import_file(path, title, **options).first_id)

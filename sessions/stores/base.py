@@ -1,8 +1,9 @@
 """The event-store protocol: what a `Session` needs from wherever its events are kept.
 
-Six operations, nothing more: create a session (optionally with events), list sessions,
+Seven operations, nothing more: create a session (optionally with events), list sessions,
 resolve an id prefix, read a session's row, load its events after a seq, append one unit
-of work atomically, and fork a prefix into a new session. DuckDB is the first
+of work atomically, fork a prefix into a new session, and create many sessions at once
+(an import, whole or not at all). DuckDB is the first
 implementation (`sessions.stores.duckdb`); a server database is another module beside it,
 not edits throughout.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from engine.errors import WorkbenchError
 from engine.events import Event
@@ -89,6 +90,12 @@ class EventStore(Protocol):
 
     def fork(self, source_id: str, at: int, row: SessionRow) -> None:
         """A new session `row` holding the first `at` events of `source_id`."""
+
+    def create_many(self, sessions: Iterable[tuple[SessionRow, Sequence[EventRecord]]]) -> int:
+        """Add every session `sessions` yields, all in one transaction or none (an import).
+
+        The iterable is drained before the store is held (it may parse a large file, and
+        raise to refuse it); the store is then held only for the write. Returns the count."""
 
     def close(self) -> None:
         """Release what the store holds now (it reopens on next use)."""

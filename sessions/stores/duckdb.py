@@ -9,10 +9,12 @@ inserts inside its transaction.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from engine.errors import SessionNotFound
 from engine.records import EventRecord, canonical_json, utc_now
@@ -20,6 +22,7 @@ from sessions.database import Database
 from sessions.stores.base import LISTING_COLUMNS, SESSION_COLUMNS, Build, SessionRow, StoredEvent
 
 _BULK = 16
+_STAGED_BATCH = 20_000  # events buffered before a staged import writes them out
 
 
 class DuckDBEventStore:
@@ -104,6 +107,44 @@ class DuckDBEventStore:
                 [row.id, source_id, at],
             )
 
+    def create_many(self, sessions: Iterable[tuple[SessionRow, Sequence[EventRecord]]]) -> int:
+        """Staged: the events go to a Parquet file as the iterable yields them (bounded memory,
+        the store not held), then one transaction inserts the rows and the staged events."""
+        rows: list[SessionRow] = []
+        with tempfile.TemporaryDirectory(prefix="workbench-import-") as folder:
+            staged = Path(folder) / "events.parquet"
+            writer: pq.ParquetWriter | None = None
+            buffered: list[tuple[str, list[EventRecord]]] = []
+            count = 0
+            try:
+                for row, records in sessions:
+                    rows.append(row)
+                    buffered.append((row.id, list(records)))
+                    count += len(records)
+                    if count >= _STAGED_BATCH:
+                        writer = _write_staged(writer, staged, buffered)
+                        buffered, count = [], 0
+                if buffered:
+                    writer = _write_staged(writer, staged, buffered)
+            finally:
+                if writer is not None:
+                    writer.close()
+            if not rows:
+                return 0
+            sessions_table = pa.table({name: [getattr(row, name) for row in rows] for name in SESSION_COLUMNS},
+                                      schema=_SESSIONS_SCHEMA)
+            with self.db.transaction() as connection:
+                connection.register("_incoming_sessions", sessions_table)
+                try:
+                    connection.execute(f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
+                                       f"SELECT {', '.join(SESSION_COLUMNS)} FROM _incoming_sessions")
+                finally:
+                    connection.unregister("_incoming_sessions")
+                if writer is not None:
+                    connection.execute("INSERT INTO events SELECT session_id, seq, ts, kind, payload "
+                                       "FROM read_parquet(?)", [str(staged)])
+        return len(rows)
+
     def close(self) -> None:
         self.db.close()
 
@@ -137,17 +178,37 @@ class DuckDBEventStore:
                     [session_id, record.seq, record.ts, record.kind, canonical_json(record.payload())],
                 )
             return
-        table = pa.table(
-            {
-                "session_id": pa.array([session_id] * len(records), pa.string()),
-                "seq": pa.array([r.seq for r in records], pa.int64()),
-                "ts": pa.array([r.ts for r in records], pa.timestamp("us")),
-                "kind": pa.array([r.kind for r in records], pa.string()),
-                "payload": pa.array([canonical_json(r.payload()) for r in records], pa.string()),
-            }
-        )
+        table = _events_table([(session_id, list(records))])
         connection.register("_incoming_events", table)
         try:
             connection.execute("INSERT INTO events SELECT session_id, seq, ts, kind, payload FROM _incoming_events")
         finally:
             connection.unregister("_incoming_events")
+
+
+_SESSIONS_SCHEMA = pa.schema([
+    ("id", pa.string()), ("title", pa.string()), ("created_at", pa.timestamp("us")), ("forked_from", pa.string()),
+    ("forked_at", pa.int64()), ("imported_from", pa.string()),
+])
+
+
+def _events_table(sessions: list[tuple[str, list[EventRecord]]]) -> pa.Table:
+    pairs = [(session_id, record) for session_id, records in sessions for record in records]
+    return pa.table(
+        {
+            "session_id": pa.array([session_id for session_id, _ in pairs], pa.string()),
+            "seq": pa.array([r.seq for _, r in pairs], pa.int64()),
+            "ts": pa.array([r.ts for _, r in pairs], pa.timestamp("us")),
+            "kind": pa.array([r.kind for _, r in pairs], pa.string()),
+            "payload": pa.array([canonical_json(r.payload()) for _, r in pairs], pa.string()),
+        }
+    )
+
+
+def _write_staged(writer: "pq.ParquetWriter | None", path: Path,
+                  sessions: list[tuple[str, list[EventRecord]]]) -> "pq.ParquetWriter":
+    table = _events_table(sessions)
+    if writer is None:
+        writer = pq.ParquetWriter(str(path), table.schema)
+    writer.write_table(table)
+    return writer

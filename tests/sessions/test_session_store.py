@@ -182,7 +182,7 @@ def test_a_ten_megabyte_message_through_the_store(file_store, tmp_path):
     for piece in pieces["fragments"][:9]:
         session.call_tool("fold_fragment", {"fragment_id": piece["fragment_id"]})
     assert session.stats()["rendered_tokens"] < 0.2 * session.stats()["total_tokens"]
-    imported = file_store.import_file(session.export(tmp_path / "huge.jsonl"))
+    imported = file_store.import_session(session.export(tmp_path / "huge.jsonl"))
     assert imported.render() == session.render()
     reopened = file_store.open_session(session.id)
     assert reopened.state().messages[0].text == text

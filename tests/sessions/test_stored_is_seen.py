@@ -71,9 +71,9 @@ def test_imported_and_exported_text_comes_back_the_same(tmp_path):
     path = tmp_path / "odd.json"
     path.write_text(json.dumps(messages), encoding="utf-8")  # JSON escapes keep the halves apart
     store = SessionStore(":memory:")
-    imported = store.import_file(path)
+    imported = store.import_session(path)
     assert imported.state().messages[0].text == "a😀b \ud800 lone"
     assert imported.state().messages[1].reasoning == "think 😀"
     _same_when_reopened(store, imported)
-    again = store.import_file(imported.export(tmp_path / "odd.jsonl"))
+    again = store.import_session(imported.export(tmp_path / "odd.jsonl"))
     assert again.render() == imported.render() and again.state().messages[1].reasoning == "think 😀"

@@ -32,7 +32,7 @@ def _busy_session(store):
 def test_export_then_import_reproduces_the_session_exactly(store, tmp_path):
     session = _busy_session(store)
     path = session.export(tmp_path / "trace.jsonl")
-    imported = store.import_file(path)
+    imported = store.import_session(path)
     assert imported.id != session.id and imported.title == session.title
     assert imported.imported_from == f"trace.jsonl (session {session.id})"
     assert imported.events() == session.events()
@@ -63,7 +63,7 @@ def test_the_trace_is_canonical_json_lines(store, tmp_path):
 def test_an_exported_fork_keeps_its_origin(store, tmp_path):
     session = _busy_session(store)
     fork = session.fork(at=3)
-    imported = store.import_file(fork.export(tmp_path / "fork.jsonl"))
+    imported = store.import_session(fork.export(tmp_path / "fork.jsonl"))
     assert (imported.forked_from, imported.forked_at) == (session.id, 3)
 
 
@@ -82,10 +82,10 @@ def test_openai_message_lists_import_as_messages(store, tmp_path):
     as_object.write_text(json.dumps({"title": "Wrapped chat", "messages": messages}, indent=2))
     pretty = tmp_path / "pretty.json"
     pretty.write_text('{"title": "Pretty",\n "messages": ' + json.dumps(messages, indent=2) + "\n}")
-    assert store.import_file(pretty).title == "Pretty"
+    assert store.import_session(pretty).title == "Pretty"
     as_lines = tmp_path / "lines.jsonl"
     as_lines.write_text("\n".join(json.dumps(m) for m in messages) + "\n")
-    sessions = [store.import_file(p) for p in (as_array, as_object, as_lines)]
+    sessions = [store.import_session(p) for p in (as_array, as_object, as_lines)]
     assert sessions[0].title == "chat" and sessions[1].title == "Wrapped chat"
     rendered = sessions[0].render()
     assert rendered == sessions[1].render() == sessions[2].render()
@@ -98,14 +98,13 @@ def test_openai_message_lists_import_as_messages(store, tmp_path):
 
 BAD_FILES = [
     ("empty.json", "", "the file is empty"),
-    ("garbage.txt", "hello there", "expected a workbench trace (JSON lines) or an OpenAI message list"),
-    ("broken.json", '[{"role": "user", "content": "x"}', "not valid JSON at line 1"),
-    ("role.json", '[{"role": "user", "content": "ok"}, {"role": "robot", "content": "x"}]', "message [1] (role 'robot')"),
-    ("norole.json", '[{"content": "x"}]', 'message [0]: the message has no "role"'),
-    ("notobj.json", '["just text"]', "message [0]: a message must be an object"),
+    ("garbage.txt", "hello there", "matches no format the workbench reads"),
+    ("broken.json", '[{"role": "user", "content": "x"}', "line 1, column 34: not valid JSON"),
+    ("role.json", '[{"role": "user", "content": "ok"}, {"role": "robot", "content": "x"}]', "message [1]: role 'robot'"),
+    ("norole.json", '[{"content": "x"}]', 'array items are not messages (they have no "role"'),
+    ("notobj.json", '["just text"]', "array items are not messages"),
     ("content.json", '[{"role": "user", "content": 7}]', "content must be a string"),
-    ("toolid.json", '[{"role": "tool", "content": "x"}]', "tool_call_id"),
-    ("msgs.json", '{"messages": "nope"}', '"messages" must be an array'),
+    ("msgs.json", '{"messages": "nope"}', '"messages" is not a list of chat messages'),
     ("trace-badline.jsonl", None, "line 3: not valid JSON"),
     ("trace-gap.jsonl", None, "line 3: seq is 3, expected 2"),
     ("trace-kind.jsonl", None, "line 2: unknown event kind 'message_exploded'"),
@@ -140,26 +139,26 @@ def test_bad_files_are_refused_with_the_line_or_item_and_nothing_is_imported(sto
     path = tmp_path / name
     path.write_text(_trace_text(name) if content is None else content, encoding="utf-8")
     with pytest.raises(ImportFormatError) as error:
-        store.import_file(path)
+        store.import_session(path)
     assert expected in str(error.value)
     assert [row["title"] for row in store.list_sessions()] == ["already here"]
 
 
 def test_unreadable_files(store, tmp_path):
     with pytest.raises(ImportFormatError, match="no such file"):
-        store.import_file(tmp_path / "missing.json")
+        store.import_session(tmp_path / "missing.json")
     with pytest.raises(ImportFormatError, match="is a folder"):
-        store.import_file(tmp_path)
+        store.import_session(tmp_path)
     latin = tmp_path / "latin1.json"
     latin.write_bytes('[{"role": "user", "content": "café"}]'.encode("latin-1"))
     with pytest.raises(ImportFormatError, match="not UTF-8 text"):
-        store.import_file(latin)
+        store.import_session(latin)
 
 
 def test_a_byte_order_mark_is_accepted(store, tmp_path):
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + b'[{"role": "user", "content": "hi"}]')
-    assert store.import_file(path).render() == [{"role": "user", "content": "hi"}]
+    assert store.import_session(path).render() == [{"role": "user", "content": "hi"}]
 
 
 def test_export_to_a_missing_folder_is_a_clear_error(store, tmp_path):
@@ -187,7 +186,7 @@ def test_round_trip_property(tmp_path, messages, folds, query):
             session.call_tool("fold_fragment", {"fragment_id": ids[n % len(ids)]})
     session.call_tool("search_context", {"query": query, "role": "all"})
     path = session.export(tmp_path / "prop.jsonl")
-    imported = store.import_file(path)
+    imported = store.import_session(path)
     assert imported.events() == session.events()
     assert imported.render() == session.render()
     assert imported.stats() == session.stats()
@@ -200,7 +199,7 @@ def test_a_reply_that_opens_with_think_tags_is_imported_as_reasoning_and_reply(t
     path.write_text(json.dumps([{"role": "user", "content": "When?"},
                                 {"role": "assistant", "content": "<think>The log says six.</think>\nAt six."},
                                 {"role": "user", "content": "<think> is how I write tags</think>"}]), encoding="utf-8")
-    session = SessionStore(":memory:").import_file(path)
+    session = SessionStore(":memory:").import_session(path)
     reply, user = session.state().messages[1:]
     assert (reply.text, reply.reasoning) == ("At six.", "The log says six.")
     assert user.text == "<think> is how I write tags</think>" and user.reasoning is None  # only a model's reply
@@ -212,6 +211,6 @@ def test_json_nested_too_deeply_is_refused_with_one_line(tmp_path, depth):
 
     path = tmp_path / "deep.json"
     path.write_text('[{"role": "user", "content": "x", "meta": ' + "[" * depth + "]" * depth + "}]", encoding="utf-8")
-    with pytest.raises(ImportFormatError, match="nested too deeply") as error:
-        SessionStore(":memory:").import_file(path)
-    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(ImportFormatError, match="nested deeper than 200 levels") as error:
+        SessionStore(":memory:").import_session(path)
+    assert str(error.value).startswith("deep.json: at /0/meta/0/0") and "\n" not in str(error.value)

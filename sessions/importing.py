@@ -1,0 +1,53 @@
+"""Importing a file: open it, find its format, build its sessions, store them whole or not at all.
+
+`import_into(events, path)` is what `SessionStore.import_file`, the CLI and the Sessions
+page call. The file is opened (`.gz` and `.zip` transparently), each document in it is
+matched to a format by its content (or the one named), read and built into sessions as a
+stream, and the store adds them all in one transaction: a bad record refuses the whole
+file, naming every bad record, unless `skip_invalid` imports the rest and lists what it
+skipped. `progress(done, total)` hears how far through the file the reading is, in bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from engine.errors import ImportFormatError
+from sessions.formats import detect, format_named
+from sessions.formats.building import Builder
+from sessions.formats.conversation import Format
+from sessions.formats.report import FileReport, ImportReport
+from sessions.formats.source import Progress, Source, open_sources
+from sessions.stores.base import EventStore, SessionRow
+
+
+def import_into(events: EventStore, path: str | Path, *, title: str | None = None, format_name: str | None = None,
+                skip_invalid: bool = False, progress: Progress | None = None) -> ImportReport:
+    forced = format_named(format_name) if format_name else None
+    sources = open_sources(path, progress)
+    plan: list[tuple[Source, Format]] = []
+    unmatched: list[str] = []
+    for source in sources:
+        try:
+            plan.append((source, forced or detect(source)))
+        except ImportFormatError as exc:
+            if len(sources) == 1:
+                raise
+            unmatched.append(str(exc).splitlines()[0])
+    if not plan:
+        raise ImportFormatError("\n".join(unmatched) or f"{path}: nothing to import")
+    report = ImportReport()
+
+    def sessions() -> Iterator[tuple[SessionRow, list]]:
+        for source, fmt in plan:
+            file_report = FileReport(source.name, fmt.name, fmt.label)
+            if not report.files and unmatched:
+                file_report.warnings += [f"left out of the archive: {line}" for line in unmatched]
+            report.files.append(file_report)
+            builder = Builder(source.name, fmt, file_report, skip_invalid, title if len(plan) == 1 else None)
+            for built in builder.build(fmt.read(source)):
+                yield built.row, built.records
+
+    events.create_many(sessions())
+    return report
