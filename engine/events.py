@@ -98,9 +98,9 @@ class SearchHit(BaseModel):
 
     search_id: str
     message_id: str
-    start: int  # character offsets into the part searched: the message's text, or its reasoning
+    start: int  # character offsets into the part searched: the message's text, its reasoning, or its tool calls
     end: int
-    part: Literal["content", "reasoning"] = "content"
+    part: Literal["content", "reasoning", "tool_calls"] = "content"
 
 
 class ContextSearched(Event):

@@ -8,7 +8,9 @@ Three modes:
 - `ranked`: BM25 over fragments, best first, for when the exact words are unknown.
 
 A person may also search assistants' reasoning (`include_reasoning`); a hit there says
-so (`part="reasoning"`) and its offsets point into the reasoning text.
+so (`part="reasoning"`) and its offsets point into the reasoning text. The arguments of
+tool calls are always searched (a Letta agent's replies live in `send_message` calls); a
+hit there is `part="tool_calls"`, with offsets into `Message.calls_text`.
 
 Lower-cased texts and per-fragment term counts are cached by text, so repeated searches of
 a long session do not redo that work.
@@ -70,24 +72,30 @@ _lowered = _TextCache(str.lower)
 _term_counts = _TextCache(lambda text: Counter(terms(text)))
 
 
-def _texts(state: ContextState, role: str, include_reasoning: bool = False) -> Iterable[tuple[int, str, str]]:
-    """(message index, part, text) to search, most recent first: a reply before the reasoning that led to it."""
+def _texts(state: ContextState, role: str, include_reasoning: bool = False,
+           skip_calls: frozenset[str] = frozenset()) -> Iterable[tuple[int, str, str]]:
+    """(message index, part, text) to search, most recent first: a reply before the reasoning that led to it.
+    A message's tool calls are left out when every one is to a tool in `skip_calls` (the
+    workbench's own tools: a search would otherwise find the call that asked for it)."""
     for index in range(len(state.messages) - 1, -1, -1):
         message = state.messages[index]
         if role != "all" and message.role != role:
             continue
         if message.content:
             yield index, "content", message.content
+        if message.tool_calls and not all((call.get("function") or {}).get("name") in skip_calls
+                                          for call in message.tool_calls):
+            yield index, "tool_calls", message.calls_text
         if include_reasoning and message.reasoning:
             yield index, "reasoning", message.reasoning
 
 
 def search_exact(state: ContextState, query: str, role: str, limit: int,
-                 include_reasoning: bool = False) -> tuple[list[Match], int]:
+                 include_reasoning: bool = False, skip_calls: frozenset[str] = frozenset()) -> tuple[list[Match], int]:
     needle = query.lower()
     matches: list[Match] = []
     total = 0
-    for index, part, text in _texts(state, role, include_reasoning):
+    for index, part, text in _texts(state, role, include_reasoning, skip_calls):
         lowered = _lowered.get(text)
         if len(lowered) != len(text) or len(needle) != len(query):
             # Lower-casing changed lengths (e.g. 'İ'), so offsets would drift: match a pattern.
@@ -123,13 +131,13 @@ def compile_pattern(pattern: str):
 
 
 def search_regex(state: ContextState, query: str, role: str, limit: int,
-                 include_reasoning: bool = False) -> tuple[list[Match], int]:
+                 include_reasoning: bool = False, skip_calls: frozenset[str] = frozenset()) -> tuple[list[Match], int]:
     pattern = compile_pattern(query)
     matches: list[Match] = []
     total = 0
     deadline = time.monotonic() + REGEX_TIMEOUT_SECONDS  # one budget for the whole search
     try:
-        for index, part, text in _texts(state, role, include_reasoning):
+        for index, part, text in _texts(state, role, include_reasoning, skip_calls):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -152,18 +160,18 @@ def search_regex(state: ContextState, query: str, role: str, limit: int,
 
 
 def search_ranked(state: ContextState, query: str, role: str, limit: int,
-                  include_reasoning: bool = False) -> tuple[list[Match], int]:
+                  include_reasoning: bool = False, skip_calls: frozenset[str] = frozenset()) -> tuple[list[Match], int]:
     query_terms = sorted(set(terms(query)))
     if not query_terms:
         raise ToolInputError(
             f"query {query!r} has no searchable words for ranked mode (only stopwords or "
             'punctuation); add content words, or use mode="exact".'
         )
-    # documents: each fragment of a message's text, and (if asked) each reasoning as a whole
-    fragments: list[tuple[int, Fragment | _Reasoning, Counter]] = []
-    for index, part, text in _texts(state, role, include_reasoning):
-        if part == "reasoning":
-            fragments.append((index, _Reasoning(text), _term_counts.get(text)))
+    # documents: each fragment of a message's text; its tool calls, and (if asked) its reasoning, as wholes
+    fragments: list[tuple[int, Fragment | _WholePart, Counter]] = []
+    for index, part, text in _texts(state, role, include_reasoning, skip_calls):
+        if part != "content":
+            fragments.append((index, _WholePart(text, part), _term_counts.get(text)))
             continue
         for fragment in state.messages[index].fragments:
             fragments.append((index, fragment, _term_counts.get(fragment.text)))
@@ -191,16 +199,17 @@ def search_ranked(state: ContextState, query: str, role: str, limit: int,
     for score, _, index, fragment, counts in scored[:limit]:
         rarest = max((t for t in query_terms if counts.get(t)), key=lambda t: (idf[t], t))
         start, end = _locate_term(fragment.text, rarest)
-        part = "reasoning" if isinstance(fragment, _Reasoning) else "content"
+        part = fragment.part if isinstance(fragment, _WholePart) else "content"
         matches.append(Match(index, fragment.start + start, fragment.start + end, round(score, 4), part))
     return matches, len(scored)
 
 
 @dataclass(frozen=True, slots=True)
-class _Reasoning:
-    """An assistant's reasoning as one ranked document (it has no fragments)."""
+class _WholePart:
+    """Reasoning or tool calls as one ranked document (they have no fragments)."""
 
     text: str
+    part: str
     start: int = 0
 
 

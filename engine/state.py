@@ -47,9 +47,22 @@ class Message:
     def text(self) -> str:
         return self.content or ""
 
+    @property
+    def calls_text(self) -> str:
+        """The tool calls as one searchable text: `name(arguments)` a line each."""
+        lines = []
+        for call in self.tool_calls or ():
+            function = call.get("function") or {}
+            lines.append(f"{function.get('name', '')}({function.get('arguments', '')})")
+        return "\n".join(lines)
+
     def part_text(self, part: str) -> str:
-        """The text a search hit's offsets point into: the content, or the reasoning."""
-        return (self.reasoning or "") if part == "reasoning" else self.text
+        """The text a search hit's offsets point into: the content, the reasoning, or the tool calls."""
+        if part == "reasoning":
+            return self.reasoning or ""
+        if part == "tool_calls":
+            return self.calls_text
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ def text_window(text: str, start: int, end: int, reach: int) -> tuple[str, int, 
 
 
 def _fragment_of(state: ContextState, message_id: str, offset: int, part: str = "content") -> tuple[str | None, str | None]:
-    if part != "content":  # reasoning has no fragments
+    if part != "content":  # reasoning and tool calls have no fragments
         return None, None
     fragment = state.fragment_at(message_id, offset)
     return (fragment.id, fragment.status) if fragment else (None, None)
@@ -55,7 +55,7 @@ def search_context(
 
     Case-insensitive, like Ctrl+F, over the original text of every message of the given
     role, including folded and summarized fragments (each hit says which fragment holds it
-    and its state). Results come most recent match first. Each hit has an ID such as
+    and its state) and the arguments of tool calls. Results come most recent match first. Each hit has an ID such as
     "s1a2b3" for get_search_detail.
 
     Args:
@@ -68,7 +68,10 @@ def search_context(
     """
     if not query.strip():
         raise ToolInputError('query is empty; give the text to find, such as "deadline"')
-    matches, total = SEARCHES[mode](ctx.state, query, role, max_results, include_reasoning)
+    from engine.tools import registry  # the package imports this module: its registry exists by call time
+
+    matches, total = SEARCHES[mode](ctx.state, query, role, max_results, include_reasoning,
+                                    frozenset(registry.names))
     ids = IdAllocator("s", ctx.state.searches, seed=f"search:{ctx.state.event_count}")
     hits, results = [], []
     for rank, match in enumerate(matches):

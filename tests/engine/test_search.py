@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine import ContextState, apply, new_message
 from engine.tools import ToolContext, registry
 
 from tests.conftest import long_text, state_with
@@ -116,3 +117,34 @@ def test_ranked_scores_match_a_reference_bm25():
     results = outcome.result["results"]
     assert [(r["message_id"], r["score"]) for r in results] == [("m1", 1.1163), ("m3", 0.6671), ("m2", 0.5909)]
     assert outcome.result["total_matches"] == 3 and outcome.result["order"] == "best match first"
+
+
+def test_the_arguments_of_tool_calls_are_searched_and_a_hit_there_says_so():
+    """A Letta agent's replies live in send_message arguments: they must be findable, in every mode."""
+    state = ContextState()
+    for role, text, calls in (
+        ("user", "Write me a poem", None),
+        ("assistant", "thinking about it", [{"id": "c1", "type": "function",
+                                             "function": {"name": "send_message",
+                                                          "arguments": '{"message": "Roses are ultramarine"}'}}]),
+    ):
+        state = apply(state, new_message(state, role, text, tool_calls=calls))
+    for mode, query in (("exact", "ultramarine"), ("regex", "ultra\\w+"), ("ranked", "ultramarine")):
+        found = registry.call("search_context", {"query": query, "role": "all", "mode": mode},
+                              ToolContext.for_state(state))
+        [hit] = found.result["results"]
+        assert (hit["message_id"], hit["part"], hit["fragment_id"]) == ("m2", "tool_calls", None), mode
+        assert "Roses are ultramarine" in hit["snippet"]
+        detail = registry.call("get_search_detail", {"search_id": hit["search_id"]}, ToolContext.for_state(found.state))
+        assert (detail.result["part"], detail.result["match"]) == ("tool_calls", query if mode != "regex" else "ultramarine")
+        assert detail.result["text"] == 'send_message({"message": "Roses are ultramarine"})'
+
+
+def test_a_search_does_not_find_the_workbench_call_that_asked_for_it():
+    state = ContextState()
+    state = apply(state, new_message(state, "user", "nothing here"))
+    call = {"id": "c1", "type": "function",
+            "function": {"name": "search_context", "arguments": '{"query": "needle"}'}}
+    state = apply(state, new_message(state, "assistant", None, tool_calls=[call]))
+    found = registry.call("search_context", {"query": "needle", "role": "all"}, ToolContext.for_state(state))
+    assert found.result["total_matches"] == 0
