@@ -9,9 +9,12 @@ import streamlit as st
 
 from components.app_state import engine_errors, select_session, selected_session_id
 from components.flash import flash
+from components.import_report import render_import_report
 from components.session_table import render_session_table
 from engine import WorkbenchError
 from sessions.service import Workbench
+
+TOKENS_COUNTED = 200  # the newest sessions' token totals; each total folds the session once
 
 st.title("Sessions")
 service = Workbench.shared()
@@ -33,7 +36,8 @@ if not rows:
             demos = service.load_demo()
             open_in_context(demos[0].id)
 else:
-    chosen = render_session_table(rows, {row["id"]: service.rendered_tokens(row["id"], row["events"]) for row in rows})
+    chosen = render_session_table(rows, {row["id"]: service.rendered_tokens(row["id"], row["events"])
+                                         for row in rows[:TOKENS_COUNTED]})
     if chosen:
         open_in_context(chosen)
 
@@ -49,20 +53,38 @@ with upload.container(border=True):
     st.subheader("Import")
     imports = st.session_state.get("imports_done", 0)  # a new uploader after each import, so it starts empty
     uploaded = st.file_uploader(
-        "A workbench trace (.jsonl) or an OpenAI message list (.json)", type=["jsonl", "json"], key=f"import_file-{imports}"
+        "A saved conversation: ChatGPT export (.zip), Claude Code, Anthropic, OpenAI, ShareGPT, Letta, OTLP, "
+        "Langfuse, SWE-agent, OpenHands or a workbench trace; .gz and .zip are read as they are",
+        key=f"import_file-{imports}",
     )
+    formats = ["detect"] + service.import_format_names()
+    chosen_format = st.selectbox("Format", formats, key="import_format",
+                                 format_func=lambda name: "Detect from the content" if name == "detect" else name)
+    skip_invalid = st.checkbox("Import the good conversations of a file with bad ones (and list what was skipped)",
+                               key="import_skip_invalid")
     if uploaded is not None and st.button("Import", key="import_button", type="primary"):
+        bar = st.progress(0.0, text=f"Reading {uploaded.name}")
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(uploaded.name).name
+            path = Path(folder) / (Path(uploaded.name).name or "upload")
             path.write_bytes(uploaded.getvalue())
+
+            def progress(done: int, total: int) -> None:
+                bar.progress(min(1.0, done / max(total, 1)), text=f"Reading {uploaded.name}: {done / 2**20:,.1f} of "
+                             f"{total / 2**20:,.1f} MiB")
+
             try:
-                imported = service.import_file(path)
+                report = service.import_file(path, format_name=None if chosen_format == "detect" else chosen_format,
+                                             skip_invalid=skip_invalid, progress=progress)
             except WorkbenchError as exc:  # name the file as the person knows it, not our temporary copy
+                bar.empty()
                 st.error(str(exc).replace(str(path), uploaded.name), icon=":material/error:")
             else:
                 st.session_state["imports_done"] = imports + 1
-                flash("ok", f"Imported {uploaded.name}: {imported.last_seq} events.")
-                open_in_context(imported.id)
+                st.session_state["import_report"] = report.as_dict()
+                made = len(report.session_ids)
+                flash("ok", f"Imported {uploaded.name}: {made:,} session{'s' if made != 1 else ''}.")
+                select_session(report.first_id)
+                st.rerun()
 
 with fork.container(border=True):
     st.subheader("Fork")
@@ -79,6 +101,10 @@ with fork.container(border=True):
                 fork = service.fork(current["id"], int(at))
                 flash("ok", f"Forked “{current['title']}” at event {int(at)}.")
                 open_in_context(fork.id)
+
+if st.session_state.get("import_report"):
+    st.subheader("Last import")
+    render_import_report(st.session_state["import_report"], open_in_context)
 
 if rows:
     with st.expander("Demo sessions"):

@@ -20,11 +20,14 @@ from engine.render import render, render_pieces
 from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.text import printable
 from engine.tokens import token_counter
+from sessions.progress import ProgressBar
 from sessions.session import Session
+from sessions.formats import IMPORT_FORMATS
 from sessions.store import DB_ENV, SessionStore, default_db_path
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PREVIEW_CHARS = 1200
+_LISTED_SESSIONS = 20
 
 
 def _terminal_safe(text: str) -> str:
@@ -73,8 +76,23 @@ def cmd_add(store: SessionStore, args: argparse.Namespace) -> int:
 
 
 def cmd_import(store: SessionStore, args: argparse.Namespace) -> int:
-    session = store.import_file(args.file, title=args.title)
-    _print(f"{session.id}  {session.title}  ({session.last_seq} event{'s' if session.last_seq != 1 else ''})")
+    bar = ProgressBar(sys.stderr, args.file.name)
+    try:
+        report = store.import_file(args.file, title=args.title, format_name=args.format,
+                                   skip_invalid=args.skip_invalid, progress=bar)
+    finally:
+        bar.finish()
+    if args.json:
+        print(_json(report.as_dict()))
+        return 0
+    for line in report.lines():
+        _print(line)
+    made = [session for file in report.files for session in file.sessions]
+    for session in made[:_LISTED_SESSIONS]:
+        relation = f"  ({session['relation']})" if session["relation"] else ""
+        _print(f"{session['id']}  {session['title']}{relation}")
+    if len(made) > _LISTED_SESSIONS:
+        _print(f"... and {len(made) - _LISTED_SESSIONS:,} more (python -m sessions list)")
     return 0
 
 
@@ -248,9 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("session", help="session id (or a unique prefix)")
     sub.add_argument("role", choices=["system", "user", "assistant"], help="who speaks")
     sub.add_argument("text", help="the message text, or - to read it from standard input")
-    sub = command("import", cmd_import, "Import a workbench trace (JSONL) or an OpenAI-format message list.")
+    sub = command("import", cmd_import, "Import saved conversations: the format is found from the content "
+                  "(.gz and .zip read as they are); prints what was made.")
     sub.add_argument("file", type=Path, help="the file to import")
     sub.add_argument("--title", help="title for the new session (default: from the file)")
+    sub.add_argument("--format", choices=[f.name for f in IMPORT_FORMATS], metavar="NAME",
+                     help=f"read the file as this format: {', '.join(f.name for f in IMPORT_FORMATS)}")
+    sub.add_argument("--skip-invalid", action="store_true",
+                     help="import the good conversations of a file and list the bad ones (default: refuse the file)")
+    sub.add_argument("--json", action="store_true", help="print the import report as JSON")
     sub = command("export", cmd_export, "Export a session as a workbench trace (canonical JSON lines).")
     sub.add_argument("session", help="session id (or a unique prefix)")
     sub.add_argument("-o", "--output", type=Path, required=True, help="file to write")

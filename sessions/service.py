@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SessionNotFound, WorkbenchError
+from sessions.formats.report import ImportReport
 from sessions.session import Session
 from sessions.store import SessionStore, default_db_path
 
@@ -94,8 +95,15 @@ class Workbench:
     def create_session(self, title: str) -> Session:
         return self._keep(self.store.create_session(title))
 
-    def import_file(self, path: str | Path) -> Session:
-        return self._keep(self.store.import_file(path))
+    def import_file(self, path: str | Path, **options: Any) -> ImportReport:
+        """Import every conversation in a file (options as `SessionStore.import_file` takes them)."""
+        return self.store.import_file(path, **options)
+
+    @staticmethod
+    def import_format_names() -> list[str]:
+        from sessions.formats import IMPORT_FORMATS
+
+        return [fmt.name for fmt in IMPORT_FORMATS]
 
     def fork(self, session_id: str, at: int) -> Session:
         return self._keep(self.session(session_id).fork(at=at))

@@ -118,7 +118,8 @@ class Builder:
         elif conversation.branch_at is not None:
             raise _Refused(Invalid(conversation.position, "a branch whose parent conversation is not in the file"))
         row = SessionRow.new(title, forked_from=forked_from, forked_at=forked_at,
-                             imported_from=self._origin(conversation.source_id))
+                             imported_from=self._origin(conversation.source_id,
+                                                        "subagent, id" if conversation.relation == "subagent" else "id"))
         clock = _Clock(conversation.created_at)
         records.append(EventRecord(len(records) + 1, clock.at(None), folder.add(self._origin_event(conversation, forked_from))))
         pairing = _Pairing()
@@ -135,7 +136,9 @@ class Builder:
         return BuiltSession(row, records)
 
     def _origin(self, source_id: str | None, what: str = "id") -> str:
-        return self.source_name + (f" ({what} {source_id})" if source_id else "")
+        if not source_id:
+            return self.source_name + (" (subagent)" if what.startswith("subagent") else "")
+        return f"{self.source_name} ({what} {source_id})"
 
     def _origin_event(self, conversation: Conversation, parent_id: str | None) -> ConversationImported:
         return ConversationImported(

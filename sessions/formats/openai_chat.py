@@ -14,7 +14,6 @@ that opens with `<think>…</think>` becomes the message's reasoning part; legac
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from engine.streaming import OPEN_TAG, split_think_tags
@@ -78,7 +77,7 @@ def sniff(sample: Sample) -> Sniff:
 
 def read(source: Source) -> Parsed:
     shape = source.sample.shape
-    title = Path(source.name).stem or "Imported"
+    title = source.stem
     if shape == "lines":
         messages, conversations = [], 0
         for number, value in source.lines():

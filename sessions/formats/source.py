@@ -49,6 +49,15 @@ class Source:
     def __repr__(self) -> str:
         return f"<Source {self.name}>"
 
+    @property
+    def stem(self) -> str:
+        """The document's name without folders, compression or extension: a title of last resort."""
+        name = PurePosixPath(self.name.rsplit(":", 1)[-1]).name
+        for suffix in (".gz", ".gzip"):
+            if name.lower().endswith(suffix):
+                name = name[: -len(suffix)]
+        return PurePosixPath(name).stem or name or "Imported"
+
     def error(self, where: str | None, reason: str) -> ImportFormatError:
         return ImportFormatError(f"{self.name}: {where}: {reason}" if where else f"{self.name}: {reason}")
 

@@ -63,7 +63,7 @@ def read(source: Source) -> Parsed:
     title = session.get("title") if isinstance(session.get("title"), str) and session["title"].strip() else None
     forked_at = session.get("forked_at")
     yield Conversation(
-        key="trace", title=title or Path(source.name).stem or "Imported", records=records,
+        key="trace", title=title or source.stem, records=records,
         source_id=session.get("id") if isinstance(session.get("id"), str) else None,
         forked_from=session.get("forked_from") if isinstance(session.get("forked_from"), str) else None,
         forked_at=forked_at if isinstance(forked_at, int) and not isinstance(forked_at, bool) else None,

@@ -67,9 +67,11 @@ def test_import_by_upload_and_a_clear_error_for_a_bad_file(app, db):
     _click(at, "import_button")
     assert [r["title"] for r in SessionStore(db, linger=0).list_sessions()] == ["chat"]
     at = app("pages/sessions.py")
-    at.file_uploader(key="import_file-0").upload("broken.json", b'[{"role": "robot"}]', "application/json").run()
+    at.file_uploader(key="import_file-0").upload("broken.json", b'[{"role": "robot", "content": "x"}]',
+                                                 "application/json").run()
     _click(at, "import_button")
-    assert any(e.value.startswith("broken.json: message [0]") and "robot" in e.value for e in at.error)
+    assert any(e.value.startswith("broken.json (OpenAI chat messages): 1 bad record") and "robot" in e.value
+               for e in at.error)
     assert [r["title"] for r in SessionStore(db, linger=0).list_sessions()] == ["chat"]
 
 
