@@ -56,6 +56,9 @@ def sniff(sample: Sample) -> Sniff:
             return match("a JSON array of conversations, each with a message list")
         if isinstance(first, dict) and "role" in first:
             return near(60, 'items have a "role" but no "content" or "tool_calls"')
+        if messages:
+            return near(60, 'records hold a message list, but its first item is not a chat message '
+                            '(an object with "role" and "content")')
         keys = ", ".join(list(first)[:6]) if isinstance(first, dict) else type(first).__name__
         return no(f'array items are not messages (they have no "role"; they hold {keys})')
     if sample.shape == "object":

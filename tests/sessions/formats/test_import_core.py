@@ -1,0 +1,293 @@
+"""The import machinery every format shares: opening, detection, building, whole-or-nothing, reports."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+from datetime import datetime
+
+import pytest
+
+from engine import ImportFormatError
+from engine.events import FragmentFolded, LLMCalled, MessageAdded
+from engine.imports import ContextCompacted, ConversationImported
+from engine.settings import settings_of, window_stats
+from sessions.formats import detect, format_named, openai_chat
+from sessions.formats.building import Builder
+from sessions.formats.conversation import Compaction, Conversation, ImportedMessage, ModelCall, timestamp
+from sessions.formats.report import FileReport
+from sessions.formats.source import open_sources
+
+CHAT = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi there"}]
+
+
+def _build(store, conversations, **options):
+    report = FileReport("test.json", "openai", "OpenAI chat messages")
+    builder = Builder("test.json", openai_chat.FORMAT, report, **options)
+    store.events.create_many((built.row, built.records) for built in builder.build(conversations))
+    return report, [store.open_session(s["id"]) for s in report.sessions]
+
+
+# ---- opening and detection ----------------------------------------------------------------
+
+
+def test_a_gzip_file_is_read_as_what_it_holds_and_named_without_gz(write, imported):
+    path = write("chat.json.gz", gzip.compress(json.dumps(CHAT).encode()))
+    report, [session] = imported(path)
+    assert report.files[0].format == "openai" and session.title == "chat"
+    assert [m.text for m in session.state().messages] == ["hello", "hi there"]
+
+
+def test_a_damaged_gzip_file_is_called_one(write, store):
+    data = gzip.compress(json.dumps(CHAT * 2000).encode())
+    path = write("cut.json.gz", data[: len(data) // 2])
+    with pytest.raises(ImportFormatError, match="a gzip file, but it is damaged or cut short"):
+        store.import_file(path)
+    assert store.list_sessions() == []
+
+
+def test_a_zip_reads_conversations_json_and_ignores_the_rest_of_an_export(write, tmp_path, imported):
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("chat.html", "<html></html>")
+        archive.writestr("user.json", json.dumps({"id": "user-1"}))
+        archive.writestr("conversations.json", json.dumps([{"messages": CHAT, "title": "From the zip"}]))
+    report, [session] = imported(path)
+    assert session.title == "From the zip" and report.files[0].file == "export.zip:conversations.json"
+
+
+def test_a_zip_of_several_files_imports_those_that_match_and_says_which_it_left_out(tmp_path, imported):
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.json", json.dumps(CHAT))
+        archive.writestr("notes/b.jsonl", "\n".join(json.dumps(m) for m in CHAT))
+        archive.writestr("readme.json", json.dumps({"hello": "world"}))
+    report, sessions = imported(path)
+    assert sorted(s.title for s in sessions) == ["a", "b"]
+    assert any("left out of the archive: many.zip:readme.json: matches no format" in w for w in report.files[0].warnings)
+
+
+def test_a_zip_with_nothing_to_read_says_what_it_holds(tmp_path, store):
+    path = tmp_path / "pics.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.png", b"\x89PNG")
+    with pytest.raises(ImportFormatError, match=r"a zip file with no JSON, JSON lines or YAML inside \(it holds a.png\)"):
+        store.import_file(path)
+
+
+def test_a_file_that_matches_nothing_lists_the_formats_tried_closest_first(write, store):
+    path = write("odd.json", {"messages": "nope"})
+    with pytest.raises(ImportFormatError) as error:
+        store.import_file(path)
+    text = str(error.value)
+    assert text.startswith("odd.json: matches no format the workbench reads.\nClosest first:\n"
+                           '  - OpenAI chat messages (openai): "messages" is not a list of chat messages')
+    assert "Also tried:" in text and "--format NAME" in text
+
+
+def test_detection_never_looks_at_the_name(write):
+    as_text = write("looks-like.txt", json.dumps(CHAT))
+    as_trace = write("trace.jsonl", json.dumps(CHAT))
+    assert detect(open_sources(as_text)[0]).name == detect(open_sources(as_trace)[0]).name == "openai"
+
+
+def test_an_unknown_format_name_lists_the_names(store, write):
+    with pytest.raises(ImportFormatError, match="unknown format 'nope'; the formats are .*openai"):
+        store.import_file(write("x.json", CHAT), format_name="nope")
+
+
+def test_a_forced_format_that_does_not_fit_says_what_is_wrong(store, write):
+    path = write("events.jsonl", "\n".join(json.dumps(m) for m in CHAT))
+    with pytest.raises(ImportFormatError, match="line 1: an event needs"):
+        store.import_file(path, format_name=format_named("jsonl").name)
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"\xff\xfe[\x00]\x00", "UTF-16 text; save it as UTF-8"),
+    (b'[{"role": "user", "content": "caf\xe9"}]', "line 1: not UTF-8 text"),
+    (b"   \n\n", "the file is empty"),
+])
+def test_text_that_is_not_utf8_or_empty_is_refused_with_the_reason(write, store, data, expected):
+    with pytest.raises(ImportFormatError, match=expected):
+        store.import_file(write("bad.json", data))
+
+
+def test_a_bad_json_line_is_named_by_its_line(write, store):
+    path = write("lines.jsonl", json.dumps(CHAT[0]) + "\n" + json.dumps(CHAT[1]) + "\n{oops\n")
+    with pytest.raises(ImportFormatError, match=r"1 bad record:\n  - line 3: not valid JSON"):
+        store.import_file(path)
+
+
+# ---- many conversations: whole or nothing ---------------------------------------------------
+
+
+def _records(count, bad=()):
+    return [{"title": f"c{n}", "messages": CHAT} if n not in bad else {"title": f"c{n}", "messages": [{"role": "robot", "content": "beep"}]}
+            for n in range(count)]
+
+
+def test_one_bad_record_refuses_the_file_and_every_bad_record_is_named(write, store):
+    store.create_session("already here")
+    path = write("many.json", _records(30, bad={3, 17}))
+    with pytest.raises(ImportFormatError) as error:
+        store.import_file(path)
+    text = str(error.value)
+    assert "2 bad records" in text and "record [3] messages [0]" in text and "record [17] messages [0]" in text
+    assert "--skip-invalid" in text
+    assert [row["title"] for row in store.list_sessions()] == ["already here"]
+
+
+def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(write, imported):
+    report, sessions = imported(write("many.json", _records(30, bad={3, 17})), skip_invalid=True)
+    assert len(sessions) == 28 and "c3" not in {s.title for s in sessions}
+    assert [line.split(":")[0] for line in report.files[0].skipped] == ["record [3] messages [0]", "record [17] messages [0]"]
+    assert "skipped (2):" in "\n".join(report.lines())
+
+
+def test_a_long_list_of_bad_records_is_shortened_with_a_count(write, store):
+    with pytest.raises(ImportFormatError, match=r"and 5 more"):
+        store.import_file(write("bad.json", _records(25, bad=set(range(25)))))
+
+
+def test_progress_is_reported_up_to_the_whole_file(write, imported):
+    messages = [{"role": "user", "content": "x" * 1000}] * 6000  # about 6 MB
+    seen = []
+    imported(write("big.json", messages), progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) >= 5 and seen[-1][0] == seen[-1][1]
+    assert all(a[0] <= b[0] for a, b in zip(seen[1:], seen[2:]))
+
+
+def test_nesting_past_the_limit_inside_a_streamed_record_is_refused_with_where(write, store):
+    deep = {"role": "user", "content": "x", "meta": json.loads("[" * 300 + "]" * 300)}
+    long = {"messages": [{"role": "user", "content": "y" * 500}]}
+    records = [long] * 2500 + [{"messages": [deep]}] + [long] * 10  # past the 1 MiB the sample reads
+    path = write("deep.json", records)
+    with pytest.raises(ImportFormatError, match=r"record \[2500\], at /messages/0/meta/0/0/0/…/0/0 \(200 levels\): "
+                                                r"JSON nested deeper than 200 levels"):
+        store.import_file(path)
+    small = write("small-deep.json", [{"messages": CHAT}, {"messages": [deep]}])
+    with pytest.raises(ImportFormatError, match=r"small-deep.json: at /1/messages/0/meta/0/0/…/0/0 \(200 levels\)"):
+        store.import_file(small)
+    assert store.list_sessions() == []
+
+
+# ---- building ------------------------------------------------------------------------------
+
+
+def test_every_session_opens_with_where_it_came_from(store):
+    conversation = Conversation("k", "Title", [ImportedMessage("user", "hi")], source_id="abc", model="gpt-5",
+                                created_at=datetime(2025, 1, 2, 3, 4, 5), tools=[{"type": "function", "function": {
+                                    "name": "lookup", "parameters": {"type": "object", "properties": {}}}}])
+    _, [session] = _build(store, [conversation])
+    origin = session.records()[0]
+    assert isinstance(origin.event, ConversationImported) and origin.ts == datetime(2025, 1, 2, 3, 4, 5)
+    assert (origin.event.source_id, origin.event.model, origin.event.format) == ("abc", "gpt-5", "openai")
+    assert session.info()["imported_from"] == "test.json (id abc)"
+
+
+def test_imported_tool_definitions_count_as_tool_schemas(store):
+    tools = [{"type": "function", "function": {"name": f"tool_{n}", "description": "does a thing " * 20,
+                                               "parameters": {"type": "object", "properties": {}}}} for n in range(5)]
+    _, [plain, with_tools] = _build(store, [Conversation("a", "a", [ImportedMessage("user", "hi")]),
+                                            Conversation("b", "b", [ImportedMessage("user", "hi")], tools=tools)])
+    figures = [window_stats(s.state(), settings_of(s.state()), 8192, s.encoding)["tool_schema_tokens"]
+               for s in (plain, with_tools)]
+    assert figures[1] - figures[0] > 5 * 20 * 3
+
+
+def test_a_result_without_an_id_answers_the_oldest_open_call_and_orphans_are_kept(store):
+    calls = [{"function": {"name": "a", "arguments": {}}}, {"function": {"name": "b", "arguments": {}}}]
+    items = [ImportedMessage("user", "go"), ImportedMessage("assistant", None, tool_calls=calls),
+             ImportedMessage("tool", "A done"), ImportedMessage("tool", "B done"), ImportedMessage("tool", "stray"),
+             ImportedMessage("tool", "late", tool_call_id="nowhere")]
+    report, [session] = _build(store, [Conversation("k", "t", items)])
+    messages = session.state().messages
+    ids = [call["id"] for call in messages[1].tool_calls]
+    assert [m.tool_call_id for m in messages[2:]] == [ids[0], ids[1], "orphan_1", "nowhere"]
+    assert any("a tool result with no call before it; kept as orphan_1" in w for w in report.warnings)
+    assert any("a tool result for call nowhere, which is not in the file; kept" in w for w in report.warnings)
+    assert report.tool_results == 4
+
+
+def test_attachments_are_kept_aside_and_not_sent_to_a_model(store):
+    pointer = {"type": "chatgpt_image", "asset_pointer": "file-service://x"}
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    items = [ImportedMessage("user", [{"type": "text", "text": "look"}, image], attachments=[pointer])]
+    report, [session] = _build(store, [Conversation("k", "t", items)])
+    [message] = session.state().messages
+    assert list(message.attachments) == [image, pointer] and report.attachments == 2
+    assert session.render()[0]["content"] == [{"type": "text", "text": "look"}, image]
+
+
+def test_an_empty_message_is_imported_with_a_warning(store):
+    report, [session] = _build(store, [Conversation("k", "t", [ImportedMessage("system", ""), ImportedMessage("user", "x")])])
+    assert len(session.state().messages) == 2
+    assert any("the system message is empty in the source" in w for w in report.warnings)
+
+
+def test_folded_messages_model_calls_and_original_times(store):
+    moment = timestamp("2024-05-06T07:08:09Z")
+    items = [ImportedMessage("system", "hidden prompt", folded=True),
+             ImportedMessage("user", "hi", timestamp=moment),
+             ImportedMessage("assistant", "hello", reasoning="think", call=ModelCall("gpt-4o", {"prompt_tokens": 9,
+                                                                                       "completion_tokens": 2}))]
+    report, [session] = _build(store, [Conversation("k", "t", items)])
+    kinds = [type(r.event) for r in session.records()]
+    assert kinds == [ConversationImported, MessageAdded, FragmentFolded, MessageAdded, LLMCalled, MessageAdded]
+    call = session.records()[4]
+    assert call.event.usage == {"prompt_tokens": 9, "completion_tokens": 2} and call.ts == datetime(2024, 5, 6, 7, 8, 9)
+    assert session.render()[0]["content"].startswith("[folded fragment")
+    assert (report.folded_messages, report.model_calls, report.reasoning_parts) == (1, 1, 1)
+
+
+def test_a_compaction_folds_what_came_before_it_and_is_recorded(store):
+    items = [ImportedMessage("user", "old question"), ImportedMessage("assistant", "old answer"),
+             Compaction(before_tokens=150_000, after_tokens=9_000, trigger="auto", source="claude-code"),
+             ImportedMessage("user", "summary of the earlier conversation"), ImportedMessage("assistant", "new")]
+    report, [session] = _build(store, [Conversation("k", "t", items)])
+    [compaction] = [r.event for r in session.records() if isinstance(r.event, ContextCompacted)]
+    assert (compaction.before_tokens, compaction.after_tokens, compaction.trigger) == (150_000, 9_000, "auto")
+    statuses = [m.fragments[0].status for m in session.state().messages]
+    assert statuses == ["folded", "folded", "visible", "visible"] and report.compactions == 1
+
+
+def test_a_branch_is_a_fork_of_its_parent_at_the_branching_message(store):
+    main = Conversation("main", "Talk", [ImportedMessage("user", "q"), ImportedMessage("assistant", "kept answer")])
+    branch = Conversation("b1", "Talk (branch)", [ImportedMessage("assistant", "regenerated answer")],
+                          parent_key="main", branch_at=1)
+    report, [parent, fork] = _build(store, [main, branch])
+    row = fork.info()
+    assert row["forked_from"] == parent.id and row["forked_at"] == 2  # the origin event and the question
+    assert [m.text for m in fork.state().messages] == ["q", "regenerated answer"]
+    assert report.messages_by_role == {"user": 1, "assistant": 2}  # the shared question counted once
+    assert [s["relation"] for s in report.sessions] == [None, "fork"]
+
+
+def test_a_branch_whose_parent_is_missing_is_a_bad_record(store):
+    orphan = Conversation("b", "x", [ImportedMessage("user", "q")], parent_key="gone", branch_at=1, position="record [4]")
+    with pytest.raises(ImportFormatError, match=r"record \[4\]: a branch whose parent conversation is not in the file"):
+        _build(store, [orphan])
+
+
+def test_a_subagent_is_its_own_session_linked_to_its_parent(store):
+    main = Conversation("main", "Work", [ImportedMessage("user", "do it")])
+    helper = Conversation("side", "Work: subagent", [ImportedMessage("user", "sub task")], parent_key="main",
+                          relation="subagent", parent_tool_call="toolu_1", source_id="agent-1")
+    _, [parent, sub] = _build(store, [main, helper])
+    info = sub.info()
+    assert (info["forked_from"], info["forked_at"]) == (parent.id, 0)
+    assert info["imported_from"] == "test.json (subagent, id agent-1)"
+    origin = sub.records()[0].event
+    assert (origin.relation, origin.parent_session, origin.parent_tool_call) == ("subagent", parent.id, "toolu_1")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1_700_000_000, datetime(2023, 11, 14, 22, 13, 20)),
+    (1_700_000_000_000, datetime(2023, 11, 14, 22, 13, 20)),
+    ("1700000000000000000", datetime(2023, 11, 14, 22, 13, 20)),
+    ("2025-09-03T10:00:00.5+02:00", datetime(2025, 9, 3, 8, 0, 0, 500000)),
+    ("yesterday", None), (None, None), (True, None),
+])
+def test_timestamps_from_any_source_become_naive_utc(value, expected):
+    assert timestamp(value) == expected
