@@ -1,0 +1,62 @@
+"""The Sessions page's import: any file, the report it leaves on the page, skip-invalid, the tree."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from sessions import SessionStore
+
+from tests.ui.test_pages import _click, _metric
+
+CHAT = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "<think>be kind</think>hi"}]
+
+
+def _upload(at, name, data):
+    at.file_uploader(key="import_file-0").upload(name, data, "application/octet-stream").run()
+    return _click(at, "import_button")
+
+
+def test_an_import_leaves_its_report_on_the_page(app, db):
+    records = [{"title": f"talk {n}", "messages": CHAT} for n in range(3)]
+    at = _upload(app("pages/sessions.py"), "talks.json.gz", gzip.compress(json.dumps(records).encode()))
+    assert at.title[0].value == "Sessions" and not at.error
+    assert [_metric(at, label) for label in ("Sessions made", "Messages", "Reasoning parts")] == ["3", "6", "3"]
+    assert any("OpenAI chat messages" in md.value for md in at.markdown)
+    assert {row["title"] for row in SessionStore(db, linger=0).list_sessions()} == {"talk 0", "talk 1", "talk 2"}
+    at.button(key="report_open_0").click().run()
+    assert at.title[0].value == "Context"
+
+
+def test_bad_records_refuse_the_file_unless_skip_invalid_is_ticked(app, db):
+    records = [{"title": "good", "messages": CHAT}, {"title": "bad", "messages": [{"role": "robot", "content": "x"}]}]
+    data = json.dumps(records).encode()
+    at = _upload(app("pages/sessions.py"), "mixed.json", data)
+    assert any("1 bad record" in e.value and "record [1] messages [0]" in e.value for e in at.error)
+    assert SessionStore(db, linger=0).list_sessions() == []
+    at = app("pages/sessions.py")
+    at.checkbox(key="import_skip_invalid").check().run()
+    at = _upload(at, "mixed.json", data)
+    assert _metric(at, "Sessions made") == "1"
+    assert any("record [1] messages [0]" in code.value for code in at.code)  # the skipped list
+
+
+def test_a_named_format_is_used_instead_of_detection(app, db):
+    at = app("pages/sessions.py")
+    at.selectbox(key="import_format").select("jsonl").run()
+    at = _upload(at, "chat.json", json.dumps(CHAT).encode())
+    assert any("an event needs" in e.value for e in at.error)
+
+
+def test_forks_show_under_the_session_they_came_from(app, db):
+    store = SessionStore(db, linger=0)
+    parent = store.create_session("parent")
+    parent.add_message("user", "one")
+    store.create_session("unrelated")
+    parent.fork(at=1, title="the fork")
+    store.close()
+    at = app("pages/sessions.py")
+    titles = list(at.dataframe[0].value["title"])
+    assert titles.index("└─ the fork") == titles.index("parent") + 1
+    origin = list(at.dataframe[0].value["origin"])[titles.index("└─ the fork")]
+    assert origin == "fork of “parent” at event 1"
