@@ -50,7 +50,31 @@ def describe(record: EventRecord) -> str:
         return f"context policy acted at {payload['rendered_tokens']:,} tokens: {len(payload['actions'])} action(s)"
     if kind == "tool_failed":
         return f"{payload['tool']} failed: {payload['error']}"
+    if kind == "conversation_imported":
+        parts = [f"imported from {payload['source']} ({payload['format']})"]
+        if payload.get("relation"):
+            parts.append(f"a {payload['relation']} of session {payload.get('parent_session')}")
+        parts += [f"model {payload['model']}"] if payload.get("model") else []
+        parts += [f"{len(payload['tools'])} tool definitions"] if payload.get("tools") else []
+        parts += [f"{len(payload['memory'])} memory blocks"] if payload.get("memory") else []
+        return ", ".join(parts)
+    if kind == "context_compacted":
+        return compaction_text(payload)
     return kind
+
+
+def compaction_text(payload: dict) -> str:
+    before, after = payload.get("before_tokens"), payload.get("after_tokens")
+    sizes = (f": {before:,} tokens before" if isinstance(before, int) else "") + (
+        f", {after:,} after" if isinstance(after, int) else "")
+    by = f" by {payload['source']}" if payload.get("source") else ""
+    trigger = f" ({payload['trigger']})" if payload.get("trigger") else ""
+    return f"context compacted{by}{trigger}{sizes}; what came before is folded"
+
+
+def compaction_steps(records: list[EventRecord]) -> list[tuple[int, str]]:
+    """(seq, description) of each compaction point, for Replay to offer as places to jump to."""
+    return [(r.seq, compaction_text(r.payload())) for r in records if r.kind == "context_compacted"]
 
 
 def render_event(record: EventRecord) -> None:

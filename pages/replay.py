@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.app_state import engine_errors, require_session, select_session, selected_session_id
 from components.diff_view import render_diff
-from components.event_view import render_event, render_timeline
+from components.event_view import compaction_steps, render_event, render_timeline
 from components.flash import flash
 from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
@@ -39,6 +39,10 @@ def step_by(delta: int) -> None:
     st.session_state[STEP] = min(max(st.session_state[STEP] + delta, 0), last)
 
 
+def jump_to(step: int) -> None:
+    st.session_state[STEP] = min(max(step, 0), last)
+
+
 buttons = st.columns(4)
 buttons[0].button("Start", icon=":material/first_page:", key="first", on_click=step_by, args=(-last,),
                   help="before the first event", width="stretch")
@@ -48,6 +52,13 @@ buttons[2].button("Forward", icon=":material/chevron_right:", key="forward", on_
                   help="one event forward", width="stretch")
 buttons[3].button("Latest", icon=":material/last_page:", key="latest", on_click=step_by, args=(last,),
                   help="the latest event", width="stretch")
+compactions = compaction_steps(records)
+if compactions:  # where the source's own tool compacted its context (Claude Code's compact_boundary)
+    st.caption(f"{len(compactions)} compaction point(s): jump to one to see the window before and after it")
+    jumps = st.columns(min(len(compactions), 6))
+    for position, (seq, text) in enumerate(compactions[:6]):
+        jumps[position].button(f"Compaction at step {seq}", key=f"compaction-{seq}", help=text,
+                               on_click=jump_to, args=(seq,), width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
 
 if at:

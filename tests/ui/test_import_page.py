@@ -60,3 +60,29 @@ def test_forks_show_under_the_session_they_came_from(app, db):
     assert titles.index("└─ the fork") == titles.index("parent") + 1
     origin = list(at.dataframe[0].value["origin"])[titles.index("└─ the fork")]
     assert origin == "fork of “parent” at event 1"
+
+
+def test_replay_offers_the_compaction_points_of_an_import(app, db):
+    from engine.imports import ContextCompacted
+    from sessions.formats import openai_chat
+    from sessions.formats.building import Builder
+    from sessions.formats.conversation import Compaction, Conversation, ImportedMessage
+    from sessions.formats.report import FileReport
+
+    from components.app_state import SELECTED
+
+    store = SessionStore(db, linger=0)
+    items = [ImportedMessage("user", "old question " * 50), ImportedMessage("assistant", "old answer " * 50),
+             Compaction(before_tokens=150_000, after_tokens=9_000, trigger="auto", source="claude-code"),
+             ImportedMessage("user", "where were we")]
+    builder = Builder("cc.jsonl", openai_chat.FORMAT, FileReport("cc.jsonl"))
+    store.events.create_many((b.row, b.records) for b in builder.build([Conversation("k", "compacted", items)]))
+    session = store.open_session(store.list_sessions()[0]["id"])
+    store.close()
+    seq = next(r.seq for r in session.records() if isinstance(r.event, ContextCompacted))
+    at = app()
+    at.session_state[SELECTED] = session.id
+    at.switch_page("pages/replay.py").run()
+    at.button(key=f"compaction-{seq}").click().run()
+    assert at.slider[0].value == seq
+    assert any("context compacted by claude-code (auto): 150,000 tokens before, 9,000 after" in t.value for t in at.text)
