@@ -11,7 +11,7 @@ list). A file that matches none is told, closest first, why each format did not 
 from __future__ import annotations
 
 from engine.errors import ImportFormatError
-from sessions.formats import openai_chat, workbench_trace
+from sessions.formats import letta, openai_chat, sharegpt, workbench_trace
 from sessions.formats.conversation import Format, Sniff
 from sessions.formats.source import Source
 
@@ -20,6 +20,8 @@ from sessions.formats.source import Source
 # anthropic (and its cassettes) before the plain OpenAI message list, which comes last.
 FORMATS: tuple[Format, ...] = (
     workbench_trace.FORMAT,
+    letta.FORMAT,
+    sharegpt.FORMAT,
     openai_chat.FORMAT,
 )
 IMPORT_FORMATS = tuple(f for f in FORMATS if f.read is not None)
