@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from engine.errors import ImportFormatError
 from sessions.formats import letta, openai_chat, sharegpt, workbench_trace
+from sessions.formats import chatgpt
 from sessions.formats.conversation import Format, Sniff
 from sessions.formats.source import Source
 
@@ -20,6 +21,7 @@ from sessions.formats.source import Source
 # anthropic (and its cassettes) before the plain OpenAI message list, which comes last.
 FORMATS: tuple[Format, ...] = (
     workbench_trace.FORMAT,
+    chatgpt.FORMAT,
     letta.FORMAT,
     sharegpt.FORMAT,
     openai_chat.FORMAT,
