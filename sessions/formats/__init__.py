@@ -13,6 +13,7 @@ from __future__ import annotations
 from engine.errors import ImportFormatError
 from sessions.formats import letta, openai_chat, sharegpt, workbench_trace
 from sessions.formats import chatgpt
+from sessions.formats import anthropic, anthropic_cassette, claude_code
 from sessions.formats.conversation import Format, Sniff
 from sessions.formats.source import Source
 
@@ -22,8 +23,11 @@ from sessions.formats.source import Source
 FORMATS: tuple[Format, ...] = (
     workbench_trace.FORMAT,
     chatgpt.FORMAT,
+    claude_code.FORMAT,
     letta.FORMAT,
     sharegpt.FORMAT,
+    anthropic.FORMAT,
+    anthropic_cassette.FORMAT,
     openai_chat.FORMAT,
 )
 IMPORT_FORMATS = tuple(f for f in FORMATS if f.read is not None)
