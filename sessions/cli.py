@@ -97,9 +97,15 @@ def cmd_import(store: SessionStore, args: argparse.Namespace) -> int:
 
 
 def cmd_export(store: SessionStore, args: argparse.Namespace) -> int:
-    session = _open(store, args.session)
-    path = session.export(args.output)
-    _print(f"wrote {session.last_seq} events to {path}")
+    from sessions.exporting import export_session
+
+    format_name = args.format or ("otlp" if args.otlp_endpoint else "jsonl")
+    if args.otlp_endpoint and format_name != "otlp":
+        raise WorkbenchError(f"--otlp-endpoint sends an OTLP trace; use it with --format otlp, not {format_name}")
+    if args.output is None and not args.otlp_endpoint:
+        raise WorkbenchError(f"export needs -o PATH ({'a folder' if format_name == 'parquet' else 'a file'} to write), "
+                             "or --otlp-endpoint URL to send an OTLP trace to a collector")
+    _print(export_session(_open(store, args.session), format_name, args.output, otlp_endpoint=args.otlp_endpoint))
     return 0
 
 
@@ -275,9 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--skip-invalid", action="store_true",
                      help="import the good conversations of a file and list the bad ones (default: refuse the file)")
     sub.add_argument("--json", action="store_true", help="print the import report as JSON")
-    sub = command("export", cmd_export, "Export a session as a workbench trace (canonical JSON lines).")
+    from sessions.exporting import EXPORTS
+
+    sub = command("export", cmd_export, "Export a session: a workbench trace (JSON lines), OTLP JSON (or sent to "
+                  "a collector), Parquet tables or a Markdown transcript.")
     sub.add_argument("session", help="session id (or a unique prefix)")
-    sub.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    sub.add_argument("--format", choices=list(EXPORTS),
+                     help="jsonl (the default: the workbench trace), otlp, parquet (-o names a folder) or markdown")
+    sub.add_argument("-o", "--output", type=Path, metavar="PATH",
+                     help="file to write (a folder for parquet); needed unless --otlp-endpoint alone sends the trace")
+    sub.add_argument("--otlp-endpoint", metavar="URL",
+                     help="send the OTLP trace to a collector (OTLP/HTTP, such as http://localhost:4318/v1/traces); "
+                          "headers from $OTEL_EXPORTER_OTLP_HEADERS")
     sub = command("show", cmd_show, "Show the rendered context with fragment markers and token breakdown.")
     sub.add_argument("session", help="session id (or a unique prefix)")
     sub.add_argument("--at", type=int, help="show the context as it was just after event SEQ")
