@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from engine.errors import ImportFormatError
 from sessions.formats import letta, openai_chat, sharegpt, workbench_trace
+from sessions.formats import swe_agent
+from sessions.formats import openhands
+from sessions.formats import langfuse
 from sessions.formats import chatgpt
 from sessions.formats import anthropic, anthropic_cassette, claude_code
 from sessions.formats.conversation import Format, Sniff
@@ -25,6 +28,9 @@ FORMATS: tuple[Format, ...] = (
     chatgpt.FORMAT,
     claude_code.FORMAT,
     letta.FORMAT,
+    langfuse.FORMAT,
+    swe_agent.FORMAT,
+    openhands.FORMAT,
     sharegpt.FORMAT,
     anthropic.FORMAT,
     anthropic_cassette.FORMAT,
