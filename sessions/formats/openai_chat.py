@@ -176,7 +176,7 @@ def openai_message(item: Any, position: str) -> ImportedMessage | Invalid:
     if "role" not in item:
         return Invalid(position, 'the message has no "role"')
     role = item["role"]
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         return Invalid(position, f"role {str(role)[:20]!r} is not one of system, user, assistant, tool")
     extra = {key: value for key, value in item.items() if key not in MESSAGE_KEYS}
     if role in ROLE_ALIASES:
