@@ -45,11 +45,12 @@ with engine_errors():
 st.subheader("Send to a collector")
 st.write("Sends the OTLP trace over OTLP/HTTP (protobuf) to a collector such as an OpenTelemetry Collector, "
          "Langfuse or Phoenix.")
-headers = otlp_headers()
-st.caption(f"{len(headers)} header{'s' if len(headers) != 1 else ''} from the app's environment "
-           "(OTEL_EXPORTER_OTLP_HEADERS); their names and values are not shown." if headers else
-           "No headers: a collector that needs a key gets it from OTEL_EXPORTER_OTLP_HEADERS in the app's "
-           "environment (`key=value,key2=value2`), never from this page.")
+with engine_errors():
+    headers = otlp_headers()
+    st.caption(f"{len(headers)} header{'s' if len(headers) != 1 else ''} from the app's environment "
+               "(OTEL_EXPORTER_OTLP_HEADERS); their names and values are not shown." if headers else
+               "No headers: a collector that needs a key gets it from OTEL_EXPORTER_OTLP_HEADERS in the app's "
+               "environment (`key=value,key2=value2`), never from this page.")
 endpoint = st.text_input("Collector endpoint URL", key="otlp_endpoint", placeholder="http://localhost:4318/v1/traces")
 if st.button("Send OTLP trace", key="send_otlp"):
     if not endpoint.strip():

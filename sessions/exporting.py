@@ -6,8 +6,8 @@
 
 - `jsonl`: the workbench trace (`Session.export`), which imports back exactly.
 - `otlp`: OTLP JSON (`sessions.formats.otlp_export`); with an endpoint, the same trace is
-  sent to a collector, with headers from `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or
-  `OTEL_EXPORTER_OTLP_HEADERS` (never from a command line or a page, never printed).
+  sent to a collector, with headers from `OTEL_EXPORTER_OTLP_HEADERS` (never from a command
+  line or a page, never printed).
 - `parquet`: a folder with `events.parquet` and `messages.parquet`; as a download, a zip of both.
 - `markdown`: a transcript to read and share.
 """
@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import importlib
 import io
-import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import urlsplit, urlunsplit
 
 from engine import WorkbenchError
 
 if TYPE_CHECKING:
     from sessions.session import Session
 
-HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +74,24 @@ def export_format(name: str) -> ExportFormat:
         raise WorkbenchError(f"unknown export format {str(name)[:40]!r}; the formats are {', '.join(EXPORTS)}") from None
 
 
+def _otlp_module():
+    try:  # imported only when asked for
+        return importlib.import_module("sessions.formats.otlp_export")
+    except ModuleNotFoundError as exc:
+        if exc.name != "sessions.formats.otlp_export":
+            raise
+        raise WorkbenchError("the otlp export is not installed in this checkout") from None
+
+
 def otlp_headers() -> dict[str, str]:
-    """Headers for a collector, from the environment only (`key=value,key2=value2`, values URL-encoded)."""
-    text = next((os.environ[name] for name in HEADER_VARIABLES if os.environ.get(name, "").strip()), "")
-    headers: dict[str, str] = {}
-    for item in text.split(","):
-        key, equals, value = item.partition("=")
-        if equals and key.strip():
-            headers[unquote(key.strip())] = unquote(value.strip())
-    return headers
+    """The headers a send adds, from OTEL_EXPORTER_OTLP_HEADERS only (never shown: the page counts them)."""
+    return _otlp_module().environment_headers()
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may be printed: no user name, password, query or fragment."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
 def _plural(count: int, word: str) -> str:
@@ -122,26 +129,16 @@ def export_session(session: "Session", format_name: str, path: str | Path | None
 
 
 def _otlp(session: "Session", path: str | Path | None, endpoint: str | None) -> str:
-    if endpoint is not None:
-        endpoint = endpoint.strip()
-        if not endpoint.lower().startswith(("http://", "https://")):
-            raise WorkbenchError(f"the endpoint {endpoint[:80]!r} is not an http:// or https:// URL "
-                                 "(such as http://localhost:4318/v1/traces)")
-    try:  # imported only when asked for
-        otlp_export = importlib.import_module("sessions.formats.otlp_export")
-    except ModuleNotFoundError as exc:
-        if exc.name != "sessions.formats.otlp_export":
-            raise
-        raise WorkbenchError("the otlp export is not installed in this checkout") from None
-
+    otlp_export = _otlp_module()
+    url = otlp_export.traces_url(endpoint) if endpoint is not None else None  # a bad URL is refused before writing
     info, records = session.info(), session.records()
     done = []
     if path is not None:
         written = otlp_export.write_otlp(Path(path), info, records)
         done.append(f"wrote the OTLP trace of {_plural(len(records), 'event')} to {written}")
-    if endpoint is not None:
-        status = otlp_export.send_otlp(endpoint, otlp_export.otlp_document(info, records), headers=otlp_headers() or None)
-        done.append(f"sent the OTLP trace of {_plural(len(records), 'event')} to {endpoint} (HTTP {status})")
+    if url is not None:  # headers from the environment, added by send_otlp itself
+        status = otlp_export.send_otlp(url, otlp_export.otlp_document(info, records))
+        done.append(f"sent the OTLP trace of {_plural(len(records), 'event')} to {shown_url(url)} (HTTP {status})")
     return "; ".join(done)
 
 
@@ -167,4 +164,4 @@ def export_bytes(session: "Session", format_name: str) -> tuple[bytes, str, str]
     return data, download_name(session, chosen.name), chosen.mime
 
 
-__all__ = ["EXPORTS", "ExportFormat", "download_name", "export_bytes", "export_format", "export_session", "otlp_headers"]
+__all__ = ["EXPORTS", "ExportFormat", "download_name", "export_bytes", "export_format", "export_session", "otlp_headers", "shown_url"]

@@ -3,7 +3,6 @@ one clear line for each mistake."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,9 +16,6 @@ import pytest
 from sessions import SessionStore
 
 from tests.conftest import ROOT, long_text
-
-HAS_OTLP_EXPORT = importlib.util.find_spec("sessions.formats.otlp_export") is not None
-
 
 def run(*args, db):
     env = {key: value for key, value in os.environ.items() if key != "WORKBENCH_DB"}
@@ -119,7 +115,6 @@ def collector():
     server.server_close()
 
 
-@pytest.mark.skipif(not HAS_OTLP_EXPORT, reason="sessions/formats/otlp_export.py is not in this checkout yet")
 def test_otlp_written_and_sent_with_headers_from_the_environment(seeded, tmp_path, collector, monkeypatch):
     db, session_id, events = seeded
     url, received = collector
@@ -139,7 +134,6 @@ def test_otlp_written_and_sent_with_headers_from_the_environment(seeded, tmp_pat
     assert headers["authorization"] == "Bearer sekrit" and headers["x-team"] == "ctx"
 
 
-@pytest.mark.skipif(not HAS_OTLP_EXPORT, reason="sessions/formats/otlp_export.py is not in this checkout yet")
 def test_an_unreachable_collector_is_one_line(seeded):
     db, session_id, _ = seeded
     result = run("export", session_id, "--format", "otlp", "--otlp-endpoint", "http://127.0.0.1:9/v1/traces", db=db)

@@ -289,6 +289,8 @@ def test_downloads_give_each_format_its_bytes(busy):
         assert pq.read_table(io.BytesIO(opened.read("messages.parquet"))).num_rows == 6
     text, name, mime = export_bytes(session, "markdown")
     assert name.endswith(".md") and mime == "text/markdown" and text.decode().startswith("# busy")
+    trace, name, mime = export_bytes(session, "otlp")
+    assert name.endswith(".otlp.json") and mime == "application/json" and "resourceSpans" in json.loads(trace)
 
 
 def test_export_needs_a_path_unless_it_sends(busy):
