@@ -25,11 +25,7 @@ from sessions.formats.parquet_export import EVENTS_SCHEMA, MESSAGES_SCHEMA, mess
 
 from tests.conftest import long_text
 
-try:  # a real renderer, as a reader's would be; the tests that need it say why they skip
-    import markdown_it
-except ImportError:
-    markdown_it = None
-needs_renderer = pytest.mark.skipif(markdown_it is None, reason="markdown-it-py (a CommonMark renderer) is not installed")
+import markdown_it  # a real CommonMark renderer, as a reader's would be (installed by requirements.txt)
 
 HOSTILE = "hello </details><script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3))"
 
@@ -205,7 +201,6 @@ def test_the_transcript_reads_as_the_conversation(busy, tmp_path):
     assert "```python\nif a < b:\n    print('<ok>')\n```" in text and "Use `a < b` here:" in text  # code stays code
 
 
-@needs_renderer
 def test_no_html_from_the_conversation_survives_a_real_renderer(busy):
     session, _ = busy
     text = markdown_document(session.info(), session.state())
@@ -229,7 +224,6 @@ ATTACKS = [
 ]
 
 
-@needs_renderer
 @pytest.mark.parametrize("text", ATTACKS)
 def test_known_attacks_render_without_html(text):
     allowed = markdown_it.MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
@@ -240,7 +234,6 @@ def test_known_attacks_render_without_html(text):
         assert not {"script", "b"} & set(_tags(html).tags)
 
 
-@needs_renderer
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(["`", "``", "```", "~~~", "<b>", "</details>", "<script>", "<", "&", "\\", "\n",
                                  "\n\n", " ", "   ", "    ", "\t", "|", "- ", "> ", "[", "](", "x", "*", "|---|",
