@@ -15,6 +15,7 @@ from sessions.formats import letta, openai_chat, sharegpt, workbench_trace
 from sessions.formats import swe_agent
 from sessions.formats import openhands
 from sessions.formats import langfuse
+from sessions.formats import otlp
 from sessions.formats import chatgpt
 from sessions.formats import anthropic, anthropic_cassette, claude_code
 from sessions.formats.conversation import Format, Sniff
@@ -29,6 +30,8 @@ FORMATS: tuple[Format, ...] = (
     claude_code.FORMAT,
     letta.FORMAT,
     langfuse.FORMAT,
+    otlp.FORMAT,
+    otlp.SDK_SPANS_FORMAT,
     swe_agent.FORMAT,
     openhands.FORMAT,
     sharegpt.FORMAT,
