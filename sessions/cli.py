@@ -57,7 +57,9 @@ def cmd_list(store: SessionStore, args: argparse.Namespace) -> int:
         return 0
     _print(f"{'ID':<12}  {'CREATED (UTC)':<16}  {'EVENTS':>6}  {'MSGS':>5}  TITLE")
     for row in sessions:
-        origin = (f"  (fork of {row['forked_from']} at {row['forked_at']})" if row["forked_from"]
+        subagent = row["forked_at"] == 0 and "subagent" in (row.get("imported_from") or "")
+        origin = (f"  (subagent of {row['forked_from']})" if row["forked_from"] and subagent
+                  else f"  (fork of {row['forked_from']} at {row['forked_at']})" if row["forked_from"]
                   else f"  (imported from {row['imported_from']})" if row.get("imported_from") else "")
         created = row["created_at"].strftime("%Y-%m-%d %H:%M")
         _print(f"{row['id']:<12}  {created:<16}  {row['events']:>6}  {row['messages']:>5}  {row['title']}{origin}")
