@@ -19,7 +19,7 @@ from sessions.formats.building import Builder
 from sessions.formats.conversation import Format
 from sessions.formats.report import FileReport, ImportReport
 from sessions.formats.source import Progress, Source, open_sources
-from sessions.stores.base import EventStore, SessionRow
+from sessions.stores.base import EventStore, NewSession
 
 
 def import_into(events: EventStore, path: str | Path, *, title: str | None = None, format_name: str | None = None,
@@ -39,7 +39,7 @@ def import_into(events: EventStore, path: str | Path, *, title: str | None = Non
         raise ImportFormatError("\n".join(unmatched) or f"{path}: nothing to import")
     report = ImportReport()
 
-    def sessions() -> Iterator[tuple[SessionRow, list]]:
+    def sessions() -> Iterator[NewSession]:
         for source, fmt in plan:
             file_report = FileReport(source.name, fmt.name, fmt.label)
             if not report.files and unmatched:
@@ -47,7 +47,7 @@ def import_into(events: EventStore, path: str | Path, *, title: str | None = Non
             report.files.append(file_report)
             builder = Builder(source.name, fmt, file_report, skip_invalid, title if len(plan) == 1 else None)
             for built in builder.build(fmt.read(source)):
-                yield built.row, built.records
+                yield built
 
     events.create_many(sessions())
     return report

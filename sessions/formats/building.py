@@ -28,15 +28,12 @@ from engine.records import EventRecord, format_ts, utc_now
 from engine.state import ContextState
 from sessions.formats.conversation import Compaction, Conversation, Format, ImportedMessage, Invalid
 from sessions.formats.report import FileReport
-from sessions.stores.base import SessionRow
+from sessions.stores.base import NewSession, SessionRow
 
 MAX_LISTED = 20  # bad records named in one error; the count says how many more
 
 
-@dataclass
-class BuiltSession:
-    row: SessionRow
-    records: list[EventRecord]
+BuiltSession = NewSession  # a branch's `records` are its own; the store copies the shared ones
 
 
 @dataclass
@@ -56,6 +53,7 @@ class Builder:
         self.invalid: list[Invalid] = []
         self._family: dict[str, _Built] = {}  # the current root conversation and its branches, by key
         self._rows: dict[str, str] = {}  # conversation key -> session id, for subagents' links
+        self._cursors: dict[str, tuple[int, Folder]] = {}  # the last parent's state at its last branch point
 
     def build(self, parsed: Iterable[Conversation | Invalid]) -> Iterator[BuiltSession]:
         for item in parsed:
@@ -65,25 +63,32 @@ class Builder:
             try:
                 built = self._session(item)
             except _Refused as refused:
-                self._refuse(refused.invalid)
+                for invalid in refused.invalids:
+                    self._refuse(invalid)
                 continue
             if built is not None:
                 yield built
         if self.invalid and not self.skip_invalid:
             raise ImportFormatError(self.refusal())
-        if not self.report.sessions and not self.invalid:
+        if not self.report.sessions and self.invalid:
+            raise ImportFormatError(self.refusal(nothing_left=True))
+        if not self.report.sessions:
             raise ImportFormatError(f"{self.source_name}: the file holds no conversations ({self.format.label})")
 
-    def refusal(self) -> str:
+    def refusal(self, nothing_left: bool = False) -> str:
         shown = [f"  - {problem}" for problem in self.invalid[:MAX_LISTED]]
         more = len(self.invalid) - MAX_LISTED
         if more > 0:
             shown.append(f"  - and {more:,} more")
         count = len(self.invalid)
         what = "record" if count == 1 else "records"
-        advice = (" Nothing was imported. Fix the file, or import the rest with --skip-invalid."
-                  if count > 1 or self.report.sessions else " Nothing was imported.")
-        return f"{self.source_name} ({self.format.label}): {count} bad {what}:\n" + "\n".join(shown) + "\n" + advice.strip()
+        if nothing_left:
+            advice = "Every record was bad, so nothing is left to import. Nothing was imported."
+        elif count > 1 or self.report.sessions:
+            advice = "Nothing was imported. Fix the file, or import the rest with --skip-invalid."
+        else:
+            advice = "Nothing was imported."
+        return f"{self.source_name} ({self.format.label}): {count} bad {what}:\n" + "\n".join(shown) + "\n" + advice
 
     def _refuse(self, invalid: Invalid) -> None:
         self.invalid.append(invalid)
@@ -99,18 +104,19 @@ class Builder:
                                  imported_from=self._origin(conversation.source_id, "session"))
             self.report.add_session(row.id, row.title, conversation)
             self.report.count_records(conversation.records)
-            return BuiltSession(row, conversation.records)
+            return NewSession(row, conversation.records)
         parent = self._family.get(conversation.parent_key) if conversation.branch_at is not None else None
         if conversation.parent_key is None:
-            self._family = {}
-        title = (self.title or conversation.title) if conversation.parent_key is None else conversation.title
+            self._family, self._cursors = {}, {}
+        title = conversation.title
+        if self.title and conversation.parent_key is None and not self.report.sessions:
+            title = self.title  # a title given for the import names its first session
         forked_from = forked_at = None
         folder, records, item_ends = Folder(), [], []
         if parent is not None:
             at = parent.item_ends[conversation.branch_at - 1] if conversation.branch_at else 1
             records = list(parent.records[:at])
-            for record in records:
-                folder.add(record.event)
+            folder = Folder(self._state_at(conversation.parent_key, parent, at))
             item_ends = list(parent.item_ends[: conversation.branch_at])
             forked_from, forked_at = parent.row_id, at
         elif conversation.parent_key is not None and conversation.relation == "subagent":
@@ -120,20 +126,43 @@ class Builder:
         row = SessionRow.new(title, forked_from=forked_from, forked_at=forked_at,
                              imported_from=self._origin(conversation.source_id,
                                                         "subagent, id" if conversation.relation == "subagent" else "id"))
-        clock = _Clock(conversation.created_at)
+        clock = _Clock(records[-1].ts if records else conversation.created_at)  # a branch goes on from its parent
         records.append(EventRecord(len(records) + 1, clock.at(None), folder.add(self._origin_event(conversation, forked_from))))
         pairing = _Pairing()
+        refused: list[Invalid] = []
         for item in conversation.items:
-            for event, moment in self._events(folder.state, item, conversation, pairing, clock):
+            try:  # every bad message of the conversation is named, not only the first
+                events = list(self._events(folder.state, item, conversation, pairing, clock))
+            except _Refused as bad:
+                refused += bad.invalids
+                events = []
+            for event, moment in events:
                 records.append(EventRecord(len(records) + 1, moment, folder.add(event)))
             item_ends.append(len(records))
+        if refused:
+            raise _Refused(*refused)
         for call_id in pairing.unanswered():
             conversation.warnings.append(f"tool call {call_id} has no result in the file")
         self.report.add_session(row.id, row.title, conversation)
-        self.report.count_records(records[forked_at or 0:] if parent is not None else records)
+        shared = forked_at if parent is not None else 0
+        self.report.count_records(records[shared:])
         self._family[conversation.key] = _Built(row.id, records, item_ends)
         self._rows[conversation.key] = row.id
-        return BuiltSession(row, records)
+        if parent is not None:
+            return NewSession(row, records[shared:], copy_from=parent.row_id, copy_count=shared)
+        return NewSession(row, records)
+
+    def _state_at(self, key: str, parent: _Built, at: int) -> ContextState:
+        """The parent's state after its first `at` events. Branches come in the order of their
+        branch points, so a cursor moves forward through the parent instead of replaying it
+        from the start for each branch (a conversation regenerated at every turn stays linear)."""
+        done, folder = self._cursors.get(key, (0, None))
+        if folder is None or done > at:
+            done, folder = 0, Folder()
+        for record in parent.records[done:at]:
+            folder.add(record.event)
+        self._cursors = {key: (at, folder)}  # one cursor: the parent most recently branched from
+        return folder.state
 
     def _origin(self, source_id: str | None, what: str = "id") -> str:
         if not source_id:
@@ -191,8 +220,8 @@ class Builder:
 
 
 class _Refused(Exception):
-    def __init__(self, invalid: Invalid) -> None:
-        self.invalid = invalid
+    def __init__(self, *invalids: Invalid) -> None:
+        self.invalids = list(invalids)
 
 
 class _Pairing:

@@ -7,11 +7,9 @@ the JSON pointer (shortened in the middle when long) where nesting passes `MAX_N
 
 from __future__ import annotations
 
-import io
 import json
+import re
 from typing import Any
-
-import ijson
 
 MAX_NESTING = 200
 
@@ -49,23 +47,33 @@ def check_nesting(source: Any, value: Any, where: str | None = None) -> None:
                 stack.append((item, depth + 1, pointer + (key,)))
 
 
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
 def deep_pointer(text: str) -> str:
-    """Where text too deep for Python's parser first passes the limit, found by an event scan."""
-    path: list[list] = []  # [container kind, current key or index]
-    try:
-        for _, event, value in ijson.parse(io.BytesIO(text.encode("utf-8", "surrogatepass"))):
-            if path and path[-1][0] == "array" and event not in ("end_array",):
-                path[-1][1] += 1
-            if event == "map_key":
-                path[-1][1] = value
-            elif event in ("start_map", "start_array"):
-                path.append(["map" if event == "start_map" else "array", -1 if event == "start_array" else None])
-                if len(path) > MAX_NESTING:
-                    return "at " + short_pointer([str(step[1]) for step in path[:-1]])
-            elif event in ("end_map", "end_array"):
+    """Where text too deep for Python's parser first passes the limit: a scan of its strings and
+    brackets (at C speed, in memory of the depth only), keeping each level's key or index."""
+    path: list[list] = []  # [kind "{" or "[", key or index, expecting a key]
+    for token in _TOKENS.finditer(text):
+        mark = token.group()
+        if mark in ("{", "["):
+            path.append([mark, 0 if mark == "[" else None, mark == "{"])  # an array's index is its commas
+            if len(path) > MAX_NESTING:
+                return "at " + short_pointer([str(step[1]) for step in path[:-1]])
+        elif mark in ("}", "]"):
+            if path:
                 path.pop()
-    except ijson.JSONError:
-        pass
+        elif mark == ",":
+            if path and path[-1][0] == "[":
+                path[-1][1] += 1
+            elif path:
+                path[-1][2] = True
+        elif path and path[-1][0] == "{" and path[-1][2]:
+            try:
+                path[-1][1] = json.loads(mark)
+            except ValueError:
+                path[-1][1] = mark.strip('"')
+            path[-1][2] = False
     return "somewhere"
 
 

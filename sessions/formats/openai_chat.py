@@ -178,6 +178,10 @@ def openai_message(item: Any, position: str) -> ImportedMessage | Invalid:
     role = item["role"]
     if not isinstance(role, str) or role not in ROLES:
         return Invalid(position, f"role {str(role)[:20]!r} is not one of system, user, assistant, tool")
+    foreign = _anthropic_part(item.get("content"))
+    if foreign:
+        return Invalid(position, f"a content part of type {foreign!r} is an Anthropic block, not OpenAI's: "
+                                 "this looks like an Anthropic message list; import it with --format anthropic")
     extra = {key: value for key, value in item.items() if key not in MESSAGE_KEYS}
     if role in ROLE_ALIASES:
         extra["original_role"], role = role, ROLE_ALIASES[role]
@@ -199,6 +203,17 @@ def openai_message(item: Any, position: str) -> ImportedMessage | Invalid:
     return ImportedMessage(role=role, content=content, reasoning=reasoning or None, tool_calls=tool_calls or None,
                            tool_call_id=tool_call_id, name=item.get("name"), extra=extra, position=position,
                            timestamp=timestamp(extra.get("timestamp") or extra.get("created_at")))
+
+
+ANTHROPIC_BLOCKS = ("tool_use", "tool_result", "thinking", "redacted_thinking", "server_tool_use")
+
+
+def _anthropic_part(content: Any) -> str | None:
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and part.get("type") in ANTHROPIC_BLOCKS:
+                return part["type"]
+    return None
 
 
 def arguments_text(arguments: Any) -> str:

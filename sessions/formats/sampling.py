@@ -17,7 +17,8 @@ import ijson
 from sessions.formats.jsonio import MAX_NESTING, check_nesting, deep_pointer
 
 HEAD_BYTES = 1 << 20
-SAMPLE_ITEMS = 20
+SAMPLE_ITEMS = 2_000  # an array's items that detection sees (as many as fit in the head, up to this)
+FIRST_LINE_BYTES = 64 << 20  # how far a sample reads to finish a long first line of JSON lines
 SAMPLE_LINES = 50
 
 
@@ -33,7 +34,9 @@ class Sample:
     complete: bool
 
 
-def sample_of(source: Any, data: bytes) -> Sample:
+def sample_of(source: Any, data: bytes, first_line: bytes | None = None) -> Sample:
+    """`data`: the head (HEAD_BYTES and one more); `first_line`: the whole first line, when the
+    head ends inside it (a JSON-lines file whose first record is over a mebibyte)."""
     complete = len(data) <= HEAD_BYTES
     data = data[:HEAD_BYTES]
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -52,7 +55,7 @@ def sample_of(source: Any, data: bytes) -> Sample:
             lines = _sample_lines(stripped)
             if first == "{" and exc.msg == "Extra data" and lines:
                 return Sample("lines", head, lines, True)
-            return Sample(_shape_of(first), head, _prefix_value(data), False)
+            return Sample(_shape_of(first), head, _prefix_value(source, data), False)
         except RecursionError:
             raise source.error(deep_pointer(stripped), f"JSON nested deeper than {MAX_NESTING} levels; "
                                "the workbench refuses it") from None
@@ -67,7 +70,22 @@ def sample_of(source: Any, data: bytes) -> Sample:
         lines = _sample_lines(stripped)
         if len(lines) >= 2:
             return Sample("lines", head, lines, False)
-    return Sample(_shape_of(first), head, _prefix_value(data), False)
+        long_line = _long_first_line(first_line)
+        if long_line is not None:
+            return Sample("lines", head, [(1, long_line)], False)
+    return Sample(_shape_of(first), head, _prefix_value(source, data), False)
+
+
+def _long_first_line(line: bytes | None) -> Any:
+    """The first line's value when it is one whole JSON object followed by another line of JSON."""
+    if not line or b"\n" not in line:
+        return None
+    first, rest = line.split(b"\n", 1)
+    try:
+        value = json.loads(first)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) and rest.lstrip()[:1] == b"{" else None
 
 
 def _whole_sample(head: str, value: Any) -> Sample:
@@ -98,8 +116,9 @@ def _sample_lines(text: str) -> list[tuple[int, Any]]:
     return lines
 
 
-def _prefix_value(data: bytes) -> Any:
-    """As much of a document as `data` holds, built from parse events (stops where it breaks off)."""
+def _prefix_value(source: Any, data: bytes) -> Any:
+    """As much of a document as `data` holds, built from parse events (stops where it breaks off).
+    A key whose value is cut off keeps an empty string, so detection still sees the key."""
     stack: list[Any] = []
     keys: list[Any] = []
     root: list[Any] = []
@@ -113,12 +132,15 @@ def _prefix_value(data: bytes) -> Any:
             stack[-1][keys[-1]] = value
 
     try:
-        for _, event, value in ijson.parse(io.BytesIO(data), use_float=True):
+        for event, value in ijson.basic_parse(io.BytesIO(data), use_float=True):
             if event in ("start_map", "start_array"):
                 container: Any = {} if event == "start_map" else []
                 put(container)
                 stack.append(container)
                 keys.append(None)
+                if len(stack) > MAX_NESTING:
+                    raise source.error(deep_pointer(data.decode("utf-8", "replace")),
+                                       f"JSON nested deeper than {MAX_NESTING} levels; the workbench refuses it")
             elif event in ("end_map", "end_array"):
                 stack.pop()
                 keys.pop()
@@ -126,6 +148,7 @@ def _prefix_value(data: bytes) -> Any:
                     break
             elif event == "map_key":
                 keys[-1] = value
+                stack[-1][value] = ""  # until its value arrives (it may be cut off by the head)
             else:
                 put(value)
     except (ijson.JSONError, UnicodeDecodeError):

@@ -24,7 +24,7 @@ import ijson
 
 from engine.errors import ImportFormatError
 from sessions.formats.jsonio import MAX_NESTING, check_nesting, load_json
-from sessions.formats.sampling import HEAD_BYTES, Sample, sample_of
+from sessions.formats.sampling import FIRST_LINE_BYTES, HEAD_BYTES, Sample, sample_of
 
 PROGRESS_STEP = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -76,8 +76,18 @@ class Source:
     @property
     def sample(self) -> Sample:
         if self._sample is None:
-            self._sample = sample_of(self, self.head_bytes())
+            head = self.head_bytes()
+            first_line = None
+            if len(head) > HEAD_BYTES and head.lstrip()[:1] == b"{" and b"\n" not in head.strip():
+                first_line = self._first_line()  # JSON lines whose first record is over the head
+            self._sample = sample_of(self, head, first_line)
         return self._sample
+
+    def _first_line(self) -> bytes:
+        """The first line and the start of the next, read up to FIRST_LINE_BYTES."""
+        with self.open() as stream:
+            line = stream.readline(FIRST_LINE_BYTES)
+            return line + stream.read(4096)
 
     # ---- whole documents -----------------------------------------------------------------
 

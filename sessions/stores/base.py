@@ -67,6 +67,17 @@ class SessionRow:
 Build = Callable[[list[StoredEvent]], Sequence[Event]]
 
 
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session to add: the first `copy_count` events of session `copy_from` (made earlier in
+    the same batch, or already stored), then `records`, numbered on from there."""
+
+    row: SessionRow
+    records: Sequence[EventRecord]
+    copy_from: str | None = None
+    copy_count: int = 0
+
+
 class EventStore(Protocol):
     location: str  # the file or server, as a person would name it (never with a password)
 
@@ -91,11 +102,13 @@ class EventStore(Protocol):
     def fork(self, source_id: str, at: int, row: SessionRow) -> None:
         """A new session `row` holding the first `at` events of `source_id`."""
 
-    def create_many(self, sessions: Iterable[tuple[SessionRow, Sequence[EventRecord]]]) -> int:
+    def create_many(self, sessions: Iterable["NewSession"]) -> int:
         """Add every session `sessions` yields, all in one transaction or none (an import).
 
         The iterable is drained before the store is held (it may parse a large file, and
-        raise to refuse it); the store is then held only for the write. Returns the count."""
+        raise to refuse it); the store is then held only for the write. A session that copies
+        another's first events (a branch of an imported conversation) gets them inside the
+        store, after the sessions it copies from. Returns the count."""
 
     def close(self) -> None:
         """Release what the store holds now (it reopens on next use)."""

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from engine.errors import SessionNotFound
 from engine.records import EventRecord, canonical_json, utc_now
 from sessions.database import Database
-from sessions.stores.base import LISTING_COLUMNS, SESSION_COLUMNS, Build, SessionRow, StoredEvent
+from sessions.stores.base import LISTING_COLUMNS, SESSION_COLUMNS, Build, NewSession, SessionRow, StoredEvent
 
 _BULK = 16
 _STAGED_BATCH = 20_000  # events buffered before a staged import writes them out
@@ -107,20 +107,24 @@ class DuckDBEventStore:
                 [row.id, source_id, at],
             )
 
-    def create_many(self, sessions: Iterable[tuple[SessionRow, Sequence[EventRecord]]]) -> int:
+    def create_many(self, sessions: Iterable[NewSession]) -> int:
         """Staged: the events go to a Parquet file as the iterable yields them (bounded memory,
-        the store not held), then one transaction inserts the rows and the staged events."""
+        the store not held), then one transaction inserts the rows and the staged events, and
+        copies each branch's shared events from its parent inside the database."""
         rows: list[SessionRow] = []
+        copies: list[tuple[str, str, int]] = []
         with tempfile.TemporaryDirectory(prefix="workbench-import-") as folder:
             staged = Path(folder) / "events.parquet"
             writer: pq.ParquetWriter | None = None
             buffered: list[tuple[str, list[EventRecord]]] = []
             count = 0
             try:
-                for row, records in sessions:
-                    rows.append(row)
-                    buffered.append((row.id, list(records)))
-                    count += len(records)
+                for new in sessions:
+                    rows.append(new.row)
+                    buffered.append((new.row.id, list(new.records)))
+                    count += len(new.records)
+                    if new.copy_from is not None and new.copy_count:
+                        copies.append((new.row.id, new.copy_from, new.copy_count))
                     if count >= _STAGED_BATCH:
                         writer = _write_staged(writer, staged, buffered)
                         buffered, count = [], 0
@@ -143,6 +147,9 @@ class DuckDBEventStore:
                 if writer is not None:
                     connection.execute("INSERT INTO events SELECT session_id, seq, ts, kind, payload "
                                        "FROM read_parquet(?)", [str(staged)])
+                for session_id, source_id, count in copies:  # parents come first, so theirs are whole
+                    connection.execute("INSERT INTO events SELECT ?, seq, ts, kind, payload FROM events "
+                                       "WHERE session_id = ? AND seq <= ?", [session_id, source_id, count])
         return len(rows)
 
     def close(self) -> None:

@@ -76,7 +76,7 @@ def test_replay_offers_the_compaction_points_of_an_import(app, db):
              Compaction(before_tokens=150_000, after_tokens=9_000, trigger="auto", source="claude-code"),
              ImportedMessage("user", "where were we")]
     builder = Builder("cc.jsonl", openai_chat.FORMAT, FileReport("cc.jsonl"))
-    store.events.create_many((b.row, b.records) for b in builder.build([Conversation("k", "compacted", items)]))
+    store.events.create_many(builder.build([Conversation("k", "compacted", items)]))
     session = store.open_session(store.list_sessions()[0]["id"])
     store.close()
     seq = next(r.seq for r in session.records() if isinstance(r.event, ContextCompacted))

@@ -25,7 +25,7 @@ CHAT = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "
 def _build(store, conversations, **options):
     report = FileReport("test.json", "openai", "OpenAI chat messages")
     builder = Builder("test.json", openai_chat.FORMAT, report, **options)
-    store.events.create_many((built.row, built.records) for built in builder.build(conversations))
+    store.events.create_many(builder.build(conversations))
     return report, [store.open_session(s["id"]) for s in report.sessions]
 
 
