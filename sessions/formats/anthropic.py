@@ -36,8 +36,9 @@ REQUEST_KEYS = ("max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
                 "metadata", "stream", "service_tier")
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length",
                 "refusal": "content_filter"}
-USAGE_KEYS = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
-              "cache_read_input_tokens": "cache_read_tokens", "cache_creation_input_tokens": "cache_write_tokens"}
+PROMPT_PARTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")  # together: the prompt
+USAGE_KEYS = {"output_tokens": "completion_tokens", "cache_read_input_tokens": "cache_read_tokens",
+              "cache_creation_input_tokens": "cache_write_tokens"}
 TEXT_JOIN = "\n\n"  # separate text blocks of one message are separate paragraphs
 
 
@@ -178,15 +179,24 @@ def _text(value: Any, where: str, warnings: list[str]) -> str:
 
 
 def usage_of(usage: Any) -> dict[str, int]:
-    """Anthropic usage in the workbench's names (prompt_tokens is `input_tokens`, without the cache)."""
+    """Anthropic usage in the workbench's (litellm's and OpenAI's) names: prompt_tokens is every token
+    the prompt held (`input_tokens`, which leaves the cache out, plus the tokens read from and
+    written to the cache), with cache_read_tokens and cache_write_tokens also given apart."""
     if not isinstance(usage, dict):
         return {}
-    out = {ours: usage[theirs] for theirs, ours in USAGE_KEYS.items()
-           if isinstance(usage.get(theirs), int) and not isinstance(usage.get(theirs), bool)}
+    counts = {key: value for key, value in usage.items() if _is_count(value)}
+    out: dict[str, int] = {}
+    if any(part in counts for part in PROMPT_PARTS):
+        out["prompt_tokens"] = sum(counts.get(part, 0) for part in PROMPT_PARTS)
+    out.update({ours: counts[theirs] for theirs, ours in USAGE_KEYS.items() if theirs in counts})
     details = usage.get("output_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
+    if isinstance(details, dict) and _is_count(details.get("thinking_tokens")):
         out["reasoning_tokens"] = details["thinking_tokens"]
     return out
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def model_call(message: dict[str, Any]) -> ModelCall | None:
@@ -281,6 +291,14 @@ def sniff(sample: Sample) -> Sniff:
 
 
 def read(source: Source) -> Parsed:
+    for found in _read(source):
+        if isinstance(found, Conversation) and not found.messages:
+            yield Invalid(found.position or "/", "no messages: the system prompt and the message list are empty")
+        else:
+            yield found
+
+
+def _read(source: Source) -> Parsed:
     document = source.document()
     title = Path(source.name).stem or "Imported"
     if isinstance(document, list):  # a bare message list: positions are /0, /1, ...

@@ -7,7 +7,8 @@ cassette is made from the last call: its request's messages, then the assistant 
 rebuilt from its events (text, thinking with its signature, tool_use input from its JSON
 pieces, usage and stop reason). The earlier calls' responses are the earlier assistant
 messages of that conversation: their model, usage and time (the response's `Date` header)
-are recorded on them.
+are recorded on them. The YAML is read without aliases (a cassette never has them; a file
+that does is refused, naming the line) and no deeper than the JSON nesting limit.
 """
 
 from __future__ import annotations
@@ -48,11 +49,53 @@ def sniff(sample: Sample) -> Sniff:
     return no('text without "interactions:" (not a vcrpy cassette)')
 
 
-def read(source: Source) -> Parsed:
+class _Refused(Exception):
+    def __init__(self, mark: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.mark, self.reason = mark, reason
+
+
+class _CassetteLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that reads no alias (a cassette never has one, and each repeats a part
+    of the file: a few hundred bytes of them stand for billions of values) and nests no deeper than
+    MAX_NESTING (PyYAML composes nested nodes recursively)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(event.start_mark, f"YAML aliases are not read (*{str(event.anchor)[:40]}): a cassette "
+                           "never has them, and each repeats a part of the file, so a few can stand for billions "
+                           "of values")
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise _Refused(event.start_mark, f"YAML nested deeper than {MAX_NESTING} levels; "
+                               "the workbench refuses it")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load(source: Source) -> Any:
+    """The cassette's YAML, without aliases and no deeper than MAX_NESTING, or an error naming the line."""
+    loader = _CassetteLoader(source.text())
     try:
-        cassette = yaml.safe_load(source.text())
+        return loader.get_single_data()
+    except _Refused as exc:
+        raise source.error(f"line {exc.mark.line + 1}, column {exc.mark.column + 1}", exc.reason) from None
     except RecursionError:
         raise source.error(None, f"YAML nested deeper than {MAX_NESTING} levels; the workbench refuses it") from None
+    finally:
+        loader.dispose()
+
+
+def read(source: Source) -> Parsed:
+    try:
+        cassette = load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
@@ -74,13 +117,12 @@ def read(source: Source) -> Parsed:
         if not (isinstance(body, dict) and isinstance(body.get("messages"), list)):
             yield Invalid(f"{where} request body", "not a Messages request (a JSON object with \"messages\")")
             continue
-        try:
-            check_nesting(source, body)
-        except ImportFormatError as exc:
-            yield Invalid(f"{where} request body", str(exc).split(": ", 1)[-1])
-            continue
         response = interaction.get("response") if isinstance(interaction.get("response"), dict) else {}
         message = _response_message(response, where, warnings)
+        deep = _too_deep(source, body, f"{where} request body") or _too_deep(source, message, f"{where} response")
+        if deep is not None:
+            yield deep
+            continue
         calls.append((where, body, message, _date(response)))
     if not calls:
         if not interactions or warnings:
@@ -102,6 +144,10 @@ def read(source: Source) -> Parsed:
         for item in items:
             item.timestamp = moment
         conversation.items += items
+    if not conversation.messages:  # a response always gives a message: there was none
+        yield Invalid(where, "the cassette holds no messages: the last call's request has none, and no reply "
+                      "to it was recorded")
+        return
     _record_earlier_calls(conversation, last, prefix, calls[:-1])
     conversation.warnings = warnings + conversation.warnings
     conversation.created_at = next((call[3] for call in calls if call[3] is not None), None)
@@ -129,6 +175,14 @@ def _record_earlier_calls(conversation: Conversation, last: dict[str, Any], pref
         for key in ("id", "stop_reason"):
             if isinstance(response.get(key), str):
                 item.extra[key] = response[key]
+
+
+def _too_deep(source: Source, value: Any, where: str) -> Invalid | None:
+    try:
+        check_nesting(source, value)
+    except ImportFormatError as exc:
+        return Invalid(where, str(exc).split(": ", 1)[-1])
+    return None
 
 
 def _json_body(body: Any) -> Any:

@@ -10,7 +10,9 @@ chains of their own in the same file: each becomes a subagent session linked to 
 whose prompt started it. `summary` lines title the session; a `compact_boundary` is a
 compaction point; `isMeta` lines (an expanded slash command, which the model did read) are
 user messages marked `extra["is_meta"]`. Other line types (2.x's `file-history-snapshot`,
-`queue-operation`, `progress`, ...) are skipped and counted.
+`queue-operation`, `progress`, ...) are skipped and counted. Records whose `parentUuid` links
+go round in a loop, so that no root leads to them, are named in a warning (or an error when
+they are all the file holds).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class _Node:
 @dataclass
 class _File:
     nodes: dict[str, _Node] = field(default_factory=dict)
+    holding: set[str] = field(default_factory=set)  # records a root leads to with a message at or after them
     summaries: list[dict[str, Any]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
@@ -140,12 +143,20 @@ def _decorate(items: list[ImportedMessage], record: dict[str, Any]) -> list[Impo
 # ---- chains -------------------------------------------------------------------------------------
 
 
-def _conversations(file: _File) -> Iterator[Conversation]:
+def _conversations(file: _File) -> Iterator[Conversation | Invalid]:
     roots = _link(file)
     if file.skipped:
         kinds = ", ".join(f"{kind} {count}" for kind, count in file.skipped.most_common())
         file.warnings.insert(0, f"skipped {sum(file.skipped.values())} lines that hold no messages ({kinds})")
-    trees = [root for root in roots if _content(_tree(root))]
+    trees = [root for root in roots if root.uuid in file.holding]
+    looped = [node for node in file.nodes.values() if node.kind != "pass" and node.uuid not in file.holding]
+    if looped and not trees:  # every message record no root leads to: their parentUuid links loop
+        yield Invalid(f"line {looped[0].number}", f"the records on {_lines(looped)} form a loop: each follows "
+                      'another by "parentUuid", and none starts the conversation')
+        return
+    if looped:
+        file.warnings.append(f"{_lines(looped)}: {len(looped)} records whose \"parentUuid\" links go round in a "
+                             "loop, never reaching the start of a conversation; left out")
     mains = [root for root in trees if root.value.get("isSidechain") is not True]
     tasks: dict[str, list[tuple[str, dict[str, Any], str]]] = {}
     made: list[Conversation] = []
@@ -206,7 +217,17 @@ def _link(file: _File) -> list[_Node]:
             roots.append(node)
         else:
             parent.children.append(node)
+    for root in roots:
+        for node in reversed(_tree(root)):  # each record after those that follow it
+            if node.kind != "pass" or any(child.uuid in file.holding for child in node.children):
+                file.holding.add(node.uuid)
     return roots
+
+
+def _lines(nodes: list[_Node], shown: int = 10) -> str:
+    numbers = sorted(node.number for node in nodes)
+    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+    return f"line{'s' * (len(numbers) > 1)} {', '.join(str(number) for number in numbers[:shown])}{more}"
 
 
 def _tree(root: _Node) -> list[_Node]:
@@ -229,37 +250,33 @@ def _latest_leaf(nodes: list[_Node]) -> _Node:
     return max(leaves, key=lambda node: (str(node.value.get("timestamp") or ""), node.number))
 
 
-def _content(nodes: list[_Node]) -> list[_Node]:
-    return [node for node in nodes if node.kind != "pass"]
-
-
-def _chain(root: _Node, key: str, file: _File, parent: tuple[str, str, int] | None = None) -> list[Conversation]:
-    """The conversation from `root` to its latest record, then a fork for each record off that path."""
-    nodes = _tree(root)
-    leaf = _latest_leaf(nodes)
-    kept = set()
-    node: _Node | None = leaf
-    by_id = {n.uuid: n for n in nodes}
-    while node is not None:
-        kept.add(node.uuid)
-        parent_id = node.value.get("parentUuid") or node.value.get("logicalParentUuid")
-        node = by_id.get(parent_id) if node is not root else None
-    _siblings(nodes, kept)
-    path = [node for node in nodes if node.uuid in kept]
-    offset = parent[2] if parent else 0
-    warnings: list[str] = []
-    items, ends = _items(path, warnings)
-    conversation = _conversation(key, path, items, file)
-    conversation.warnings += warnings
-    if parent is not None:
-        conversation.parent_key, conversation.branch_at = parent[0], parent[2]
-        conversation.title = f"{parent[1]} (fork at line {root.number})"
-    family = [conversation]
-    for node in path:
-        for child in node.children:
-            if child.uuid not in kept and _content(_tree(child)):
-                at = offset + ends[node.uuid]
-                family += _chain(child, f"{key} fork line {child.number}", file, (key, conversation.title, at))
+def _chain(root: _Node, key: str, file: _File) -> list[Conversation]:
+    """The conversation from `root` to its latest record, then a fork for each record off that path,
+    and off each fork's path, to any depth (worked through a stack: each made before its forks)."""
+    family: list[Conversation] = []
+    stack: list[tuple[_Node, str, tuple[str, str, int] | None]] = [(root, key, None)]
+    while stack:
+        start, name, parent = stack.pop()
+        nodes = _tree(start)
+        kept, node, by_id = set(), _latest_leaf(nodes), {n.uuid: n for n in nodes}
+        while node is not None:
+            kept.add(node.uuid)
+            parent_id = node.value.get("parentUuid") or node.value.get("logicalParentUuid")
+            node = by_id.get(parent_id) if node is not start else None
+        _siblings(nodes, kept)
+        path = [node for node in nodes if node.uuid in kept]
+        warnings: list[str] = []
+        items, ends = _items(path, warnings)
+        conversation = _conversation(name, path, items, file)
+        conversation.warnings += warnings
+        title, offset = conversation.title, 0  # a fork's forks are titled after the conversation, not the fork
+        if parent is not None:
+            conversation.parent_key, title, offset = parent
+            conversation.branch_at, conversation.title = offset, f"{title} (fork at line {start.number})"
+        family.append(conversation)
+        stack += reversed([(child, f"{key} fork line {child.number}", (name, title, offset + ends[node.uuid]))
+                           for node in path for child in node.children
+                           if child.uuid not in kept and child.uuid in file.holding])
     return family
 
 
@@ -303,9 +320,8 @@ def _items(path: list[_Node], warnings: list[str]) -> tuple[list[Any], dict[str,
             message_id = node.value["message"].get("id")
             group_key = message_id if isinstance(message_id, str) else node.uuid
             if group_key not in groups:
-                groups[group_key] = []
                 items.append(group_key)
-            groups[group_key].append(node)
+            groups.setdefault(group_key, []).append(node)
         elif node.kind == "compaction":
             meta = node.value.get("compactMetadata") if isinstance(node.value.get("compactMetadata"), dict) else {}
             items.append(Compaction(before_tokens=_count(meta.get("preTokens")),
@@ -328,9 +344,7 @@ def _response(lines: list[_Node], warnings: list[str]) -> ImportedMessage:
     message.call = anthropic.model_call({"model": sent.get("model"), "usage": sent.get("usage"), "stop_reason": stop})
     message.timestamp = timestamp(first.value.get("timestamp"))
     message.extra["uuid"] = first.uuid if len(lines) == 1 else [node.uuid for node in lines]
-    for key, ours in (("id", "id"), ("model", "model")):
-        if isinstance(sent.get(key), str):
-            message.extra[ours] = sent[key]
+    message.extra.update({key: sent[key] for key in ("id", "model") if isinstance(sent.get(key), str)})
     if isinstance(last.value.get("requestId"), str):
         message.extra["request_id"] = last.value["requestId"]
     if isinstance(stop, str):
@@ -357,10 +371,9 @@ def _conversation(key: str, path: list[_Node], items: list[Any], file: _File) ->
     summary = next((s["summary"] for s in titled if s.get("leafUuid") in uuids), None)
     if summary is None and first.get("isSidechain") is not True:
         summary = next((s["summary"] for s in titled), None)
-    conversation = Conversation(key=key, title=summary or _title(items) or "Claude Code session", items=items,
-                                source_id=attributes.get("session_id"), model=model, attributes=attributes,
-                                created_at=timestamp(first.get("timestamp")), position=f"line {path[0].number}")
-    return conversation
+    return Conversation(key=key, title=summary or _title(items) or "Claude Code session", items=items,
+                        source_id=attributes.get("session_id"), model=model, attributes=attributes,
+                        created_at=timestamp(first.get("timestamp")), position=f"line {path[0].number}")
 
 
 def _title(items: list[Any]) -> str | None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from engine.errors import ImportFormatError
-from sessions.formats import anthropic, anthropic_cassette, detect
+from sessions.formats import anthropic, anthropic_cassette, detect, sampling
 from sessions.formats.source import open_sources
 
 PLAIN = "anthropic-messages/llm-anthropic/test_fixed_version_tool_chain_regression.yaml"
@@ -109,10 +109,40 @@ def test_a_request_with_its_response_records_the_call(write, imported):
     report, (session,) = imported(write("pair.json", {"request": body, "response": response}))
     assert [m.role for m in session.state().messages] == ["system", "user", "assistant"]
     call = next(e["payload"] for e in session.events() if e["kind"] == "llm_called")
-    assert call["usage"] == {"prompt_tokens": 30, "completion_tokens": 4, "cache_read_tokens": 10}
+    assert call["usage"] == {"prompt_tokens": 40, "completion_tokens": 4, "cache_read_tokens": 10}  # 30 + 10 cached
     assert (call["model"], call["finish_reason"]) == ("claude-sonnet-4-5", "stop")
     _, (alone,) = imported(write("response.json", response))
     assert [(m.role, m.content) for m in alone.state().messages] == [("assistant", "Sunny.")]
+
+
+def test_usage_counts_the_whole_prompt_as_litellm_does():
+    usage = {"input_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20, "output_tokens": 7,
+             "output_tokens_details": {"thinking_tokens": 3}, "service_tier": "standard"}
+    assert anthropic.usage_of(usage) == {"prompt_tokens": 125, "completion_tokens": 7, "cache_read_tokens": 100,
+                                         "cache_write_tokens": 20, "reasoning_tokens": 3}
+    assert anthropic.usage_of({"output_tokens": 2, "input_tokens": True}) == {"completion_tokens": 2}
+    assert anthropic.usage_of({"cache_read_input_tokens": 9}) == {"prompt_tokens": 9, "cache_read_tokens": 9}
+
+
+def test_blocks_first_seen_in_the_25th_message_still_mark_the_list_as_anthropic(write):
+    plain = [{"role": ("user", "assistant")[i % 2], "content": f"message {i}"} for i in range(24)]
+    late = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "done"}]}
+    assert detected(write("late.json", plain + [late, {"role": "assistant", "content": "ok"}])) == "anthropic"
+
+
+def test_the_sniff_reads_every_message_of_its_sample():
+    plain = [{"role": ("user", "assistant")[i % 2], "content": f"message {i}"} for i in range(1999)]
+    late = {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": "s"}]}
+    text = json.dumps(plain + [late])
+    assert anthropic.sniff(sampling.Sample("array", text, plain + [late], True)).matched
+    assert not anthropic.sniff(sampling.Sample("array", text, plain, True)).matched
+
+
+def test_an_empty_request_is_refused(write, store):
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(write("empty.json", {"model": "claude-x", "system": [], "messages": []}))
+    assert "/: no messages: the system prompt and the message list are empty" in str(caught.value)
+    assert store.list_sessions() == []
 
 
 def test_a_bare_message_list_with_anthropic_blocks_is_taken_and_a_plain_one_is_not(write):
@@ -211,7 +241,8 @@ def streamed_reply() -> str:
     return sse(
         {"type": "message_start", "message": {"id": "msg_s", "type": "message", "role": "assistant",
                                               "model": "claude-x", "content": [],
-                                              "usage": {"input_tokens": 50, "output_tokens": 1}}},
+                                              "usage": {"input_tokens": 50, "output_tokens": 1,
+                                                        "cache_read_input_tokens": 30}}},
         {"type": "content_block_start", "index": 0,
          "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Look it "}},
@@ -244,7 +275,8 @@ def test_a_written_cassette_rebuilds_the_streamed_reply(write, imported):
     assert reply.extra["thinking_blocks"] == [{"type": "thinking", "thinking": "Look it up.", "signature": "sig-z"}]
     assert json.loads(reply.tool_calls[0]["function"]["arguments"]) == {"city": "Oslo"}
     call = next(e["payload"] for e in session.events() if e["kind"] == "llm_called")
-    assert call["usage"] == {"prompt_tokens": 50, "completion_tokens": 33} and call["finish_reason"] == "tool_calls"
+    assert call["usage"] == {"prompt_tokens": 80, "completion_tokens": 33, "cache_read_tokens": 30}
+    assert call["finish_reason"] == "tool_calls"
     assert any("not /v1/messages; left out" in w for w in report.files[0].warnings)
     assert report.files[0].tool_results == 0 and any("has no result" in w for w in report.files[0].warnings)
 
@@ -273,6 +305,49 @@ def test_a_cassette_with_a_bad_body_is_refused_naming_it(write, store):
         store.import_file(write("bad.yaml", cassette(bad)))
     assert "interaction [0] request body: not a Messages request" in str(caught.value)
     assert store.list_sessions() == []
+
+
+def test_a_cassette_with_aliases_is_refused_at_the_first_alias(write, store):
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]" for before, name in zip("abcdefgh", "bcdefghi")]
+    body = json.dumps({"model": "x", "messages": [{"role": "user", "content": "hi"}]})
+    text = "\n".join(levels) + f"\ninteractions:\n- request:\n    uri: https://{anthropic_cassette.HOST}" \
+        f"/v1/messages\n    body: '{body}'\n    x: *i\n  response:\n    body: {{string: ''}}\nversion: 1\n"
+    path = write("bomb.yaml", text)  # 9 ** 9 strings once expanded
+    assert detected(path) == "anthropic-cassette"
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(path)
+    assert "bomb.yaml: line 2, column 8: YAML aliases are not read (*a)" in str(caught.value)
+    assert store.list_sessions() == []
+
+
+def test_yaml_nested_too_deep_is_refused_naming_the_line(write, store):
+    path = write("deep.yaml", "interactions:\n- request: {uri: https://api.anthropic.com/v1/messages}\n"
+                 + "  x: " + "[" * 300 + "]" * 300 + "\n")
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(path)
+    assert "deep.yaml: line 3, column" in str(caught.value) and "nested deeper than 200 levels" in str(caught.value)
+
+
+def test_a_cassette_without_messages_is_refused(write, store):
+    empty = interaction({"model": "claude-x", "messages": []}, "")
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(write("empty.yaml", cassette(empty)))
+    assert "interaction [0]: the cassette holds no messages" in str(caught.value)
+    assert store.list_sessions() == []
+
+
+def test_a_response_nested_too_deep_is_named(write, store):
+    body = {"model": "claude-x", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    deep: list = []
+    for _ in range(250):
+        deep = [deep]
+    response = json.dumps({"type": "message", "role": "assistant", "model": "claude-x",
+                           "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {"x": deep}}]})
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(write("deep.yaml", cassette(interaction(body, response))))
+    assert "interaction [0] response: at /content/0/input/x/" in str(caught.value)
+    assert "nested deeper than 200 levels" in str(caught.value)
 
 
 def test_a_cassette_of_another_api_is_a_near_miss(write, store):

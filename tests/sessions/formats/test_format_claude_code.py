@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -115,6 +117,10 @@ def test_usage_is_counted_once_per_response(sample, imported):
     assert sum(c["usage"]["completion_tokens"] for c in calls) == sum(u["output_tokens"] for u in last_usage.values())
     assert sum(c["usage"]["cache_read_tokens"] for c in calls) == sum(u["cache_read_input_tokens"]
                                                                         for u in last_usage.values())
+    # prompt_tokens as litellm and OpenAI count it: everything the prompt held, the cache included
+    whole = [u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_creation_input_tokens"]
+             for u in last_usage.values()]
+    assert sorted(c["usage"]["prompt_tokens"] for c in calls) == sorted(whole)
 
 
 def test_the_short_session_links_its_subagents_and_keeps_the_failed_task(sample, imported):
@@ -169,8 +175,8 @@ def test_a_response_over_several_lines_is_one_message_with_signed_thinking(write
     sent = session.render(include_reasoning=True)[1]
     assert sent["thinking_blocks"][0]["signature"] == "sig-1"  # sent back to Anthropic models as it came
     calls = [e["payload"] for e in session.events() if e["kind"] == "llm_called"]
-    assert calls[0]["usage"] == {"prompt_tokens": 4, "completion_tokens": 40, "cache_read_tokens": 100,
-                                 "cache_write_tokens": 20}
+    assert calls[0]["usage"] == {"prompt_tokens": 124, "completion_tokens": 40, "cache_read_tokens": 100,
+                                 "cache_write_tokens": 20}  # 4 uncached + 100 read from the cache + 20 written
     assert calls[0]["finish_reason"] == "tool_calls" and calls[1]["finish_reason"] == "stop"
     tool = session.state().messages[2]
     assert tool.tool_call_id == "toolu_1" and tool.extra["tool_use_result"] == {"stdout": "a.txt"}
@@ -222,6 +228,69 @@ def test_an_edited_prompt_becomes_a_fork(write, imported):
     assert [m.content for m in main.state().messages] == ["hello", "hi", "tell me a poem", "a poem"]
     assert [m.content for m in fork.state().messages] == ["hello", "hi", "tell me a joke", "a joke"]
     assert fork.forked_from == main.id
+
+
+def nested_forks(depth: int) -> list[dict]:
+    """A chain n0, n1, ... where each record also has a later reply x_i: each x_i is the latest end
+    of the conversation from n_i on, so every n_(i+1) is a fork of the fork before it."""
+    lines = [record("user", "n0", None, "n0")]
+    for i in range(depth):
+        later = {"timestamp": (datetime(2025, 9, 2) + timedelta(seconds=depth - i)).isoformat() + "Z"}
+        if i % 2 == 0:
+            lines += [reply(f"x{i}", f"n{i}", {"type": "text", "text": f"x{i}"}, f"mx{i}", **later),
+                      reply(f"n{i + 1}", f"n{i}", {"type": "text", "text": f"n{i + 1}"}, f"mn{i + 1}")]
+        else:
+            lines += [record("user", f"x{i}", f"n{i}", f"x{i}", **later),
+                      record("user", f"n{i + 1}", f"n{i}", f"n{i + 1}")]
+    return lines
+
+
+def test_forks_of_forks_are_each_a_fork_of_the_one_before(write, imported):
+    report, sessions = imported(write("forks.jsonl", jsonl(*nested_forks(3))))
+    assert [s["relation"] for s in report.files[0].sessions] == [None, "fork", "fork", "fork"]
+    assert [[m.content for m in s.state().messages] for s in sessions] == [
+        ["n0", "x0"], ["n0", "n1", "x1"], ["n0", "n1", "n2", "x2"], ["n0", "n1", "n2", "n3"]]
+    assert [s.forked_from for s in sessions[1:]] == [s.id for s in sessions[:-1]]
+    assert [s.title for s in sessions[1:]] == ["n0 (fork at line 3)", "n0 (fork at line 5)", "n0 (fork at line 7)"]
+
+
+def test_forks_nested_deeper_than_python_recurses_are_read(write):
+    frames, frame = 0, sys._getframe()
+    while frame is not None:
+        frames, frame = frames + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames + 150)  # room for reading, not for one frame per fork
+    try:
+        found = list(claude_code.read(open_sources(write("deep.jsonl", jsonl(*nested_forks(400))))[0]))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert len(found) == 401 and all(isinstance(c, claude_code.Conversation) for c in found)
+    assert [c.parent_key for c in found[1:]] == [c.key for c in found[:-1]]
+    assert [c.branch_at for c in found[1:4]] == [1, 2, 3] and found[-1].branch_at == 400
+    assert max(len(c.title) for c in found) < 40  # a fork's title does not grow with its depth
+
+
+def test_records_in_a_parent_loop_are_named_in_a_warning(write, imported):
+    path = write("loop.jsonl", jsonl(
+        record("user", "u1", None, "hello"),
+        reply("a1", "u1", {"type": "text", "text": "hi"}, "m1"),
+        record("user", "u3", "a4", "lost one"),
+        reply("a4", "u3", {"type": "text", "text": "lost two"}, "m2"),
+        record("user", "u5", "u5", "its own parent"),
+    ))
+    report, (session,) = imported(path)
+    assert [m.content for m in session.state().messages] == ["hello", "hi"]
+    (warning,) = [w for w in report.files[0].warnings if "loop" in w]
+    assert "lines 3, 4, 5: 3 records whose \"parentUuid\" links go round in a loop" in warning
+
+
+def test_a_file_that_is_one_loop_is_refused_naming_its_lines(write, store):
+    path = write("all-loop.jsonl", jsonl(record("user", "u1", "a1", "hello"),
+                                         reply("a1", "u1", {"type": "text", "text": "hi"}, "m1")))
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(path)
+    assert 'line 1: the records on lines 1, 2 form a loop: each follows another by "parentUuid"' in str(caught.value)
+    assert store.list_sessions() == []
 
 
 def test_a_compaction_boundary_folds_what_came_before(write, imported):
