@@ -44,7 +44,6 @@ class ContextCompacted(Event):
     before_tokens: int | None = None
     after_tokens: int | None = None
     trigger: str | None = None  # "auto", "manual", or what the source says
-    folded: list[str] = Field(default_factory=list)  # the fragments the compaction hid
     source: str | None = None  # the tool that compacted, e.g. "claude-code"
 
 

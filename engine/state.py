@@ -8,6 +8,7 @@ a message's original text is always the concatenation of its fragments' texts.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
@@ -49,11 +50,13 @@ class Message:
 
     @property
     def calls_text(self) -> str:
-        """The tool calls as one searchable text: `name(arguments)` a line each."""
+        """The tool calls as one searchable text, a line each: `name(key=value, ...)`, the
+        arguments decoded so text in them reads as written (quotes, accents, newlines), not as
+        JSON escapes; arguments that are not a JSON object stay as they were sent."""
         lines = []
         for call in self.tool_calls or ():
             function = call.get("function") or {}
-            lines.append(f"{function.get('name', '')}({function.get('arguments', '')})")
+            lines.append(f"{function.get('name', '')}({readable_arguments(function.get('arguments', ''))})")
         return "\n".join(lines)
 
     def part_text(self, part: str) -> str:
@@ -140,6 +143,29 @@ class ContextState:
             )
             raise ToolInputError(f"no search result {_echo(search_id)}; {hint}")
         return record
+
+
+def readable_arguments(arguments: object) -> str:
+    """`{"message": "she said \\"soon\\"", "to": {"name": "Bo"}}` -> `message=she said "soon", to.name=Bo`."""
+    if not isinstance(arguments, str):
+        return str(arguments)
+    try:
+        value = json.loads(arguments)
+    except (ValueError, RecursionError):
+        return arguments
+    if not isinstance(value, dict):
+        return arguments
+    pairs: list[str] = []
+    stack: list[tuple[str, object]] = [(str(key), item) for key, item in reversed(list(value.items()))]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict) and item:
+            stack += [(f"{path}.{key}", child) for key, child in reversed(list(item.items()))]
+        elif isinstance(item, list) and item:
+            stack += [(f"{path}.{index}", child) for index, child in reversed(list(enumerate(item)))]
+        else:
+            pairs.append(f"{path}={item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)}")
+    return ", ".join(pairs)
 
 
 def _echo(value: object) -> str:

@@ -5,7 +5,8 @@ page call. The file is opened (`.gz` and `.zip` transparently), each document in
 matched to a format by its content (or the one named), read and built into sessions as a
 stream, and the store adds them all in one transaction: a bad record refuses the whole
 file, naming every bad record, unless `skip_invalid` imports the rest and lists what it
-skipped. `progress(done, total)` hears how far through the file the reading is, in bytes.
+skipped. In an archive, a member no format reads (a ChatGPT export's `user.json`) is left
+out with a warning, and a damaged one refuses the archive like a bad record. `progress(done, total)` hears how far through the file the reading is, in bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from engine.errors import ImportFormatError
-from sessions.formats import detect, format_named
+from sessions.formats import NO_MATCH, detect, format_named
 from sessions.formats.building import Builder
 from sessions.formats.conversation import Format
 from sessions.formats.report import FileReport, ImportReport
@@ -34,6 +35,9 @@ def import_into(events: EventStore, path: str | Path, *, title: str | None = Non
         except ImportFormatError as exc:
             if len(sources) == 1:
                 raise
+            if NO_MATCH not in str(exc) and not skip_invalid:  # a damaged member refuses the archive
+                raise ImportFormatError(f"{exc}\nNothing was imported from {Path(path).name}; import the rest "
+                                        "with --skip-invalid.") from None
             unmatched.append(str(exc).splitlines()[0])
     if not plan:
         raise ImportFormatError("\n".join(unmatched) or f"{path}: nothing to import")
@@ -46,8 +50,14 @@ def import_into(events: EventStore, path: str | Path, *, title: str | None = Non
                 file_report.warnings += [f"left out of the archive: {line}" for line in unmatched]
             report.files.append(file_report)
             builder = Builder(source.name, fmt, file_report, skip_invalid, title if len(plan) == 1 else None)
-            for built in builder.build(fmt.read(source)):
-                yield built
+            try:
+                yield from builder.build(fmt.read(source))
+            except ImportFormatError as exc:
+                if len(sources) == 1:
+                    raise
+                raise ImportFormatError(f"{exc}\nA damaged file refuses the whole archive {Path(path).name}: "
+                                        "nothing was imported (remove that file from the archive to import the "
+                                        "rest).") from None
 
     events.create_many(sessions())
     return report

@@ -43,6 +43,9 @@ IMPORT_FORMATS = tuple(f for f in FORMATS if f.read is not None)
 EXPORT_FORMAT_NAMES = ("jsonl", "otlp", "parquet", "markdown")
 
 
+NO_MATCH = "matches no format the workbench reads"
+
+
 def format_named(name: str) -> Format:
     """The format called `name` (as `--format` takes it)."""
     for candidate in IMPORT_FORMATS:
@@ -67,7 +70,7 @@ def detect(source: Source) -> Format:
 def no_match_message(source: Source, verdicts: list[tuple[Format, Sniff]]) -> str:
     ranked = sorted(verdicts, key=lambda pair: -pair[1].closeness)
     near = [pair for pair in ranked if pair[1].closeness > 0]
-    lines = [f"{source.name}: matches no format the workbench reads."]
+    lines = [f"{source.name}: {NO_MATCH}."]
     if near:
         lines.append("Closest first:")
         lines += [f"  - {fmt.label} ({fmt.name}): {verdict.reason}" for fmt, verdict in near]

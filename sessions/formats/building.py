@@ -129,7 +129,7 @@ class Builder:
         clock = _Clock(records[-1].ts if records else conversation.created_at)  # a branch goes on from its parent
         records.append(EventRecord(len(records) + 1, clock.at(None), folder.add(self._origin_event(conversation, forked_from))))
         pairing = _Pairing()
-        refused: list[Invalid] = []
+        refused: list[Invalid] = list(conversation.problems)  # with the builder's own, every one is named
         for item in conversation.items:
             try:  # every bad message of the conversation is named, not only the first
                 events = list(self._events(folder.state, item, conversation, pairing, clock))
@@ -186,8 +186,10 @@ class Builder:
             moment = clock.at(item.timestamp)
             yield ContextCompacted(before_tokens=item.before_tokens, after_tokens=item.after_tokens,
                                    trigger=item.trigger, source=item.source), moment
-            for fragment in state.fragments():
-                if fragment.status == "visible":
+            for message in state.messages:
+                visible = [fragment for fragment in message.fragments if fragment.status == "visible"]
+                self.report.folded_messages += bool(visible)
+                for fragment in visible:
                     yield FragmentFolded(fragment_id=fragment.id), moment
             return
         message: ImportedMessage = item

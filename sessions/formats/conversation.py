@@ -82,6 +82,7 @@ class Conversation:
     parent_tool_call: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    problems: list["Invalid"] = field(default_factory=list)  # bad records found while reading: it is refused
     position: str = ""
     records: list[EventRecord] | None = None  # a workbench trace's own events, taken as they are
     forked_from: str | None = None  # a workbench trace's header: the session it was forked from

@@ -88,34 +88,35 @@ def read(source: Source) -> Parsed:
                 yield Invalid(f"line {number}", str(value).split(": ", 2)[-1])
             elif _record_messages(value) is not None:
                 conversations += 1
-                yield conversation(value, f"line {number}", _record_title(value, f"{title} (line {number})"))
+                yield from conversation(value, f"line {number}", _record_title(value, f"{title} (line {number})"))
             else:
                 messages.append((f"line {number}", value))
         if messages and conversations:
             yield Invalid(messages[0][0], "a message line among conversation lines; keep one kind per file")
         elif messages:
-            yield _from_messages(messages, title, "line 1", {})
+            yield from _from_messages(messages, title, "line 1", {})
         return
     if shape == "array" and source.sample.value and not is_message(source.sample.value[0]):
         for index, value in source.items():
             if _record_messages(value) is None:
                 yield Invalid(f"record [{index}]", 'a record needs a message list under "messages" or "traj"')
             else:
-                yield conversation(value, f"record [{index}]", _record_title(value, f"{title} [{index}]"))
+                yield from conversation(value, f"record [{index}]", _record_title(value, f"{title} [{index}]"))
         return
     document = source.document()
     if isinstance(document, list):
-        yield _from_messages([(f"message [{i}]", m) for i, m in enumerate(document)], title, "/", {})
+        yield from _from_messages([(f"message [{i}]", m) for i, m in enumerate(document)], title, "/", {})
     elif isinstance(document, dict):
-        yield conversation(document, "/", _record_title(document, title))
+        yield from conversation(document, "/", _record_title(document, title))
     else:
         yield Invalid("/", "expected a message list or an object with \"messages\"")
 
 
-def conversation(record: dict[str, Any], position: str, title: str) -> Conversation | Invalid:
+def conversation(record: dict[str, Any], position: str, title: str) -> list[Conversation | Invalid]:
+    """The record as a conversation, or every reason its messages cannot be read."""
     messages = _record_messages(record)
     if messages is None:
-        return Invalid(position, '"messages" must be an array of messages')
+        return [Invalid(position, '"messages" must be an array of messages')]
     key = "traj" if "traj" in record and "messages" not in record else "messages"
     prefix = "" if position == "/" else f"{position} "
     items = [(f"{prefix}{key} [{i}]".strip(), m) for i, m in enumerate(messages)]
@@ -135,19 +136,16 @@ def _record_title(record: Any, fallback: str) -> str:
 
 
 def _from_messages(items: list[tuple[str, Any]], title: str, position: str, attributes: dict[str, Any],
-                   record: dict[str, Any] | None = None) -> Conversation | Invalid:
-    parsed = []
-    for where, item in items:
-        message = openai_message(item, where)
-        if isinstance(message, Invalid):
-            return message
-        parsed.append(message)
+                   record: dict[str, Any] | None = None) -> list[Conversation | Invalid]:
+    read = [openai_message(item, where) for where, item in items]
+    parsed = [message for message in read if not isinstance(message, Invalid)]
+    bad = [message for message in read if isinstance(message, Invalid)]
     record = record or {}
     tools = tool_definitions(record.get("tools") or record.get("functions"))
     model = record.get("model") if isinstance(record.get("model"), str) else None
-    return Conversation(key=position, title=title, items=parsed, model=model, tools=tools, attributes=attributes,
+    return [Conversation(key=position, title=title, items=parsed, model=model, tools=tools, attributes=attributes,
                         position=position, source_id=str(record["id"]) if "id" in record else None,
-                        created_at=timestamp(record.get("created") or record.get("created_at")))
+                        created_at=timestamp(record.get("created") or record.get("created_at")), problems=bad)]
 
 
 def tool_definitions(value: Any) -> list[dict[str, Any]]:

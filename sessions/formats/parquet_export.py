@@ -30,6 +30,7 @@ from engine.render import render_message, render_pieces
 from engine.state import ContextState, Message
 from engine.text import printable
 from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
+from sessions.formats.workbench_trace import umask
 
 EVENTS_FILE = "events.parquet"
 MESSAGES_FILE = "messages.parquet"
@@ -179,6 +180,7 @@ def write_parquet(folder: str | Path, info: dict[str, Any], records: Iterable[Ev
         for target, table in targets:
             handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
             os.close(handle)
+            os.chmod(temporary, 0o666 & ~umask())  # mkstemp makes it private; an export is shared as files are
             temporaries.append(temporary)
             pq.write_table(table, temporary, compression="zstd")
         for (target, _), temporary in zip(targets, temporaries):

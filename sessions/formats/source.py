@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import stat
 import json
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -159,7 +160,12 @@ def open_sources(path: str | Path, progress: Progress | None = None) -> list[Sou
     """The documents in a file: itself, the inside of a gzip, or the members of a zip worth reading."""
     path = Path(path).expanduser()
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        size = status.st_size
+        if path.is_dir():
+            raise IsADirectoryError
+        if not stat.S_ISREG(status.st_mode):
+            raise ImportFormatError(f"{path}: not a regular file (a pipe or a device); save it to a file first")
         with path.open("rb") as handle:
             magic = handle.read(4)
     except FileNotFoundError:
@@ -211,11 +217,13 @@ def _zip_sources(path: Path, size: int, progress: Progress | None) -> list[Sourc
         names = ", ".join(info.filename for info in members[:10]) or "nothing"
         raise ImportFormatError(f"{path.name}: a zip file with no JSON, JSON lines or YAML inside (it holds {names})")
     total = sum(info.file_size for info in chosen) or 1
+    offsets = [sum(info.file_size for info in chosen[:position]) for position in range(len(chosen))]
 
-    def opener(info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
-        return lambda: _counting(zipfile.ZipFile(path).open(info), total, progress)
+    def opener(info: zipfile.ZipInfo, offset: int) -> Callable[[], IO[bytes]]:  # progress runs on across members
+        return lambda: _counting(zipfile.ZipFile(path).open(info), total, progress, offset)
 
-    return [Source(path, f"{path.name}:{info.filename}", opener(info), info.file_size, "zip", progress) for info in chosen]
+    return [Source(path, f"{path.name}:{info.filename}", opener(info, offset), info.file_size, "zip", progress)
+            for info, offset in zip(chosen, offsets)]
 
 
 def _worth_reading(name: str) -> bool:
@@ -224,16 +232,17 @@ def _worth_reading(name: str) -> bool:
     return not hidden and suffix in {".json", ".jsonl", ".ndjson", ".af", ".traj", ".yaml", ".yml", ""}
 
 
-def _counting(handle: IO[bytes], total: int, progress: Progress | None) -> IO[bytes]:
-    return io.BufferedReader(_CountingReader(handle, total, progress), buffer_size=1 << 16)
+def _counting(handle: IO[bytes], total: int, progress: Progress | None, offset: int = 0) -> IO[bytes]:
+    return io.BufferedReader(_CountingReader(handle, total, progress, offset), buffer_size=1 << 16)
 
 
 class _CountingReader(io.RawIOBase):
     """A file that calls `progress(read, total)` as it is read (about once a mebibyte)."""
 
-    def __init__(self, handle: IO[bytes], total: int, progress: Progress | None) -> None:
+    def __init__(self, handle: IO[bytes], total: int, progress: Progress | None, offset: int = 0) -> None:
         self._handle, self._total, self._progress = handle, max(total, 1), progress
         self._read = self._reported = 0
+        self._offset = offset  # bytes of the archive's earlier members
 
     def readable(self) -> bool:
         return True
@@ -244,7 +253,7 @@ class _CountingReader(io.RawIOBase):
         self._read += len(data)
         if self._progress and (self._read - self._reported >= PROGRESS_STEP or not data):
             self._reported = self._read
-            self._progress(min(self._read, self._total), self._total)
+            self._progress(min(self._offset + self._read, self._total), self._total)
         return len(data)
 
     def close(self) -> None:

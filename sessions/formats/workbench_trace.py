@@ -48,7 +48,7 @@ def read(source: Source) -> Parsed:
         if isinstance(value, Exception):
             yield Invalid(where, str(value).split(": ", 2)[-1])
             return
-        if number == 1 and isinstance(value, dict) and value.get("format") == TRACE_FORMAT:
+        if not records and not header and isinstance(value, dict) and value.get("format") == TRACE_FORMAT:
             if value.get("version") != TRACE_VERSION:
                 yield Invalid(where, f"trace version {value.get('version')!r} is not supported "
                                      f"(this workbench reads version {TRACE_VERSION})")
@@ -110,6 +110,17 @@ def write(path: Path, info: dict[str, Any], records: Iterable[EventRecord]) -> P
     return path.expanduser()
 
 
+def umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread, for a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
 class atomic_output:
     """`with atomic_output(path) as out:` text written to a temporary file, renamed over `path`
     only when the block ends without error (a killed process leaves the old file whole)."""
@@ -127,6 +138,7 @@ class atomic_output:
             handle, self.temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.folder)
         except OSError as exc:
             raise WorkbenchError(f"cannot write to {self.folder}: {exc.strerror}") from None
+        os.chmod(self.temporary, 0o666 & ~umask())  # mkstemp makes it private; an export is shared as files are
         if "b" in self.mode:
             self.out = os.fdopen(handle, self.mode)
         else:

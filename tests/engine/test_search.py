@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine import ContextState, apply, new_message
@@ -137,7 +139,7 @@ def test_the_arguments_of_tool_calls_are_searched_and_a_hit_there_says_so():
         assert "Roses are ultramarine" in hit["snippet"]
         detail = registry.call("get_search_detail", {"search_id": hit["search_id"]}, ToolContext.for_state(found.state))
         assert (detail.result["part"], detail.result["match"]) == ("tool_calls", query if mode != "regex" else "ultramarine")
-        assert detail.result["text"] == 'send_message({"message": "Roses are ultramarine"})'
+        assert detail.result["text"] == "send_message(message=Roses are ultramarine)"
 
 
 def test_a_search_does_not_find_the_workbench_call_that_asked_for_it():
@@ -148,3 +150,14 @@ def test_a_search_does_not_find_the_workbench_call_that_asked_for_it():
     state = apply(state, new_message(state, "assistant", None, tool_calls=[call]))
     found = registry.call("search_context", {"query": "needle", "role": "all"}, ToolContext.for_state(state))
     assert found.result["total_matches"] == 0
+
+
+def test_text_in_tool_call_arguments_is_searched_as_written_not_as_json_escapes():
+    state = ContextState()
+    arguments = json.dumps({"message": 'she said "soon"\nover café', "meta": {"tags": ["naïve"]}})
+    call = {"id": "c1", "type": "function", "function": {"name": "send_message", "arguments": arguments}}
+    state = apply(state, new_message(state, "assistant", None, tool_calls=[call]))
+    for query in ('she said "soon"', "over café", "naïve"):
+        found = registry.call("search_context", {"query": query, "role": "all"}, ToolContext.for_state(state))
+        assert found.result["total_matches"] == 1, query
+    assert state.messages[0].calls_text == 'send_message(message=she said "soon"\nover café, meta.tags.0=naïve)'

@@ -291,3 +291,138 @@ def test_a_subagent_is_its_own_session_linked_to_its_parent(store):
 ])
 def test_timestamps_from_any_source_become_naive_utc(value, expected):
     assert timestamp(value) == expected
+
+
+# ---- large first values, and what the review found ---------------------------------------------
+
+
+def test_a_first_message_larger_than_the_sample_is_still_recognised(write, imported):
+    messages = [{"role": "user", "content": "w" * (3 << 20)}, {"role": "assistant", "content": "ok"}]
+    report, [session] = imported(write("huge-first.json", messages))
+    assert report.files[0].format == "openai" and len(session.state().messages[0].text) == 3 << 20
+
+
+def test_json_lines_whose_first_line_is_larger_than_the_sample_are_read_as_lines(write, imported):
+    lines = [{"role": "user", "content": "w" * (2 << 20)}, {"role": "assistant", "content": "ok"}]
+    report, [session] = imported(write("long-line.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n"))
+    assert [m.role for m in session.state().messages] == ["user", "assistant"]
+
+
+def test_deep_nesting_inside_a_large_file_is_refused_from_the_sample(write, store):
+    path = write("deep-big.json", '[{"role": "user", "content": "x", "meta": ' + "[" * 100_000 + "]" * 100_000
+                 + "}, " + ", ".join([json.dumps({"role": "user", "content": "y" * 100})] * 20_000) + "]")
+    with pytest.raises(ImportFormatError, match=r"deep-big.json: at /0/meta/0/0/0/0/…/0/0 \(200 levels\)"):
+        store.import_file(path)
+
+
+def test_every_bad_message_of_a_conversation_is_named(write, store):
+    messages = [{"role": "user", "content": "ok"}, {"role": "robot", "content": "a"}, {"role": "user", "content": 7},
+                {"role": "tool", "content": "r", "tool_call_id": 5}]
+    with pytest.raises(ImportFormatError) as error:
+        store.import_file(write("three.json", messages))
+    assert "3 bad records" in str(error.value)
+    assert all(f"message [{n}]" in str(error.value) for n in (1, 2, 3))
+
+
+def test_skip_invalid_with_nothing_good_is_an_error_not_an_empty_success(write, store):
+    with pytest.raises(ImportFormatError, match="Every record was bad, so nothing is left to import"):
+        store.import_file(write("bad.json", _records(3, bad={0, 1, 2})), skip_invalid=True)
+    assert store.list_sessions() == []
+
+
+def test_anthropic_blocks_in_what_looks_like_an_openai_list_are_refused_with_the_format_to_use(write, store):
+    messages = [{"role": "user", "content": [{"type": "text", "text": "w" * (2 << 20)}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]
+    with pytest.raises(ImportFormatError, match="'tool_use' is an Anthropic block.*--format anthropic"):
+        store.import_file(write("late-blocks.json", messages))
+
+
+def test_a_branch_holds_its_parents_events_exactly_up_to_the_branch_point(store):
+    main = Conversation("main", "Talk", [ImportedMessage("user", f"q{n}") for n in range(5)])
+    branches = [Conversation(f"b{n}", f"branch {n}", [ImportedMessage("user", f"other {n}")], parent_key="main",
+                             branch_at=n) for n in (1, 3, 4)]
+    _, [parent, *forks] = _build(store, [main, *branches])
+    for fork, at in zip(forks, (1, 3, 4)):
+        shared = fork.info()["forked_at"]
+        assert [r.event for r in fork.records()[:shared]] == [r.event for r in parent.records()[:shared]]
+        assert [m.text for m in fork.state().messages] == [f"q{n}" for n in range(at)] + [f"other {at}"]
+
+
+def test_a_title_given_for_an_import_names_its_first_session_only(write, imported):
+    _, sessions = imported(write("many.json", _records(3)), title="Mine")
+    assert [s.title for s in sessions] == ["Mine", "c1", "c2"]
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_damaged_member_refuses_the_whole_archive(tmp_path, store, skip_invalid):
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("good.json", json.dumps(CHAT))
+        archive.writestr("cut.json", json.dumps(CHAT)[:-5])
+    with pytest.raises(ImportFormatError) as error:
+        store.import_file(path, skip_invalid=skip_invalid)
+    assert str(error.value).startswith("mixed.zip:cut.json: line 1, column 73: not valid JSON")
+    assert "refuses the whole archive mixed.zip: nothing was imported" in str(error.value)
+    assert store.list_sessions() == []
+
+
+def test_a_member_damaged_where_detection_reads_it_is_skipped_when_asked(tmp_path, store):
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("good.json", json.dumps(CHAT))
+        archive.writestr("utf16.json", b"\xff\xfe[\x00]\x00")
+    with pytest.raises(ImportFormatError, match=r"utf16.json: the file is UTF-16 text(.|\n)*import the rest with --skip-invalid"):
+        store.import_file(path)
+    report = store.import_file(path, skip_invalid=True)
+    assert [s["title"] for s in report.files[0].sessions] == ["good"]
+    assert any("left out of the archive: mixed.zip:utf16.json: the file is UTF-16" in w for w in report.files[0].warnings)
+
+
+def test_progress_runs_on_across_the_members_of_an_archive(tmp_path, store):
+    path = tmp_path / "two.zip"
+    big = json.dumps([{"role": "user", "content": "x" * 1000}] * 3000)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.json", big)
+        archive.writestr("b.json", big)
+    seen = []
+    store.import_file(path, progress=lambda done, total: seen.append(done))
+    reading = [done for done in seen if done > 0]
+    assert max(reading) == 2 * len(big) and reading[-1] == 2 * len(big)
+
+
+def test_a_trace_may_start_with_blank_lines(store, tmp_path):
+    session = store.create_session("traced")
+    session.add_message("user", "hi")
+    path = session.export(tmp_path / "t.jsonl")
+    path.write_text("\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert store.import_session(path).events() == session.events()
+
+
+def test_a_pipe_is_refused_instead_of_read_forever(tmp_path, store):
+    import os
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ImportFormatError, match="not a regular file"):
+        store.import_file(fifo)
+
+
+def test_exports_are_written_with_the_usual_file_mode(store, tmp_path):
+    import os
+    import stat
+
+    session = store.create_session("shared")
+    session.add_message("user", "hi")
+    mask = os.umask(0o022)
+    try:
+        mode = stat.S_IMODE(session.export(tmp_path / "t.jsonl").stat().st_mode)
+    finally:
+        os.umask(mask)
+    assert mode == 0o644
+
+
+def test_the_report_counts_what_a_compaction_folded(store):
+    items = [ImportedMessage("user", "a"), ImportedMessage("assistant", "b"), ImportedMessage("tool", "", tool_call_id="x"),
+             Compaction(before_tokens=10), ImportedMessage("user", "c")]
+    report, _ = _build(store, [Conversation("k", "t", items)])
+    assert report.folded_messages == 2  # the empty tool result has no text to fold
