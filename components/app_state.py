@@ -13,6 +13,7 @@ from typing import Iterator, TypeVar
 
 import streamlit as st
 
+from components.plain import plain
 from engine import WorkbenchError
 
 SELECTED = "selected_session_id"
@@ -25,7 +26,7 @@ def engine_errors() -> Iterator[None]:
     try:
         yield
     except WorkbenchError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(str(exc)), icon=":material/error:")
 
 
 def selected_session_id() -> str | None:

@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from components.plain import plain
+
 _SHOWN = 50
 
 
@@ -17,7 +19,7 @@ def render_import_report(report: dict[str, Any], open_session: Callable[[str], N
     """`report` is ImportReport.as_dict(); `open_session(id)` is called for the session picked to open."""
     for position, file in enumerate(report["files"]):
         with st.container(border=True):
-            st.markdown(f"**{_plain(file['file'])}**: {_plain(file['label'])} (`{file['format']}`)")
+            st.markdown(f"**{plain(file['file'])}**: {plain(file['label'])} (`{file['format']}`)")
             columns = st.columns(5)
             columns[0].metric("Sessions made", f"{len(file['sessions']):,}")
             columns[1].metric("Messages", f"{file['messages']:,}")
@@ -44,6 +46,4 @@ def render_import_report(report: dict[str, Any], open_session: Callable[[str], N
                     open_session(picked)
 
 
-def _plain(text: str) -> str:
-    """Text for a Markdown line, its Markdown and HTML characters escaped."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~" else c for c in str(text))
+

@@ -16,6 +16,7 @@ import streamlit as st
 from components.app_state import engine_errors, require_session, selected_session_id
 from components.chat_view import render_backend_form, render_chat, render_live_turn
 from components.flash import flash, show_flash
+from components.plain import plain
 from components.token_bar import current_window, render_token_bar
 from engine import WorkbenchError, render
 from engine.settings import settings_of, window_stats
@@ -27,7 +28,7 @@ LEFT_MID_TURN = "stopped from the workbench (Stop pressed, or the page left mid-
 service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
 st.title("Chat")
-st.caption(session.title)
+st.caption(plain(session.title))
 show_flash()
 
 tab = st.session_state.setdefault("browser_tab_id", uuid.uuid4().hex)  # a UI fact: which tab this is

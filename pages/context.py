@@ -11,6 +11,7 @@ from components.app_state import require_session, selected_session_id
 from components.flash import show_flash
 from components.message_view import render_message
 from components.model_view import render_model_messages, render_side_by_side
+from components.plain import plain
 from components.search_panel import latest_search, render_search_form, render_search_results
 from components.token_bar import current_window, render_token_bar
 from engine import render
@@ -24,7 +25,7 @@ PAGE_SIZE = 10
 service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
 st.title("Context")
-st.caption(session.title)
+st.caption(plain(session.title))
 show_flash()
 
 state = session.state()

@@ -11,6 +11,7 @@ from components.app_state import engine_errors, require_session, select_session,
 from components.diff_view import render_diff
 from components.event_view import compaction_steps, render_event, render_timeline
 from components.flash import flash
+from components.plain import plain
 from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
 from engine import render
@@ -25,7 +26,7 @@ session = require_session(service.find(selected_session_id()))
 STEP = f"replay_step-{session.id}"  # each session keeps its own position
 records = session.records()
 st.title("Replay")
-st.caption(f"{session.title} · {len(records)} events")
+st.caption(f"{plain(session.title)} · {len(records)} events")
 if not records:
     st.info("This session has no events yet.")
     st.stop()
@@ -57,7 +58,7 @@ if compactions:  # where the source's own tool compacted its context (Claude Cod
     st.caption(f"{len(compactions)} compaction point(s): jump to one to see the window before and after it")
     jumps = st.columns(min(len(compactions), 6))
     for position, (seq, text) in enumerate(compactions[:6]):
-        jumps[position].button(f"Compaction at step {seq}", key=f"compaction-{seq}", help=text,
+        jumps[position].button(f"Compaction at step {seq}", key=f"compaction-{seq}", help=plain(text),
                                on_click=jump_to, args=(seq,), width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
 

@@ -10,6 +10,7 @@ import streamlit as st
 from components.app_state import engine_errors, select_session, selected_session_id
 from components.flash import flash
 from components.import_report import render_import_report
+from components.plain import plain
 from components.session_table import render_session_table
 from engine import WorkbenchError
 from sessions.service import Workbench
@@ -77,7 +78,7 @@ with upload.container(border=True):
                                              skip_invalid=skip_invalid, progress=progress)
             except WorkbenchError as exc:  # name the file as the person knows it, not our temporary copy
                 bar.empty()
-                st.error(str(exc).replace(str(path), uploaded.name), icon=":material/error:")
+                st.error(plain(str(exc).replace(str(path), uploaded.name)), icon=":material/error:")
             else:
                 st.session_state["imports_done"] = imports + 1
                 st.session_state["import_report"] = report.as_dict()
@@ -93,7 +94,7 @@ with fork.container(border=True):
         st.caption("Pick a session in the sidebar to fork it.")
     else:
         at = st.number_input(
-            f"Keep the first N events of “{current['title']}”", min_value=0, max_value=current["events"],
+            f"Keep the first N events of “{plain(current['title'])}”", min_value=0, max_value=current["events"],
             value=current["events"], key="fork_at",
         )
         if st.button("Fork", key="fork_button"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+from components.plain import plain
 from sessions import SessionStore
 
 from tests.ui.test_pages import _click, _metric
@@ -32,7 +33,7 @@ def test_bad_records_refuse_the_file_unless_skip_invalid_is_ticked(app, db):
     records = [{"title": "good", "messages": CHAT}, {"title": "bad", "messages": [{"role": "robot", "content": "x"}]}]
     data = json.dumps(records).encode()
     at = _upload(app("pages/sessions.py"), "mixed.json", data)
-    assert any("1 bad record" in e.value and "record [1] messages [0]" in e.value for e in at.error)
+    assert any("1 bad record" in e.value and plain("record [1] messages [0]") in e.value for e in at.error)
     assert SessionStore(db, linger=0).list_sessions() == []
     at = app("pages/sessions.py")
     at.checkbox(key="import_skip_invalid").check().run()
@@ -86,3 +87,21 @@ def test_replay_offers_the_compaction_points_of_an_import(app, db):
     at.button(key=f"compaction-{seq}").click().run()
     assert at.slider[0].value == seq
     assert any("context compacted by claude-code (auto): 150,000 tokens before, 9,000 after" in t.value for t in at.text)
+
+
+def test_text_from_a_file_is_shown_as_text_not_markdown(app, db):
+    name = "![pixel](http:example.invalid) $x$ :red[alarm].json"
+    at = _upload(app("pages/sessions.py"), name, json.dumps([{"role": "robot", "content": "x"}]).encode())
+    [error] = at.error
+    assert error.value.startswith(plain(name) + " (OpenAI chat messages): 1 bad record")
+    assert "![pixel](" not in error.value and "$x$" not in error.value and ":red[" not in error.value
+
+
+def test_plain_escapes_every_character_markdown_could_use():
+    import markdown_it
+
+    hostile = "![i](http://e/p.png) [l](javascript:x) <script>s</script> *b* `c` $m$ :red[r] :smile: # h"
+    html = markdown_it.MarkdownIt("commonmark", {"html": True}).render(plain(hostile))
+    assert "<img" not in html and "<a" not in html and "<script" not in html and "<em>" not in html
+    assert "<code>" not in html and "<h1>" not in html
+    assert plain(hostile).replace("\\", "") == hostile

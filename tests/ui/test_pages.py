@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from components.plain import plain
 from engine.tools import ToolContext, registry
 from sessions import SessionStore
 
@@ -133,7 +134,7 @@ def test_context_page_errors_show_as_messages_and_the_page_keeps_working(app, db
     at.text_input(key="frag-m2-start").input("no such text anywhere")  # a form: sent with its submit button
     at.text_input(key="frag-m2-end").input("nor this")
     _click(at, "frag-m2-markers")
-    assert any("start_marker 'no such text anywhere' was not found" in e.value for e in at.error)
+    assert any(plain("start_marker 'no such text anywhere' was not found") in e.value for e in at.error)
     assert events_of(db, session_id)[-1]["kind"] == "tool_failed"
     assert at.title[0].value == "Context" and at.metric
 
