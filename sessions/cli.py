@@ -25,14 +25,16 @@ from sessions.session import Session
 from sessions.formats import IMPORT_FORMATS
 from sessions.store import DB_ENV, SessionStore, default_db_path
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# control characters and the bidirectional overrides that would reorder what a terminal shows
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _PREVIEW_CHARS = 1200
 _LISTED_SESSIONS = 20
 
 
 def _terminal_safe(text: str) -> str:
     """Text with lone surrogates and control characters (escape sequences) made visible."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(text))
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                        printable(text))
 
 
 def _print(text: str = "") -> None:

@@ -62,3 +62,10 @@ def test_a_file_no_format_takes_exits_1_with_the_reasons(tmp_path):
     path.write_text("just some notes", encoding="utf-8")
     done = run("import", str(path), db=tmp_path / "w.duckdb")
     assert done.returncode == 1 and done.stderr.startswith("error: notes.txt: matches no format the workbench reads.")
+
+
+def test_a_title_that_would_reorder_the_terminal_is_shown_escaped(tmp_path):
+    path = tmp_path / "rtl.json"
+    path.write_text(json.dumps([{"title": "invoice\u202egnp.exe", "messages": CHAT}]), encoding="utf-8")
+    done = run("import", str(path), db=tmp_path / "w.duckdb")
+    assert "invoice\\u202egnp.exe" in done.stdout and "\u202e" not in done.stdout
