@@ -96,7 +96,7 @@ def read(source: Source) -> Parsed:
         elif messages:
             yield from _from_messages(messages, title, "line 1", {})
         return
-    if shape == "array" and source.sample.value and not is_message(source.sample.value[0]):
+    if shape == "array" and source.sample.value and _record_messages(source.sample.value[0]) is not None:
         for index, value in source.items():
             if _record_messages(value) is None:
                 yield Invalid(f"record [{index}]", 'a record needs a message list under "messages" or "traj"')
@@ -141,20 +141,30 @@ def _from_messages(items: list[tuple[str, Any]], title: str, position: str, attr
     parsed = [message for message in read if not isinstance(message, Invalid)]
     bad = [message for message in read if isinstance(message, Invalid)]
     record = record or {}
-    tools = tool_definitions(record.get("tools") or record.get("functions"))
+    warnings: list[str] = []
+    tools = tool_definitions(record.get("tools") or record.get("functions"), warnings)
+    for message in parsed:
+        if message.role == "assistant" and any(key in message.extra for key in REASONING_KEYS):
+            warnings.append(f"{message.position}: its reasoning is not text; kept among the message's fields")
     model = record.get("model") if isinstance(record.get("model"), str) else None
     return [Conversation(key=position, title=title, items=parsed, model=model, tools=tools, attributes=attributes,
                         position=position, source_id=str(record["id"]) if "id" in record else None,
-                        created_at=timestamp(record.get("created") or record.get("created_at")), problems=bad)]
+                        created_at=timestamp(record.get("created") or record.get("created_at")), problems=bad,
+                        warnings=warnings)]
 
 
-def tool_definitions(value: Any) -> list[dict[str, Any]]:
-    """Tools as OpenAI `{"type": "function", "function": {...}}`, from either API's shape."""
+def tool_definitions(value: Any, warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """Tools as OpenAI `{"type": "function", "function": {...}}`, from either API's shape.
+    What is not a tool definition is left out, with a warning when `warnings` is given."""
     if not isinstance(value, list):
+        if value not in (None, "", []) and warnings is not None:
+            warnings.append(f"the tool definitions are a {type(value).__name__}, not a list; left out")
         return []
     tools = []
-    for tool in value:
-        if not isinstance(tool, dict):
+    for position, tool in enumerate(value):
+        if not isinstance(tool, dict) or not (isinstance(tool.get("function"), dict) or isinstance(tool.get("name"), str)):
+            if warnings is not None:
+                warnings.append(f"tool definition [{position}] has no function name; left out")
             continue
         if isinstance(tool.get("function"), dict):
             tools.append({"type": "function", "function": tool["function"]})
@@ -173,6 +183,8 @@ def openai_message(item: Any, position: str) -> ImportedMessage | Invalid:
         return Invalid(position, "a message must be an object with a role and content")
     if "role" not in item:
         return Invalid(position, 'the message has no "role"')
+    if not isinstance(item["role"], str):
+        return Invalid(position, f'"role" must be text such as "user", not {json.dumps(item["role"])[:40]}')
     role = item["role"]
     if not isinstance(role, str) or role not in ROLES:
         return Invalid(position, f"role {str(role)[:20]!r} is not one of system, user, assistant, tool")

@@ -426,3 +426,21 @@ def test_the_report_counts_what_a_compaction_folded(store):
              Compaction(before_tokens=10), ImportedMessage("user", "c")]
     report, _ = _build(store, [Conversation("k", "t", items)])
     assert report.folded_messages == 2  # the empty tool result has no text to fold
+
+
+def test_odd_tool_definitions_and_reasoning_are_reported_not_dropped_silently(write, imported):
+    record = {"messages": [{"role": "user", "content": "hi"},
+                           {"role": "assistant", "content": "ok", "reasoning_content": {"steps": 3}}],
+              "tools": ["not a tool", {"type": "function", "function": {"name": "real", "parameters": {}}}]}
+    report, [session] = imported(write("odd.json", record))
+    warnings = report.files[0].warnings
+    assert any("tool definition [0] has no function name; left out" in w for w in warnings)
+    assert any("messages [1]: its reasoning is not text" in w for w in warnings)
+    assert session.state().messages[1].extra["reasoning_content"] == {"steps": 3}
+    report, _ = imported(write("odd2.json", {**record, "tools": "oops"}))
+    assert any("the tool definitions are a str, not a list" in w for w in report.files[0].warnings)
+
+
+def test_a_role_that_is_not_text_says_so(write, store):
+    with pytest.raises(ImportFormatError, match=r'message \[0\]: "role" must be text such as "user", not null'):
+        store.import_file(write("null-role.json", [{"role": None, "content": "a"}]), format_name="openai")
