@@ -38,7 +38,7 @@ Progress = Callable[[int, int], None]  # bytes read so far, bytes in all (of the
 class Source:
     """One document to import. `name` is what a person calls it (`export.zip:conversations.json`)."""
 
-    def __init__(self, path: Path, name: str, opener: Callable[[], IO[bytes]], size: int,
+    def __init__(self, path: Path, name: str, opener: Callable[[Progress | None], IO[bytes]], size: int,
                  compression: str | None = None, progress: Progress | None = None) -> None:
         self.path, self.name, self._opener, self.size = path, name, opener, size
         self.compression = compression
@@ -66,10 +66,11 @@ class Source:
 
     def open(self) -> IO[bytes]:
         """The decompressed bytes, from the start; reading them reports progress."""
-        return self._opener()
+        return self._opener(self.progress)
 
     def head_bytes(self) -> bytes:
-        with self.open() as stream:
+        """The first HEAD_BYTES and one more, for detection (progress counts only the real read)."""
+        with self._opener(None) as stream:
             return _read_or_refuse(self, stream, HEAD_BYTES + 1)
 
     # ---- detection ------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class Source:
 
     def _first_line(self) -> bytes:
         """The first line and the start of the next, read up to FIRST_LINE_BYTES."""
-        with self.open() as stream:
+        with self._opener(None) as stream:
             line = stream.readline(FIRST_LINE_BYTES)
             return line + stream.read(4096)
 
@@ -175,10 +176,10 @@ def open_sources(path: str | Path, progress: Progress | None = None) -> list[Sou
     except OSError as exc:
         raise ImportFormatError(f"{path}: cannot read it ({exc.strerror})") from None
     if magic[:2] == GZIP_MAGIC:
-        return [Source(path, path.name, lambda: _gzip_reader(path, size, progress), size, "gzip", progress)]
+        return [Source(path, path.name, lambda report: _gzip_reader(path, size, report), size, "gzip", progress)]
     if magic in ZIP_MAGIC:
         return _zip_sources(path, size, progress)
-    return [Source(path, path.name, lambda: _counting(path.open("rb"), size, progress), size, None, progress)]
+    return [Source(path, path.name, lambda report: _counting(path.open("rb"), size, report), size, None, progress)]
 
 
 def _gzip_reader(path: Path, size: int, progress: Progress | None) -> IO[bytes]:
@@ -219,8 +220,8 @@ def _zip_sources(path: Path, size: int, progress: Progress | None) -> list[Sourc
     total = sum(info.file_size for info in chosen) or 1
     offsets = [sum(info.file_size for info in chosen[:position]) for position in range(len(chosen))]
 
-    def opener(info: zipfile.ZipInfo, offset: int) -> Callable[[], IO[bytes]]:  # progress runs on across members
-        return lambda: _counting(zipfile.ZipFile(path).open(info), total, progress, offset)
+    def opener(info: zipfile.ZipInfo, offset: int) -> Callable[[Progress | None], IO[bytes]]:
+        return lambda report: _counting(zipfile.ZipFile(path).open(info), total, report, offset)  # runs on across members
 
     return [Source(path, f"{path.name}:{info.filename}", opener(info, offset), info.file_size, "zip", progress)
             for info, offset in zip(chosen, offsets)]

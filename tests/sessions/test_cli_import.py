@@ -53,7 +53,9 @@ def test_a_large_file_shows_a_progress_bar_on_stderr(tmp_path):
     done = run("import", str(path), db=tmp_path / "w.duckdb")
     assert done.returncode == 0, done.stderr
     bars = [line for line in done.stderr.splitlines() if line.startswith("big.json: [")]
-    assert len(bars) >= 5 and bars[-1].startswith("big.json: [" + "#" * 30 + "] 100%")
+    percents = [int(line.split("]")[1].split("%")[0]) for line in bars]
+    assert len(percents) >= 5 and percents == sorted(set(percents)) and percents[-1] == 100
+    assert bars[-1].startswith("big.json: [" + "#" * 30 + "] 100%")
     assert "messages: 6,000 (6,000 user)" in done.stdout
 
 
