@@ -105,3 +105,22 @@ def test_plain_escapes_every_character_markdown_could_use():
     assert "<img" not in html and "<a" not in html and "<script" not in html and "<em>" not in html
     assert "<code>" not in html and "<h1>" not in html
     assert plain(hostile).replace("\\", "") == hostile
+
+
+def test_an_imported_regeneration_shows_as_a_fork_under_its_conversation(app, db):
+    def node(node_id, parent, children, role, text, when):
+        return {"id": node_id, "parent": parent, "children": children,
+                "message": {"id": node_id, "author": {"role": role}, "create_time": when,
+                            "content": {"content_type": "text", "parts": [text]}}}
+
+    mapping = {"root": {"id": "root", "parent": None, "children": ["u"], "message": None},
+               "u": node("u", "root", ["a1", "a2"], "user", "Name a river", 1), "a1": node("a1", "u", [], "assistant", "Danube", 2),
+               "a2": node("a2", "u", [], "assistant", "Rhine", 3)}
+    export = [{"title": "Rivers", "mapping": mapping, "current_node": "a2", "id": "c1"},
+              {"title": "Other", "mapping": {"r": {"id": "r", "parent": None, "children": ["x"], "message": None},
+                                             "x": node("x", "r", [], "user", "hello", 4)}, "current_node": "x", "id": "c2"}]
+    at = _upload(app("pages/sessions.py"), "conversations.json", json.dumps(export).encode())
+    table = at.dataframe[0].value
+    titles, origins = list(table["title"]), list(table["origin"])
+    fork = titles.index("└─ Rivers (branch at message 2)")
+    assert titles[fork - 1] == "Rivers" and origins[fork].startswith("fork of “Rivers” at event")
