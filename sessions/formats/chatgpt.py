@@ -15,9 +15,14 @@ are the text, other parts such as image pointers are attachments), `code` and
 that follows it, `reasoning_recap` ("Thought for 12s") goes into that reply's extra, and any
 other type gives its text where it has some and is kept as an attachment where it has none.
 An assistant message whose `recipient` is not "all" is a call to that tool (its text the
-arguments, its id `call_<node id>`), answered by the `tool` message that follows. Messages
+arguments, its id `call_<node id>`), answered by the `tool` message that follows; every
+message keeps its `recipient` in its extra. Messages
 the app hid (`is_visually_hidden_from_conversation`, empty system prompts) are imported
-folded; an empty one is imported too, and the builder warns that it is empty.
+folded; an empty one is imported too, and the builder warns that it is empty. What does not
+fit (a `metadata` that is not an object, `attachments` that are not a list, nodes in a loop of
+parent links) is kept or named in a warning that names the node. A conversation whose thread
+shows nothing is refused with the reason: a loop no root leads to, a `current_node` that is
+not in the mapping.
 
 A top-level array is streamed record by record (`Source.items()`), so a 200 MB export
 imports in bounded memory: one conversation and its branches at a time.
@@ -78,6 +83,7 @@ class _Tree:
     children: dict[str, list[str]]
     roots: list[str]
     pointer: str  # "/3" for record [3], "" for a lone object
+    looped: list[str]  # nodes no root leads to: in or under a loop of parent links
 
     def where(self, node: str) -> str:
         return _pointer(self.pointer, node)
@@ -139,7 +145,13 @@ def _tree(mapping: dict[str, Any], pointer: str) -> _Tree | Invalid:
         listed = nodes[parent].get("children")
         order = {child: index for index, child in enumerate(listed)} if isinstance(listed, list) else {}
         kids.sort(key=lambda child: order.get(child, len(order)))
-    return _Tree(nodes, children, roots, pointer)
+    reached, stack = set(roots), list(roots)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in reached:
+                reached.add(child)
+                stack.append(child)
+    return _Tree(nodes, children, roots, pointer, [node for node in nodes if node not in reached])
 
 
 @dataclass
@@ -167,7 +179,7 @@ class _Threads:
             return path
         main = self._thread(path, Thread(), 0, self.place, self.title)
         if not main.conversation.messages:
-            return Invalid(self.place, "the conversation has no messages")
+            return Invalid(self.place, self._why_empty())
         main.conversation.warnings = self.warnings
         self.model = main.conversation.model = self.model or next(
             (m.call.model for m in main.conversation.messages if m.call is not None), None)
@@ -182,24 +194,40 @@ class _Threads:
             branch = self._branch(*queue.pop(0), titles)
             made.append(branch)
             queue += self._forks_of(branch)
-        left = len(self.tree.nodes) - len(self.taken)
-        if left:
-            self.warnings.append(f"{left} node(s) in a loop of parent links were left out")
+        if self.tree.looped:
+            verb = "is" if len(self.tree.looped) == 1 else "are"
+            self.warnings.append(f"{_nodes(self.tree.looped)} {verb} in or under a loop of parent links, "
+                                 "which no root leads to; left out")
         return [branch.conversation for branch in made]
+
+    def _why_empty(self) -> str:
+        """Why the thread shown holds no message: a current_node not in the tree, messages out of reach."""
+        current = self.record.get("current_node")
+        missing = f"current_node {_shown(current)} is not in the mapping" if current is not None and not (
+            isinstance(current, str) and current in self.tree.nodes) else ""
+        looped = [node for node in self.tree.looped if self.tree.message(node)]
+        if looped:
+            return ("the conversation has no messages outside a loop of parent links: "
+                    f"{missing + ', and its' if missing else 'its'} messages are at {_nodes(looped)}, "
+                    "which no root leads to")
+        return f"the conversation has no messages ({missing})" if missing else "the conversation has no messages"
 
     def _main_path(self) -> list[str] | Invalid:
         current = self.record.get("current_node")
         if not (isinstance(current, str) and current in self.tree.nodes):
             if not self.tree.roots:
-                return Invalid(self.place, "the parent links of every node form a loop: it has no root")
+                return Invalid(self.place, "the parent links of every node form a loop: it has no root "
+                                           f"({_nodes(list(self.tree.nodes))})")
             if current is not None:
-                self.warnings.append(f"current_node {str(current)[:40]!r} is not in the mapping; "
+                self.warnings.append(f"current_node {_shown(current)} is not in the mapping; "
                                      "took the newest thread")
             return self._descend(self.tree.roots[0])
         path, seen = [], set()
         while current is not None:
             if current in seen:
-                return Invalid(self.tree.where(current), "the parent links form a loop")
+                loop = [_shown(node) for node in path[path.index(current):] + [current]]
+                shown = " -> ".join(loop[:8]) + (" -> ..." if len(loop) > 8 else "")
+                return Invalid(self.tree.where(current), f"the parent links form a loop: {shown}")
             seen.add(current)
             path.append(current)
             parent = self.tree.nodes[current].get("parent")
@@ -258,6 +286,16 @@ class _Threads:
 
 def _pointer(pointer: str, node: str) -> str:
     return f"{pointer}/mapping/{str(node).replace('~', '~0').replace('/', '~1')}"
+
+
+def _shown(value: Any) -> str:
+    return repr(value[:40]) if isinstance(value, str) else repr(value)[:40]
+
+
+def _nodes(names: list[str]) -> str:
+    shown = ", ".join(_shown(name) for name in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"node{'s' if len(names) > 1 else ''} {shown}{more}"
 
 
 def _number(message: dict[str, Any] | None, key: str) -> float:

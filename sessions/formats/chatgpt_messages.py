@@ -20,6 +20,7 @@ TEXT_TYPES = {"text", "multimodal_text"}
 CODE_TYPES = {"code", "execution_output"}
 TEXT_FIELDS = ("text", "result", "content", "summary", "user_profile", "user_instructions")  # other types' text
 FINISH = {"max_tokens": "length", "stop": "stop", "interrupted": "interrupted"}
+READ_KEYS = {"id", "author", "create_time", "content", "metadata", "recipient"}  # the rest is kept in extra
 
 
 @dataclass
@@ -106,12 +107,20 @@ def parse_message(node: str, message: dict[str, Any], where: str, answers: list[
     author = message.get("author") if isinstance(message.get("author"), dict) else {}
     role = author.get("role")
     extra: dict[str, Any] = {"id": node}
+    if message.get("author") is not None and not isinstance(message["author"], dict):
+        warnings.append(f"{where}: author is {type(message['author']).__name__}, not an object; kept in extra, "
+                        "imported as a system message")
+        extra["author"], role = message["author"], "system"
     if role not in ROLES:
         if role not in ROLE_ALIASES:
             warnings.append(f"{where}: author role {str(role)[:20]!r} is not one of system, user, assistant, "
                             "tool; imported as a system message")
         extra["original_role"], role = role, ROLE_ALIASES.get(role, "system")
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    raw = message.get("metadata")
+    metadata = raw if isinstance(raw, dict) else {}
+    if raw is not None and not isinstance(raw, dict):
+        warnings.append(f"{where}: metadata is {type(raw).__name__}, not an object; kept in extra as it is")
+        extra["metadata"] = raw
     content = message.get("content")
     if not isinstance(content, dict):
         content = {"content_type": "text", "parts": [content]} if isinstance(content, str) else (
@@ -119,13 +128,18 @@ def parse_message(node: str, message: dict[str, Any], where: str, answers: list[
     kind = content.get("content_type") if isinstance(content.get("content_type"), str) else None
     text, attachments, fields = _content(content, kind, where, warnings)
     extra.update({key: value for key, value in fields.items() if key not in extra})
-    for key in ("status", "end_turn", "weight", "channel", "update_time"):
-        if message.get(key) is not None:
-            extra[key] = message[key]
+    if message.get("id") not in (None, node):
+        extra["message_id"] = message["id"]
+    for key, value in message.items():
+        if key not in READ_KEYS and key not in extra and value is not None:
+            extra[key] = value
     if isinstance(author.get("name"), str) and role != "tool":
         extra["author_name"] = author["name"]
     files = metadata.get("attachments")
-    for item in files if isinstance(files, list) else ():
+    if files is not None and not isinstance(files, list):
+        warnings.append(f"{where}: metadata.attachments is {type(files).__name__}, not a list; kept as one attachment")
+        files = [files]
+    for item in files or ():
         attachments.append({"type": "file", **item} if isinstance(item, dict) else {"type": "file", "value": item})
     rest = {key: value for key, value in metadata.items() if key != "attachments"}
     if rest:
@@ -142,12 +156,17 @@ def parse_message(node: str, message: dict[str, Any], where: str, answers: list[
         folded=hidden or (role == "system" and not text and not attachments),
         timestamp=timestamp(message.get("create_time")),
     )
+    recipient = message.get("recipient")
+    if recipient is not None:
+        extra["recipient"] = recipient
+        if not isinstance(recipient, str):
+            warnings.append(f"{where}: recipient is {type(recipient).__name__}, not a tool name; "
+                            "kept in extra, not read as a tool call")
     if kind == "thoughts":
         imported.reasoning, imported.content = _thoughts(content.get("thoughts"), where, warnings), None
         return NodeMessage("thoughts", imported)
     if kind == "reasoning_recap":
         return NodeMessage("recap", imported)
-    recipient = message.get("recipient")
     if "recipient" not in message and role == "assistant":  # some exports leave it out: a tool child answers
         authors = [m["author"] for m in answers if m and isinstance(m.get("author"), dict)]
         recipient = next((a["name"] for a in authors if a.get("role") == "tool" and isinstance(a.get("name"), str)

@@ -249,7 +249,7 @@ def test_bad_records_are_named_by_position_and_skip_invalid_keeps_the_rest(write
         store.import_file(path)
     assert str(caught.value).splitlines()[1:4] == [
         "  - record [1]: a conversation must be an object, not str",
-        "  - /2/mapping/a: the parent links form a loop",
+        "  - /2/mapping/a: the parent links form a loop: 'a' -> 'b' -> 'a'",
         "  - /3/mapping/u/message: a message must be an object or null"]
     assert store.list_sessions() == []
     report = store.import_file(path, skip_invalid=True)
@@ -288,3 +288,72 @@ def test_an_array_is_streamed_never_loaded_whole(write, imported, monkeypatch):
     records = [conversation(f"C{n}", [node("u", None, [], "user", [f"message {n}"], 1)], "u") for n in range(30)]
     report, sessions = imported(write("c.json", records))
     assert len(sessions) == 30 and messages(sessions[-1])[0].content == "message 29"
+
+
+# ---- nothing dropped without a word --------------------------------------------------------------
+
+
+def test_odd_metadata_attachments_and_recipients_are_kept_and_named_in_warnings(write, imported):
+    tree = [node("u", None, ["s"], "user", ["hi"], 1, metadata={"attachments": "notes.txt", "lang": "en"}),
+            node("s", "u", ["x"], "assistant", ["search('x')"], 2, recipient="browser"),
+            node("x", "s", ["a"], "tool", ["found"], 3, name="browser", recipient="all"),
+            node("a", "x", ["b"], "assistant", ["yo"], 4, metadata=[1, 2], recipient=5),
+            node("b", "a", ["w"], "assistant", ["ok"], 5, recipient="all", metadata={"attachments": {"id": "f"}}),
+            {"id": "w", "parent": "b", "children": [], "message": {"author": "me", "content": "who?", "extra_key": 1}}]
+    report, (session,) = imported(write("c.json", [conversation("Odd", tree, "w")]))
+    ask, call, found, odd, done, who = messages(session)
+    assert ask.attachments == ({"type": "file", "value": "notes.txt"},) and ask.extra["metadata"] == {"lang": "en"}
+    assert odd.extra["metadata"] == [1, 2] and odd.content == "yo" and not odd.tool_calls
+    assert done.attachments == ({"type": "file", "id": "f"},)
+    assert [m.extra.get("recipient") for m in (ask, call, found, odd, done)] == [None, "browser", "all", 5, "all"]
+    assert call.tool_calls[0]["function"]["name"] == "browser" and found.tool_call_id == "call_s"
+    assert (who.role, who.content, who.extra["author"], who.extra["extra_key"]) == ("system", "who?", "me", 1)
+    assert report.files[0].warnings == [
+        "Odd: /0/mapping/u: metadata.attachments is str, not a list; kept as one attachment",
+        "Odd: /0/mapping/a: metadata is list, not an object; kept in extra as it is",
+        "Odd: /0/mapping/a: recipient is int, not a tool name; kept in extra, not read as a tool call",
+        "Odd: /0/mapping/b: metadata.attachments is dict, not a list; kept as one attachment",
+        "Odd: /0/mapping/w: author is str, not an object; kept in extra, imported as a system message"]
+
+
+# ---- a tree that shows nothing: why -----------------------------------------------------------------
+
+
+def looped_tree():
+    return [node("a", "b", ["b"], "user", ["hi"], 1), node("b", "a", ["a"], "assistant", ["yo"], 2),
+            node("r", None, [])]
+
+
+def refusal(store, path) -> list[str]:
+    with pytest.raises(ImportFormatError) as caught:
+        store.import_file(path)
+    assert store.list_sessions() == []
+    return str(caught.value).splitlines()[1:2]
+
+
+def test_a_loop_beside_an_empty_root_is_named_not_called_empty(write, store):
+    path = write("c.json", [conversation("T", looped_tree(), "r")])
+    assert refusal(store, path) == [
+        '  - record [0] "T": the conversation has no messages outside a loop of parent links: '
+        "its messages are at nodes 'a', 'b', which no root leads to"]
+
+
+def test_a_current_node_not_in_the_mapping_is_named_with_the_loop(write, store):
+    path = write("c.json", [conversation("T", looped_tree(), "zzz")])
+    assert refusal(store, path) == [
+        '  - record [0] "T": the conversation has no messages outside a loop of parent links: '
+        "current_node 'zzz' is not in the mapping, and its messages are at nodes 'a', 'b', which no root leads to"]
+
+
+def test_a_current_node_not_in_the_mapping_of_an_empty_tree_is_named(write, store):
+    path = write("c.json", [conversation("T", [node("r", None, [])], "zzz")])
+    assert refusal(store, path) == [
+        '  - record [0] "T": the conversation has no messages (current_node \'zzz\' is not in the mapping)']
+
+
+def test_a_loop_beside_the_thread_is_named_in_the_warning(write, imported):
+    tree = looped_tree()[:2] + [node("u", None, [], "user", ["kept"], 3)]
+    report, (session,) = imported(write("c.json", [conversation("T", tree, "u")]))
+    assert [m.content for m in messages(session)] == ["kept"]
+    assert report.files[0].warnings == [
+        "T: nodes 'a', 'b' are in or under a loop of parent links, which no root leads to; left out"]
