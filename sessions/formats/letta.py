@@ -8,7 +8,12 @@ file's top-level `blocks` and `tools`. Some files are a JSON string holding the 
 source parses it again. Each agent becomes one session titled by its name.
 
 A message the agent no longer had in its context (not among the in-context indices or ids)
-is imported folded, so the window shows what the agent saw; the messages stay in file order.
+is imported folded, so the window shows exactly the messages the agent saw. The messages stay
+in file order, the order they were written in, which the log is: the agent's window order
+(`in_context_message_indices` puts the latest system prompt first, though the file has it
+late, after it was rewritten) is kept as given in the session's attributes, not used to
+reorder. An index that is not a whole number (or an id that is not text) and one that names no
+message are named in a warning.
 A user turn's text is the JSON event Letta wrapped it in (`{"type": "user_message",
 "message": ..., "time": ...}`, or `login`, `heartbeat`, `system_alert`): it is kept exactly
 as the model read it, for the window's token counts and for replay, and its type goes to
@@ -126,38 +131,68 @@ def agent_conversation(agent: dict[str, Any], where: str, fallback: str, memory:
             message.folded = (item.get("id") if by_id else index) not in visible
         items.append(message)
     config = agent.get("llm_config") if isinstance(agent.get("llm_config"), dict) else {}
+    if agent.get("llm_config") is not None and not config and not isinstance(agent["llm_config"], dict):
+        warnings.append(f"llm_config is {type(agent['llm_config']).__name__}, not an object; "
+                        "kept in the attributes, no model read from it")
+    if tools is not None and not isinstance(tools, list):
+        warnings.append(f"tools is {type(tools).__name__}, not a list; kept in the attributes, "
+                        "no tool definitions read from it")
     model = config.get("model") if isinstance(config.get("model"), str) else None
     if model is None and isinstance(agent.get("model"), str):
         model = agent["model"]
     name = agent.get("name")
     title = name.strip() if isinstance(name, str) and name.strip() else fallback
     source_id = agent.get("id") if isinstance(agent.get("id"), str) else None
+    attributes = _attributes(agent, config, tools)
+    raw_config = agent.get("llm_config")
+    for key, value, odd in (("llm_config", raw_config, not isinstance(raw_config, dict)),
+                            ("tools", tools, not isinstance(tools, list)),
+                            ("core_memory", memory, _odd_memory(memory))):
+        if value is not None and odd:
+            attributes[key] = value  # of a shape with no place: kept as it is, and warned about
+    for key in ("in_context_message_indices", "in_context_message_ids"):
+        if key in agent:
+            attributes[key] = agent[key]  # the agent's window order, as given
     return Conversation(
         key=where or "/", title=title, items=items, source_id=source_id, model=model,
         created_at=timestamp(agent.get("created_at") or context.get("created_at")),
         tools=_tool_definitions(tools, warnings), memory=_memory(memory, warnings),
-        attributes=_attributes(agent, config, tools), warnings=warnings, position=where or "/",
+        attributes=attributes, warnings=warnings, position=where or "/",
     )
 
 
 def _in_context(agent: dict[str, Any], messages: list, warnings: list[str]) -> set | None:
     """The positions (old schema) or ids (new) of the messages in the agent's context; None: all."""
-    if "in_context_message_ids" in agent:
-        ids = agent["in_context_message_ids"]
-        if isinstance(ids, list):
-            return {value for value in ids if isinstance(value, str)}
-    elif "in_context_message_indices" in agent:
-        indices = agent["in_context_message_indices"]
-        if isinstance(indices, list):
-            chosen = {value for value in indices if isinstance(value, int) and not isinstance(value, bool)}
-            outside = sorted(value for value in chosen if not 0 <= value < len(messages))
-            if outside:
-                warnings.append(f"in_context_message_indices names messages that are not in the file: {outside[:10]}")
-            return chosen
-    else:
+    key = next((key for key in ("in_context_message_ids", "in_context_message_indices") if key in agent), None)
+    if key is None:
         return None
-    warnings.append("the in-context message list is not a list; every message imported visible")
+    listed = agent[key]
+    if key == "in_context_message_ids" and isinstance(listed, list):
+        _ignored(key, "message ids", [value for value in listed if not isinstance(value, str)], warnings)
+        chosen = {value for value in listed if isinstance(value, str)}
+        known = {message.get("id") for message in messages if isinstance(message, dict)}
+        outside = sorted(value for value in chosen if value not in known)
+        if outside:
+            warnings.append(f"{key} names messages that are not in the file: {', '.join(outside[:10])}")
+        return chosen
+    if key == "in_context_message_indices" and isinstance(listed, list):
+        indices = listed
+        chosen = {value for value in indices if isinstance(value, int) and not isinstance(value, bool)}
+        _ignored(key, "message positions",
+                 [value for value in indices if not isinstance(value, int) or isinstance(value, bool)], warnings)
+        outside = sorted(value for value in chosen if not 0 <= value < len(messages))
+        if outside:
+            warnings.append(f"{key} names messages that are not in the file: {outside[:10]}")
+        return chosen
+    warnings.append(f"{key} is {type(listed).__name__}, not a list; kept in the attributes, "
+                    "every message imported visible")
     return None
+
+
+def _ignored(key: str, what: str, values: list, warnings: list[str]) -> None:
+    if values:
+        shown = ", ".join(repr(value)[:40] for value in values[:10]) + (" ..." if len(values) > 10 else "")
+        warnings.append(f"{key} has entries that are not {what}, ignored: {shown}")
 
 
 def letta_message(item: Any, where: str, warnings: list[str]) -> ImportedMessage | Invalid:
@@ -289,6 +324,11 @@ def _resolve(ids: Any, known: dict[str, dict[str, Any]], what: str, warnings: li
 
 def _memory(value: Any, warnings: list[str]) -> list[dict[str, Any]]:
     """Core memory blocks (label, value, limit, description, ...), their empty fields left out."""
+    if isinstance(value, str):
+        warnings.append("core_memory is text, not memory blocks; kept as one block labelled core_memory")
+        return [{"label": "core_memory", "value": value}] if value else []
+    if _odd_memory(value):
+        warnings.append(f"core memory is {type(value).__name__}, not a list of blocks; kept in the attributes")
     if isinstance(value, dict):  # a Memory object: {"blocks": [...], "prompt_template": ...}
         value = value.get("blocks")
     blocks = []
@@ -298,6 +338,12 @@ def _memory(value: Any, warnings: list[str]) -> list[dict[str, Any]]:
             continue
         blocks.append({key: item for key, item in block.items() if item is not None and item != {}})
     return blocks
+
+
+def _odd_memory(value: Any) -> bool:
+    """Memory of no shape that holds blocks (not a list, text, or a Memory object with a list of blocks)."""
+    blocks = value.get("blocks") if isinstance(value, dict) else value
+    return value is not None and not isinstance(value, str) and not isinstance(blocks, list)
 
 
 def _tool_definitions(tools: Any, warnings: list[str]) -> list[dict[str, Any]]:

@@ -41,6 +41,16 @@ def user_event(message: str) -> str:
     return json.dumps({"type": "user_message", "message": message, "time": "2025-03-31 08:51:08 PM"}, indent=2)
 
 
+def statuses(session) -> list[list[str]]:
+    """Each message's fragment statuses: a message with no fragment shows as [], never as vacuously visible."""
+    return [[f.status for f in m.fragments] for m in session.state().messages]
+
+
+def send(call_id: str, message: str) -> dict:
+    return {"id": call_id, "type": "function",
+            "function": {"name": "send_message", "arguments": json.dumps({"message": message})}}
+
+
 def agent_file(agents: list[dict], blocks: list[dict] | None = None, tools: list[dict] | None = None) -> dict:
     return {"agents": agents, "groups": [], "blocks": blocks or [], "files": [], "sources": [], "tools": tools or [],
             "mcp_servers": [], "metadata": {}, "created_at": "2026-01-22T02:06:35+00:00"}
@@ -68,11 +78,15 @@ def test_old_schema_sample_keeps_what_the_agent_saw(sample, imported):
     state = session.state()
     names = Counter(call["function"]["name"] for m in state.messages for call in m.tool_calls or ())
     assert names == {"send_message": 23, "core_memory_replace": 3, "core_memory_append": 2}
-    # in_context_message_indices [89, 81, 80, 82, ..., 90]: the first 80 messages were evicted
+    # in_context_message_indices [89, 81, 80, 82, ..., 90]: the first 80 messages were evicted; the
+    # messages stay in file order, the agent's window order (system prompt 89 first) is kept as given
+    indices = json.loads(path.read_text(encoding="utf-8"))["in_context_message_indices"]
+    assert indices == [89, 81, 80, 82, 83, 84, 85, 86, 87, 88, 90]
     assert file.folded_messages == 80
-    visible = [i for i, m in enumerate(state.messages) if all(f.status == "visible" for f in m.fragments)]
-    assert visible == list(range(80, 91))
+    assert statuses(session) == [["folded"]] * 80 + [["visible"]] * 11  # one fragment each: nothing vacuous
+    assert [i for i, status in enumerate(statuses(session)) if status == ["visible"]] == sorted(indices)
     assert state.messages[89].role == "system"
+    assert session.events()[0]["payload"]["attributes"]["in_context_message_indices"] == indices
     types = Counter(m.extra.get("letta_type") for m in state.messages if m.role == "user")
     assert types == {"user_message": 23, "heartbeat": 4, "login": 1, "system_alert": 1}
     alert = state.messages[81]
@@ -97,7 +111,30 @@ def test_what_the_user_saw_in_send_message_is_searchable(sample, imported):
     phrase = "More human than human is our motto"  # only in a send_message argument
     assert all(phrase not in (m.content or "") for m in session.state().messages)
     found = session.call_tool("search_context", {"query": phrase, "role": "all"})
-    assert found["total_matches"] > 0
+    assert found["total_matches"] == 1
+    assert [(hit["part"], hit["snippet"]) for hit in found["results"]] == [
+        ("tool_calls", "send_message(message=More human than human is our motto.)")]
+    across = "a possible structure:\n\n1. Intr"  # a newline in the argument, as written
+    found = session.call_tool("search_context", {"query": across, "role": "all"})
+    assert found["total_matches"] == 1 and found["results"][0]["part"] == "tool_calls"
+    assert session.call_tool("search_context", {"query": "structure:\\n", "role": "all"})["total_matches"] == 0
+
+
+def test_quotes_newlines_and_accents_in_send_message_are_found_as_written(write, imported):
+    said = 'She said "soon" at the café.\nThen: naïve?'
+    agent = new_agent("Pip", [{"id": "m0", "role": "user", "content": text_part(user_event("when?"))},
+                              {"id": "m1", "role": "assistant", "content": text_part("Answer."),
+                               "tool_calls": [send("tc1", said)]}])
+    raw = agent["messages"][1]["tool_calls"][0]["function"]["arguments"]
+    assert '\\"soon\\"' in raw and "\\u00e9" in raw and "\\n" in raw  # JSON escapes in the file
+    _, (session,) = imported(write("pip.af", agent_file([agent])))
+
+    def total(query: str) -> int:
+        return session.call_tool("search_context", {"query": query, "role": "all"})["total_matches"]
+
+    assert [total(q) for q in ('said "soon"', "café", "CAFÉ.\nThen", "naïve?", 'message=She said "soon"')] == [
+        1, 1, 1, 1, 1]
+    assert [total(q) for q in ('\\"soon\\"', "caf\\u00e9", "\\nThen")] == [0, 0, 0]  # not the escapes
 
 
 def test_new_schema_sample_resolves_blocks_and_tools(sample, imported):
@@ -177,8 +214,7 @@ def test_new_schema_folding_parts_and_several_agents(write, imported):
     path = write("pip.af", agent_file([first, second], blocks, tools))
     report, (pip, pop) = imported(path)
     state = pip.state()
-    folded = [m.role for m in state.messages if any(f.status == "folded" for f in m.fragments)]
-    assert folded == ["user", "assistant", "tool"]
+    assert statuses(pip) == [["visible"], ["folded"], ["folded"], ["folded"], ["visible"]]
     assistant = state.messages[2]
     assert assistant.reasoning == "They ask again." and assistant.content == "Thinking aloud."
     assert assistant.extra["content_part_fields"] == [{"part": 0, "type": "reasoning", "signature": "sig"}]
@@ -222,8 +258,61 @@ def test_old_schema_with_indices_outside_the_messages_warns(write, imported):
              "messages": [{"role": "user", "text": user_event("first")},
                           {"role": "user", "text": user_event("second")}]}
     report, (session,) = imported(write("old.af", agent))
-    assert [all(f.status == "folded" for f in m.fragments) for m in session.state().messages] == [True, False]
-    assert any("not in the file: [7]" in warning for warning in report.files[0].warnings)
+    assert statuses(session) == [["folded"], ["visible"]]
+    assert report.files[0].warnings == ["old: in_context_message_indices names messages that are not in the file: [7]"]
+
+
+def test_indices_that_are_not_whole_numbers_or_out_of_range_are_named(write, imported):
+    agent = {"agent_type": "memgpt_agent", "name": "old", "core_memory": [],
+             "in_context_message_indices": [0, "1", None, 1.5, True, 5, -1],
+             "messages": [{"role": "system", "text": "sys"}, {"role": "user", "text": user_event("hi")}]}
+    report, (session,) = imported(write("old.af", agent))
+    assert statuses(session) == [["visible"], ["folded"]]  # "1" is not taken for 1: the window is what it names
+    assert report.files[0].warnings == [
+        "old: in_context_message_indices has entries that are not message positions, ignored: '1', None, 1.5, True",
+        "old: in_context_message_indices names messages that are not in the file: [-1, 5]"]
+
+
+def test_new_schema_ids_that_are_not_text_are_named(write, imported):
+    messages = [{"id": "m0", "role": "user", "content": "a"}, {"id": "m1", "role": "user", "content": "b"}]
+    agent = new_agent("Pip", messages, in_context_message_ids=["m1", 0, {"id": "m0"}, "m9"])
+    report, (session,) = imported(write("pip.af", agent_file([agent])))
+    assert statuses(session) == [["folded"], ["visible"]]
+    assert report.files[0].warnings == [
+        "Pip: in_context_message_ids has entries that are not message ids, ignored: 0, {'id': 'm0'}",
+        "Pip: in_context_message_ids names messages that are not in the file: m9"]
+
+
+def test_an_in_context_list_that_is_not_a_list_is_kept_and_everything_shown(write, imported):
+    agent = {"agent_type": "memgpt_agent", "name": "old", "core_memory": [], "in_context_message_indices": "all",
+             "messages": [{"role": "system", "text": "sys"}, {"role": "user", "text": user_event("hi")}]}
+    report, (session,) = imported(write("old.af", agent))
+    assert statuses(session) == [["visible"], ["visible"]]
+    assert session.events()[0]["payload"]["attributes"]["in_context_message_indices"] == "all"
+    assert report.files[0].warnings == [
+        "old: in_context_message_indices is str, not a list; kept in the attributes, every message imported visible"]
+
+
+def test_core_memory_config_and_tools_of_the_wrong_shape_are_kept_with_a_warning(write, imported):
+    agent = {"name": "agent", "agent_type": "memgpt_agent", "core_memory": "Name: Ada", "llm_config": [1],
+             "tools": "y", "messages": [{"role": "system", "text": "sys"}], "in_context_message_indices": [0]}
+    report, (session,) = imported(write("odd.af", agent))
+    origin = IMPORTS.slice_of(session.state())
+    assert origin.memory == ({"label": "core_memory", "value": "Name: Ada"},) and origin.tools == ()
+    attributes = session.events()[0]["payload"]["attributes"]
+    assert (attributes["llm_config"], attributes["tools"]) == ([1], "y")
+    assert report.files[0].warnings == [
+        "agent: llm_config is list, not an object; kept in the attributes, no model read from it",
+        "agent: tools is str, not a list; kept in the attributes, no tool definitions read from it",
+        "agent: core_memory is text, not memory blocks; kept as one block labelled core_memory"]
+
+
+def test_core_memory_of_no_known_shape_is_kept_in_the_attributes(write, imported):
+    agent = {"name": "agent", "agent_type": "memgpt_agent", "core_memory": {"blocks": 3}, "llm_config": {},
+             "messages": [{"role": "system", "text": "sys"}]}
+    report, (session,) = imported(write("odd.af", agent))
+    assert session.events()[0]["payload"]["attributes"]["core_memory"] == {"blocks": 3}
+    assert report.files[0].warnings == ["agent: core memory is dict, not a list of blocks; kept in the attributes"]
 
 
 # ---- detection ----------------------------------------------------------------------------------
