@@ -1,18 +1,37 @@
-"""Export: download the session in a chosen format, or send its OTLP trace to a collector."""
+"""Export: download the session in a chosen format, or send its OTLP trace to a collector.
+
+The session's title and every error (a collector's answer among them) are shown as plain
+text, never as Markdown: they come from files and servers, not from us."""
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import streamlit as st
 
-from components.app_state import engine_errors, require_session, selected_session_id
+from components.app_state import require_session, selected_session_id
+from engine import WorkbenchError
 from sessions.exporting import EXPORTS, download_name, export_bytes, export_session, otlp_headers
 from sessions.service import Workbench
 
+
+@contextmanager
+def plain_errors(what: str):
+    """A WorkbenchError (or anything else a send can raise) as an error box and its text as plain text."""
+    try:
+        yield
+    except WorkbenchError as exc:
+        st.error(what, icon=":material/error:")
+        st.code(str(exc), language=None, wrap_lines=True)
+    except Exception as exc:  # noqa: BLE001 (a failed send must not break the page; the text may hold a URL)
+        st.error(what, icon=":material/error:")
+        st.code(f"{type(exc).__name__} (the details are not shown: they may hold the endpoint)", language=None)
+
+
 session = require_session(Workbench.shared().find(selected_session_id()))
 st.title("Export")
-st.caption(session.title)
+st.text(session.title)
 
 name = st.radio("Format", list(EXPORTS), format_func=lambda option: EXPORTS[option].label, horizontal=True,
                 key="export_format")
@@ -24,7 +43,7 @@ messages = len(session.state().messages)
 counts = {"jsonl": events, "otlp": events, "parquet": f"{events}, {messages:,} messages",
           "markdown": f"{messages:,} message{'s' if messages != 1 else ''}"}
 file_name = download_name(session, name)
-with engine_errors():
+with plain_errors("The export cannot be made."):
     st.download_button(
         f"Download {chosen.label} ({counts[name]})",
         data=lambda: export_bytes(session, name)[0],  # written only when the person asks for it
@@ -45,7 +64,7 @@ with engine_errors():
 st.subheader("Send to a collector")
 st.write("Sends the OTLP trace over OTLP/HTTP (protobuf) to a collector such as an OpenTelemetry Collector, "
          "Langfuse or Phoenix.")
-with engine_errors():
+with plain_errors("The headers in OTEL_EXPORTER_OTLP_HEADERS cannot be used."):
     headers = otlp_headers()
     st.caption(f"{len(headers)} header{'s' if len(headers) != 1 else ''} from the app's environment "
                "(OTEL_EXPORTER_OTLP_HEADERS); their names and values are not shown." if headers else
@@ -56,5 +75,7 @@ if st.button("Send OTLP trace", key="send_otlp"):
     if not endpoint.strip():
         st.error("Enter the collector's endpoint URL first, such as http://localhost:4318/v1/traces.")
     else:
-        with engine_errors():
-            st.success(export_session(session, "otlp", None, otlp_endpoint=endpoint.strip()) + ".")
+        with plain_errors("The trace was not sent."):
+            done = export_session(session, "otlp", None, otlp_endpoint=endpoint.strip())
+            st.success("The trace was sent.", icon=":material/check:")
+            st.text(done + ".")

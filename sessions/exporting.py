@@ -21,7 +21,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from engine import WorkbenchError
 
@@ -89,9 +88,8 @@ def otlp_headers() -> dict[str, str]:
 
 
 def shown_url(url: str) -> str:
-    """A URL as it may be printed: no user name, password, query or fragment."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+    """A URL as it may be printed: no user name, password, query or fragment (`otlp_send.shown_url`)."""
+    return _otlp_module().shown_url(url)
 
 
 def _plural(count: int, word: str) -> str:
@@ -108,6 +106,8 @@ def export_session(session: "Session", format_name: str, path: str | Path | None
     if path is None and otlp_endpoint is None:
         where = "a folder" if chosen.folder else "a file"
         raise WorkbenchError(f"a {chosen.name} export needs {where} to write to (-o PATH)")
+    if path is not None:
+        _check_folder(Path(path))
     if chosen.name == "otlp":
         return _otlp(session, path, otlp_endpoint)
     path = Path(path)
@@ -128,17 +128,39 @@ def export_session(session: "Session", format_name: str, path: str | Path | None
     return f"wrote a Markdown transcript of {_plural(len(state.messages), 'message')} to {written}"
 
 
+def _check_folder(path: Path) -> None:
+    """A path whose folder is a file (or missing) is named before anything is made."""
+    folder = path.expanduser().parent
+    for above in (folder, *folder.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise WorkbenchError(f"cannot export to {path}: {above} is a file, not a folder")
+            break
+
+
 def _otlp(session: "Session", path: str | Path | None, endpoint: str | None) -> str:
+    """Send first (with -o too), so a failed send leaves no new file behind; then write."""
     otlp_export = _otlp_module()
-    url = otlp_export.traces_url(endpoint) if endpoint is not None else None  # a bad URL is refused before writing
+    url = otlp_export.traces_url(endpoint) if endpoint is not None else None  # a bad URL is refused before anything
     info, records = session.info(), session.records()
+    events = _plural(len(records), "event")
     done = []
-    if path is not None:
-        written = otlp_export.write_otlp(Path(path), info, records)
-        done.append(f"wrote the OTLP trace of {_plural(len(records), 'event')} to {written}")
     if url is not None:  # headers from the environment, added by send_otlp itself
-        status = otlp_export.send_otlp(url, otlp_export.otlp_document(info, records))
-        done.append(f"sent the OTLP trace of {_plural(len(records), 'event')} to {shown_url(url)} (HTTP {status})")
+        try:
+            delivery = otlp_export.send_otlp(url, otlp_export.otlp_document(info, records))
+        except WorkbenchError as exc:
+            if path is None:
+                raise
+            raise WorkbenchError(f"sending failed, so nothing was written to {Path(path)}: {exc}") from None
+        done.append(f"sent the OTLP trace of {events} to {shown_url(url)} ({delivery.describe()})")
+    if path is not None:
+        try:
+            written = otlp_export.write_otlp(Path(path), info, records)
+        except WorkbenchError as exc:
+            if not done:
+                raise
+            raise WorkbenchError(f"{done[0]}, but writing the file failed: {exc}") from None
+        done.append(f"wrote the OTLP trace of {events} to {written}")
     return "; ".join(done)
 
 

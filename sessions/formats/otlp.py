@@ -40,9 +40,13 @@ def _get(value: Any, *keys: str) -> Any:
     return next((value[key] for key in keys if isinstance(value, dict) and key in value), None)
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _has_spans(body: Any) -> bool:
-    for resource in _get(body, "resourceSpans", "resource_spans") or []:
-        for scope in _get(resource, *SCOPE_KEYS) or []:
+    for resource in _list(_get(body, "resourceSpans", "resource_spans")):
+        for scope in _list(_get(resource, *SCOPE_KEYS)):
             if isinstance(_get(scope, "spans"), list):
                 return True
     return False
@@ -124,9 +128,13 @@ def otlp_spans(body: Any, where: str) -> Iterator[Span | Invalid]:
         yield Invalid(where.strip() or "/", 'not an OTLP export body: it has no "resourceSpans" list')
         return
     for r, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            yield Invalid(f"{where}/resourceSpans/{r}", "a resource's spans must be an object")
+            continue
         described = key_values(_get(_get(resource, "resource"), "attributes"))
-        for s, scope in enumerate(_get(resource, *SCOPE_KEYS) or []):
-            for k, span in enumerate(_get(scope, "spans") or []):
+        for s, scope in enumerate(_list(_get(resource, *SCOPE_KEYS))):
+            named = _get(_get(scope, "scope", "instrumentationLibrary"), "name")
+            for k, span in enumerate(_list(_get(scope, "spans"))):
                 position = f"{where}/resourceSpans/{r}/scopeSpans/{s}/spans/{k}"
                 if not isinstance(span, dict):
                     yield Invalid(position, "a span must be an object")
@@ -138,11 +146,15 @@ def otlp_spans(body: Any, where: str) -> Iterator[Span | Invalid]:
                     continue
                 events = [{"name": str(e.get("name") or ""), "time": nanos(_get(e, "timeUnixNano", "time_unix_nano")),
                            "attributes": key_values(e.get("attributes")), "body": e.get("body")}
-                          for e in span.get("events") or [] if isinstance(e, dict)]
+                          for e in _list(span.get("events")) if isinstance(e, dict)]
+                if span.get("events") is not None and not isinstance(span.get("events"), list):
+                    yield Invalid(position, f'"events" must be a list, not {type(span["events"]).__name__}')
+                    continue
                 yield Span(trace, span_id, hex_id(_get(span, "parentSpanId", "parent_span_id"), 8),
                            str(span.get("name") or ""), nanos(_get(span, "startTimeUnixNano", "start_time_unix_nano")),
                            nanos(_get(span, "endTimeUnixNano", "end_time_unix_nano")), key_values(span.get("attributes")),
-                           events, span.get("status") if isinstance(span.get("status"), dict) else {}, described, position)
+                           events, span.get("status") if isinstance(span.get("status"), dict) else {}, described, position,
+                           scope=named if isinstance(named, str) else "")
 
 
 def sdk_spans(value: Any, where: str) -> Iterator[Span | Invalid]:
@@ -160,7 +172,7 @@ def sdk_spans(value: Any, where: str) -> Iterator[Span | Invalid]:
         parent_id = hex_id(parent.get("span_id"), 8) if isinstance(parent, dict) else hex_id(span.get("parent_id"), 8)
         resource = span.get("resource") if isinstance(span.get("resource"), dict) else {}
         events = [{"name": str(e.get("name") or ""), "time": nanos(e.get("timestamp")),
-                   "attributes": key_values(e.get("attributes") or {})} for e in span.get("events") or [] if isinstance(e, dict)]
+                   "attributes": key_values(e.get("attributes") or {})} for e in _list(span.get("events")) if isinstance(e, dict)]
         yield Span(trace, span_id, parent_id, str(span.get("name") or ""), nanos(span.get("start_time")),
                    nanos(span.get("end_time")), key_values(span.get("attributes") or {}), events,
                    span.get("status") if isinstance(span.get("status"), dict) else {},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,6 +123,8 @@ def nanos(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
         value = int(value * 1e9) if value < 1e11 else int(value)
     if isinstance(value, int):
         while 0 < value < 10**17:  # seconds, milliseconds or microseconds

@@ -25,6 +25,7 @@ from sessions.formats.otlp_attributes import (
     OURS, as_text, json_of, model_name, operation, role_of, tool_definitions_of, tool_use, usage,
 )
 from sessions.formats.otlp_messages import holds_messages, span_messages
+from sessions.formats.otlp_replay import is_ours, replay
 
 GENERIC_ROOTS = {"main", "root", "run", "agent", "workflow", "trace", "invoke_agent", "chat", "execute_tool", "session"}
 
@@ -43,6 +44,7 @@ class Span:
     resource: dict[str, Any]
     position: str
     order: int = 0  # where it was in the file: ties in start time keep it
+    scope: str = ""  # the instrumentation scope's name
 
 
 def rebuild(given: list[Span]) -> Conversation | Invalid:
@@ -60,17 +62,27 @@ def rebuild(given: list[Span]) -> Conversation | Invalid:
                                 source_id=_conversation_id(spans) or trace)
     if len(unique) < len(given):
         conversation.warnings.append("some spans were in the file twice; each was read once")
+    if is_ours(spans) and replay(spans, conversation):  # our own export: its log, event by event
+        conversation.title = _title(root, conversation)
+        return conversation
     builder = _Rebuild(conversation)
+    models = [span for span in spans if kinds[span.id] == "model"
+              or (kinds[span.id] == "" and holds_messages(span.attributes, span.events))]
+    builder.read(models)
     for span in spans:
         kind = kinds[span.id]
         if kind == "tool":
             problem = builder.tool_span(span)
-        elif kind == "model" or (kind == "" and holds_messages(span.attributes, span.events)):
+        elif span.id in builder.parsed:
             problem = builder.model_span(span)
+            problem = problem or builder.flush()
         else:
             continue
         if problem is not None:
             return problem
+    problem = builder.flush(every=True)
+    if problem is not None:
+        return problem
     if not conversation.items:
         return Invalid(first.position, f"trace {trace}: {len(spans)} spans, but none holds a model call or tool call "
                                        "(no gen_ai.*, OpenInference or OpenLLMetry attributes)")
@@ -99,6 +111,8 @@ def _title(root: Span, conversation: Conversation) -> str:
     if words and words[0].lower() not in GENERIC_ROOTS and len(root.name.strip()) > 3:
         return root.name.strip()
     texts = (_plain(m.content) for m in conversation.messages if m.role == "user")
+    if conversation.records is not None:
+        texts = (r.event.content or "" for r in conversation.records if r.kind == "message_added" and r.event.role == "user")
     return next((one_line(text, 80) for text in texts if text.strip()), f"trace {conversation.key[:12]}")
 
 
@@ -122,12 +136,40 @@ class _Rebuild:
         self._keys: dict[int, tuple[ImportedMessage, tuple]] = {}
         self._notes: dict[int, tuple[ImportedMessage, str]] = {}  # a warning for a message, given if it is added
         self._numbered = 0
+        self.parsed: dict[str, tuple[list | None, list | None, str | None]] = {}  # model span id -> its messages
+        self.recorded_calls: set[str] = set()  # call ids some model span's messages hold
+        self.recorded_results: set[str] = set()  # call ids whose result some model span's messages hold
+        self.deferred: list[Span] = []  # tool spans whose call a later model span records
+
+    def read(self, spans: list[Span]) -> None:
+        """Each model span's messages, read once; and which calls and results they record, so a tool
+        span adds only what no model span holds (whatever the order the spans come in)."""
+        for span in spans:
+            raw_in, raw_out, finish = self.parsed[span.id] = span_messages(span.attributes, span.events,
+                                                                           self.conversation.warnings)
+            for item in [*(raw_in or []), *(raw_out or [])]:
+                if not isinstance(item, dict):
+                    continue
+                for call in item.get("tool_calls") if isinstance(item.get("tool_calls"), list) else []:
+                    if isinstance(call, dict) and isinstance(call.get("id"), str) and call["id"]:
+                        self.recorded_calls.add(call["id"])
+                if role_of(item.get("role")) == "tool" and isinstance(item.get("tool_call_id"), str):
+                    self.recorded_results.add(item["tool_call_id"])
+
+    def flush(self, every: bool = False) -> Invalid | None:
+        """The tool spans held back until their call came (`every`: all that are left)."""
+        waiting, self.deferred = self.deferred, []
+        for span in waiting:
+            problem = self.tool_span(span, ready=every)
+            if problem is not None:
+                return problem
+        return None
 
     # ---- spans ---------------------------------------------------------------------------
 
     def model_span(self, span: Span) -> Invalid | None:
         notes = self.conversation.warnings
-        raw_in, raw_out, finish = span_messages(span.attributes, span.events, notes)
+        raw_in, raw_out, finish = self.parsed[span.id]
         inputs = self._messages(raw_in or [], f"{span.position} input", span, span.start)
         outputs = self._messages(raw_out or [], f"{span.position} output", span, span.end or span.start)
         for problem in (inputs, outputs):
@@ -164,12 +206,15 @@ class _Rebuild:
         self.recent = index
         return None
 
-    def tool_span(self, span: Span) -> Invalid | None:
+    def tool_span(self, span: Span, ready: bool = False) -> Invalid | None:
         use = tool_use(span.attributes, span.name)
         status = str(span.status.get("code", span.status.get("status_code", ""))).lower()
         failed = status in ("2", "error", "status_code_error")
-        if use["id"] and use["id"] in self.answered:
-            return None  # a model span already recorded the result
+        if use["id"] and (use["id"] in self.answered or use["id"] in self.recorded_results):
+            return None  # a model span records the result (and its call, or that the call is missing)
+        if use["id"] in self.recorded_calls and use["id"] not in self.open and not ready:
+            self.deferred.append(span)  # a later model span records the call: the result follows it
+            return None
         call_id = use["id"] if use["id"] in self.open else self._open_call(use["name"], use["arguments"], use["id"])
         if call_id is None:  # no model span recorded the call either
             call_id = use["id"] or f"call_{span.id[:8]}"

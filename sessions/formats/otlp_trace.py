@@ -1,49 +1,48 @@
 """Building the OTLP/JSON document of one session (see `otlp_export` for what it holds).
 
 The log is folded in order (`engine.fold.Folder`): a model call's input is the state when its
-`llm_called` event comes, its reply the assistant message after it; a tool span pairs a tool
-message with the call it answers; every other event is a span event on the root span with the
-change in rendered tokens (`engine.render.stats`) it made.
+`llm_called` event comes, its reply the assistant message after it; a failed call is a chat
+span with an error status; a tool span pairs a tool message with the call it answers; every
+other event is a span event on the root span, with its payload and the change in rendered
+tokens (`engine.render.stats`) it made. Every span and event carries its event's seq, and
+each message its own (`otlp_encode`), so our importer replays the log exactly.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import re
-import urllib.parse
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from engine.events import LLMCalled, MessageAdded
+from engine.events import LLMCalled, LLMFailed, MessageAdded
 from engine.fold import Folder
 from engine.imports import IMPORTS, imported_tools
 from engine.records import EventRecord, format_ts
-from engine.render import stats
+from engine.render import join_pieces, render_pieces, stats
 from engine.settings import settings_of
 from engine.state import Message
-from engine.text import printable
+from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import tool_schemas
 from sessions.formats.otlp_attributes import OURS, provider_of
+from sessions.formats.otlp_encode import (
+    KIND_CLIENT, KIND_INTERNAL, SCOPE, STATUS_ERROR, VERSION, as_json, attribute_list, definition, digest,
+    finish_reason, message_item, ns, redacted, request_model, span_body, usage_attributes,
+)
 
-KIND_INTERNAL, KIND_CLIENT = 1, 3
-STATUS_ERROR = 2
-EPOCH = datetime(1970, 1, 1)
-FINISH = {"tool_calls": "tool_call"}  # ours -> the conventions' finish reasons
-SECRET = re.compile(r"api[_-]?key|secret|password|token$|authorization|credential", re.IGNORECASE)
 TAIL_SPAN = "messages without a reply"
 
 
 class TraceBuilder:
     """Folds a session's records into spans; `document()` gives the export body."""
 
-    def __init__(self, info: dict[str, Any], service: str) -> None:
+    def __init__(self, info: dict[str, Any], service: str, encoding: str = DEFAULT_ENCODING) -> None:
         self.info, self.service = info, service
         self.session = str(info["id"])
-        self.trace = _digest(f"trace:{self.session}", 16)
-        self.root = _digest(f"span:{self.session}:session", 8)
+        self.trace = digest(f"trace:{self.session}", 16)
+        self.root = digest(f"span:{self.session}:session", 8)
         self.folder = Folder()
+        self.counter = token_counter(encoding)
+        self.encoding = encoding
         self.spans: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.first = self.last = None  # the first and last record's times (ns)
@@ -53,13 +52,16 @@ class TraceBuilder:
         self.compactions: list[tuple[int, int, str]] = []  # (messages before it, seq, what it did)
         self.pending: tuple | None = None  # a model call awaiting its reply: (record, inputs, compacted, count, tools)
         self.covered = 0  # messages the last model span holds
+        self.after_calls = 0  # spans made up to the last model span (the tail goes after them)
         self.calls: dict[str, tuple[dict[str, Any], int]] = {}  # call id -> (call, when it was made)
-        self.times: dict[str, int] = {}  # message id -> when it was added
+        self.added: dict[str, tuple[int, datetime, dict[str, Any]]] = {}  # message id -> (seq, ts, payload)
+        self.times: dict[str, int] = {}  # message id -> when it was added (ns)
         self.models: list[str] = []
         self._tools: tuple[Any, str] | None = None
+        self._texts: dict[int, tuple[Message, str | None]] = {}  # rendered text of each message object
 
     def add(self, record: EventRecord) -> None:
-        event, moment = record.event, _ns(record.ts)
+        event, moment = record.event, ns(record.ts)
         self.first = moment if self.first is None else self.first
         self.last = moment
         if isinstance(event, LLMCalled):
@@ -70,11 +72,18 @@ class TraceBuilder:
             self.pending = (record, inputs, compacted, count, self._offered())
             self.models.append(event.model)
             return
+        if isinstance(event, LLMFailed):
+            if self.pending:
+                self._chat(None)
+            self.folder.add(event)
+            self._failed(record)
+            return
         if isinstance(event, MessageAdded):
             self.folder.add(event)
             self.tokens = None
             message = self.folder.state.messages[-1]
             self.times[message.id] = moment
+            self.added[message.id] = (record.seq, record.ts, event.payload())
             for call in message.tool_calls or ():
                 self.calls[call["id"]] = (call, moment)
             if self.pending:
@@ -92,34 +101,27 @@ class TraceBuilder:
             self._chat(None)
         state = self.folder.state
         if len(state.messages) > self.covered:  # messages no model call holds
-            inputs, compacted, _ = self._inputs()
-            start = self._start(self.times.get(state.messages[self.covered].id, self.last or 0))
-            attributes = {"gen_ai.operation.name": "context_workbench.messages", "gen_ai.conversation.id": self.session,
-                          "gen_ai.input.messages": _json(inputs), OURS + "messages": len(inputs)}
-            if compacted:
-                attributes["gen_ai.conversation.compacted"] = True
-            self._span("tail", TAIL_SPAN, KIND_INTERNAL, start, max(start, self.last or start), attributes)
+            self._tail()
         model = self.models[0] if self.models else settings_of(state)["backend"].get("model")
         starts = [int(span["startTimeUnixNano"]) for span in self.spans]
         ends = [int(span["endTimeUnixNano"]) for span in self.spans]
         start = min((moment for moment in (self.first, *starts) if moment is not None), default=0)
+        created = self.info.get("created_at")
         attributes = {
             "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": self.service,
             "gen_ai.conversation.id": self.session, "gen_ai.provider.name": provider_of(model),
-            "gen_ai.request.model": model, OURS + "session.title": self.info.get("title"),
-            OURS + "session.created_at": format_ts(self.info["created_at"]) if isinstance(
-                self.info.get("created_at"), datetime) else self.info.get("created_at"),
+            "gen_ai.request.model": request_model(model), OURS + "session.title": self.info.get("title"),
+            OURS + "session.created_at": format_ts(created) if isinstance(created, datetime) else created,
             OURS + "session.forked_from": self.info.get("forked_from"),
             OURS + "session.forked_at": self.info.get("forked_at"),
             OURS + "session.imported_from": self.info.get("imported_from"),
-            OURS + "events": state.event_count,
+            OURS + "events": state.event_count, OURS + "encoding": self.encoding,
         }
-        root = _span_body(self.trace, self.root, None, f"invoke_agent {self.service}", KIND_INTERNAL, start,
-                          max([self.last or start, *ends]), attributes, self.events)
+        root = span_body(self.trace, self.root, None, f"invoke_agent {self.service}", KIND_INTERNAL, start,
+                         max([self.last or start, *ends]), attributes, self.events)
         return {"resourceSpans": [{
-            "resource": {"attributes": _attributes({"service.name": self.service})},
-            "scopeSpans": [{"scope": {"name": "context_workbench.otlp_export", "version": "1"},
-                            "spans": [root, *self.spans]}],
+            "resource": {"attributes": attribute_list({"service.name": self.service})},
+            "scopeSpans": [{"scope": {"name": SCOPE, "version": VERSION}, "spans": [root, *self.spans]}],
         }]}
 
     # ---- spans ------------------------------------------------------------------------------
@@ -128,43 +130,94 @@ class TraceBuilder:
         called, inputs, compacted, count, offered = self.pending
         self.pending = None
         call: LLMCalled = called.event
-        end = _ns(called.ts)
+        end = ns(called.ts)
         start = self._start(end - int(call.latency_ms * 1e6))
-        reason = FINISH.get(call.finish_reason, call.finish_reason)
+        reason = finish_reason(call.finish_reason)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider_of(call.model),
-            "gen_ai.request.model": call.model, "gen_ai.conversation.id": self.session,
-            "gen_ai.response.finish_reasons": [reason], **_usage(call.usage),
-            "gen_ai.input.messages": _json(inputs),
+            "gen_ai.request.model": request_model(call.model), "gen_ai.conversation.id": self.session,
+            "gen_ai.response.finish_reasons": [reason], **usage_attributes(call.usage),
+            "gen_ai.input.messages": as_json(inputs),
         }
         if message is not None:
-            attributes["gen_ai.output.messages"] = _json([{**_message(message), "finish_reason": reason}])
+            reply = message_item(message, self._text(message), self.added.get(message.id))
+            attributes["gen_ai.output.messages"] = as_json([{**reply, "finish_reason": reason}])
         if offered:
             attributes["gen_ai.tool.definitions"] = offered
         if compacted:
             attributes["gen_ai.conversation.compacted"] = True
-        attributes.update({OURS + "seq": called.seq, OURS + "latency_ms": call.latency_ms, OURS + "step": call.step,
-                           OURS + "tool_calls": call.tool_calls, OURS + "stop_reason": call.stop_reason})
+        if reason != call.finish_reason:
+            attributes[OURS + "finish_reason"] = call.finish_reason
+        attributes.update(self._ours(called, call.payload()))
+        attributes[OURS + "latency_ms"] = call.latency_ms
         self.covered = count + (message is not None)
-        self._span(called.seq, f"chat {call.model}", KIND_CLIENT, start, max(start, end), attributes)
+        self._span(called.seq, f"chat {request_model(call.model)}", KIND_CLIENT, start, max(start, end), attributes)
+        self.after_calls = len(self.spans)
+
+    def _failed(self, record: EventRecord) -> None:
+        failed: LLMFailed = record.event
+        inputs, compacted, count = self._inputs()
+        moment = ns(record.ts)
+        start = self._start(moment)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider_of(failed.model),
+            "gen_ai.request.model": request_model(failed.model), "gen_ai.conversation.id": self.session,
+            "error.type": failed.error_kind or "error", "gen_ai.input.messages": as_json(inputs),
+            **({"gen_ai.conversation.compacted": True} if compacted else {}), **self._ours(record, failed.payload()),
+        }
+        self.covered = count
+        self._span(record.seq, f"chat {request_model(failed.model)}", KIND_CLIENT, start, start, attributes,
+                   status={"code": STATUS_ERROR, "message": failed.error[:500]})
+        self.after_calls = len(self.spans)
 
     def _tool(self, record: EventRecord, message: Message) -> None:
-        call, called_at = self.calls.get(message.tool_call_id or "", (None, None))
-        function = (call.get("function") or {}) if call else {}
+        if (message.tool_call_id or "") not in self.calls:
+            return  # a result whose call is not in the log: it is in the messages, but nothing ran here
+        call, called_at = self.calls[message.tool_call_id]
+        function = call.get("function") or {}
         name = str(function.get("name") or message.name or "unknown")
-        start = self._start(called_at if called_at is not None else _ns(record.ts))
+        start = self._start(called_at)
         attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.type": "function",
                       "gen_ai.tool.call.id": message.tool_call_id, "gen_ai.conversation.id": self.session,
                       "gen_ai.tool.call.arguments": function.get("arguments"),
                       "gen_ai.tool.call.result": message.content or "", OURS + "seq": record.seq}
         failed = bool(message.extra.get("is_error"))
-        self._span(record.seq, f"execute_tool {name}", KIND_INTERNAL, start, max(start, _ns(record.ts)), attributes,
+        if failed:
+            attributes["error.type"] = str(message.extra.get("error_type") or "tool_error")
+        self._span(record.seq, f"execute_tool {name}", KIND_INTERNAL, start, max(start, ns(record.ts)), attributes,
                    status={"code": STATUS_ERROR, "message": "the tool reported an error"} if failed else None)
+
+    def _tail(self) -> None:
+        """The messages no model call holds, in a last span placed after the last model span (and so
+        before the tool spans of those messages), its start at the first of them."""
+        state = self.folder.state
+        inputs, compacted, _ = self._inputs()
+        at = self.after_calls
+        previous = int(self.spans[at - 1]["startTimeUnixNano"]) if at else 0
+        start = max(self.times.get(state.messages[self.covered].id, self.last or 0), previous + 1)
+        attributes = {"gen_ai.operation.name": "context_workbench.messages", "gen_ai.conversation.id": self.session,
+                      "gen_ai.input.messages": as_json(inputs), OURS + "messages": len(inputs)}
+        if compacted:
+            attributes["gen_ai.conversation.compacted"] = True
+        later = self.spans[at:]
+        ends = [int(span["endTimeUnixNano"]) for span in later]
+        tail = span_body(self.trace, digest(f"span:{self.session}:tail", 8), self.root, TAIL_SPAN, KIND_INTERNAL,
+                         start, max([start, self.last or start, *ends]), attributes)
+        self.spans.insert(at, tail)
+        moment = start
+        for span in later:  # starts still strictly increase after it
+            moment = max(int(span["startTimeUnixNano"]), moment + 1)
+            span["startTimeUnixNano"] = str(moment)
+            span["endTimeUnixNano"] = str(max(moment, int(span["endTimeUnixNano"])))
+
+    def _ours(self, record: EventRecord, payload: dict[str, Any]) -> dict[str, Any]:
+        return {OURS + "seq": record.seq, OURS + "ts": format_ts(record.ts), OURS + "kind": record.kind,
+                OURS + "payload": as_json(redacted(payload))}
 
     def _span(self, key: Any, name: str, kind: int, start: int, end: int, attributes: dict[str, Any],
               status: dict[str, Any] | None = None) -> None:
-        span_id = _digest(f"span:{self.session}:{key}", 8)
-        self.spans.append(_span_body(self.trace, span_id, self.root, name, kind, start, end, attributes, [], status))
+        span_id = digest(f"span:{self.session}:{key}", 8)
+        self.spans.append(span_body(self.trace, span_id, self.root, name, kind, start, end, attributes, None, status))
 
     def _start(self, natural: int) -> int:
         """Start times strictly increase, so spans keep the log's order in every viewer."""
@@ -175,16 +228,13 @@ class TraceBuilder:
 
     def _rendered(self) -> int:
         if self.tokens is None:
-            self.tokens = int(stats(self.folder.state)["rendered_tokens"])
+            self.tokens = int(stats(self.folder.state, self.encoding)["rendered_tokens"])
         return self.tokens
 
     def _edit(self, record: EventRecord, before: int, after: int) -> None:
         event = record.event
-        attributes: dict[str, Any] = {OURS + "seq": record.seq, OURS + "token_delta": after - before,
+        attributes: dict[str, Any] = {**self._ours(record, event.payload()), OURS + "token_delta": after - before,
                                       OURS + "rendered_tokens": after}
-        for key, value in _redacted(event.payload()).items():
-            if value is not None and value != [] and value != {}:
-                attributes[OURS + key] = value if isinstance(value, (str, int, float, bool)) else _json(value)
         if event.kind == "fragment_summarized":
             self.summaries[event.fragment_id] = record.seq
             attributes["gen_ai.conversation.compacted"] = True
@@ -196,17 +246,30 @@ class TraceBuilder:
             attributes["gen_ai.conversation.compacted"] = True
         elif event.kind == "fragment_restored":
             self.summaries.pop(event.fragment_id, None)
-        self.events.append({"timeUnixNano": str(_ns(record.ts)), "name": f"context_workbench.{event.kind}",
-                            "attributes": _attributes(attributes)})
+        elif event.kind == "tool_failed":
+            attributes["error.type"] = event.error_type
+        self.events.append({"timeUnixNano": str(ns(record.ts)), "name": f"context_workbench.{event.kind}",
+                            "attributes": attribute_list(attributes)})
 
     # ---- messages ---------------------------------------------------------------------------
+
+    def _text(self, message: Message) -> str | None:
+        """The message's text as the model sees it now: fold markers and summaries in place."""
+        cached = self._texts.get(id(message))
+        if cached is None or cached[0] is not message:
+            if message.content is None or all(f.status == "visible" for f in message.fragments):
+                text = message.content
+            else:
+                text = join_pieces(render_pieces(message, self.counter))
+            cached = self._texts[id(message)] = (message, text)
+        return cached[1]
 
     def _inputs(self) -> tuple[list[dict[str, Any]], bool, int]:
         """The conversation now, as the conventions' messages, and whether a summary is in it."""
         messages = self.folder.state.messages
         found = []
         for message in messages:
-            item = _message(message)
+            item = message_item(message, self._text(message), self.added.get(message.id))
             folded = [f.id for f in message.fragments if f.status == "folded"]
             if folded:
                 item[OURS + "folded"] = folded
@@ -234,109 +297,6 @@ class TraceBuilder:
                 schemas = tool_schemas(profile) if profile else []
             except ValueError:
                 schemas = []
-            definitions = [_definition(tool) for tool in [*imported_tools(state), *schemas]]
-            self._tools = (key, _json(definitions) if definitions else None)
+            definitions = [definition(tool) for tool in [*imported_tools(state), *schemas]]
+            self._tools = (key, as_json(definitions) if definitions else None)
         return self._tools[1]
-
-
-def _message(message: Message) -> dict[str, Any]:
-    """A message as the conventions' `{role, parts}` (its original text, whatever is folded)."""
-    parts: list[dict[str, Any]] = []
-    if message.reasoning:
-        parts.append({"type": "reasoning", "content": message.reasoning})
-    if message.role == "tool":
-        parts.append({"type": "tool_call_response", "id": message.tool_call_id, "response": message.content or ""})
-    elif message.content:
-        parts.append({"type": "text", "content": message.content})
-    for call in message.tool_calls or ():
-        function = call.get("function") or {}
-        parts.append({"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
-                      "arguments": function.get("arguments")})
-    parts += [dict(attachment) for attachment in message.attachments]  # kept whole, as generic parts
-    item: dict[str, Any] = {"role": message.role, "parts": parts}
-    if message.name is not None:
-        item["name"] = message.name
-    return item
-
-
-def _definition(tool: dict[str, Any]) -> dict[str, Any]:
-    function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
-    found = {"type": tool.get("type", "function"), "name": function.get("name")}
-    for key in ("description", "parameters"):
-        if function.get(key) is not None:
-            found[key] = function[key]
-    return found
-
-
-def _usage(usage: dict[str, int]) -> dict[str, int]:
-    names = {"prompt_tokens": ("gen_ai.usage.input_tokens",), "completion_tokens": ("gen_ai.usage.output_tokens",),
-             "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens",),
-             "cache_write_tokens": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens"),
-             "reasoning_tokens": ("gen_ai.usage.reasoning.output_tokens",)}
-    return {name: int(usage[key]) for key, targets in names.items() if key in usage for name in targets}
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: "[redacted]" if SECRET.search(str(key)) and value[key] else _redacted(item)
-                for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item) for item in value]
-    if isinstance(value, str) and "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
-        return shown_url(value)  # a URL's user name and password stay out
-    return value
-
-
-def shown_url(url: str) -> str:
-    """A URL without any user name or password in it."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")) if parts.scheme else url[:80]
-
-
-# ---- OTLP/JSON values -----------------------------------------------------------------------------
-
-
-def _span_body(trace: str, span_id: str, parent: str | None, name: str, kind: int, start: int, end: int,
-               attributes: dict[str, Any], events: list[dict[str, Any]], status: dict[str, Any] | None = None):
-    span = {"traceId": trace, "spanId": span_id, "name": printable(name), "kind": kind,
-            "startTimeUnixNano": str(start), "endTimeUnixNano": str(max(start, end)),
-            "attributes": _attributes(attributes)}
-    if parent:
-        span["parentSpanId"] = parent
-    if events:
-        span["events"] = events
-    if status:
-        span["status"] = status
-    return span
-
-
-def _attributes(values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": key, "value": _any(value)} for key, value in values.items() if value is not None]
-
-
-def _any(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value} if math.isfinite(value) else {"stringValue": str(value)}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [_any(item) for item in value if item is not None]}}
-    if isinstance(value, dict):
-        return {"kvlistValue": {"values": _attributes(value)}}
-    return {"stringValue": printable(str(value))}
-
-
-def _json(value: Any) -> str:
-    return printable(json.dumps(value, ensure_ascii=False, default=str))
-
-
-def _digest(seed: str, size: int) -> str:
-    digest = hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[: size * 2]
-    return digest if set(digest) != {"0"} else "1".rjust(size * 2, "0")
-
-
-def _ns(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(microseconds=1) * 1000

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from sessions import SessionStore
 
@@ -73,15 +74,22 @@ def test_every_format_writes_what_it_says(seeded, tmp_path):
          "error: --otlp-endpoint sends an OTLP trace; use it with --format otlp, not markdown"),
         (["--format", "parquet", "-o", "FILE"], "it is a file; give a folder"),
         (["--format", "markdown", "-o", "/nonexistent-folder/x.md"], "the folder /nonexistent-folder does not exist"),
+        (["--format", "markdown", "-o", "FILE/x.md"], "cannot export to FILE/x.md: FILE is a file, not a folder"),
+        (["--format", "otlp", "-o", "FILE/sub/x.json"], "FILE is a file, not a folder"),
+        (["--otlp-endpoint", "http://token:s3cr3tvalue/"], "the OTLP endpoint is not a valid URL: its port is not"),
+        (["--otlp-endpoint", "http://[::1"], "the OTLP endpoint is not a valid URL: its host cannot be read"),
+        (["--otlp-endpoint", "http://me:s3cr3tvalue@127.0.0.1:9"], "give the collector's key as a header instead"),
     ],
 )
 def test_mistakes_are_one_line(seeded, tmp_path, args, expected):
     db, session_id, _ = seeded
     (tmp_path / "file").write_text("x")
-    args = [str(tmp_path / "file") if a == "FILE" else a for a in args]
+    args = [a.replace("FILE", str(tmp_path / "file")) for a in args]
     result = run("export", session_id, *args, db=db)
+    expected = expected.replace("FILE", str(tmp_path / "file"))
     assert result.returncode == 1 and result.stderr.startswith("error: ") and expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "s3cr3tvalue" not in result.stderr and (tmp_path / "file").read_text() == "x"
 
 
 def test_an_unknown_format_is_a_usage_error(seeded):
@@ -92,11 +100,13 @@ def test_an_unknown_format_is_a_usage_error(seeded):
 
 class Collector(BaseHTTPRequestHandler):
     received: list[dict] = []
+    status = 200
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Collector.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        self.send_response(200)
+        Collector.received.append({"path": self.path, "headers": dict(self.headers),
+                                   "request": ExportTraceServiceRequest.FromString(body)})
+        self.send_response(Collector.status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -106,7 +116,7 @@ class Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def collector():
-    Collector.received = []
+    Collector.received, Collector.status = [], 200
     server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -129,9 +139,37 @@ def test_otlp_written_and_sent_with_headers_from_the_environment(seeded, tmp_pat
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"sent the OTLP trace of {events} events to {url} (HTTP 200)"
     assert "sekrit" not in result.stdout + result.stderr
-    assert len(received) == 1 and received[0]["path"] == "/v1/traces" and received[0]["body"]
+    assert len(received) == 1 and received[0]["path"] == "/v1/traces"
+    [resource] = received[0]["request"].resource_spans
+    spans = resource.scope_spans[0].spans
+    assert [span.name for span in spans] == ["invoke_agent context-workbench", "messages without a reply",
+                                             "execute_tool search_context"]
+    assert resource.scope_spans[0].scope.name == "context_workbench.otlp_export"
+    assert {span.trace_id.hex() for span in spans} == {json.loads(out.read_text())["resourceSpans"][0]["scopeSpans"][0][
+        "spans"][0]["traceId"]}
+    events = [event.name for event in spans[0].events]
+    assert events == ["context_workbench.context_fragmented", "context_workbench.fragment_folded",
+                      "context_workbench.context_searched"]  # the model's search, run by the tool call
     headers = {key.lower(): value for key, value in received[0]["headers"].items()}
     assert headers["authorization"] == "Bearer sekrit" and headers["x-team"] == "ctx"
+
+
+def test_a_failed_send_with_a_file_leaves_no_file_and_says_so(seeded, tmp_path, collector, monkeypatch):
+    db, session_id, events = seeded
+    url, received = collector
+    Collector.status = 503
+    out = tmp_path / "trace.otlp.json"
+    result = run("export", session_id, "--format", "otlp", "-o", str(out), "--otlp-endpoint", url, db=db)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"error: sending failed, so nothing was written to {out}: the OTLP collector at "
+                                    f"{url} refused the traces: HTTP 503")
+    assert not out.exists() and len(received) == 1
+    Collector.status = 200
+    result = run("export", session_id, "--format", "otlp", "-o", str(out), "--otlp-endpoint", url, db=db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (f"sent the OTLP trace of {events} events to {url} (HTTP 200); "
+                                     f"wrote the OTLP trace of {events} events to {out}")
+    assert out.exists()
 
 
 def test_an_unreachable_collector_is_one_line(seeded):

@@ -1,26 +1,26 @@
-"""OTLP export: the GenAI conventions' spans, edits as span events with their token change, a
-document protobuf reads, the same document each time, no keys; back through the importer to
-the same messages; and a real HTTP collector on 127.0.0.1 that decodes what we send."""
+"""OTLP export: the GenAI conventions' spans (what the model saw, failed calls, tool errors, finish
+reasons), edits as span events with their payload and token change, a document protobuf reads,
+the same document each time, no keys or URL credentials; back through the importer to the same
+messages. Sending is in test_format_otlp_send, replaying our own traces in
+test_format_otlp_reimport."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from engine import WorkbenchError
-from engine.events import FragmentFolded, LLMCalled
+from engine.events import FragmentFolded, LLMCalled, LLMFailed
 from engine.fold import replay
 from engine.imports import ContextCompacted
 from engine.render import stats
 from sessions.formats import detect
-from sessions.formats.otlp_export import otlp_document, send_otlp, traces_url, write_otlp
+from sessions.formats.otlp_export import otlp_document, write_otlp
 from sessions.formats.source import open_sources
 
 NOTES = "Paragraph 1. " + "alpha " * 80 + "Paragraph 2. " + "beta " * 80 + "Paragraph 3. " + "gamma " * 80 + "End."
@@ -88,33 +88,39 @@ def same_messages(session):
 # ---- the document -----------------------------------------------------------------------------------
 
 
+def ours_out(items: list[dict]) -> list[dict]:
+    """Messages as another reader sees them: our own `context_workbench.*` keys left out."""
+    return [{k: v for k, v in item.items() if not k.startswith("context_workbench.")} for item in items]
+
+
 def test_spans_follow_the_genai_conventions(busy):
     document = otlp_document(busy.info(), busy.records())
     root, first, tool, second, tail = spans_of(document)
     assert [s["name"] for s in (root, first, tool, second, tail)] == [
-        "invoke_agent context-workbench", "chat openai/gpt-4.1-mini", "execute_tool search_context",
-        "chat embedded/smollm2-135m-instruct", "messages without a reply"]
+        "invoke_agent context-workbench", "chat gpt-4.1-mini", "execute_tool search_context",
+        "chat smollm2-135m-instruct", "messages without a reply"]
     assert len(root["traceId"]) == 32 and all(len(s["spanId"]) == 16 for s in (root, first, tool))
     assert "parentSpanId" not in root and {s["parentSpanId"] for s in (first, tool, second, tail)} == {root["spanId"]}
     assert (root["kind"], first["kind"], tool["kind"]) == (1, 3, 1)
     assert all(isinstance(s["startTimeUnixNano"], str) for s in (root, first, tool, second, tail))
     starts = [int(s["startTimeUnixNano"]) for s in (first, tool, second, tail)]
-    assert starts == sorted(starts) and int(root["startTimeUnixNano"]) <= starts[0]
+    assert starts == sorted(starts) and len(set(starts)) == 4 and int(root["startTimeUnixNano"]) <= starts[0]
     assert attributes(root)["gen_ai.operation.name"] == "invoke_agent"
     assert attributes(root)["gen_ai.conversation.id"] == busy.id
     chat = attributes(first)
     assert chat["gen_ai.operation.name"] == "chat" and chat["gen_ai.provider.name"] == "openai"
-    assert chat["gen_ai.request.model"] == "openai/gpt-4.1-mini"
+    assert chat["gen_ai.request.model"] == "gpt-4.1-mini"  # the provider is gen_ai.provider.name
     assert chat["gen_ai.response.finish_reasons"] == ["tool_call"]
     assert (chat["gen_ai.usage.input_tokens"], chat["gen_ai.usage.output_tokens"]) == (120, 30)
     assert chat["gen_ai.usage.cache_read.input_tokens"] == 100
     assert chat["gen_ai.usage.cache_creation.input_tokens"] == chat["gen_ai.usage.cache_write.input_tokens"] == 7
     assert chat["gen_ai.usage.reasoning.output_tokens"] == 9
     assert int(first["endTimeUnixNano"]) - int(first["startTimeUnixNano"]) == 250_000_000
-    assert json.loads(chat["gen_ai.input.messages"]) == [
+    assert ours_out(json.loads(chat["gen_ai.input.messages"])) == [
         {"role": "system", "parts": [{"type": "text", "content": "Be exact."}]},
         {"role": "user", "parts": [{"type": "text", "content": NOTES}]}]
-    assert json.loads(chat["gen_ai.output.messages"]) == [{"role": "assistant", "finish_reason": "tool_call", "parts": [
+    assert ours_out(json.loads(chat["gen_ai.output.messages"])) == [{"role": "assistant", "finish_reason": "tool_call",
+                                                                     "parts": [
         {"type": "reasoning", "content": "The notes are long; search first."},
         {"type": "text", "content": "Let me search."},
         {"type": "tool_call", "id": "c1", "name": "search_context", "arguments": '{"query": "beta"}'}]}]
@@ -123,34 +129,84 @@ def test_spans_follow_the_genai_conventions(busy):
     assert (ran["gen_ai.tool.name"], ran["gen_ai.tool.call.id"]) == ("search_context", "c1")
     assert (ran["gen_ai.tool.call.arguments"], ran["gen_ai.tool.call.result"]) == ('{"query": "beta"}', '{"matches": 1}')
     later = attributes(second)
-    assert later["gen_ai.provider.name"] == "local"
+    assert later["gen_ai.provider.name"] == "local" and later["gen_ai.request.model"] == "smollm2-135m-instruct"
     inputs = json.loads(later["gen_ai.input.messages"])
     assert [m["role"] for m in inputs] == ["system", "user", "assistant", "tool"]
     assert inputs[3]["parts"] == [{"type": "tool_call_response", "id": "c1", "response": '{"matches": 1}'}]
-    assert inputs[1]["parts"][0] == {"type": "text", "content": NOTES}  # the original text, with what was hidden noted
-    assert inputs[1]["context_workbench.folded"] == [busy.fragment_ids[0]]
-    [summary] = [p for p in inputs[1]["parts"] if p["type"] == "compaction"]
-    assert summary["context_workbench.fragment_id"] == busy.fragment_ids[1] and summary["content"]
     assert later["gen_ai.conversation.compacted"] is True and "gen_ai.conversation.compacted" not in chat
     rest = json.loads(attributes(tail)["gen_ai.input.messages"])
-    assert rest[-1] == {"role": "user", "parts": [{"type": "text", "content": "And paragraph 3?"}]}
+    assert ours_out(rest)[-1] == {"role": "user", "parts": [{"type": "text", "content": "And paragraph 3?"}]}
 
 
-def test_context_edits_are_span_events_with_the_tokens_they_changed(busy):
+def test_the_inputs_hold_what_the_model_saw_and_the_original_beside_it(busy):
+    later = attributes(spans_of(otlp_document(busy.info(), busy.records()))[3])
+    notes = json.loads(later["gen_ai.input.messages"])[1]
+    state = busy.state()
+    seen = busy.render()[1]["content"]
+    assert notes["parts"][0] == {"type": "text", "content": seen} and seen != NOTES  # fold marker and summary in place
+    folded, summarized = busy.fragment_ids[0], busy.fragment_ids[1]
+    assert f"[folded fragment {folded}:" in seen and f"[summary of fragment {summarized}" in seen
+    assert notes["context_workbench.message"]["content"] == NOTES  # the original, under our own key
+    assert notes["context_workbench.folded"] == [folded]
+    [summary] = [p for p in notes["parts"] if p["type"] == "compaction"]
+    assert summary["content"] == state.fragment(summarized).summary and summary["content"] in seen
+    assert summary["context_workbench.fragment_id"] == summarized
+
+
+def test_context_edits_are_span_events_with_their_payload_and_the_tokens_they_changed(busy):
     document = otlp_document(busy.info(), busy.records())
-    events = {e["name"]: attributes(e) for e in spans_of(document)[0]["events"]}
-    assert {"context_workbench.context_fragmented", "context_workbench.fragment_folded",
-            "context_workbench.fragment_summarized"} <= set(events)
     records = busy.records()
-    for name, fragment in (("fragment_folded", busy.fragment_ids[0]), ("fragment_summarized", busy.fragment_ids[1])):
-        event = events[f"context_workbench.{name}"]
-        seq = event["context_workbench.seq"]
-        assert records[seq - 1].kind == name and event["context_workbench.fragment_id"] == fragment
+    root = spans_of(document)[0]
+    edits = [(r.kind, r.seq) for r in records if r.kind not in ("message_added", "llm_called")]
+    assert [(e["name"], attributes(e)["context_workbench.seq"]) for e in root["events"]] == [
+        (f"context_workbench.{kind}", seq) for kind, seq in edits]
+    assert [kind for kind, _ in edits] == ["context_fragmented", "fragment_folded", "fragment_summarized"]
+    for event in root["events"]:
+        found = attributes(event)
+        seq = found["context_workbench.seq"]
+        assert json.loads(found["context_workbench.payload"]) == records[seq - 1].payload()
         before = stats(replay([r.event for r in records[: seq - 1]]))["rendered_tokens"]
         after = stats(replay([r.event for r in records[:seq]]))["rendered_tokens"]
-        assert event["context_workbench.token_delta"] == after - before
-    assert events["context_workbench.fragment_folded"]["context_workbench.token_delta"] < 0
-    assert events["context_workbench.fragment_summarized"]["gen_ai.conversation.compacted"] is True
+        assert found["context_workbench.token_delta"] == after - before
+        assert found["context_workbench.rendered_tokens"] == after
+    folded, summarized = (attributes(e) for e in root["events"][1:])
+    assert folded["context_workbench.token_delta"] < 0
+    assert summarized["gen_ai.conversation.compacted"] is True
+
+
+def test_a_policy_event_keeps_our_own_attributes(store):
+    session = store.create_session("policy")
+    session.add_message("user", NOTES)
+    session.add_message("assistant", None, tool_calls=[CALL], before=[called()])
+    session.add_message("tool", NOTES, tool_call_id="c1")
+    session.add_message("tool", "more", tool_call_id="c2")
+    session.configure(policy={"threshold": 100, "keep_tool_results": 1})
+    assert session.apply_policy()
+    document = otlp_document(session.info(), session.records())
+    [policy] = [attributes(e) for e in spans_of(document)[0]["events"] if e["name"] == "context_workbench.policy_applied"]
+    record = next(r for r in session.records() if r.kind == "policy_applied")
+    assert policy["context_workbench.seq"] == record.seq  # not the payload's fields over ours
+    assert policy["context_workbench.rendered_tokens"] == stats(replay([r.event for r in session.records()[:record.seq]]))[
+        "rendered_tokens"] != record.event.rendered_tokens
+    assert json.loads(policy["context_workbench.payload"])["rendered_tokens"] == record.event.rendered_tokens
+
+
+def test_failed_calls_tool_errors_and_stopped_replies_in_the_conventions_words(store):
+    session = store.create_session("errors")
+    session.add_message("user", "q")
+    session.record([LLMFailed(model="anthropic/claude-sonnet-4-5", error_kind="rate_limit", error="429 slow down")])
+    session.add_message("assistant", None, tool_calls=[CALL], before=[called()])
+    session.add_message("tool", "boom", tool_call_id="c1", extra={"is_error": True})
+    session.add_message("assistant", "part", stopped=True, before=[LLMCalled(
+        model="gpt-4o", usage={}, latency_ms=5, finish_reason="stopped", stop_reason="person")])
+    _, failed, chat, tool, stopped = spans_of(otlp_document(session.info(), session.records()))
+    assert failed["name"] == "chat claude-sonnet-4-5" and failed["status"] == {"code": 2, "message": "429 slow down"}
+    assert attributes(failed)["error.type"] == "rate_limit" and attributes(failed)["gen_ai.provider.name"] == "anthropic"
+    assert tool["status"]["code"] == 2 and attributes(tool)["error.type"] == "tool_error"
+    assert "status" not in chat and "error.type" not in attributes(chat)
+    found = attributes(stopped)
+    assert found["gen_ai.response.finish_reasons"] == ["stop"] and found["context_workbench.finish_reason"] == "stopped"
+    assert json.loads(found["gen_ai.output.messages"])[0]["finish_reason"] == "stop"
 
 
 def test_protobuf_reads_the_document_and_exporting_twice_gives_the_same(busy, store):
@@ -165,16 +221,20 @@ def test_protobuf_reads_the_document_and_exporting_twice_gives_the_same(busy, st
     assert spans_of(otlp_document(other.info(), other.records()))[0]["traceId"] != spans_of(document)[0]["traceId"]
 
 
-def test_no_api_key_or_url_password_reaches_the_trace(store, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SENTINEL-4242")
+def test_no_key_or_password_in_a_url_setting_reaches_the_trace(store):
     session = store.create_session("keys")
-    session.configure(model="openai/gpt-4.1-mini", api_base="https://bob:hunter2@llm.example.com/v1")
+    session.configure(model="openai/gpt-4.1-mini",
+                      api_base="https://bob:hunter2@llm.example.com/v1?api_key=sk-SENTINEL-4242#SENTINEL-fragment")
     session.add_message("user", "hi")
     session.add_message("assistant", "hello", before=[called("openai/gpt-4.1-mini")])
-    text = json.dumps(otlp_document(session.info(), session.records()))
-    assert "SENTINEL" not in text and "hunter2" not in text
-    assert "context_workbench.session_configured" in text and "llm.example.com" in text
-    assert "api_key" not in json.dumps(session.settings)  # settings hold none in the first place
+    assert "SENTINEL" in json.dumps(session.settings)  # the setting holds it: the export must take it out
+    document = otlp_document(session.info(), session.records())
+    text = json.dumps(document)
+    assert "SENTINEL" not in text and "hunter2" not in text and "api_key" not in text
+    [configured] = [attributes(e) for e in spans_of(document)[0]["events"]
+                    if e["name"] == "context_workbench.session_configured"]
+    assert json.loads(configured["context_workbench.payload"])["settings"]["backend"]["api_base"] == (
+        "https://llm.example.com/v1")
 
 
 def test_messages_without_a_model_call_are_in_the_next_input_or_a_last_span(store):
@@ -209,7 +269,7 @@ def test_the_exported_trace_imports_back_to_the_same_messages(busy, store, tmp_p
     report = store.import_file(path)
     back = store.open_session(report.first_id)
     assert same_messages(back) == same_messages(busy)
-    assert back.title == "Notes ✓" and back.imported_from == f"busy.json (id {busy.id})"
+    assert back.title == "Notes ✓" and back.imported_from == f"busy.json (session {busy.id})"
     calls = [e["payload"] for e in back.events() if e["kind"] == "llm_called"]
     assert [(c["model"], c["finish_reason"], c["latency_ms"]) for c in calls] == [
         ("openai/gpt-4.1-mini", "tool_calls", 250.0), ("embedded/smollm2-135m-instruct", "stop", 250.0)]
@@ -254,94 +314,7 @@ def test_a_compaction_marks_the_next_calls_and_still_round_trips(store, tmp_path
     assert inputs[1]["parts"][-1]["type"] == "compaction" and "claude-code compacted" in inputs[1]["parts"][-1]["content"]
     assert "900 → 120 tokens" in inputs[1]["parts"][-1]["content"] and inputs[0]["context_workbench.folded"] == [folded[0]]
     [event] = [attributes(e) for e in spans_of(document)[0]["events"] if e["name"] == "context_workbench.context_compacted"]
-    assert event["gen_ai.conversation.compacted"] is True and event["context_workbench.before_tokens"] == 900
+    assert event["gen_ai.conversation.compacted"] is True
+    assert json.loads(event["context_workbench.payload"])["before_tokens"] == 900
     back = store.open_session(store.import_file(write_otlp(tmp_path / "c.json", session.info(), session.records())).first_id)
     assert same_messages(back) == same_messages(session)
-
-
-# ---- sending to a collector ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def collector(monkeypatch):
-    """An OTLP/HTTP collector on 127.0.0.1: decodes each request's body with protobuf and keeps
-    its path and headers; `collector.answer` sets the status (and body) it replies with."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    received, answer = [], {"status": 200, "body": b""}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            data = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "headers": dict(self.headers),
-                             "request": ExportTraceServiceRequest.FromString(data)})
-            self.send_response(answer["status"])
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(answer["body"])
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.received, server.answer = received, answer
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-def test_send_posts_protobuf_with_the_environment_headers(busy, collector, monkeypatch):
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s%3Dcr%2Cet, x-team = context")
-    document = otlp_document(busy.info(), busy.records())
-    assert send_otlp(collector.url, document, headers={"X-Team": "workbench"}) == 200
-    [got] = collector.received
-    assert got["path"] == "/v1/traces"
-    headers = {key.lower(): value for key, value in got["headers"].items()}
-    assert headers["content-type"] == "application/x-protobuf"
-    assert headers["x-api-key"] == "s=cr,et" and headers["x-team"] == "workbench"  # given headers win
-    spans = got["request"].resource_spans[0].scope_spans[0].spans
-    assert [s.name for s in spans] == [s["name"] for s in spans_of(document)]
-    assert spans[1].attributes[0].key == "gen_ai.operation.name" and spans[1].attributes[0].value.string_value == "chat"
-    assert spans[0].span_id.hex() == spans_of(document)[0]["spanId"]
-    assert send_otlp(collector.url + "/custom/traces", document) == 200
-    assert collector.received[-1]["path"] == "/custom/traces"
-
-
-@pytest.mark.parametrize("status", [401, 500])
-def test_a_refusal_is_a_clear_error_without_the_headers(busy, collector, monkeypatch, status):
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20TOPSECRET")
-    collector.answer.update(status=status, body=b"invalid credentials" if status == 401 else b"collector overloaded")
-    with pytest.raises(WorkbenchError) as caught:
-        send_otlp(collector.url, otlp_document(busy.info(), busy.records()))
-    message = str(caught.value)
-    assert f"{collector.url}/v1/traces" in message and f"HTTP {status}" in message
-    assert ("invalid credentials" if status == 401 else "collector overloaded") in message
-    assert "TOPSECRET" not in message
-
-
-def test_a_header_that_cannot_be_sent_is_named_without_its_value(busy, collector, monkeypatch):
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-key=line1%0D%0Ainjected-SECRET")
-    with pytest.raises(WorkbenchError) as caught:
-        send_otlp(collector.url, otlp_document(busy.info(), busy.records()))
-    assert "'x-key' cannot be sent" in str(caught.value) and "SECRET" not in str(caught.value)
-    assert collector.received == []
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-key=general")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-key=for%20traces")
-    send_otlp(collector.url, otlp_document(busy.info(), busy.records()))
-    assert {k.lower(): v for k, v in collector.received[-1]["headers"].items()}["x-key"] == "for traces"
-
-
-def test_an_unreachable_collector_or_a_bad_endpoint_is_a_clear_error(busy, collector):
-    port = collector.server_address[1]
-    collector.shutdown()
-    collector.server_close()
-    with pytest.raises(WorkbenchError, match=f"cannot send traces to the OTLP collector at http://127.0.0.1:{port}/v1/traces"):
-        send_otlp(f"http://127.0.0.1:{port}", otlp_document(busy.info(), busy.records()), timeout=2)
-    with pytest.raises(WorkbenchError, match="an OTLP endpoint is an http"):
-        send_otlp("collector:4318", {})
-    assert traces_url("https://otel.example.com:4318/") == "https://otel.example.com:4318/v1/traces"
-    assert traces_url("http://user:pw@h:4318/api/traces?x=1") == "http://user:pw@h:4318/api/traces?x=1"
