@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import re
-import urllib.parse
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from engine.records import format_ts
 from engine.state import Message
 from engine.text import printable
 from sessions.formats.otlp_attributes import OURS, PROVIDERS
+from sessions.formats.otlp_send import shown_url
 
 KIND_INTERNAL, KIND_CLIENT = 1, 3
 STATUS_ERROR = 2
@@ -137,19 +137,8 @@ def redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [redacted(item) for item in value]
     if isinstance(value, str) and URL_LIKE.fullmatch(value.strip()):
-        return clean_url(value.strip())
+        return shown_url(value.strip())
     return value
-
-
-def clean_url(url: str) -> str:
-    """A URL without user name, password, query or fragment; a marker for one that does not parse."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 (a port that is not a number raises)
-    except ValueError:
-        return "[redacted: a URL that cannot be read]"
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # ---- OTLP/JSON values -----------------------------------------------------------------------------

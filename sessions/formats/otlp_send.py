@@ -67,7 +67,7 @@ def shown_url(url: str) -> str:
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError:
         return "(a URL that cannot be read)"
-    if not parts.scheme or not parts.netloc:
+    if not parts.scheme:
         return "(not a URL)"
     host = parts.netloc.rsplit("@", 1)[-1]
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
