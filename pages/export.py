@@ -1,7 +1,7 @@
 """Export: download the session in a chosen format, or send its OTLP trace to a collector.
 
-The session's title and every error (a collector's answer among them) are shown as plain
-text, never as Markdown: they come from files and servers, not from us."""
+The session's title and every error (a collector's answer among them) are shown as text,
+never as Markdown (`components.plain`): they come from files and servers, not from us."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from components.app_state import require_session, selected_session_id
+from components.plain import plain
 from engine import WorkbenchError
 from sessions.exporting import EXPORTS, download_name, export_bytes, export_session, otlp_headers
 from sessions.service import Workbench
@@ -18,20 +19,19 @@ from sessions.service import Workbench
 
 @contextmanager
 def plain_errors(what: str):
-    """A WorkbenchError (or anything else a send can raise) as an error box and its text as plain text."""
+    """A WorkbenchError (or anything else a send can raise) as an error box saying `what`, its text as text."""
     try:
         yield
     except WorkbenchError as exc:
-        st.error(what, icon=":material/error:")
-        st.code(str(exc), language=None, wrap_lines=True)
+        st.error(f"{what} {plain(exc)}", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 (a failed send must not break the page; the text may hold a URL)
-        st.error(what, icon=":material/error:")
-        st.code(f"{type(exc).__name__} (the details are not shown: they may hold the endpoint)", language=None)
+        st.error(f"{what} {type(exc).__name__} (the details are not shown: they may hold the endpoint)",
+                 icon=":material/error:")
 
 
 session = require_session(Workbench.shared().find(selected_session_id()))
 st.title("Export")
-st.text(session.title)
+st.caption(plain(session.title))
 
 name = st.radio("Format", list(EXPORTS), format_func=lambda option: EXPORTS[option].label, horizontal=True,
                 key="export_format")
@@ -76,6 +76,5 @@ if st.button("Send OTLP trace", key="send_otlp"):
         st.error("Enter the collector's endpoint URL first, such as http://localhost:4318/v1/traces.")
     else:
         with plain_errors("The trace was not sent."):
-            done = export_session(session, "otlp", None, otlp_endpoint=endpoint.strip())
-            st.success("The trace was sent.", icon=":material/check:")
-            st.text(done + ".")
+            st.success(plain(export_session(session, "otlp", None, otlp_endpoint=endpoint.strip()) + "."),
+                       icon=":material/check:")

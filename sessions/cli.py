@@ -295,8 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", type=Path, metavar="PATH",
                      help="file to write (a folder for parquet); needed unless --otlp-endpoint alone sends the trace")
     sub.add_argument("--otlp-endpoint", metavar="URL",
-                     help="send the OTLP trace to a collector (OTLP/HTTP, such as http://localhost:4318/v1/traces); "
-                          "headers from $OTEL_EXPORTER_OTLP_HEADERS")
+                     help="send the OTLP trace to a collector over OTLP/HTTP, such as http://localhost:4318 "
+                          "(/v1/traces is appended unless the path ends with it); sent before -o is written, so a "
+                          "failed send writes nothing; headers (keys) from $OTEL_EXPORTER_OTLP_HEADERS, never the "
+                          "URL; time limit $OTEL_EXPORTER_OTLP_TIMEOUT in ms (10 s)")
     sub = command("show", cmd_show, "Show the rendered context with fragment markers and token breakdown.")
     sub.add_argument("session", help="session id (or a unique prefix)")
     sub.add_argument("--at", type=int, help="show the context as it was just after event SEQ")

@@ -61,3 +61,7 @@ def write_otlp(path: str | Path, info: dict[str, Any], records: Iterable[EventRe
     with atomic_output(Path(path)) as out:
         out.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
     return Path(path).expanduser()
+
+
+__all__ = ["Delivery", "environment_headers", "otlp_document", "protobuf_request", "send_otlp", "shown_url",
+           "traces_url", "write_otlp"]

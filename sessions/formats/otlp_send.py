@@ -12,6 +12,8 @@
   `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds; 10 s by default): a collector that answers
   slowly is cut off. At most 4 KB of its answer is read; an error's excerpt has every header
   value sent taken out of it. A 200 that rejected some spans (`partial_success`) says so.
+- The request goes straight to the collector (`http.client`), not through HTTP(S)_PROXY:
+  one deadline over the whole exchange needs the socket itself.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Delivery:
 
     def describe(self) -> str:
         if not self.rejected:
-            return f"HTTP {self.status}"
+            return f"HTTP {self.status}" + (f"; the collector said: {self.message}" if self.message else "")
         note = f": {self.message}" if self.message else ""
         return f"HTTP {self.status}, but the collector rejected {self.rejected:,} span{'s' * (self.rejected != 1)}{note}"
 

@@ -11,7 +11,7 @@ import pytest
 
 from engine.events import FragmentFolded, LLMCalled, LLMFailed
 from engine.imports import ContextCompacted
-from sessions.formats.otlp_export import otlp_document, write_otlp
+from sessions.formats.otlp_export import otlp_document
 
 from tests.conftest import long_text
 
