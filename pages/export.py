@@ -23,9 +23,9 @@ def plain_errors(what: str):
     try:
         yield
     except WorkbenchError as exc:
-        st.error(f"{what} {plain(exc)}", icon=":material/error:")
+        st.error(f"{what}: {plain(exc)}", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 (a failed send must not break the page; the text may hold a URL)
-        st.error(f"{what} {type(exc).__name__} (the details are not shown: they may hold the endpoint)",
+        st.error(f"{what}: {type(exc).__name__} (the details are not shown: they may hold the endpoint)",
                  icon=":material/error:")
 
 
@@ -43,7 +43,7 @@ messages = len(session.state().messages)
 counts = {"jsonl": events, "otlp": events, "parquet": f"{events}, {messages:,} messages",
           "markdown": f"{messages:,} message{'s' if messages != 1 else ''}"}
 file_name = download_name(session, name)
-with plain_errors("The export cannot be made."):
+with plain_errors("The export cannot be made"):
     st.download_button(
         f"Download {chosen.label} ({counts[name]})",
         data=lambda: export_bytes(session, name)[0],  # written only when the person asks for it
@@ -64,7 +64,7 @@ with plain_errors("The export cannot be made."):
 st.subheader("Send to a collector")
 st.write("Sends the OTLP trace over OTLP/HTTP (protobuf) to a collector such as an OpenTelemetry Collector, "
          "Langfuse or Phoenix.")
-with plain_errors("The headers in OTEL_EXPORTER_OTLP_HEADERS cannot be used."):
+with plain_errors("The headers in OTEL_EXPORTER_OTLP_HEADERS cannot be used"):
     headers = otlp_headers()
     st.caption(f"{len(headers)} header{'s' if len(headers) != 1 else ''} from the app's environment "
                "(OTEL_EXPORTER_OTLP_HEADERS); their names and values are not shown." if headers else
@@ -75,6 +75,6 @@ if st.button("Send OTLP trace", key="send_otlp"):
     if not endpoint.strip():
         st.error("Enter the collector's endpoint URL first, such as http://localhost:4318/v1/traces.")
     else:
-        with plain_errors("The trace was not sent."):
+        with plain_errors("The trace was not sent"):
             st.success(plain(export_session(session, "otlp", None, otlp_endpoint=endpoint.strip()) + "."),
                        icon=":material/check:")

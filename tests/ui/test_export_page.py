@@ -103,7 +103,7 @@ def test_sending_needs_an_endpoint_and_says_when_none_is_given(app, db, monkeypa
     at.text_input(key="otlp_endpoint").input("ftp://example.com").run()
     at.button(key="send_otlp").click().run()
     [error] = [e.value for e in at.error]
-    assert error.startswith("The trace was not sent. an OTLP endpoint is an http(s) URL")
+    assert error.startswith("The trace was not sent: an OTLP endpoint is an http(s) URL")
 
 
 @pytest.mark.parametrize(("endpoint", "headers", "expected"), [
@@ -120,7 +120,7 @@ def test_a_bad_endpoint_or_header_is_a_plain_error_that_repeats_no_key(app, db, 
     at.text_input(key="otlp_endpoint").input(endpoint).run()
     at.button(key="send_otlp").click().run()
     assert not at.exception, at.exception
-    assert any(e.value.startswith("The trace was not sent. ") and plain(expected) in e.value for e in at.error)
+    assert any(e.value.startswith("The trace was not sent: ") and plain(expected) in e.value for e in at.error)
     shown = [e.value for kind in ("markdown", "caption", "success", "error", "text", "code") for e in at.get(kind)]
     assert not any("s3cr3tvalue" in str(value) for value in shown)
 
