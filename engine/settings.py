@@ -145,12 +145,33 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "sig", "credential")
+
+
+def _holds_a_secret(url: str) -> bool:
+    """A URL with user information, or a query parameter whose name says it is a credential."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if "@" in parts.netloc:
+        return True
+    return any(word in name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)
+               for word in _SECRET_WORDS)
+
+
 def validate_backend_changes(changes: dict[str, Any]) -> None:
     """The values a person or program is setting now: each one a backend can be sent."""
     api_base, temperature = changes.get("api_base"), changes.get("temperature", 0.0)
     max_tokens, window = changes.get("max_tokens", 1), changes.get("window")
     if api_base is not None and (not isinstance(api_base, str) or "://" not in api_base):
         raise WorkbenchError(f"api_base must be a URL such as http://127.0.0.1:8080/v1, not {api_base!r}")
+    if api_base is not None and _holds_a_secret(api_base):
+        raise WorkbenchError("api_base must not carry a key (a user name, a password or a key in its query): "
+                             "settings are stored in the log and exported; give the key in the environment "
+                             "(OPENAI_API_KEY, ...) and only the server's address here")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
         raise WorkbenchError(f"temperature must be a number from 0 to 2, not {temperature!r}")
     if not _whole(max_tokens) or not 1 <= max_tokens <= 1_000_000:

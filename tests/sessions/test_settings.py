@@ -15,6 +15,9 @@ from sessions import SessionStore
     ({"max_tokens": "lots"}, "max_tokens must be a whole number"),
     ({"api_base": 5}, "api_base must be a URL"),
     ({"api_base": "localhost:8080"}, "api_base must be a URL"),
+    ({"api_base": "https://llm.example.com/v1?api_key=sk-SECRET"}, "api_base must not carry a key"),
+    ({"api_base": "https://user:pw@llm.example.com/v1"}, "api_base must not carry a key"),
+    ({"api_base": "https://llm.example.com/v1?X-Auth-Token=abc"}, "api_base must not carry a key"),
     ({"model": ""}, "needs a model string"),
     ({"window": 0}, "window must be a whole number"),
     ({"tools": "everything"}, "unknown tool profile"),
@@ -40,3 +43,11 @@ def test_good_settings_are_recorded_once_and_read_back():
                                    "temperature": 0.7, "max_tokens": 64, "window": None}
     assert settings["tools"] == "all" and settings["send_reasoning"] is True
     assert [e["kind"] for e in session.events()] == ["session_configured"]
+
+
+def test_an_api_base_with_an_ordinary_query_is_accepted_and_the_refusal_never_repeats_the_key():
+    session = SessionStore(":memory:").create_session("settings")
+    session.configure(model="azure/gpt", api_base="https://x.example.com/openai?api-version=2024-06-01")
+    with pytest.raises(WorkbenchError) as error:
+        session.configure(api_base="https://x.example.com/v1?key=sk-SECRET")
+    assert "sk-SECRET" not in str(error.value)
