@@ -11,21 +11,6 @@ from engine.imports import imported_tools
 from sessions.formats import detect, sharegpt
 from sessions.formats.source import open_sources
 
-OTHER_SAMPLES = [
-    "chatgpt-export/chatlore/conversations.json",
-    "chatgpt-export/chatgpt-export-parser/example-conversation.json",
-    "claude-code-jsonl/claude-code-viewer/5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl",
-    "anthropic-messages/llm-anthropic/test_fixed_version_tool_chain_regression.yaml",
-    "openai-chat-tool-calls/tau-bench/gpt-4o-airline.json.gz",
-    "letta-agent-file/agent-file/memgpt_agent_with_convo.af",
-    "letta-agent-file/agent-file/loop.af",
-    "otel-traces/agent-prism/smol_deep_research_agent.json",
-    "otel-traces/agent-prism/langfuse-1.json",
-    "otel-traces/any-agent/OPENAI_trace.json",
-    "agent-trajectories/swe-agent/pydicom__pydicom-1458.traj",
-    "agent-trajectories/openhands/basic_gui_mode.json",
-]
-
 
 def detected(path) -> str:
     return detect(open_sources(path)[0]).name
@@ -74,12 +59,6 @@ def test_glaive_sample_pairs_each_function_call_with_its_observation(sample, imp
     assert imported_tools(state)[0]["function"]["parameters"]["required"] == ["ingredients"]
     without = [s for s in sessions if not imported_tools(s.state())]
     assert len(without) == 109  # records whose tools are "[]"
-
-
-@pytest.mark.parametrize("relative", OTHER_SAMPLES)
-def test_other_samples_are_not_taken_for_sharegpt(sample, relative):
-    verdict = sharegpt.sniff(open_sources(sample(relative))[0].sample)
-    assert not verdict.matched, verdict.reason
 
 
 # ---- awkward records ------------------------------------------------------------------------------
