@@ -1,0 +1,172 @@
+"""Reasoning as the brakes see it: one text, cut into steps, with the answers it reaches.
+
+Reasoning arrives two ways: as a separate reasoning text (reasoning deltas, litellm's
+`reasoning_content`) and as `<think>...</think>` inside the content (local servers without a
+reasoning parser). `read_reasoning` joins both into one text, so every detector reads the
+same thing whichever way the model sent it. Steps are the parts between blank lines, as SBT
+tags them (algorithms.md §1.1, `add_step_tags` splits on "\\n\\n"); each keeps its character
+span in the reasoning text, so a verdict can point at the exact place.
+
+Answers are what SBT-E and DEER look for when they ask "has the model settled?": `\\boxed{}`
+(DEER's trial-answer inducer ends in `\\boxed`, §1.4), "the answer is ..." (SBT engine
+adaptation, §1.1) and "Final Answer: ..." (s1's cap text, §1.6). An answer belongs to the step
+its span starts in. `normalize_answer` makes `\\boxed{90^\\circ}` and "90 degrees." compare
+equal, because the detectors compare answers, not their typography.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.think_tags import split_think_tags
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One blank-line-separated part of the reasoning: its index and span in the text."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """What a reply holds: the reasoning (both channels joined) and the answer after it."""
+
+    text: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer found in the text: its normalized value, where it is, and how it was said."""
+
+    value: str
+    raw: str
+    start: int
+    end: int
+    step: int
+    pattern: str
+
+
+def read_reasoning(content: str | None = None, reasoning: str | None = None) -> Reasoning:
+    """Join a separate reasoning text and any `<think>` reasoning inside `content`.
+
+    The separate channel comes first (a server that parses reasoning sends it before the
+    answer); reasoning found in tags follows it after a blank line, so it is a step of its own.
+    Each part is stripped, so evidence spans are offsets into `Reasoning.text` however the
+    reasoning arrived.
+    """
+    answer, tagged = split_think_tags(content or "")
+    parts = [part.strip() for part in (reasoning or "", tagged) if part.strip()]
+    return Reasoning(text="\n\n".join(parts), answer=answer)
+
+
+def split_steps(text: str) -> tuple[Step, ...]:
+    """The steps of a reasoning text, split at blank lines; empty parts are dropped."""
+    steps: list[Step] = []
+    start = 0
+    for match in [*_BLANK_LINE.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece.rstrip())
+            steps.append(Step(len(steps), start + lead, start + trail, piece.strip()))
+        if match:
+            start = match.end()
+    return tuple(steps)
+
+
+def step_at(steps: tuple[Step, ...], position: int) -> int:
+    """Index of the step holding `position` (or the last one starting before it); 0 if none."""
+    found = 0
+    for step in steps:
+        if step.start <= position:
+            found = step.index
+        else:
+            break
+    return found
+
+
+# "answer is X" and "Final Answer: X": X runs to the end of the sentence or line. A period
+# followed by a digit stays inside (3.5), so do commas inside numbers (1,000).
+_SAID = re.compile(
+    r"(?P<lead>\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be|=)\s*:?"
+    r"|\bfinal\s+answer\s*[:\-]\s*)"
+    r"(?P<value>[^\n]*?)(?=\.(?!\d)|;|\n|$|\s+(?:because|since|but|and\s+so)\b)",
+    re.IGNORECASE,
+)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_ANSWERISH = re.compile(r"\d|\\|^[A-Za-z]$|^\(?[A-Ea-e]\)$|^(?:yes|no|true|false)$", re.IGNORECASE)
+_MAX_SAID_LENGTH = 40  # "the answer is probably not what I first thought" is no answer
+
+
+def _boxed(text: str) -> list[tuple[int, int, str]]:
+    """`(start, end, inner)` of every `\\boxed{...}`, braces balanced; an unclosed one is skipped."""
+    found = []
+    for match in _BOXED.finditer(text):
+        depth, position = 1, match.end()
+        while position < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[position], 0)
+            position += 1
+        if depth == 0:
+            found.append((match.start(), position, text[match.end() : position - 1]))
+    return found
+
+
+def extract_answers(text: str, steps: tuple[Step, ...] | None = None) -> tuple[Answer, ...]:
+    """Every answer the text states, in order; a "the answer is \\boxed{5}" counts once."""
+    steps = split_steps(text) if steps is None else steps
+    found: list[Answer] = []
+    boxes = _boxed(text)
+    for start, end, inner in boxes:
+        value = normalize_answer(inner)
+        if value:
+            found.append(Answer(value, text[start:end], start, end, step_at(steps, start), "boxed"))
+    for match in _SAID.finditer(text):
+        start, end = match.start("value"), match.end("value")
+        if any(b_start < end + 2 and b_end > start for b_start, b_end, _ in boxes):
+            continue
+        raw = match.group("value").strip().strip("*$ ").rstrip(",")
+        value = normalize_answer(raw)
+        if value and len(raw) <= _MAX_SAID_LENGTH and _ANSWERISH.search(value):
+            found.append(Answer(value, text[match.start() : end], match.start(), end,
+                                step_at(steps, match.start()), "said"))
+    return tuple(sorted(found, key=lambda answer: answer.start))
+
+
+def final_answer(text: str) -> str | None:
+    """The last answer the text states, normalized; None if it states none."""
+    answers = extract_answers(text)
+    return answers[-1].value if answers else None
+
+
+_UNITS = re.compile(r"\\(?:text|mathrm|textbf|mbox)\s*\{[^{}]*\}")
+_TRAILING_WORDS = re.compile(r"(?<=\d)\s+[A-Za-z][A-Za-z/ ]*$")
+
+
+def normalize_answer(value: str) -> str:
+    """A comparable form of an answer: no spacing, dollars, degrees, units or thousands commas.
+
+    `\\dfrac` reads as `\\frac`, `\\left(` as `(`; a number followed by words ("540 meters")
+    keeps the number; a plain number loses trailing zeros after its point ("2.50" is "2.5").
+    """
+    value = value.strip().strip("$").strip()
+    value = _UNITS.sub("", value)
+    value = _TRAILING_WORDS.sub("", value)
+    for old, new in (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\left", ""), ("\\right", ""),
+                     ("^\\circ", ""), ("^{\\circ}", ""), ("\\circ", ""), ("°", ""), ("\\%", ""),
+                     ("%", ""), ("\\!", ""), ("\\,", ""), ("\\ ", ""), ("$", "")):
+        value = value.replace(old, new)
+    value = re.sub(r"\s+", "", value).rstrip(".")
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", value):
+        value = value.replace(",", "")
+    if re.fullmatch(r"-?\d+\.\d+", value):
+        value = value.rstrip("0").rstrip(".")
+    return value
