@@ -1,0 +1,87 @@
+"""bench/brakes.py's core on three hand-made traces: the one-pass scores equal the detectors'
+on every prefix, and the table's numbers are the ones worked out by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.brakes import answer_stability, overthink_score, split_steps
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _module(name: str):
+    if name in sys.modules:
+        return sys.modules[name]
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+metrics = _module("brakes_metrics")
+bench = _module("brakes")
+
+# Settles on 12 in step 1, checks it twice more: SBT and SBT-E fire at step 2, keeping 12.
+SETTLED = ("Twelve eggs, so the answer is 12.\n\nWait, let me check: 6 + 6, so \\boxed{12}.\n\n"
+           "Hmm, let me verify once more with another method entirely.\n\nYes, it is 12 eggs in all.\n"
+           "</think>\n\nThe answer is \\boxed{12}.")
+# Changes its mind: 7 first, then 8 twice; braking at step 3 keeps 8.
+CHANGED = ("think\nI think the answer is 7.\n\nBut wait, the boxes hold two more each.\n\n"
+           "So the answer is 8.\n\nChecking: 4 + 4 = 8, so \\boxed{8}.\nanswer\nFinal answer: \\boxed{8}")
+# Never states an answer until the end: nothing brakes.
+PLAIN = "Add the two numbers.\n\nThree plus four.\n</think>\n\n\\boxed{7}"
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return [metrics.stream("m", "gsm8k", key, trace, gold)
+            for key, trace, gold in (("a", SETTLED, "12"), ("b", CHANGED, "9"), ("c", PLAIN, "7"))]
+
+
+def test_one_pass_scores_equal_the_detectors_on_every_prefix(runs):
+    for run, trace in zip(runs, (SETTLED, CHANGED, PLAIN)):
+        thinking, _ = metrics.split_trace(trace)
+        for k, step in enumerate(split_steps(thinking)):
+            prefix = thinking[: step.end]
+            assert run.sbt[k] == pytest.approx(overthink_score(prefix).score, abs=1e-3)
+            assert run.stable[k] == int(answer_stability(prefix).score)
+
+
+def test_streamed_facts(runs):
+    settled, changed, plain = runs
+    assert (settled.final, changed.final, plain.final) == ("12", "8", "7")
+    assert settled.answers == ["12", "12", "12", "12"]
+    assert changed.answers == ["7", "7", "8", "8"]
+    assert plain.answers == [None, None]
+    assert [bench.combined_at(run) for run in runs] == [1, 3, None]
+    assert all(run.repetition_at is None and run.mip_at is None for run in runs)
+
+
+def test_measure_gives_the_numbers_worked_out_by_hand(runs):
+    settled, changed, plain = runs
+    row = bench.measure(runs, bench.combined_at)
+    saved = settled.total - settled.tokens[1]  # the changed trace brakes at its last step: nothing saved
+    assert row["traces"] == 3
+    assert row["braked"] == pytest.approx(2 / 3)
+    assert row["saved_mean"] == pytest.approx(saved / 3)
+    assert row["saved_share"] == pytest.approx(saved / sum(run.total for run in runs))
+    assert row["kept"] == 1.0 and row["kept_when_braked"] == 1.0
+    assert row["accuracy_before"] == pytest.approx(2 / 3) and row["accuracy_after"] == pytest.approx(2 / 3)
+
+
+def test_report_and_missing_data(runs, tmp_path, capsys):
+    for run in runs:
+        run.split = "report"
+    runs[0].split = "tune"
+    result = bench.report(runs)
+    assert result["tune_traces"] == 1 and result["report_traces"] == 2
+    assert {row["detector"] for row in result["rows"]} >= {"default", "hard_budget", "repetition", "missing_premise"}
+    assert bench.main(["--data", str(tmp_path)]) == 2
+    assert "no traces" in capsys.readouterr().err
