@@ -44,6 +44,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "reasoning-traces"
 GOAL_SAVED, GOAL_KEPT = 0.40, 0.98
 SBT_GRID = tuple(round(0.1 * i, 1) for i in range(1, 10))
 REPEATS_GRID = (2, 3)
+BUDGET_GRID = (DEFAULT_THINKING_BUDGET, 16_000, 32_000)  # DEER 0.6 x 16k, DEER max, s1
 Policy = Callable[[Run], "int | None"]
 
 
@@ -72,7 +73,7 @@ def combined_at(run: Run, threshold: float = SBT_THRESHOLD, repeats: int = SBT_E
 
 
 def policies(tuned: dict) -> dict[str, Policy]:
-    t, r = tuned["default"]["threshold"], tuned["default"]["repeats"]
+    t, r, b = tuned["default"]["threshold"], tuned["default"]["repeats"], tuned["default"]["budget"]
     return {
         "hard_budget": budget_at,
         "answer_stability": stability_at,
@@ -82,7 +83,7 @@ def policies(tuned: dict) -> dict[str, Policy]:
         "repetition": lambda run: run.repetition_at,
         "missing_premise": lambda run: run.mip_at,
         "default": combined_at,
-        f"default@{t},{r}x": lambda run: combined_at(run, t, r),
+        f"default@{t},{r}x,{b // 1000}k": lambda run: combined_at(run, t, r, b),
     }
 
 
@@ -122,10 +123,10 @@ def _best(runs: list[Run], candidates: list[tuple[dict, Policy]]) -> dict:
 
 
 def tune(runs: list[Run]) -> dict:
-    """SBT threshold (alone), and SBT threshold with the SBT-E repeat count (in the combination)."""
+    """SBT threshold (alone); SBT threshold, SBT-E repeat count and hard budget (in the combination)."""
     alone = [({"threshold": t}, lambda run, t=t: sbt_at(run, t)) for t in SBT_GRID]
-    combo = [({"threshold": t, "repeats": r}, lambda run, t=t, r=r: combined_at(run, t, r))
-             for t in SBT_GRID for r in REPEATS_GRID]
+    combo = [({"threshold": t, "repeats": r, "budget": b}, lambda run, t=t, r=r, b=b: combined_at(run, t, r, b))
+             for t in SBT_GRID for r in REPEATS_GRID for b in BUDGET_GRID]
     return {"overthink_score": _best(runs, alone), "default": _best(runs, combo)}
 
 
@@ -181,16 +182,17 @@ def print_table(result: dict) -> None:
     tuned = result["tuned"]
     print(f"{result['traces']} traces: thresholds tuned on {result['tune_traces']}, reported on {result['report_traces']}")
     print(f"tuned: SBT alone >= {tuned['overthink_score']['threshold']}; default combination SBT >= "
-          f"{tuned['default']['threshold']} with the answer in {tuned['default']['repeats']} steps "
+          f"{tuned['default']['threshold']} with the answer in {tuned['default']['repeats']} steps, "
+          f"budget {tuned['default']['budget']} "
           f"(on the tune part: saved {_pct(tuned['default']['tune_saved_share'])}, kept {_pct(tuned['default']['tune_kept'])})")
-    header = (f"{'detector':<22} {'model':<11} {'dataset':<9} {'n':>5} {'braked':>7} {'saved/trace':>11} "
+    header = (f"{'detector':<24} {'model':<11} {'dataset':<9} {'n':>5} {'braked':>7} {'saved/trace':>11} "
               f"{'saved':>7} {'kept':>7} {'kept|brk':>8} {'acc before':>10} {'acc after':>9}")
     current = None
     for row in result["rows"]:
         if row["detector"] != current:
             current = row["detector"]
             print(f"\n{header}")
-        print(f"{row['detector']:<22} {row['model']:<11} {row['dataset']:<9} {row['traces']:>5} {_pct(row['braked']):>7} "
+        print(f"{row['detector']:<24} {row['model']:<11} {row['dataset']:<9} {row['traces']:>5} {_pct(row['braked']):>7} "
               f"{row['saved_mean']:>11.0f} {_pct(row['saved_share']):>7} {_pct(row['kept']):>7} "
               f"{_pct(row['kept_when_braked']):>8} {_pct(row['accuracy_before']):>10} {_pct(row['accuracy_after']):>9}")
     print(f"\n{'missing premise fires on':<26} {'math-MiP':>9} {'math':>9} {'gsm8k':>9}")
