@@ -147,36 +147,35 @@ class _Export:
                 "default_model_slug": "gpt-4o", "id": f"conv-{self.number:06d}"}
 
 
-def write_export(path: Path, megabytes: float, seed: int = 7) -> int:
-    rng = random.Random(seed)
-    text = _Text(rng)
+def _write_array(path: Path, megabytes: float, item) -> int:
+    """A JSON array of `item(n)` for n = 0, 1, ... until the file holds `megabytes`; returns n."""
     target, written, count = megabytes * 1e6, 0, 0
     with path.open("w", encoding="utf-8") as out:
         out.write("[")
         while written < target:
-            record = json.dumps(_Export(rng, text, count).conversation(), ensure_ascii=False)
-            out.write((",\n" if count else "\n") + record)
-            written += len(record) + 2
-            count += 1
-        out.write("\n]\n")
-    return count
-
-
-def write_openai(path: Path, megabytes: float, seed: int = 8) -> int:
-    rng = random.Random(seed)
-    text = _Text(rng)
-    target, written, count = megabytes * 1e6, 0, 0
-    with path.open("w", encoding="utf-8") as out:
-        out.write("[")
-        while written < target:
-            role = "user" if count % 2 == 0 else "assistant"
-            paragraphs = rng.randint(1, 3) if role == "user" else rng.randint(2, 12)
-            line = json.dumps({"role": role, "content": text(paragraphs)}, ensure_ascii=False)
+            line = json.dumps(item(count), ensure_ascii=False)
             out.write((",\n" if count else "\n") + line)
             written += len(line) + 2
             count += 1
         out.write("\n]\n")
     return count
+
+
+def write_export(path: Path, megabytes: float, seed: int = 7) -> int:
+    rng = random.Random(seed)
+    text = _Text(rng)
+    return _write_array(path, megabytes, lambda n: _Export(rng, text, n).conversation())
+
+
+def write_openai(path: Path, megabytes: float, seed: int = 8) -> int:
+    rng = random.Random(seed)
+    text = _Text(rng)
+
+    def message(n: int) -> dict:
+        role = "user" if n % 2 == 0 else "assistant"
+        return {"role": role, "content": text(rng.randint(1, 3) if role == "user" else rng.randint(2, 12))}
+
+    return _write_array(path, megabytes, message)
 
 
 # ---- measuring ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from engine.brakes.fields import field_of
 from engine.brakes.verdict import Evidence, Verdict
 
 CONFIDENCE = "confidence"
@@ -38,16 +39,6 @@ DEER_TRIAL_MAX_TOKENS = 20
 DEER_TRIAL_STOPS = (" }", "}\n", "}\n\n", "}.", "}.\n", "}\\", "}}", ")}", ")}.", ")}\n")
 
 
-def _field(value: object, name: str) -> object:
-    """`value[name]` for a mapping, `value.name` otherwise; None when absent."""
-    if isinstance(value, Mapping):
-        return value.get(name)
-    try:
-        return getattr(value, name, None)
-    except Exception:  # a property that raises is as good as absent
-        return None
-
-
 def _number(value: object) -> float | None:
     """A finite-or-minus-infinity log-probability, capped at 0; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -60,7 +51,7 @@ def _number(value: object) -> float | None:
 
 def token_logprobs(logprobs: object) -> list[tuple[int, float, str]]:
     """(token index, log-probability, token text) for each usable entry, in order."""
-    content = _field(logprobs, "content")
+    content = field_of(logprobs, "content")
     if content is not None and not isinstance(logprobs, (str, bytes, Sequence)):
         logprobs = content
     if not logprobs or isinstance(logprobs, (str, bytes, Mapping)):
@@ -75,7 +66,7 @@ def token_logprobs(logprobs: object) -> list[tuple[int, float, str]]:
         if isinstance(entry, (int, float)):
             value, text = _number(entry), ""
         else:
-            value, text = _number(_field(entry, "logprob")), _field(entry, "token")
+            value, text = _number(field_of(entry, "logprob")), field_of(entry, "token")
         if value is not None:
             tokens.append((index, value, text if isinstance(text, str) else ""))
     return tokens

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 
+from engine.brakes.fields import field_of
 from engine.brakes.verdict import Evidence, Verdict
 
 TOOL_LOOP = "tool_loop"
@@ -36,16 +37,6 @@ PING_PONG_MIN_CALLS = 4
 CALL_TEXT_LIMIT = 200
 
 Key = tuple[str, str]
-
-
-def _field(value: object, name: str) -> object:
-    """`value[name]` for a mapping, `value.name` otherwise; None when absent."""
-    if isinstance(value, Mapping):
-        return value.get(name)
-    try:
-        return getattr(value, name, None)
-    except Exception:  # a property that raises is as good as absent
-        return None
 
 
 def canonical_arguments(arguments: object) -> str:
@@ -74,11 +65,11 @@ def canonical_arguments(arguments: object) -> str:
 
 def canonical_call(call: object) -> Key | None:
     """(name, canonical arguments) of one tool call, or None when it names no function."""
-    function = _field(call, "function")
-    name = _field(function, "name") if function is not None else None
+    function = field_of(call, "function")
+    name = field_of(function, "name") if function is not None else None
     if not isinstance(name, str) or not name.strip():
         return None
-    return name.strip(), canonical_arguments(_field(function, "arguments"))
+    return name.strip(), canonical_arguments(field_of(function, "arguments"))
 
 
 def call_text(key: Key) -> str:

@@ -33,7 +33,6 @@ from sessions.stores.base import NewSession, SessionRow
 MAX_LISTED = 20  # bad records named in one error; the count says how many more
 
 
-BuiltSession = NewSession  # a branch's `records` are its own; the store copies the shared ones
 
 
 @dataclass
@@ -55,7 +54,7 @@ class Builder:
         self._rows: dict[str, str] = {}  # conversation key -> session id, for subagents' links
         self._cursors: dict[str, tuple[int, Folder]] = {}  # the last parent's state at its last branch point
 
-    def build(self, parsed: Iterable[Conversation | Invalid]) -> Iterator[BuiltSession]:
+    def build(self, parsed: Iterable[Conversation | Invalid]) -> Iterator[NewSession]:
         for item in parsed:
             if isinstance(item, Invalid):
                 self._refuse(item)
@@ -97,7 +96,7 @@ class Builder:
 
     # ---- one conversation ---------------------------------------------------------------
 
-    def _session(self, conversation: Conversation) -> BuiltSession | None:
+    def _session(self, conversation: Conversation) -> NewSession | None:
         if conversation.records is not None:  # a workbench trace: its events as they are
             row = SessionRow.new(self.title or conversation.title, forked_from=conversation.forked_from,
                                  forked_at=conversation.forked_at,

@@ -77,6 +77,17 @@ def deep_pointer(text: str) -> str:
     return "somewhere"
 
 
+def parsed_if_json(value: Any, openers: str = "{[") -> Any:
+    """A field a source may give as JSON text (Langfuse's input, OTel's message attributes):
+    parsed when it starts like JSON (`openers`) and is JSON, otherwise as it is."""
+    if isinstance(value, str) and value.strip()[:1] in tuple(openers):
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return value
+    return value
+
+
 def short_pointer(parts: list[str]) -> str:
     """A JSON pointer, its middle left out when it is long: /0/meta/0/0/…/0 (201 levels)."""
     escaped = [escape(part) for part in parts]

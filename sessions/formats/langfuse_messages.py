@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 from sessions.formats.conversation import ImportedMessage, Invalid
+from sessions.formats.jsonio import parsed_if_json
 from sessions.formats.openai_chat import openai_message
 
 CALL_PARTS = {"tool-call", "tool_use"}
@@ -28,13 +29,8 @@ SPECIAL_PARTS = CALL_PARTS | RESULT_PARTS | REASONING_PARTS
 
 
 def loads(value: Any) -> Any:
-    """A field Langfuse may give as JSON text: parsed when it is JSON, else as it is."""
-    if isinstance(value, str) and value.strip()[:1] in ("{", "[", '"'):
-        try:
-            return json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
-            return value
-    return value
+    """A field Langfuse may give as JSON text (objects, lists or a quoted string): parsed when it is JSON."""
+    return parsed_if_json(value, '{["')
 
 
 def as_text(value: Any) -> str:

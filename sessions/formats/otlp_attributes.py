@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sessions.formats.conversation import timestamp
+from sessions.formats.jsonio import parsed_if_json
 
 ANY_KEYS = {"string_value": "stringValue", "bool_value": "boolValue", "int_value": "intValue",
             "double_value": "doubleValue", "array_value": "arrayValue", "kvlist_value": "kvlistValue",
@@ -134,14 +135,6 @@ def nanos(value: Any) -> int | None:
     return None if moment is None else (moment - EPOCH) // timedelta(microseconds=1) * 1000
 
 
-def json_of(value: Any) -> Any:
-    """A value that may be JSON text, parsed when it is; otherwise as it is."""
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
-            return value
-    return value
 
 
 def as_text(value: Any) -> str:
@@ -243,18 +236,18 @@ def model_name(attributes: dict[str, Any]) -> str | None:
 
 def tool_definitions_of(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     """Tool definitions as given (gen_ai.tool.definitions, llm.tools, llm.request.functions)."""
-    value = json_of(attributes.get("gen_ai.tool.definitions"))
+    value = parsed_if_json(attributes.get("gen_ai.tool.definitions"))
     if isinstance(value, list):
         return value
     tools = []
     for entry in unflatten(attributes, "llm.tools") or []:
         tool = entry.get("tool") if isinstance(entry, dict) else None
         if isinstance(tool, dict):
-            schema = json_of(tool.get("json_schema"))
+            schema = parsed_if_json(tool.get("json_schema"))
             tools.append(schema if isinstance(schema, dict) else tool)
     for entry in unflatten(attributes, "llm.request.functions") or []:
         if isinstance(entry, dict):
-            tools.append({**entry, "parameters": json_of(entry.get("parameters")) or {}})
+            tools.append({**entry, "parameters": parsed_if_json(entry.get("parameters")) or {}})
     return tools
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sessions.formats.otlp_attributes import OURS, any_value, as_text, json_of, unflatten
+from sessions.formats.jsonio import parsed_if_json
+from sessions.formats.otlp_attributes import OURS, any_value, as_text, unflatten
 
 EVENT_ROLES = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
@@ -39,13 +40,13 @@ def span_messages(attributes: dict[str, Any], events: list[dict[str, Any]],
                 attributes.setdefault(key, event["attributes"].get(key))
     finish = None
     inputs = outputs = None
-    system = json_of(attributes.get("gen_ai.system_instructions"))
-    given = json_of(attributes.get("gen_ai.input.messages"))
+    system = parsed_if_json(attributes.get("gen_ai.system_instructions"))
+    given = parsed_if_json(attributes.get("gen_ai.input.messages"))
     if isinstance(given, list) or system:
         instructions = [{"role": "system", "parts": system if isinstance(system, list) else [
             {"type": "text", "content": as_text(system)}]}] if system else []
         inputs = parts_messages(instructions + (given if isinstance(given, list) else []), warnings)
-    given = json_of(attributes.get("gen_ai.output.messages"))
+    given = parsed_if_json(attributes.get("gen_ai.output.messages"))
     if isinstance(given, list):
         outputs = parts_messages(given, warnings)
         finish = next((m.get("finish_reason") for m in given if isinstance(m, dict) and m.get("finish_reason")), None)
@@ -203,17 +204,17 @@ def _event_body(event: dict[str, Any]) -> dict[str, Any]:
     body = event.get("body")
     if body is None:
         body = attributes.get("gen_ai.event.content", attributes.get("body"))
-    body = json_of(any_value(body))
+    body = parsed_if_json(any_value(body))
     if isinstance(body, dict):
         return body
     if isinstance(body, str):
         return {"content": body}
-    return {key: json_of(value) for key, value in attributes.items() if not key.startswith("gen_ai.system")}
+    return {key: parsed_if_json(value) for key, value in attributes.items() if not key.startswith("gen_ai.system")}
 
 
 def _raw_messages(attributes: dict[str, Any]) -> tuple[list | None, list | None, str | None]:
     """A raw OpenAI request and response (input.value / output.value), or any-agent's gen_ai.output."""
-    request, response = json_of(attributes.get("input.value")), json_of(attributes.get("output.value"))
+    request, response = parsed_if_json(attributes.get("input.value")), parsed_if_json(attributes.get("output.value"))
     inputs = request["messages"] if isinstance(request, dict) and isinstance(request.get("messages"), list) else None
     outputs, finish = None, None
     if isinstance(response, dict) and isinstance(response.get("choices"), list) and response["choices"]:
@@ -221,7 +222,7 @@ def _raw_messages(attributes: dict[str, Any]) -> tuple[list | None, list | None,
         outputs = [choice["message"]] if isinstance(choice.get("message"), dict) else None
         finish = choice.get("finish_reason")
     if outputs is None and "gen_ai.output" in attributes:
-        value = json_of(attributes["gen_ai.output"])
+        value = parsed_if_json(attributes["gen_ai.output"])
         if isinstance(value, list) and value and all(isinstance(v, dict) and "tool.name" in v for v in value):
             outputs = [{"role": "assistant", "content": None, "tool_calls": [
                 {"id": None, "type": "function", "function": {"name": as_text(v["tool.name"]),
@@ -230,6 +231,6 @@ def _raw_messages(attributes: dict[str, Any]) -> tuple[list | None, list | None,
         else:
             outputs = [{"role": "assistant", "content": as_text(attributes["gen_ai.output"])}]
     if inputs is None and "gen_ai.input.messages" in attributes:
-        value = json_of(attributes["gen_ai.input.messages"])
+        value = parsed_if_json(attributes["gen_ai.input.messages"])
         inputs = value if isinstance(value, list) else None
     return inputs, outputs, finish if isinstance(finish, str) else None

@@ -20,9 +20,10 @@ from typing import Any
 
 from engine.text import one_line
 from sessions.formats.conversation import Compaction, Conversation, ImportedMessage, Invalid, ModelCall, timestamp
+from sessions.formats.jsonio import parsed_if_json
 from sessions.formats.openai_chat import openai_message, tool_definitions
 from sessions.formats.otlp_attributes import (
-    OURS, as_text, json_of, model_name, operation, role_of, tool_definitions_of, tool_use, usage,
+    OURS, as_text, model_name, operation, role_of, tool_definitions_of, tool_use, usage,
 )
 from sessions.formats.otlp_messages import holds_messages, span_messages
 from sessions.formats.otlp_replay import is_ours, replay
@@ -353,7 +354,7 @@ class _Rebuild:
 
 
 def _canonical(arguments: Any) -> str:
-    value = json_of(arguments) if isinstance(arguments, str) else arguments
+    value = parsed_if_json(arguments) if isinstance(arguments, str) else arguments
     return json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else value.strip()
 
 

@@ -21,7 +21,8 @@ from engine.catalog import event_from_record
 from engine.fold import Folder
 from engine.records import EventRecord, parse_ts
 from sessions.formats.conversation import Conversation, timestamp
-from sessions.formats.otlp_attributes import OURS, json_of, whole
+from sessions.formats.jsonio import parsed_if_json
+from sessions.formats.otlp_attributes import OURS, whole
 from sessions.formats.otlp_encode import MESSAGE_KEY, SCOPE, parts_fields
 
 MESSAGE_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages")
@@ -43,7 +44,7 @@ def replay(spans: list[Any], conversation: Conversation) -> bool:
         if span.attributes.get(OURS + "kind") in ("llm_called", "llm_failed"):
             _take(units, span.attributes, None)
         for key in MESSAGE_KEYS:
-            messages = json_of(span.attributes.get(key))
+            messages = parsed_if_json(span.attributes.get(key))
             for item in messages if isinstance(messages, list) else []:
                 info = item.get(MESSAGE_KEY) if isinstance(item, dict) else None
                 seq = whole(info.get("seq")) if isinstance(info, dict) else None
@@ -66,7 +67,7 @@ def _take(units: dict[int, tuple], attributes: dict[str, Any], time: int | None)
     seq, kind = whole(attributes.get(OURS + "seq")), attributes.get(OURS + "kind")
     if not seq or not isinstance(kind, str) or seq in units:
         return
-    units[seq] = (_moment(attributes.get(OURS + "ts"), time), kind, json_of(attributes.get(OURS + "payload")))
+    units[seq] = (_moment(attributes.get(OURS + "ts"), time), kind, parsed_if_json(attributes.get(OURS + "payload")))
 
 
 def _moment(text: Any, time: int | None) -> datetime | None:
