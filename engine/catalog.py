@@ -12,13 +12,14 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from engine.brakes.events import BRAKES
 from engine.context_rules import CONTEXT, MODEL
 from engine.errors import ReplayError
 from engine.events import Event
 from engine.imports import IMPORTS
 from engine.subsystem import Handler, Subsystem
 
-SUBSYSTEMS: tuple[Subsystem, ...] = (CONTEXT, MODEL, IMPORTS)
+SUBSYSTEMS: tuple[Subsystem, ...] = (CONTEXT, MODEL, IMPORTS, BRAKES)
 
 EVENT_CLASSES: tuple[type[Event], ...] = tuple(cls for system in SUBSYSTEMS for cls in system.handlers)
 HANDLERS: dict[type[Event], Handler] = {cls: rule for system in SUBSYSTEMS for cls, rule in system.handlers.items()}

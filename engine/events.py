@@ -147,6 +147,7 @@ class LLMCalled(Event):
     tool_calls: int = 0
     step: int = 1
     stop_reason: str | None = None  # why a stopped call was stopped: a person, leaving the page, a brake
+    purpose: str | None = None  # None: the turn's own call; "brake_finish": the short answer after a brake
 
 
 class LLMFailed(Event):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from engine.brakes.settings import validate_brakes
 from engine.errors import WorkbenchError
 from engine.imports import imported_tools
 from engine.render import stats
@@ -22,7 +23,7 @@ KNOWN_MODELS = [EMBEDDED_MODEL, "gpt-4.1-mini", "gpt-4.1", "gpt-4o", "anthropic/
                 "gemini/gemini-2.5-pro", "ollama_chat/qwen3", "openai/local-model"]  # offered by name in the UI
 TOOL_CHOICES = ("auto", "required", "none")
 BACKEND_FIELDS = ("model", "api_base", "temperature", "max_tokens", "window")
-LOOP_FIELDS = ("tools", "tool_choice", "max_tool_calls", "policy", "send_reasoning")
+LOOP_FIELDS = ("tools", "tool_choice", "max_tool_calls", "policy", "send_reasoning", "brakes")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_tool_calls": 20,
     "policy": None,
     "send_reasoning": None,  # None: the backend's convention (see sends_reasoning)
+    "brakes": None,  # None: the brakes' defaults (engine.brakes.settings.DEFAULT_BRAKES); else what was changed
 }
 
 
@@ -142,6 +144,7 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise WorkbenchError("a backend needs a model string, such as gpt-4.1-mini or ollama_chat/qwen3")
     if settings.get("policy") is not None:
         _validate_policy(settings["policy"])
+    validate_brakes(settings.get("brakes"))
     return settings
 
 

@@ -33,7 +33,9 @@ from engine.events import LLMCalled, LLMFailed
 from engine.llm import Completion, LLMError, complete
 from engine.settings import TOOL_CHOICES, Backend, sends_reasoning, settings_of, validate_settings
 from engine.streaming import Delta, Observer, StopSignal, as_callback, stop_reason
+from engine.tokens import token_counter
 from engine.tools import tool_schemas
+from sessions.braking import BRAKE_FINISH, EitherStop, LoopGuard, braked, chain_after, finish_after_brake, observed, watch_call
 from sessions.session import Session
 
 StepCallback = Callable[[dict[str, Any]], None]
@@ -48,10 +50,10 @@ def _backend(settings: dict[str, Any], model: str | None, api_base: str | None) 
     return backend
 
 
-def _llm_called(completion: Completion, step: int) -> LLMCalled:
+def _llm_called(completion: Completion, step: int, purpose: str | None = None) -> LLMCalled:
     return LLMCalled(model=completion.model, usage=completion.usage, latency_ms=round(completion.latency_ms, 1),
                      finish_reason=completion.finish_reason, tool_calls=len(completion.tool_calls), step=step,
-                     stop_reason=completion.stop_reason)
+                     stop_reason=completion.stop_reason, purpose=purpose)
 
 
 def run_turn(
@@ -81,6 +83,8 @@ def run_turn(
         session.add_message("user", text)
     calls_made: list[dict[str, Any]] = []
     totals = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
+    counter = token_counter(session.encoding)
+    loops = LoopGuard(session.settings)
     step = 0
     while True:
         step += 1
@@ -92,7 +96,7 @@ def run_turn(
                     "usage": totals, "steps": step - 1}
         choice = settings["tool_choice"]
         schemas = tool_schemas(settings["tools"])
-        can_call = bool(schemas) and budget_left > 0 and choice != "none"
+        can_call = bool(schemas) and budget_left > 0 and choice != "none" and not loops.withdrawn
         if choice not in TOOL_CHOICES:  # a tool's name: force that tool
             choice = {"type": "function", "function": {"name": choice}}
         if choice != "auto" and step > 1:
@@ -101,10 +105,12 @@ def run_turn(
         # Once tools were used, some APIs want the schemas sent on every call: send them with "none".
         used_tools = any(m.get("tool_calls") for m in messages)
         offered = schemas if can_call or used_tools else []
+        watch, heard = watch_call(session.settings, counter, observer)  # the brakes set now (a model may move its budget)
         try:
             completion = complete(backend, messages, tools=offered or None,
                                   tool_choice=(choice if can_call else "none") if offered else None,
-                                  observer=observer, stop=stop)
+                                  observer=heard if watch.detectors else observer,
+                                  stop=EitherStop(stop, watch.signal) if watch.detectors else stop)
         except LLMError as exc:
             session.record([LLMFailed(model=backend.model, error_kind=exc.kind, error=exc.message, retryable=exc.retryable)])
             return {"reply": None, "error": exc.message, "error_kind": exc.kind, "tool_calls": calls_made,
@@ -112,10 +118,16 @@ def run_turn(
         for key in totals:
             totals[key] += completion.usage.get(key, 0)
         extra = {"thinking_blocks": completion.thinking_blocks} if completion.thinking_blocks else None
+        if braked(completion, watch, stop):
+            return _finish_braked(session, backend, messages, completion, watch, observer, stop, step, totals, calls_made)
+        noted = observed(watch, completion, counter)
         if completion.tool_calls and can_call and not completion.stopped:
             calls = completion.tool_calls[:budget_left]
+            loops.settings = session.settings
+            answers, looped = loops.screen(calls)
             results = session.run_model_tool_calls(calls, content=completion.content, reasoning=completion.reasoning,
-                                                   extra=extra, before=[_llm_called(completion, step)])
+                                                   extra=extra, before=[_llm_called(completion, step)],
+                                                   answers=answers, after=chain_after(looped, noted))
             for call, result in zip(calls, results):
                 record = {"name": call["function"]["name"], "arguments": call["function"]["arguments"], "result": result}
                 calls_made.append(record)
@@ -124,10 +136,34 @@ def run_turn(
             continue
         reply = completion.content or ""
         session.add_message("assistant", reply, reasoning=completion.reasoning, stopped=completion.stopped,
-                            extra=extra, before=[_llm_called(completion, step)])
+                            extra=extra, before=[_llm_called(completion, step)], after=noted)
         return {"reply": reply, "reasoning": completion.reasoning, "tool_calls": calls_made, "usage": totals,
                 "steps": step, "stopped": completion.stopped, "stop_reason": completion.stop_reason,
                 "model": backend.model}
+
+
+def _finish_braked(session: Session, backend: Backend, messages: list[dict[str, Any]], completion: Completion,
+                   watch: Any, observer: Observer | None, stop: Any, step: int, totals: dict[str, int],
+                   calls_made: list[dict[str, Any]]) -> dict[str, Any]:
+    """A brake cut the reasoning: the model answers briefly; one message and the brake's event record it."""
+    done = finish_after_brake(backend, messages, completion, watch, observer, stop)
+    before = [_llm_called(completion, step)]
+    if done.finish is not None:
+        before.append(_llm_called(done.finish, step, purpose=BRAKE_FINISH))
+        for key in totals:
+            totals[key] += done.finish.usage.get(key, 0)
+    stopped = done.finish is None or done.finish.stopped
+    session.add_message("assistant", done.content, reasoning=done.reasoning, stopped=stopped, before=before,
+                        after=done.after)
+    firing = watch.fired
+    outcome = {"reply": done.content, "reasoning": done.reasoning, "tool_calls": calls_made, "usage": totals,
+               "steps": step, "stopped": stopped, "braked": firing.verdict.detector, "model": backend.model,
+               "stop_reason": done.finish.stop_reason if done.finish is not None else completion.stop_reason}
+    if done.error is not None:
+        session.record([LLMFailed(model=backend.model, error_kind=done.error.kind, error=done.error.message,
+                                  retryable=done.error.retryable)])
+        outcome.update(error=done.error.message, error_kind=done.error.kind)
+    return outcome
 
 
 def retry_turn(session: Session, text: None = None, **options: Any) -> dict[str, Any]:

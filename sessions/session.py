@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from engine import ContextState, Event, WorkbenchError, new_message, registry, render, stats
-from engine.events import PolicyApplied, SessionConfigured
+from engine.events import MessageAdded, PolicyApplied, SessionConfigured
 from engine.fold import replay
 from engine.messages import coerce_model_tool_calls
 from engine.policy import ContextPolicy, plan
@@ -40,6 +40,7 @@ from sessions.summaries import RecordingSummarizer, calls_a_model, model_summari
 
 # A unit of work: from a state (and the summarizer to use) to (value, events, new state).
 Build = Callable[[ContextState, "Summarizer | None"], tuple[Any, list[Event], ContextState]]
+After = Callable[[MessageAdded], Sequence[Event]]  # events that follow a message and name it
 
 
 class Session:
@@ -194,19 +195,22 @@ class Session:
         stopped: bool = False,
         extra: dict[str, Any] | None = None,
         before: Sequence[Event] = (),
+        after: After | None = None,
     ) -> str:
         """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool.
 
         `reasoning`: an assistant's thinking before this reply; `stopped`: the reply was cut
         short; `extra`: fields kept but not rendered (such as a model's signed thinking blocks).
-        `before`: events recorded just ahead of it in the same transaction (a model's `llm_called`).
+        `before`: events recorded just ahead of it in the same transaction (a model's `llm_called`);
+        `after(message_event)`: events that follow it there (a brake's, which names the message).
         """
 
         def build(state: ContextState, _summarizer):
             state = replay(before, state)
             event = new_message(state, role, content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id,
                                 reasoning=reasoning, stopped=stopped, extra=extra)
-            return event.message_id, [*before, event], replay([event], state)
+            following = list(after(event)) if after is not None else []
+            return event.message_id, [*before, event, *following], replay([event, *following], state)
 
         return self._commit(build)
 
@@ -227,6 +231,7 @@ class Session:
     def run_model_tool_calls(
         self, tool_calls: list[dict[str, Any]], content: str | None = None, before: Sequence[Event] = (),
         reasoning: str | None = None, extra: dict[str, Any] | None = None,
+        answers: dict[int, dict[str, Any]] | None = None, after: After | None = None,
     ) -> list[dict[str, Any]]:
         """Record a model's tool calls and their results as messages, in one transaction.
 
@@ -234,7 +239,8 @@ class Session:
         runs each call through the registry, and appends one `tool` message per call with
         its JSON result (so search results land at the end of the context, as in Sculptor).
         Returns the results. A malformed call is kept and answered with an error result, as
-        a model expects.
+        a model expects. `answers` maps a call's index to a result given instead of running it
+        (a loop brake's message); `after(request_event)` adds events after the request message.
         """
         if not tool_calls:
             raise WorkbenchError("run_model_tool_calls needs at least one tool call")
@@ -245,19 +251,22 @@ class Session:
         def build(state: ContextState, summarizer):
             state = replay(before, state)
             request = new_message(state, "assistant", content, tool_calls=calls, reasoning=reasoning, extra=extra)
-            events: list[Event] = [*before, request]
-            state = replay([request], state)
+            following = list(after(request)) if after is not None else []
+            events: list[Event] = [*before, request, *following]
+            state = replay([request, *following], state)
             results = []
-            for call in request.tool_calls or []:
+            for index, call in enumerate(request.tool_calls or []):
                 function = call["function"]
-                outcome = registry.call(function["name"], function.get("arguments"),
-                                        self._tool_context(state, summarizer, from_model=True))
-                answer = new_message(
-                    outcome.state, "tool", json.dumps(outcome.result, ensure_ascii=False), tool_call_id=call["id"]
-                )
-                state = replay([answer], outcome.state)
-                events += [*outcome.events, answer]
-                results.append(outcome.result)
+                if answers and index in answers:  # answered by the brake, not run
+                    result, tool_events = answers[index], []
+                else:
+                    outcome = registry.call(function["name"], function.get("arguments"),
+                                            self._tool_context(state, summarizer, from_model=True))
+                    result, tool_events, state = outcome.result, outcome.events, outcome.state
+                answer = new_message(state, "tool", json.dumps(result, ensure_ascii=False), tool_call_id=call["id"])
+                state = replay([answer], state)
+                events += [*tool_events, answer]
+                results.append(result)
             return results, events, state
 
         return self._commit(build, may_summarize=True)
@@ -268,11 +277,13 @@ class Session:
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change settings (`model`, `api_base`, `temperature`, `max_tokens`, `window`, `tools`,
-        `tool_choice`, `max_tool_calls`, `policy`, `send_reasoning`); records a
+        `tool_choice`, `max_tool_calls`, `policy`, `send_reasoning`, `brakes`); records a
         `session_configured` event and returns the settings now in force.
 
         `policy` is None or a dict of `engine.policy.ContextPolicy` fields, such as
-        `{"threshold": 6000, "keep_tool_results": 2, "summarize_turns": False}`."""
+        `{"threshold": 6000, "keep_tool_results": 2, "summarize_turns": False}`. `brakes` is a
+        dict of `engine.brakes.settings.DEFAULT_BRAKES` keys, laid over the brakes set before
+        (None: back to the defaults)."""
         changes = _normalized(changes)
         unknown = set(changes) - set(BACKEND_FIELDS) - set(LOOP_FIELDS)
         if unknown:
@@ -281,6 +292,8 @@ class Session:
         state = self.state()
         explicit = dict(state.settings)  # only what was ever configured: defaults stay defaults
         backend_changes = {key: changes.pop(key) for key in BACKEND_FIELDS if key in changes}
+        if isinstance(changes.get("brakes"), dict) and isinstance(explicit.get("brakes"), dict):
+            changes["brakes"] = {**explicit["brakes"], **changes["brakes"]}  # change some brake settings, keep the rest
         explicit.update(changes)
         if backend_changes:  # setting a backend also makes it write the summaries
             explicit["backend"] = {**settings_of(state)["backend"], **backend_changes}

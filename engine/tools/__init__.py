@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.tools.brakes import check_reasoning, set_reasoning_budget
 from engine.tools.context import fold_fragment, fragment_context, restore_fragment, summarize_fragment
 from engine.tools.registry import Tool, ToolContext, ToolOutcome, ToolRegistry, ToolResult
 from engine.tools.search import get_search_detail, search_context
@@ -18,23 +19,27 @@ SCULPTOR_TOOLS = (
     get_search_detail,
 )
 
-registry = ToolRegistry(SCULPTOR_TOOLS)
+BRAKE_TOOLS = (check_reasoning, set_reasoning_budget)
+
+registry = ToolRegistry(SCULPTOR_TOOLS + BRAKE_TOOLS)
 
 TOOL_PROFILES: dict[str, tuple[str, ...]] = {
     "none": (),
     "sculptor": tuple(tool.__name__ for tool in SCULPTOR_TOOLS),
+    "brakes": tuple(tool.__name__ for tool in BRAKE_TOOLS),
     "all": tuple(registry.names),
 }
 
 
 def tool_schemas(profile: str = "all") -> list[dict[str, Any]]:
-    """The OpenAI-format tool list for a profile: "none", "sculptor" or "all"."""
+    """The OpenAI-format tool list for a profile: "none", "sculptor", "brakes" or "all"."""
     if profile not in TOOL_PROFILES:
         raise ValueError(f"unknown tool profile {profile!r}; use one of {', '.join(TOOL_PROFILES)}")
     return registry.schemas(TOOL_PROFILES[profile])
 
 
 __all__ = [
+    "BRAKE_TOOLS",
     "HiddenFromModel",
     "REFUSE_BOOLEANS",
     "SCULPTOR_TOOLS",

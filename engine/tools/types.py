@@ -55,3 +55,6 @@ def is_hidden_from_model(hint: Any) -> bool:
     """Whether a type hint (resolved with include_extras=True) carries the HiddenFromModel marker."""
     metadata = getattr(hint, "__metadata__", ())
     return any(item is HiddenFromModel or isinstance(item, HiddenFromModel) for item in metadata)
+
+
+ThinkingTokens = Annotated[int, Field(ge=16, le=10_000_000), REFUSE_BOOLEANS]

@@ -73,7 +73,9 @@ def test_search_context_says_results_come_most_recent_first():
 def test_profiles():
     assert tool_schemas("none") == []
     assert [s["function"]["name"] for s in tool_schemas("sculptor")] == list(SCULPTOR)
-    assert len(tool_schemas("all")) >= 6 and set(TOOL_PROFILES) == {"none", "sculptor", "all"}
+    assert [s["function"]["name"] for s in tool_schemas("brakes")] == ["check_reasoning", "set_reasoning_budget"]
+    assert [s["function"]["name"] for s in tool_schemas("all")] == [*SCULPTOR, "check_reasoning", "set_reasoning_budget"]
+    assert set(TOOL_PROFILES) == {"none", "sculptor", "brakes", "all"}
     with pytest.raises(ValueError, match="unknown tool profile"):
         tool_schemas("everything")
 

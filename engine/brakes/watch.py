@@ -1,0 +1,209 @@
+"""The brake as a stream observer: it hears one model call's reasoning and stops it when it is redundant.
+
+A `ReasoningWatch` is handed every delta of a call (`engine.streaming`: reasoning deltas from a
+backend's own channel or from inside `<think>` tags, the same stream either way). Each time a
+reasoning step is finished (a blank line closes it, as SBT splits steps, algorithms.md §1.1)
+it runs the session's detectors over the reasoning so far, in §1.8's order: hard budget,
+answer stability, the SBT score, DEER confidence (only with a probe that returns
+log-probabilities), missing premise, then repetition. Once the answer starts (a text delta
+after reasoning), thinking is over and the watch stops checking.
+
+In mode "brake" the first verdict that fires sets the watch's `signal`, which ends the stream
+after the chunk in flight; the loop then records `brake_applied` and lets the model finish
+(`sessions.braking`). In mode "observe" every detector that fires is noted once, with where it
+fired, and the model goes on. Pure: no model, no store; the probe for DEER is a callable.
+
+Cost: the regex detectors read the whole reasoning at each step (linear, fast); thinking tokens
+are counted once per step and summed; repetition reads only the last `REPETITION_WINDOW`
+characters, since a loop is local (DEER's back-to-back rule, Gemini CLI's 5,000-character
+window).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from engine.brakes.confidence import DEER_ANSWER_INDUCER, deer_confidence
+from engine.brakes.reasoning import (
+    CHANT_WINDOW,
+    Counter,
+    answer_stability,
+    hard_budget,
+    missing_premise,
+    overthink_score,
+    repetition,
+)
+from engine.brakes.settings import REASONING_DETECTORS, brake_settings
+from engine.brakes.steps import Step, split_steps
+from engine.brakes.verdict import Evidence, Verdict
+from engine.deltas import Delta, ReasoningDelta, TextDelta
+
+REPETITION_WINDOW = 2 * CHANT_WINDOW  # characters of recent reasoning the repetition detector reads (ours)
+# DEER `max_judge_steps=10`: after ten trial answers it stops probing (algorithms.md §1.4).
+DEER_MAX_PROBES = 10
+# DEER's transition point (`--points 1`): a trial answer is forked where the model says "Wait".
+DEER_TRANSITION = "wait"
+
+Probe = Callable[[str], Any]  # reasoning so far + DEER's inducer -> the trial's log-probabilities, or None
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A verdict that fired, and where: the reasoning step it came after, the reasoning's length
+    in characters and its thinking tokens at that point."""
+
+    verdict: Verdict
+    step: int
+    reasoning_chars: int
+    tokens: int
+
+
+class _PrefixCounter:
+    """Counts the reasoning's tokens a step at a time: a text that extends the last one counted
+    costs only its new part (the split falls on a blank line, where tokens do not straddle)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._text, self._tokens = "", 0
+
+    def count(self, text: str | None) -> int:
+        if not text:
+            return 0
+        if text.startswith(self._text):
+            self._tokens += self._counter.count(text[len(self._text):])
+            self._text = text
+            return self._tokens
+        return self._counter.count(text)
+
+
+def _shifted(verdict: Verdict, offset: int, step_offset: int) -> Verdict:
+    """A verdict on a tail of the text, its spans and steps moved back into the whole text."""
+    evidence = tuple(Evidence(piece.note, tuple(p + step_offset for p in piece.positions), piece.text,
+                              tuple((s + offset, e + offset) for s, e in piece.spans)) for piece in verdict.evidence)
+    return dataclasses.replace(verdict, evidence=evidence)
+
+
+class ReasoningWatch:
+    """Watches one model call's reasoning for the session's brakes; see the module docstring.
+
+    Args:
+        settings: The session's settings (their `"brakes"` part is read; defaults otherwise).
+        counter: Counts thinking tokens (the session's tokenizer).
+        signal: Set when a brake fires in mode "brake"; share it with the call's stop path.
+        probe: For DEER's confidence: given the reasoning so far with the inducer, the trial
+            answer's log-probabilities, or None when the backend gives none.
+    """
+
+    def __init__(self, settings: dict[str, Any], counter: Counter, signal: threading.Event | None = None,
+                 probe: Probe | None = None) -> None:
+        self.brakes = brake_settings(settings)
+        self.detectors = [name for name in REASONING_DETECTORS if name in self.brakes["detectors"]]
+        self.signal = signal
+        self._probe = probe
+        self._counter = _PrefixCounter(counter)
+        self._parts: list[str] = []
+        self._checked_to = 0  # characters of reasoning already cut into finished steps and checked
+        self._answering = False
+        self._probes = 0
+        self.firings: list[Firing] = []  # in order; in mode "brake" at most one
+        self.reasoning_tokens = 0  # thinking tokens of the finished steps seen so far
+
+    @property
+    def braking(self) -> bool:
+        return self.brakes["mode"] == "brake"
+
+    @property
+    def fired(self) -> Firing | None:
+        """The firing that stopped the call (mode "brake"), or the first one observed."""
+        return self.firings[0] if self.firings else None
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._parts)
+
+    def on_delta(self, delta: Delta) -> None:
+        if not self.detectors or (self.braking and self.firings):
+            return
+        if isinstance(delta, ReasoningDelta) and not self._answering:
+            self._parts.append(delta.text)
+            if "\n" in delta.text:  # a blank line may have closed a step
+                self._check()
+        elif isinstance(delta, TextDelta) and delta.text.strip() and self._parts:
+            self._answering = True  # the answer has begun: the thinking is over
+
+    def _check(self) -> None:
+        text = self.reasoning
+        boundary = _last_boundary(text, self._checked_to)
+        if boundary <= self._checked_to:
+            return  # no step finished since the last check
+        self._checked_to = boundary
+        upto = text[:boundary].rstrip()
+        done = split_steps(upto)
+        if not done:
+            return
+        self.reasoning_tokens = self._counter.count(upto)
+        for name in self.detectors:
+            if any(firing.verdict.detector == name for firing in self.firings):
+                continue  # observe mode notes each detector once
+            verdict = self._verdict(name, upto, done)
+            if verdict is not None and verdict.fires:
+                self.firings.append(Firing(verdict, done[-1].index, len(upto), self.reasoning_tokens))
+                if self.braking:
+                    if self.signal is not None:
+                        self.signal.set(f"brake: {name} (score {verdict.score:.2f})")
+                    return
+
+    def _verdict(self, name: str, text: str, done: tuple[Step, ...]) -> Verdict | None:
+        brakes = self.brakes
+        if name == "hard_budget":
+            return hard_budget(text, brakes["thinking_budget"], self._counter)
+        if name == "answer_stability":
+            return answer_stability(text, brakes["answer_repeats"])
+        if name == "overthink_score":
+            return overthink_score(text, brakes["overthink_threshold"], self._counter)
+        if name == "missing_premise":
+            return missing_premise(text, brakes["premise_steps"])
+        if name == "repetition":
+            return self._repetition(text)
+        if name == "confidence":
+            return self._confidence(text, done[-1])
+        return None
+
+    def _repetition(self, text: str) -> Verdict:
+        if len(text) <= REPETITION_WINDOW:
+            return repetition(text, self.brakes["repeat_limit"])
+        cut = text.find("\n\n", len(text) - REPETITION_WINDOW)  # start the window at a step
+        cut = len(text) - REPETITION_WINDOW if cut < 0 else cut + 2
+        steps_before = len(split_steps(text[:cut]))
+        return _shifted(repetition(text[cut:], self.brakes["repeat_limit"]), cut, steps_before)
+
+    def _confidence(self, text: str, last: Step) -> Verdict | None:
+        """DEER: when a step opens with "Wait", a trial answer on the thinking before it (at most ten)."""
+        if self._probe is None or self._probes >= DEER_MAX_PROBES:
+            return None
+        if not last.text.lower().startswith(DEER_TRANSITION) or last.index == 0:
+            return None
+        self._probes += 1
+        logprobs = self._probe(text[: last.start].rstrip() + DEER_ANSWER_INDUCER)
+        if logprobs is None:
+            self._probes = DEER_MAX_PROBES  # the backend gives none: stop asking
+            return None
+        return deer_confidence(logprobs, self.brakes["confidence_threshold"])
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")  # what ends a step, as in engine.brakes.steps
+
+
+def _last_boundary(text: str, after: int) -> int:
+    """Where the last blank line after `after` begins, once some reasoning precedes it; else `after`."""
+    last = after
+    for match in _BLANK_LINE.finditer(text, after):
+        last = match.start()
+    return last if text[:last].strip() else after
+
+
+__all__ = ["DEER_MAX_PROBES", "Firing", "Probe", "REPETITION_WINDOW", "ReasoningWatch"]
