@@ -8,7 +8,9 @@ from typing import Any, Iterable
 
 import streamlit as st
 
+from components.reasoning_timeline import render_brake_notices
 from components.reasoning_view import render_reasoning
+from engine.brakes.events import brake_log
 from engine.settings import EMBEDDED_MODEL, KNOWN_MODELS, TOOL_CHOICES
 from engine.state import ContextState
 from engine.streaming import ReasoningDelta, TextDelta
@@ -24,6 +26,7 @@ def render_chat(state: ContextState, rendered: list[dict[str, Any]], reasoning_s
     """The last `limit` messages as a chat: reasoning collapsed above each reply, each tool call
     with its result collapsed beneath it, a stopped reply marked as such."""
     counter = token_counter()
+    brakes = brake_log(state)
     start = max(0, len(rendered) - limit)
     if start:
         st.caption(f"{start} earlier messages are on the Context page.")
@@ -43,6 +46,7 @@ def render_chat(state: ContextState, rendered: list[dict[str, Any]], reasoning_s
                 st.caption(":material/stop_circle: stopped: this is what the model had written when it was stopped"
                            if message.text or message.reasoning else
                            ":material/stop_circle: stopped before the model wrote anything (it was still reading the context)")
+            render_brake_notices(brakes.for_message(message.id))
             for call in shown.get("tool_calls") or []:
                 function = call["function"]
                 answer = answers.get(call["id"])

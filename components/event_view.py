@@ -60,7 +60,29 @@ def describe(record: EventRecord) -> str:
         return ", ".join(parts)
     if kind == "context_compacted":
         return compaction_text(payload)
+    if kind == "brake_applied":
+        return brake_text(payload)
     return kind
+
+
+def brake_text(payload: dict) -> str:
+    """A `brake_applied` event in a line: detector, what it did, score against threshold, tokens."""
+    did = {"stopped_reasoning": "stopped the reasoning", "warned": "warned of a tool loop",
+           "tools_withdrawn": "withdrew the tools", "observed": "would have braked (observe)"}
+    where = f" of {payload['message_id']}" if payload.get("message_id") else ""
+    where += f" at step {payload['step'] + 1}" if isinstance(payload.get("step"), int) else ""
+    threshold = f" (threshold {payload['threshold']:g})" if isinstance(payload.get("threshold"), (int, float)) else ""
+    saved = {"estimate": f", ~{payload.get('tokens_saved', 0):,} saved (estimate)",
+             "measured": f", {payload.get('tokens_saved', 0):,} after it (measured)"}.get(payload.get("saved_basis"), "")
+    note = next((piece.get("note") for piece in payload.get("evidence") or [] if piece.get("note")), None)
+    return (f"brake {payload['detector']} {did.get(payload['action'], payload['action'])}{where}: score "
+            f"{payload['score']:g}{threshold}, {payload.get('tokens_generated', 0):,} thinking tokens{saved}"
+            + (f"; {note}" if note else ""))
+
+
+def brake_steps(records: list[EventRecord]) -> list[tuple[int, str]]:
+    """(seq, description) of each brake, for Replay to offer as places to jump to."""
+    return [(r.seq, brake_text(r.payload())) for r in records if r.kind == "brake_applied"]
 
 
 def compaction_text(payload: dict) -> str:

@@ -14,9 +14,11 @@ import uuid
 import streamlit as st
 
 from components.app_state import engine_errors, require_session, selected_session_id
+from components.brake_form import brakes_summary, render_brake_form
 from components.chat_view import render_backend_form, render_chat, render_live_turn
 from components.flash import flash, show_flash
 from components.plain import plain
+from components.reasoning_timeline import render_reasoning_panel
 from components.token_bar import current_window, render_token_bar
 from engine import WorkbenchError, render
 from engine.settings import settings_of, window_stats
@@ -50,11 +52,21 @@ with st.expander(f"Model: {settings['backend']['model']} · tools: {settings['to
             session.configure(**changes)
             flash("ok", f"Now talking to {changes['model']}.")
             st.rerun()
+with st.expander(brakes_summary(settings)):
+    brake_changes = render_brake_form(settings)
+    if brake_changes:
+        with engine_errors():
+            session.configure(brakes=brake_changes)
+            flash("ok", f"Brakes changed: {', '.join(brake_changes)}.")
+            st.rerun()
+    elif brake_changes is not None:
+        st.caption("Nothing to apply: the brakes are already so.")
 
 window = current_window(settings_window(settings)[1])
 numbers = window_stats(state, settings, window, session.encoding)
 render_token_bar(numbers, key="chat_bar")
 render_chat(state, render(state, session.encoding), numbers["reasoning_sent"])
+render_reasoning_panel(state, key=f"chat-reasoning-{session.id}")
 
 last = session.tail(1)
 unanswered = bool(state.messages) and (state.messages[-1].role in ("user", "tool") or state.messages[-1].stopped)

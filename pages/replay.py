@@ -9,9 +9,10 @@ import streamlit as st
 
 from components.app_state import engine_errors, require_session, select_session, selected_session_id
 from components.diff_view import render_diff
-from components.event_view import compaction_steps, render_event, render_timeline
+from components.event_view import brake_steps, compaction_steps, render_event, render_timeline
 from components.flash import flash
 from components.plain import plain
+from components.reasoning_timeline import render_reasoning_panel
 from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
 from engine import render
@@ -60,6 +61,13 @@ if compactions:  # where the source's own tool compacted its context (Claude Cod
     for position, (seq, text) in enumerate(compactions[:6]):
         jumps[position].button(f"Compaction at step {seq}", key=f"compaction-{seq}", help=plain(text),
                                on_click=jump_to, args=(seq,), width="stretch")
+brakes = brake_steps(records)
+if brakes:  # where a brake cut the reasoning, warned of a tool loop, or observed (issue 9)
+    st.caption(f"{len(brakes)} brake(s): jump to one to see the reasoning timeline just after it")
+    jumps = st.columns(min(len(brakes), 6))
+    for position, (seq, text) in enumerate(brakes[:6]):
+        jumps[position].button(f"Brake at step {seq}", key=f"brake-{seq}", help=plain(text),
+                               on_click=jump_to, args=(seq,), width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
 
 if at:
@@ -79,6 +87,7 @@ if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
         flash("ok", f"Forked at step {at}: a new session {fork.id} with the first {at} events.")
         st.switch_page("pages/context.py")
 
+render_reasoning_panel(state, key=f"replay-reasoning-{session.id}", counter=token_counter(session.encoding))
 rendered_now = render(state, session.encoding)
 context_tab, diff_tab, timeline_tab = st.tabs(["Context at this step", "Diff between two steps", "All events"])
 with timeline_tab:
