@@ -48,6 +48,7 @@ DEER_MAX_PROBES = 10
 # DEER's transition point (`--points 1`): a trial answer is forked where the model says "Wait".
 DEER_TRANSITION = "wait"
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")  # what ends a step, as in engine.brakes.steps
 Probe = Callable[[str], Any]  # reasoning so far + DEER's inducer -> the trial's log-probabilities, or None
 
 
@@ -63,21 +64,26 @@ class Firing:
 
 
 class _PrefixCounter:
-    """Counts the reasoning's tokens a step at a time: a text that extends the last one counted
-    costs only its new part (the split falls on a blank line, where tokens do not straddle)."""
+    """Counts a growing reasoning text's tokens without re-reading it: what lies before the
+    start of its last step is counted once and kept. A step starts after a blank line, where
+    the tokenizer's pre-split always breaks, so the sum equals counting the whole text."""
 
     def __init__(self, counter: Counter) -> None:
         self._counter = counter
-        self._text, self._tokens = "", 0
+        self._base, self._base_tokens = "", 0
 
     def count(self, text: str | None) -> int:
         if not text:
             return 0
-        if text.startswith(self._text):
-            self._tokens += self._counter.count(text[len(self._text):])
-            self._text = text
-            return self._tokens
-        return self._counter.count(text)
+        if not text.startswith(self._base):
+            return self._counter.count(text)  # not the growing text (a bisection's prefix, a marker)
+        start = len(self._base)
+        for match in _BLANK_LINE.finditer(text, start):
+            start = match.end()
+        if start > len(self._base):
+            self._base_tokens += self._counter.count(text[len(self._base):start])
+            self._base = text[:start]
+        return self._base_tokens + self._counter.count(text[len(self._base):])
 
 
 def _shifted(verdict: Verdict, offset: int, step_offset: int) -> Verdict:
@@ -136,15 +142,18 @@ class ReasoningWatch:
             self._answering = True  # the answer has begun: the thinking is over
 
     def _check(self) -> None:
+        """Run the detectors at each step closed since the last check, in order: a delta that
+        closes several steps at once brakes at the first one that fires, as a finer stream would."""
         text = self.reasoning
-        boundary = _last_boundary(text, self._checked_to)
-        if boundary <= self._checked_to:
-            return  # no step finished since the last check
-        self._checked_to = boundary
-        upto = text[:boundary].rstrip()
-        done = split_steps(upto)
-        if not done:
-            return
+        for boundary in _new_boundaries(text, self._checked_to):
+            self._checked_to = boundary
+            upto = text[:boundary].rstrip()
+            done = split_steps(upto)
+            if done and self._check_at(upto, done):
+                return
+
+    def _check_at(self, upto: str, done: tuple[Step, ...]) -> bool:
+        """The detectors on the reasoning up to a closed step; True once a brake stops the call."""
         self.reasoning_tokens = self._counter.count(upto)
         for name in self.detectors:
             if any(firing.verdict.detector == name for firing in self.firings):
@@ -155,7 +164,8 @@ class ReasoningWatch:
                 if self.braking:
                     if self.signal is not None:
                         self.signal.set(f"brake: {name} (score {verdict.score:.2f})")
-                    return
+                    return True
+        return False
 
     def _verdict(self, name: str, text: str, done: tuple[Step, ...]) -> Verdict | None:
         brakes = self.brakes
@@ -195,15 +205,13 @@ class ReasoningWatch:
         return deer_confidence(logprobs, self.brakes["confidence_threshold"])
 
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")  # what ends a step, as in engine.brakes.steps
-
-
-def _last_boundary(text: str, after: int) -> int:
-    """Where the last blank line after `after` begins, once some reasoning precedes it; else `after`."""
-    last = after
+def _new_boundaries(text: str, after: int) -> list[int]:
+    """Where each blank line after `after` that closes a step begins (some reasoning before it)."""
+    found = []
     for match in _BLANK_LINE.finditer(text, after):
-        last = match.start()
-    return last if text[:last].strip() else after
+        if match.start() > after and (found or text[: match.start()].strip()):
+            found.append(match.start())
+    return found
 
 
 __all__ = ["DEER_MAX_PROBES", "Firing", "Probe", "REPETITION_WINDOW", "ReasoningWatch"]

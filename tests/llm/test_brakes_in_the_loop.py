@@ -1,0 +1,247 @@
+"""The brakes in a live turn: the stream is cut at a step, the model finishes after the brake
+text, the tool loop is warned then loses its tools, and every brake is an event that replays,
+forks and travels through export and import."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import scripted_model
+from engine.brakes.events import brake_log
+from engine.brakes.settings import BRAKE_TEXTS, MISSING_PREMISE_TEXT
+from engine.think_tags import CLOSE_TAG
+from engine.tokens import token_counter
+from sessions import SessionStore
+from sessions.agent import Turn, retry_turn, run_turn
+from engine.streaming import ReasoningDelta, StopSignal
+
+SETTLED = (
+    "We need 17 + 25.\n\n"
+    "17 + 25 = 42, so the answer is 42.\n\n"
+    "Wait, let me check: 25 + 17 is 42 as well. The answer is 42.\n\n"
+    "TAIL-ONE Hmm, but maybe I should recount the units digit and the tens digit separately.\n\n"
+    "TAIL-TWO Perhaps I should verify once more by counting up from 17 in fives.\n\n"
+    "TAIL-THREE Yes."
+)
+
+
+def _events(session, kind=None):
+    return [e for e in session.events() if kind is None or e["kind"] == kind]
+
+
+def test_a_settled_answer_cuts_the_stream_and_the_model_finishes_after_the_brake_text(session, model):
+    scripted_model.enqueue(model, {"reasoning": SETTLED, "content": "The answer is 42.", "chunk_size": 8}, "42.")
+    result = run_turn(session, "What is 17 + 25?")
+    assert result["braked"] == "answer_stability" and result["reply"] == "42." and not result["stopped"]
+    message = session.state().messages[-1]
+    sbt_e = BRAKE_TEXTS["sbt-e"]
+    assert message.reasoning.endswith(sbt_e) and "TAIL-ONE" not in message.reasoning  # cut at the step
+    assert message.content == "42."
+    first, finish = scripted_model.requests(model)
+    prefill = finish["messages"][-1]
+    assert prefill["role"] == "assistant" and prefill["content"].rstrip().endswith(CLOSE_TAG)
+    assert sbt_e in prefill["content"] and "TAIL-ONE" not in prefill["content"]
+    assert not finish.get("tools")  # the model finishes without tools
+    kinds = [e["kind"] for e in _events(session)][-4:]
+    assert kinds == ["llm_called", "llm_called", "message_added", "brake_applied"]
+    stopped, finishing = (e["payload"] for e in _events(session, "llm_called")[-2:])
+    assert stopped["finish_reason"] == "stopped" and stopped["stop_reason"].startswith("brake: answer_stability")
+    assert finishing["purpose"] == "brake_finish" and finishing["finish_reason"] == "stop"
+    brake = _events(session, "brake_applied")[-1]["payload"]
+    assert brake["detector"] == "answer_stability" and brake["action"] == "stopped_reasoning" and brake["mode"] == "brake"
+    assert brake["message_id"] == message.id and brake["step"] == 2 and brake["score"] == 2.0 == brake["threshold"]
+    assert [piece["positions"] for piece in brake["evidence"]] == [[1], [2]]
+    cut = message.reasoning[: brake["reasoning_chars"]]
+    assert cut.endswith("The answer is 42.") and brake["tokens_generated"] == token_counter().count(cut)
+    assert 0 < brake["tokens_saved"] and brake["saved_basis"] == "estimate" and brake["brake_text"] == sbt_e
+
+
+def test_reasoning_inside_think_tags_brakes_the_same_way(session, model):
+    content = f"<think>{SETTLED}</think>The answer is 42."
+    scripted_model.enqueue(model, {"content": content, "chunk_size": 5}, "42.")
+    result = run_turn(session, "What is 17 + 25?")
+    assert result["braked"] == "answer_stability"
+    message = session.state().messages[-1]
+    assert "TAIL-ONE" not in message.reasoning and message.content == "42."
+    assert _events(session, "brake_applied")[-1]["payload"]["step"] == 2
+
+
+def test_observe_mode_records_where_it_would_have_braked_and_measures_what_that_saves(session, model):
+    session.configure(brakes={"mode": "observe"})
+    scripted_model.enqueue(model, {"reasoning": SETTLED, "content": "The answer is 42."})
+    result = run_turn(session, "What is 17 + 25?")
+    assert "braked" not in result and len(scripted_model.requests(model)) == 1
+    message = session.state().messages[-1]
+    assert message.reasoning == SETTLED and message.content == "The answer is 42."
+    observed = [e["payload"] for e in _events(session, "brake_applied")]
+    assert {b["detector"] for b in observed} >= {"answer_stability", "overthink_score"}
+    assert all(b["mode"] == "observe" and b["action"] == "observed" and b["saved_basis"] == "measured" for b in observed)
+    stability = next(b for b in observed if b["detector"] == "answer_stability")
+    counter = token_counter()
+    assert stability["tokens_saved"] == counter.count(SETTLED) - stability["tokens_generated"] > 0
+
+
+def test_no_detectors_means_no_brakes(session, model):
+    session.configure(brakes={"detectors": []})
+    scripted_model.enqueue(model, {"reasoning": SETTLED, "content": "The answer is 42."})
+    run_turn(session, "What is 17 + 25?")
+    assert session.state().messages[-1].reasoning == SETTLED and not _events(session, "brake_applied")
+
+
+def test_a_missing_premise_brakes_with_the_ask_instead_text(session, model):
+    reasoning = ("Each box holds some apples, but the number of boxes is not given.\n\n"
+                 "Without it the total depends on how many boxes there are.\n\n"
+                 "The count of boxes isn't specified anywhere in the question.\n\nTAIL guess ten boxes.")
+    scripted_model.enqueue(model, {"reasoning": reasoning, "content": "50"}, "How many boxes are there?")
+    result = run_turn(session, "Each box holds 5 apples. How many apples?")
+    assert result["braked"] == "missing_premise"
+    assert session.state().messages[-1].reasoning.endswith(MISSING_PREMISE_TEXT)
+    assert "TAIL" not in session.state().messages[-1].reasoning
+
+
+def test_the_qwen_hand_over_sentence_is_an_option(session, model):
+    session.configure(brakes={"brake_text": "qwen"})
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, "42")
+    run_turn(session, "What is 17 + 25?")
+    assert session.state().messages[-1].reasoning.endswith(BRAKE_TEXTS["qwen"])
+    assert BRAKE_TEXTS["qwen"] in scripted_model.requests(model)[-1]["messages"][-1]["content"]
+
+
+def test_the_brake_text_reaches_the_live_view_and_the_finish_streams_too(session, model):
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, "forty-two")
+    heard = []
+    run_turn(session, "What is 17 + 25?", observer=heard.append)
+    reasoning = "".join(d.text for d in heard if isinstance(d, ReasoningDelta))
+    assert reasoning.endswith(BRAKE_TEXTS["sbt-e"])
+    assert "".join(getattr(d, "text", "") for d in heard if not isinstance(d, ReasoningDelta)).endswith("forty-two")
+
+
+def test_a_failed_finish_keeps_the_cut_reasoning_and_can_be_retried(session, model):
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, RuntimeError("the server went away"), "42")
+    result = run_turn(session, "What is 17 + 25?")
+    assert result["error"] and result["stopped"]
+    message = session.state().messages[-1]
+    assert message.stopped and message.reasoning.endswith(BRAKE_TEXTS["sbt-e"])
+    assert _events(session)[-1]["kind"] == "llm_failed" and _events(session, "brake_applied")
+    assert retry_turn(session)["reply"] == "42"
+
+
+def test_a_person_stopping_mid_reasoning_is_no_brake(session, model):
+    import threading
+
+    gate = threading.Event()
+    scripted_model.enqueue(model, {"reasoning": SETTLED, "chunk_size": 4, "gate": gate})
+    turn = Turn(session, "What is 17 + 25?").start()
+    for update in turn.updates():  # the first reasoning piece: the stream is open, waiting at the gate
+        if isinstance(update, ReasoningDelta):
+            break
+    turn.stop("the person pressed Stop")
+    gate.set()
+    turn.join(30)
+    result = turn.outcome()
+    assert result["stopped"] and "braked" not in result and not _events(session, "brake_applied")
+    assert len(scripted_model.requests(model)) == 1
+
+
+def test_a_budget_the_model_sets_for_itself_cuts_its_next_reasoning(session, model):
+    session.configure(tools="all")
+    long_steps = "\n\n".join(f"Step {i}: I keep listing numbers {' '.join(str(n) for n in range(i, i + 30))}." for i in range(12))
+    scripted_model.enqueue(model, {"tool_calls": [{"name": "set_reasoning_budget", "arguments": '{"tokens": 120}'}]},
+                           {"reasoning": long_steps, "content": "done"}, "Finished.")
+    run_turn(session, "Count for me.")
+    assert session.settings["brakes"]["thinking_budget"] == 120
+    brake = _events(session, "brake_applied")[-1]["payload"]
+    assert brake["detector"] == "hard_budget" and brake["tokens_generated"] >= 120 and brake["threshold"] == 120
+    assert "Step 11" not in session.state().messages[-1].reasoning
+
+
+def test_a_brake_replays_forks_and_survives_export_and_import(session, model, tmp_path):
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, "42.")
+    run_turn(session, "What is 17 + 25?")
+    [record] = brake_log(session.state()).records
+    before = session.fork(at=record.seq - 1)
+    assert brake_log(before.state()).records == () and brake_log(session.state(at=record.seq)).records == (record,)
+    store = SessionStore(str(tmp_path / "other.duckdb"))
+    for name, fmt in (("trace.jsonl", "jsonl"), ("trace.otlp.json", "otlp")):
+        path = tmp_path / name
+        if fmt == "jsonl":
+            session.export(path)
+        else:
+            from sessions.exporting import export_session
+
+            export_session(session, "otlp", path)
+        report = store.import_file(path, format_name=fmt)
+        copy = store.open_session(report.files[0].sessions[0]["id"])
+        [again] = [e["payload"] for e in copy.events() if e["kind"] == "brake_applied"]
+        original = _events(session, "brake_applied")[0]["payload"]
+        assert again == original, fmt
+        assert copy.state().messages[-1].reasoning == session.state().messages[-1].reasoning
+
+
+# ---- tool loops, through a real OpenAI-compatible server -----------------------------------
+
+
+def _loop_session(server_url: str, **brakes):
+    session = SessionStore(":memory:").create_session("loop")
+    session.add_message("user", "The deadline is Friday. The budget is 40,000.")
+    session.configure(model="openai/loop-model", api_base=server_url, tools="sculptor", **({"brakes": brakes} if brakes else {}))
+    return session
+
+
+SEARCH = {"name": "search_context", "arguments": '{"query": "deadline"}'}
+SEARCH_REORDERED = {"name": "search_context", "arguments": '{ "query":"deadline"}'}  # the same call as canonical JSON
+
+
+def test_a_tool_loop_is_warned_then_loses_its_tools_for_the_turn(openai_server):
+    openai_server.replies = [{"tool_calls": [SEARCH]}, {"tool_calls": [SEARCH_REORDERED]}, {"tool_calls": [SEARCH]},
+                             {"tool_calls": [SEARCH]}, {"content": "The deadline is Friday."}]
+    session = _loop_session(openai_server.url)
+    result = run_turn(session, "When is the deadline?")
+    assert result["reply"] == "The deadline is Friday."
+    results = [call["result"] for call in result["tool_calls"]]
+    assert "results" in results[0] and "results" in results[1]
+    assert results[2]["error"].startswith("Loop detected: you have made the same tool call 3 times")
+    assert 'search_context(' in results[2]["error"] and "deadline" in results[2]["error"]
+    assert results[3]["error"].startswith("Tools are withdrawn")
+    brakes = [e["payload"] for e in _events(session, "brake_applied")]
+    assert [b["action"] for b in brakes] == ["warned", "tools_withdrawn"] and all(b["detector"] == "tool_loop" for b in brakes)
+    messages = session.state().messages
+    looped = [m for m in messages if m.role == "assistant" and m.tool_calls][2]
+    assert brakes[0]["message_id"] == looped.id and brakes[0]["tool_calls"] == [looped.tool_calls[0]["id"]]
+    searches = [e for e in _events(session, "context_searched")]
+    assert len(searches) == 2  # the looped calls were answered by the brake, not run
+    last = openai_server.requests[-1]
+    assert last.get("tool_choice") == "none"  # the last call is offered no tool
+    assert all(json.loads(m["content"]) for m in last["messages"] if m["role"] == "tool")
+
+
+def test_ping_pong_between_two_calls_is_a_loop(openai_server):
+    other = {"name": "search_context", "arguments": '{"query": "budget"}'}
+    openai_server.replies = [{"tool_calls": [SEARCH]}, {"tool_calls": [other]}, {"tool_calls": [SEARCH]},
+                             {"tool_calls": [other]}, {"content": "Friday, 40,000."}]
+    session = _loop_session(openai_server.url)
+    result = run_turn(session, "Deadline and budget?")
+    assert result["tool_calls"][3]["result"]["error"].startswith("Loop detected: you have alternated")
+    assert [e["payload"]["action"] for e in _events(session, "brake_applied")] == ["warned"]
+
+
+def test_exempt_tools_and_observe_mode_let_the_calls_run(openai_server):
+    openai_server.replies = [{"tool_calls": [SEARCH]}] * 3 + [{"content": "Friday."}]
+    session = _loop_session(openai_server.url, exempt_tools=["search_context"])
+    run_turn(session, "When?")
+    assert not _events(session, "brake_applied") and len(_events(session, "context_searched")) == 3
+    openai_server.replies = [{"tool_calls": [SEARCH]}] * 4 + [{"content": "Friday."}]
+    session = _loop_session(openai_server.url, mode="observe")
+    run_turn(session, "When?")
+    assert [e["payload"]["action"] for e in _events(session, "brake_applied")] == ["observed", "observed"]
+    assert len(_events(session, "context_searched")) == 4
+
+
+def test_reasoning_streamed_by_a_real_server_is_braked(openai_server):
+    openai_server.replies = [{"reasoning_content": SETTLED, "content": "42"}, {"content": "42."}]
+    session = _loop_session(openai_server.url)
+    result = run_turn(session, "What is 17 + 25?")
+    assert result["braked"] == "answer_stability" and result["reply"] == "42."
+    assert openai_server.requests[1]["max_tokens"] == 512 and "TAIL-ONE" not in session.state().messages[-1].reasoning
