@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.brakes import extract_answers, missing_premise, repetition, split_steps
-from engine.brakes.reasoning import SBT_BETA, marker_spans
+from engine.brakes.reasoning import SBT_BETA, answer_certain, marker_spans, step_answers
 from engine.brakes.steps import normalize_answer
 from engine.tokens import token_counter
 
@@ -45,7 +45,9 @@ class Run:
     tokens: list[int]  # thinking tokens so far after each step
     answers: list[str | None]  # the answer extractable from the reasoning so far, per step
     sbt: list[float]  # SBT overthink score per step
-    stable: list[int]  # steps that reached the latest answer, per step (SBT-E)
+    stable: list[int]  # steps that reached the latest answer, per step (SBT-E's count)
+    streak: list[int]  # the run of steps ending at the latest answer that state it (Dynasor's count)
+    certain: list[bool]  # whether that latest answer was said without hesitation (`answer_certain`)
     repetition_at: int | None  # first step where repetition fires
     mip_at: int | None  # first step where missing premise fires
     final: str | None  # the trace's own final answer
@@ -119,17 +121,20 @@ def _first_firing(check, n: int) -> int | None:
     return low
 
 
-def _answer_scores(thinking: str, ends: list[int], tokens: list[int]) -> tuple[list, list, list]:
-    """Per step: the latest answer so far, the SBT overthink score and the SBT-E count, the
-    same numbers `overthink_score` and `answer_stability` give on `thinking[:end]` (a test
-    checks this step by step), found in one pass: answers and markers are read once from the
-    whole text, and a step's end is followed by a blank line, so a match inside the prefix is
-    the same match as in the whole text."""
+def _answer_scores(thinking: str, ends: list[int], tokens: list[int]) -> tuple[list, ...]:
+    """Per step: the latest answer so far, the SBT overthink score, SBT-E's count, Dynasor's
+    streak and whether the latest answer was certain: the numbers `overthink_score` and
+    `answer_stability` give on `thinking[:end]` (a test checks this step by step), found in
+    one pass. Answers and markers are read once from the whole text; a step's end is followed
+    by a blank line, so a match inside the prefix is the same match as in the whole text, and
+    whether an answer is certain depends only on its own step."""
     found = extract_answers(thinking)
+    probes = step_answers(thinking, found)
+    sure = {probe.start: answer_certain(thinking, probe) for probe in probes}
     markers = [(start, _count_short(marker.lower())) for marker, start, _ in marker_spans(thinking)]
-    answers, sbt, stable = [], [], []
+    answers, sbt, stable, streak, certain = [], [], [], [], []
     seen: dict[str, tuple[int, set[int]]] = {}  # value -> (first step, steps that reached it)
-    a = m = marker_tokens = 0
+    a = p = m = marker_tokens = run = 0
     latest = None
     for k, end in enumerate(ends):
         while a < len(found) and found[a].start < end:
@@ -137,6 +142,9 @@ def _answer_scores(thinking: str, ends: list[int], tokens: list[int]) -> tuple[l
             where.add(found[a].step)
             latest = found[a].value
             a += 1
+        while p < len(probes) and probes[p].start < end:
+            run = run + 1 if p and probes[p - 1].value == probes[p].value else 1
+            p += 1
         while m < len(markers) and markers[m][0] < end:
             marker_tokens += markers[m][1]
             m += 1
@@ -145,7 +153,9 @@ def _answer_scores(thinking: str, ends: list[int], tokens: list[int]) -> tuple[l
         answers.append(latest)
         sbt.append(SBT_BETA * kappa + (1 - SBT_BETA) * inefficiency)
         stable.append(len(seen[latest][1]) if latest is not None else 0)
-    return answers, sbt, stable
+        streak.append(run)
+        certain.append(bool(p) and sure[probes[p - 1].start])
+    return answers, sbt, stable, streak, certain
 
 
 def stream(model: str, dataset: str, key: str, trace: str, gold: str) -> Run:
@@ -159,12 +169,13 @@ def stream(model: str, dataset: str, key: str, trace: str, gold: str) -> Run:
         previous = step.end
         tokens.append(total)
         ends.append(step.end)
-    answers, sbt, stable = _answer_scores(thinking, ends, tokens)
+    answers, sbt, stable, streak, certain = _answer_scores(thinking, ends, tokens)
     repetition_at = _first_firing(lambda i: repetition(thinking[:ends[i]]).fires, len(ends))
     mip_at = _first_firing(lambda i: missing_premise(thinking[:ends[i]]).fires, len(ends))
     found = extract_answers(answer_part)
     final = found[-1].value if found else (answers[-1] if answers else None)
-    return Run(model, dataset, split_of(key), tokens, answers, sbt, stable, repetition_at, mip_at, final, gold)
+    return Run(model, dataset, split_of(key), tokens, answers, sbt, stable, streak, certain, repetition_at, mip_at,
+               final, gold)
 
 
 def load(data: Path, limit: int | None = None) -> list[tuple[str, str, str, str, str]]:

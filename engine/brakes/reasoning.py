@@ -13,11 +13,12 @@ constants so the bench can tune them and the settings can name them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from typing import Protocol
 
-from engine.brakes.steps import extract_answers, split_steps, step_at
+from engine.brakes.steps import Answer, extract_answers, split_steps, step_at
 from engine.brakes.verdict import Evidence, Verdict
 
 
@@ -63,12 +64,23 @@ CHANT_WINDOW = 5_000
 MIP_MIN_STEPS = 2
 
 
-def _marker_pattern(marker: str) -> re.Pattern[str]:
-    words = r"\s+".join(re.escape(word) for word in marker.lower().split())
-    return re.compile(rf"(?<!\w){words}(?!\w)")
+def _marker_regex(marker: str) -> str:
+    return r"\s+".join(re.escape(word) for word in marker.lower().split())
 
 
-_MARKER_PATTERNS = tuple((marker, _marker_pattern(marker)) for marker in SBT_MARKERS)
+# The 25 markers as one alternation, longest first, whole words (no word character on either
+# side), in a lookahead so overlapping markers are all found; case-insensitive.
+_MARKERS = re.compile(
+    r"(?=(?<!\w)(" + "|".join(_marker_regex(m) for m in sorted(SBT_MARKERS, key=len, reverse=True)) + r")(?!\w))",
+    re.IGNORECASE,
+)
+_MARKER_NAMES = {marker.lower(): marker for marker in SBT_MARKERS}
+# Dynasor-CoT (hao-ai-lab/Dynasor, dynasor/cot.py `uncertain_words`): a probe answer holding one
+# of these is uncertain. Dynasor tests substrings; we match whole words ("no" is not "know").
+DYNASOR_UNCERTAIN_WORDS = ("wait", "hold", "but", "okay", "no", "hmm")
+_UNCERTAIN = re.compile(r"(?<!\w)(?:wait|hold|but|okay|no|hmm+)(?!\w)", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?!\d)|\n")
+_BLANK = re.compile(r"\n[ \t]*\n")  # a step's end, as engine.brakes.steps splits them
 
 
 def _default_counter(counter: Counter | None) -> Counter:
@@ -100,30 +112,76 @@ def hard_budget(reasoning: str, budget: int = DEFAULT_THINKING_BUDGET, counter: 
     return Verdict("hard_budget", tokens / budget if budget > 0 else float("inf"), fires, evidence)
 
 
-def answer_stability(reasoning: str, min_repeats: int = SBT_E_MIN_REPEATS) -> Verdict:
-    """SBT-E: the latest answer has been reached in `min_repeats` or more distinct steps.
-
-    Distinct steps, because "the answer is 5, so \\boxed{5}" in one step is one solution, not
-    two; and the latest answer, because a model that moved from 4 to 5 has not settled on 4.
-    Score = the number of steps that reached the latest answer.
-    """
-    answers = extract_answers(reasoning)
-    if not answers:
-        return Verdict.quiet("answer_stability", "no answer yet")
-    latest = answers[-1].value
-    first_per_step: dict[int, Evidence] = {}
+def step_answers(reasoning: str, answers: tuple[Answer, ...] | None = None) -> list[Answer]:
+    """The last answer of each step that states one, in order: our stand-in for Dynasor's probe
+    answers (Dynasor asks the model for one every 64 tokens; without a model, each step that
+    states an answer is one probe, and its last answer is what it settled on)."""
+    answers = extract_answers(reasoning) if answers is None else answers
+    per_step: dict[int, Answer] = {}
     for answer in answers:
-        if answer.value == latest and answer.step not in first_per_step:
-            first_per_step[answer.step] = _at(reasoning, answer.step, answer.start, answer.end, f"answer {latest}")
-    evidence = tuple(first_per_step.values())
-    return Verdict("answer_stability", float(len(evidence)), len(evidence) >= min_repeats, evidence)
+        per_step[answer.step] = answer
+    return [per_step[step] for step in sorted(per_step)]
+
+
+def answer_certain(reasoning: str, answer: Answer) -> bool:
+    """Whether an answer is stated without hesitation: not hedged (no question mark after it, no
+    "maybe" before it in its sentence) and no Dynasor uncertain word ("wait", "hold", "but",
+    "okay", "no", "hmm") from the start of its sentence to the end of its step, so "so 29.
+    Hmm, or 30?" and "but the answer is 5" are not settled."""
+    if answer.hedged:
+        return False
+    blank = _BLANK.search(reasoning, answer.end)
+    step_end = blank.start() if blank else len(reasoning)
+    sentence = max((m.end() for m in _SENTENCE_END.finditer(reasoning, max(0, answer.start - 300), answer.start)),
+                   default=max(0, answer.start - 300))
+    return not _UNCERTAIN.search(reasoning, sentence, step_end)
+
+
+def answer_stability(reasoning: str, min_repeats: int = SBT_E_MIN_REPEATS, *, consecutive: bool = True,
+                     certain: bool = True) -> Verdict:
+    """The model has settled: the same answer stated in `min_repeats` steps, the latest without doubt.
+
+    Dynasor-CoT's exit (hao-ai-lab/Dynasor `dynasor/cot.py`): the last N probe answers agree
+    and carry no uncertain word. Here each step that states an answer is a probe
+    (`step_answers`), so by default the last `min_repeats` of them must agree, and with
+    `certain` the latest must pass `answer_certain` (Dynasor asks it of all N; the latest alone
+    kept 99.3% of answers on bench-brakes' tune part and saved more). Distinct steps, because
+    "the answer is 5, so \\boxed{5}" in one step is one solution, not two (SBT-E counts
+    solutions). With `consecutive=False` it is SBT-E's count instead: the latest answer
+    reached in `min_repeats` distinct steps, whatever came between.
+    Score = the steps agreeing (the run of equal probes ending at the latest; or, with
+    `consecutive=False`, the steps that reached the latest answer).
+    """
+    probes = step_answers(reasoning)
+    if not probes:
+        return Verdict.quiet("answer_stability", "no answer yet")
+    latest = probes[-1]
+    if consecutive:
+        run = list(itertools.takewhile(lambda probe: probe.value == latest.value, reversed(probes)))[::-1]
+    else:
+        answers = extract_answers(reasoning)
+        run = [next(a for a in answers if a.step == step and a.value == latest.value)
+               for step in sorted({a.step for a in answers if a.value == latest.value})]
+    evidence = [_at(reasoning, probe.step, probe.start, probe.end, f"answer {latest.value}") for probe in run]
+    sure = not certain or answer_certain(reasoning, latest)
+    if not sure:
+        evidence.append(_at(reasoning, latest.step, latest.start, latest.end, "said with hesitation"))
+    return Verdict("answer_stability", float(len(run)), len(run) >= min_repeats and sure, tuple(evidence))
 
 
 def marker_spans(reasoning: str) -> list[tuple[str, int, int]]:
-    """`(marker, start, end)` of every SBT marker in the text, case-insensitive, whole words."""
-    lowered = reasoning.lower()
-    found = [(marker, m.start(), m.end()) for marker, pattern in _MARKER_PATTERNS for m in pattern.finditer(lowered)]
-    return sorted(found, key=lambda item: item[1])
+    """`(marker, start, end)` of every SBT marker in the text, case-insensitive, whole words.
+
+    One compiled alternation of the 25 markers (`_MARKERS`), longest first, inside a lookahead
+    so that matches may overlap: "Let me check" is found, and the "Check" inside it too, as
+    separate searches per marker found them (at one place at most one marker can match as a
+    whole word, so the first alternative that does is the one). Sorted by start.
+    """
+    found = []
+    for match in _MARKERS.finditer(reasoning):
+        text = match.group(1)
+        found.append((_MARKER_NAMES[" ".join(text.lower().split())], match.start(), match.start() + len(text)))
+    return found
 
 
 def marker_ratio(reasoning: str, counter: Counter | None = None) -> float:
@@ -306,6 +364,6 @@ def check_reasoning(reasoning: str, budget: int = DEFAULT_THINKING_BUDGET, count
 
 __all__ = [
     "Counter",
-    "hard_budget", "answer_stability", "marker_spans", "marker_ratio", "overthink_score",
+    "DYNASOR_UNCERTAIN_WORDS", "hard_budget", "answer_stability", "answer_certain", "step_answers", "marker_spans", "marker_ratio", "overthink_score",
     "prose_segments", "repetition", "missing_premise", "check_reasoning",
 ]

@@ -52,6 +52,7 @@ class Answer:
     end: int
     step: int
     pattern: str
+    hedged: bool = False  # said with a question mark or a hedge word: the model doubts it
 
 
 def read_reasoning(content: str | None = None, reasoning: str | None = None) -> Reasoning:
@@ -94,17 +95,29 @@ def step_at(steps: tuple[Step, ...], position: int) -> int:
     return found
 
 
-# "answer is X" and "Final Answer: X": X runs to the end of the sentence or line. A period
-# followed by a digit stays inside (3.5), so do commas inside numbers (1,000).
+# "answer is X" and "Final Answer: X": X runs to the end of the sentence or clause. A period
+# followed by a digit stays inside (3.5), so do commas inside numbers (1,000); a question mark,
+# ", which ..." or "wait" ends it ("the answer is 29? Hmm" is 29, said with doubt).
 _SAID = re.compile(
-    r"(?P<lead>\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be|=)\s*:?"
-    r"|\bfinal\s+answer\s*[:\-]\s*)"
-    r"(?P<value>[^\n]*?)(?=\.(?!\d)|;|\n|$|\s+(?:because|since|but|and\s+so)\b)",
+    r"(?P<lead>\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|should\s+be|must\s+be|=)\s*:?"
+    r"|\bfinal\s+answer\s*[:\-]\s*|\banswer\s*:\s*)"
+    r"(?P<value>[^\n]*?)"
+    r"(?=\.(?!\d)|[;?]|,\s|\n|$|\s+(?:because|since|but|and|so|which|wait|hmm|right|then|as|if|or\s+(?:so|maybe|not))\b)",
     re.IGNORECASE,
 )
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWERISH = re.compile(r"\d|\\|^[A-Za-z]$|^\(?[A-Ea-e]\)$|^(?:yes|no|true|false)$", re.IGNORECASE)
 _MAX_SAID_LENGTH = 40  # "the answer is probably not what I first thought" is no answer
+# Ours: an answer given as one of two ("either 450 or 900") is no answer; one said with a
+# question mark, or in a sentence that hedges it, is an answer the model doubts (`hedged`).
+_ALTERNATIVES = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
+_HEDGE = re.compile(r"\b(?:maybe|perhaps|probably|might|not\s+sure|unless|approximately|about|around|roughly|if)\b",
+                    re.IGNORECASE)
+_SENTENCE_START = re.compile(r"[.!?\n](?!\d)")
+# A sentence is no answer ("Answer: Jasmine has 13"; the box says 13): a said answer with a word
+# of three letters or more left after its LaTeX commands is skipped, yes/no/true/false apart.
+_LATEX = re.compile(r"\\[A-Za-z]+|^(?:yes|no|true|false)$", re.IGNORECASE)
+_WORDY = re.compile(r"[A-Za-z]{3,}")
 
 
 def _boxed(text: str) -> list[tuple[int, int, str]]:
@@ -120,6 +133,15 @@ def _boxed(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _hedged(text: str, start: int, end: int) -> bool:
+    """Whether the answer at `start:end` is said with doubt: a question mark right after it, or
+    a hedge word earlier in its sentence ("maybe the answer is 5")."""
+    if text[end : end + 2].lstrip(" *$}").startswith("?"):
+        return True
+    sentence = max((m.end() for m in _SENTENCE_START.finditer(text, max(0, start - 300), start)), default=max(0, start - 300))
+    return bool(_HEDGE.search(text, sentence, end))
+
+
 def extract_answers(text: str, steps: tuple[Step, ...] | None = None) -> tuple[Answer, ...]:
     """Every answer the text states, in order; a "the answer is \\boxed{5}" counts once."""
     steps = split_steps(text) if steps is None else steps
@@ -128,16 +150,19 @@ def extract_answers(text: str, steps: tuple[Step, ...] | None = None) -> tuple[A
     for start, end, inner in boxes:
         value = normalize_answer(inner)
         if value:
-            found.append(Answer(value, text[start:end], start, end, step_at(steps, start), "boxed"))
+            found.append(Answer(value, text[start:end], start, end, step_at(steps, start), "boxed",
+                                _hedged(text, start, end)))
     for match in _SAID.finditer(text):
         start, end = match.start("value"), match.end("value")
         if any(b_start < end + 2 and b_end > start for b_start, b_end, _ in boxes):
             continue
         raw = match.group("value").strip().strip("*$ ").rstrip(",")
+        if _ALTERNATIVES.search(raw):
+            continue
         value = normalize_answer(raw)
-        if value and len(raw) <= _MAX_SAID_LENGTH and _ANSWERISH.search(value):
+        if value and len(raw) <= _MAX_SAID_LENGTH and _ANSWERISH.search(value) and not _WORDY.search(_LATEX.sub("", value)):
             found.append(Answer(value, text[match.start() : end], match.start(), end,
-                                step_at(steps, match.start()), "said"))
+                                step_at(steps, match.start()), "said", _hedged(text, match.start(), end)))
     return tuple(sorted(found, key=lambda answer: answer.start))
 
 
@@ -148,7 +173,10 @@ def final_answer(text: str) -> str | None:
 
 
 _UNITS = re.compile(r"\\(?:text|mathrm|textbf|mbox)\s*\{[^{}]*\}")
-_TRAILING_WORDS = re.compile(r"(?<=\d)\s+[A-Za-z][A-Za-z/ ]*$")
+_TRAILING_WORDS = re.compile(r"(?<=[\dπ}])\s+[A-Za-z][A-Za-z/ ]*$")
+_APPROXIMATE = re.compile(r"^(?:about|approximately|around|roughly|exactly|just|only)\s+", re.IGNORECASE)
+# Atoms a plain-text fraction or root may hold: "16/27", "20000/π", "sqrt(5)", "6√2".
+_ATOM = r"(?:\d+(?:\.\d+)?|\\pi|\d*\\sqrt\{\d+\}|[a-z])"
 
 
 def normalize_answer(value: str) -> str:
@@ -156,17 +184,28 @@ def normalize_answer(value: str) -> str:
 
     `\\dfrac` reads as `\\frac`, `\\left(` as `(`; a number followed by words ("540 meters")
     keeps the number; a plain number loses trailing zeros after its point ("2.50" is "2.5").
+    Reasoning writes answers as plain text that the final answer writes in LaTeX, so "16/27"
+    reads as `\\frac{16}{27}`, "√5" and "sqrt(5)" as `\\sqrt{5}`, "π" as `\\pi`; and a worked
+    answer keeps its result ("2*5!*5! = 28,800" is 28800, "a_1 = 504" is 504).
     """
     value = value.strip().strip("$").strip()
+    value = _APPROXIMATE.sub("", value)
     value = _UNITS.sub("", value)
     value = _TRAILING_WORDS.sub("", value)
     for old, new in (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\left", ""), ("\\right", ""),
                      ("^\\circ", ""), ("^{\\circ}", ""), ("\\circ", ""), ("°", ""), ("\\%", ""),
-                     ("%", ""), ("\\!", ""), ("\\,", ""), ("\\ ", ""), ("$", "")):
+                     ("%", ""), ("\\!", ""), ("\\,", ""), ("\\ ", ""), ("$", ""), ("π", "\\pi"),
+                     ("\\cdot", "*"), ("\\times", "*"), ("×", "*")):
         value = value.replace(old, new)
     value = re.sub(r"\s+", "", value).rstrip(".")
+    if "=" in value and not re.search(r"[<>]|\\[lg]e|,(?!\d{3})", value):
+        value = value.rsplit("=", 1)[1] or value
+    value = re.sub(r"(?:√|\\sqrt|sqrt)\(?\{?(\d+)\}?\)?", r"\\sqrt{\1}", value)
     if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", value):
         value = value.replace(",", "")
     if re.fullmatch(r"-?\d+\.\d+", value):
         value = value.rstrip("0").rstrip(".")
+    fraction = re.fullmatch(rf"(-?)\(?({_ATOM})\)?/\(?({_ATOM})\)?", value)
+    if fraction:
+        value = f"{fraction.group(1)}\\frac{{{fraction.group(2)}}}{{{fraction.group(3)}}}"
     return value

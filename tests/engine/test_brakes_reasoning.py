@@ -4,6 +4,7 @@ the issue names, and the answer extractor on a few real traces."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from engine.brakes import (
     repetition,
     split_steps,
 )
-from engine.brakes.reasoning import CHANT_CHUNK, CHANT_REPEATS, marker_spans
+from engine.brakes.reasoning import CHANT_CHUNK, CHANT_REPEATS, answer_certain, marker_spans, step_answers
 from engine.brakes.steps import normalize_answer
 from engine.tokens import token_counter
 
@@ -100,11 +101,34 @@ def test_hard_budget_counts_real_tokens_by_default():
     assert not hard_budget(text, budget=10_000).fires
 
 
-def test_answer_stability_fires_when_the_latest_answer_is_reached_in_two_steps():
-    verdict = answer_stability(SETTLED)
+CALM = (
+    "James runs 3 sprints 3 times a week, 60 meters each.\n\n"
+    "That is 9 sprints, so 9 * 60 = 540. The answer is 540.\n\n"
+    "Let me verify: 3 * 60 = 180 per session, 180 * 3 = 540, so \\boxed{540}."
+)
+
+
+def test_answer_stability_fires_when_two_steps_in_a_row_settle_on_the_answer_calmly():
+    verdict = answer_stability(CALM)
     assert verdict.fires and verdict.score == 2
-    assert [e.positions for e in verdict.evidence] == [(1,), (3,)]
-    assert [SETTLED[slice(*e.spans[0])] for e in verdict.evidence] == ["The answer is 540", "\\boxed{540}"]
+    assert [e.positions for e in verdict.evidence] == [(1,), (2,)]
+    assert [CALM[slice(*e.spans[0])] for e in verdict.evidence] == ["The answer is 540", "\\boxed{540}"]
+    assert answer_stability(CALM, 3).fires is False
+    assert answer_stability("So \\boxed{7}.", 1).fires  # one calm statement is enough at min_repeats=1
+
+
+def test_answer_stability_holds_when_the_latest_answer_is_said_with_hesitation():
+    # SETTLED's second 540 follows "No:" (one of Dynasor's uncertain words): not settled yet,
+    # though SBT-E's count (any two steps) and the rule without the certainty test fire.
+    verdict = answer_stability(SETTLED)
+    assert not verdict.fires and verdict.score == 2 and verdict.evidence[-1].note == "said with hesitation"
+    assert answer_stability(SETTLED, certain=False).fires
+    assert answer_stability(SETTLED, consecutive=False, certain=False).fires
+    for doubt in ("The answer is 540.\n\nSo the answer is 540? Let me see.",
+                  "The answer is 540.\n\nWait, so the answer is 540.",
+                  "The answer is 540.\n\nMaybe the answer is 540.",
+                  "The answer is 540.\n\nSo the answer is 540. Hmm, unless the week has two sessions."):
+        assert not answer_stability(doubt).fires, doubt
 
 
 def test_answer_stability_holds_for_one_answer_a_changed_mind_and_no_answer():
@@ -112,6 +136,17 @@ def test_answer_stability_holds_for_one_answer_a_changed_mind_and_no_answer():
     assert not answer_stability("The answer is 4.\n\nNo wait, the answer is 5.").fires
     assert not answer_stability("So the answer is 5, that is \\boxed{5}.").fires  # one step, one solution
     assert not answer_stability("Let me think.").fires
+    back_and_forth = "The answer is 4.\n\nThe answer is 5.\n\nThe answer is 4."
+    assert not answer_stability(back_and_forth).fires  # Dynasor: the last two must agree
+    assert answer_stability(back_and_forth, consecutive=False, certain=False).fires  # SBT-E: 4 reached twice
+
+
+def test_step_answers_keep_each_steps_last_answer_and_certainty_reads_its_step_only():
+    text = "So 4, the answer is 4.\n\nNo, the answer is 5, so \\boxed{6}.\n\nThe answer is 6."
+    assert [a.value for a in step_answers(text)] == ["4", "6", "6"]
+    last = step_answers(text)[-1]
+    assert answer_certain(text, last)  # the "No" two steps back is not its sentence
+    assert not answer_certain(text, step_answers(text)[1])
 
 
 def test_markers_match_whole_words_only():
@@ -119,6 +154,53 @@ def test_markers_match_whole_words_only():
     assert marker_spans("The button and the checkout page, anotherness, distribute, Hmmmm, awaited") == []
     found = [m for m, _, _ in marker_spans("But wait: check. HOLD ON, let me  check. Hmmm")]
     assert found == ["But", "Wait", "Check", "Hold on", "Let me check", "Check", "Hmmm"]
+
+
+def _markers_one_search_each(text):
+    """marker_spans as it was: one whole-word search per marker, every match of each."""
+    lowered = text.lower()
+    found = []
+    for marker in SBT_MARKERS:
+        words = r"\s+".join(re.escape(word) for word in marker.lower().split())
+        found += [(marker, m.start(), m.end()) for m in re.finditer(rf"(?<!\w){words}(?!\w)", lowered)]
+    return sorted(found, key=lambda item: item[1])
+
+
+@pytest.mark.parametrize("text", [
+    "The button leads to checkout. Let me check the checkout button. Hmmm, hmm, HMMM.",
+    "Let me just double-check: recheck, check-in, Let me try another way. Maybe I should consider another.",
+    "Wait, hold on... Going back, perhaps it Might work; not sure. Just to make sure, let me verify.",
+    "butter, But, however, However; instead of, Instead  of, trace back, backtrack, Backtrack!",
+    SETTLED,
+])
+def test_one_alternation_finds_what_one_search_per_marker_found(text):
+    assert marker_spans(text) == _markers_one_search_each(text)
+
+
+@pytest.mark.parametrize(
+    "text, value, hedged",
+    [
+        ("So the answer is 29? Hmm.", "29", True),
+        ("Maybe the answer is 12.", "12", True),
+        ("So the answer is 16/27.", "\\frac{16}{27}", False),
+        ("The answer is √5.", "\\sqrt{5}", False),
+        ("The answer should be 6√2 units.", "6\\sqrt{2}", False),
+        ("The answer is a_1 = 504.", "504", False),
+        ("The answer is 2*5!*5! = 28,800.", "28800", False),
+        ("The answer is 400/11, which is approximately 36.36.", "\\frac{400}{11}", False),
+        ("the answer is 20000/π square meters", "\\frac{20000}{\\pi}", False),
+        ("**Answer:** 12 pieces are left", "12", False),
+    ],
+)
+def test_answers_said_in_reasoning_read_as_their_final_form(text, value, hedged):
+    (answer,) = extract_answers(text)
+    assert (answer.value, answer.hedged) == (value, hedged)
+
+
+def test_alternatives_and_sentences_are_no_answers():
+    assert extract_answers("So the answer is either 450 or 900.") == ()
+    assert extract_answers("**Answer:** Jasmine has 13 left") == ()
+    assert [a.value for a in extract_answers("**Answer:** Jasmine has \\boxed{13} left")] == ["13"]
 
 
 def test_overthink_score_fires_when_the_answer_settled_early():
