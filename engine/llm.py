@@ -363,8 +363,39 @@ def complete(
     )
 
 
+def trial_logprobs(backend: Backend, messages: list[dict[str, Any]], prefill: str,
+                   max_tokens: int = 20) -> list[dict[str, Any]] | None:
+    """DEER's trial answer: one short unstreamed call that continues `prefill` (the reasoning so
+    far and the answer inducer) and returns the tokens it generated with their log-probabilities,
+    up to the brace that closes the `\\boxed{` (DEER stops there, algorithms.md §1.4; we cut
+    rather than send its ten stop strings, since OpenAI takes four).
+
+    None when the backend returns no log-probabilities or the call fails: a probe is never
+    worth failing a turn for, and the confidence detector then stays quiet.
+    """
+    _register()
+    short = Backend(model=backend.model, api_base=backend.api_base, temperature=0.0, max_tokens=max_tokens)
+    arguments = _call_arguments(short, [*messages, {"role": "assistant", "content": prefill}], None, None)
+    arguments["logprobs"] = True
+    try:
+        response = litellm.completion(**arguments)
+        logprobs = getattr(response.choices[0], "logprobs", None) if response.choices else None
+    except Exception:  # unsupported parameter, unreachable, anything: no trial, no confidence
+        return None
+    content = logprobs.get("content") if isinstance(logprobs, dict) else getattr(logprobs, "content", None)
+    if not content:
+        return None
+    tokens = []
+    for entry in content:
+        get = entry.get if isinstance(entry, dict) else lambda key, e=entry: getattr(e, key, None)
+        if "}" in (get("token") or ""):
+            break
+        tokens.append({"token": get("token"), "logprob": get("logprob")})
+    return tokens or None
+
+
 __all__ = [
     "EMBEDDED_MODEL", "KNOWN_MODELS", "TOOL_CHOICES", "Backend", "Completion", "Delta", "LLMError", "Observer",
     "ObserverError", "ReasoningDelta", "StopSignal", "StreamObserver", "TextDelta", "ToolCallDelta", "classify",
-    "complete", "model_windows", "redact", "window_of",
+    "complete", "model_windows", "redact", "trial_logprobs", "window_of",
 ]

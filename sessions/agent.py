@@ -105,7 +105,7 @@ def run_turn(
         # Once tools were used, some APIs want the schemas sent on every call: send them with "none".
         used_tools = any(m.get("tool_calls") for m in messages)
         offered = schemas if can_call or used_tools else []
-        watch, heard = watch_call(session.settings, counter, observer)  # the brakes set now (a model may move its budget)
+        watch, heard = watch_call(session.settings, counter, observer, backend, messages)  # the brakes set now
         try:
             completion = complete(backend, messages, tools=offered or None,
                                   tool_choice=(choice if can_call else "none") if offered else None,

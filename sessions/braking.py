@@ -32,7 +32,7 @@ from engine.brakes.savings import estimated_saving, measured_saving
 from engine.brakes.settings import brake_settings, brake_text, threshold_of
 from engine.brakes.watch import ReasoningWatch
 from engine.events import Event, MessageAdded
-from engine.llm import Completion, LLMError, complete
+from engine.llm import Completion, LLMError, complete, trial_logprobs
 from engine.settings import Backend
 from engine.streaming import Observer, ReasoningDelta, StopSignal, as_callback
 from engine.think_tags import CLOSE_TAG, OPEN_TAG
@@ -58,9 +58,15 @@ class EitherStop:
         return next((getattr(signal, "reason", None) for signal in self._signals if signal.is_set()), None)
 
 
-def watch_call(settings: dict[str, Any], counter: TokenCounter, observer: Observer | None) -> tuple[ReasoningWatch, Observer]:
-    """A watch for one model call, and the observer that feeds both it and the caller's."""
-    watch = ReasoningWatch(settings, counter, StopSignal())
+def watch_call(settings: dict[str, Any], counter: TokenCounter, observer: Observer | None,
+               backend: Backend, messages: list[dict[str, Any]]) -> tuple[ReasoningWatch, Observer]:
+    """A watch for one model call, and the observer that feeds both it and the caller's. With
+    the confidence detector on, its probe forks DEER's trial answer from the same backend."""
+
+    def probe(prompt: str) -> Any:
+        return trial_logprobs(backend, messages, f"{OPEN_TAG}\n{prompt}")
+
+    watch = ReasoningWatch(settings, counter, StopSignal(), probe=probe)
     tell = as_callback(observer) if observer is not None else None
 
     def both(delta: Any) -> None:

@@ -32,7 +32,8 @@ class OpenAICompatibleServer:
     """A real HTTP server speaking OpenAI's chat-completions API, streamed (SSE) or whole.
 
     `replies` is the queue of assistant messages it answers with, in order: dicts with
-    `content`, `reasoning_content` and `tool_calls` (`{"name", "arguments"}`). `requests`
+    `content`, `reasoning_content`, `tool_calls` (`{"name", "arguments"}`) and, for a request
+    that asks for them, `logprobs` (`[(token, logprob), ...]`). `requests`
     keeps each request body as received. `url` is the base to give as `api_base`."""
 
     def __init__(self) -> None:
@@ -60,9 +61,13 @@ class OpenAICompatibleServer:
                 finish = "tool_calls" if calls else "stop"
                 if not body.get("stream"):
                     message = {"role": "assistant", "content": reply.get("content"), "tool_calls": calls or None}
+                    choice = {"index": 0, "message": message, "finish_reason": finish}
+                    if body.get("logprobs") and "logprobs" in reply:  # [(token, logprob), ...]
+                        choice["logprobs"] = {"content": [{"token": t, "logprob": p, "bytes": None, "top_logprobs": []}
+                                                          for t, p in reply["logprobs"]]}
                     self._send("application/json", json.dumps({
                         "id": "x", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                        "choices": [choice],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode())
                     return
                 pieces = [{"reasoning_content": p} for p in _pieces(reply.get("reasoning_content", ""))]

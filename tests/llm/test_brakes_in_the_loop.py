@@ -245,3 +245,32 @@ def test_reasoning_streamed_by_a_real_server_is_braked(openai_server):
     result = run_turn(session, "What is 17 + 25?")
     assert result["braked"] == "answer_stability" and result["reply"] == "42."
     assert openai_server.requests[1]["max_tokens"] == 512 and "TAIL-ONE" not in session.state().messages[-1].reasoning
+
+
+WAITING = ("Compute 6 x 7.\n\n6 x 7 = 42.\n\nWait, is that right? Seven sixes: 6, 12, 18, 24, 30, 36, 42.\n\n"
+           "TAIL Hmm, let me also try another way with tens.\n\nDone.")
+
+
+def test_deer_confidence_forks_a_trial_answer_and_brakes_when_it_is_sure(openai_server):
+    confident = [("4", -0.3), ("2", -0.001), ("}", -0.0001), (" and", -3.0)]  # cut at the brace; DEER skips the first
+    openai_server.replies = [{"reasoning_content": WAITING, "content": "42"}, {"content": "42}", "logprobs": confident},
+                             {"content": "42."}]
+    session = _loop_session(openai_server.url, detectors=["confidence"])
+    result = run_turn(session, "6 x 7?")
+    assert result["braked"] == "confidence"
+    trial = openai_server.requests[1]
+    assert trial["logprobs"] is True and not trial.get("stream") and trial["max_tokens"] == 20
+    assert trial["messages"][-1]["content"].endswith("6 x 7 = 42.\n**Final Answer**\n\\boxed")
+    brake = _events(session, "brake_applied")[-1]["payload"]
+    assert brake["score"] == pytest.approx(0.999, abs=1e-3) and brake["threshold"] == 0.95
+    assert "TAIL" not in session.state().messages[-1].reasoning
+
+
+def test_deer_confidence_is_skipped_cleanly_without_logprobs(openai_server):
+    openai_server.replies = [{"reasoning_content": WAITING + "\n\nWait, once more.\n\nEnd.", "content": "42"},
+                             {"content": "42}"}]
+    session = _loop_session(openai_server.url, detectors=["confidence"])
+    result = run_turn(session, "6 x 7?")
+    assert "braked" not in result and result["reply"] == "42"
+    assert len(openai_server.requests) == 2  # one trial; with no log-probabilities it stops asking
+    assert not _events(session, "brake_applied")
