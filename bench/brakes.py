@@ -96,10 +96,12 @@ def print_table(result: dict) -> None:
     s, d = tuned["answer_stability"], tuned["default"]
     print(f"{result['traces']} traces: thresholds tuned on {result['tune_traces']} well-posed ones, "
           f"reported on the other {result['report_traces']}")
-    print(f"tuned: SBT alone >= {tuned['overthink_score']['threshold']}; answer stability {s['repeats']} steps"
-          f"{', certain' if s['certain'] else ''}{'' if s['consecutive'] else ' (SBT-E count)'}; default combination "
-          f"SBT >= {d['threshold']} with the answer settled in {d['repeats']} steps{', certain' if d['certain'] else ''}, "
-          f"budget {d['budget']} (on the tune part: saved {_pct(d['tune_saved_share'])}, kept {_pct(d['tune_kept'])})")
+    settled = lambda p: (f"{p['repeats']} step{'s' if p['repeats'] > 1 else ''}"  # noqa: E731
+                         f"{', the latest certain' if p['certain'] else ', hesitation allowed'}")
+    print(f"tuned: SBT alone >= {tuned['overthink_score']['threshold']}; answer stability: the answer in {settled(s)}"
+          f"{'' if s['consecutive'] else ' (SBT-E count)'}; default combination SBT >= {d['threshold']} with the "
+          f"answer in {settled(d)}, budget {d['budget']} (on the tune part: saved {_pct(d['tune_saved_share'])}, "
+          f"kept {_pct(d['tune_kept'])})")
     _print_rows(result)
     print(f"\n{'missing premise fires on':<26} {'math-MiP':>9} {'math':>9} {'gsm8k':>9}")
     for row in result["missing_premise"]:

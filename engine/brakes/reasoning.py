@@ -7,6 +7,10 @@ or records an event; the loop calls these after each step and decides. §1.8 of 
 gives the order a combined brake checks them in: hard budget, answer stability, the SBT
 score, DEER confidence, missing premise; repetition guards against a model that loops.
 
+Answer stability is Dynasor-CoT's exit adapted to work without a model: each step that states
+an answer is a probe, and the brake waits until the last probes agree and the latest is said
+without hesitation (`answer_stability`); SBT-E's plain count is a keyword away.
+
 Where a rule is ours rather than a paper's, the comment says so. Thresholds are module
 constants so the bench can tune them and the settings can name them.
 """

@@ -11,7 +11,10 @@ Answers are what SBT-E and DEER look for when they ask "has the model settled?":
 (DEER's trial-answer inducer ends in `\\boxed`, §1.4), "the answer is ..." (SBT engine
 adaptation, §1.1) and "Final Answer: ..." (s1's cap text, §1.6). An answer belongs to the step
 its span starts in. `normalize_answer` makes `\\boxed{90^\\circ}` and "90 degrees." compare
-equal, because the detectors compare answers, not their typography.
+equal, and "16/27" in the reasoning equal to `\\frac{16}{27}` in the final answer, because the
+detectors compare answers, not their typography (on bench-brakes' traces most answers the
+reasoning "lost" before were typography). An answer said with a question mark or a hedge word
+is marked `hedged`, so a brake can wait for one said without doubt.
 """
 
 from __future__ import annotations
