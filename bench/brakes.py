@@ -19,8 +19,11 @@ replay, so the answer it had reached is taken as that answer (none reached count
 Detectors and the default combination (../shared/reference/algorithms.md §1.8): hard budget (s1,
 DEER's 9,600 tokens), answer stability (Dynasor-CoT's exit: the last 2 answer-stating steps agree
 and the latest is said without hesitation; "@2x,sbt-e" is SBT-E's count of steps instead), the
-SBT score (0.2), repetition, missing premise, and "default" = (SBT score >= 0.2 and the answer
-settled in 2 steps) or the hard budget or repetition.
+SBT score (0.2), repetition, missing premise; "sources" = (SBT score >= 0.2 and the answer
+settled in 2 steps: the `settled` detector) or the hard budget or repetition, at the sources'
+thresholds; and "default" = that combination as a new session brakes with it, read from
+engine.brakes.settings.DEFAULT_BRAKES (its thresholds were tuned here once, and are checked
+against the tuned line each run).
 
 Tuning and reporting (bench/brakes_report.py): thresholds are tuned on the well-posed traces
 (GSM8K, MATH) of a seeded 30% of the questions (hash of the question; one question is in one
@@ -118,7 +121,7 @@ def print_table(result: dict) -> None:
         print(f"{name:<30} well-posed: saved {_pct(well['saved_share'])}, kept {_pct(well['kept'])} ({well['traces']} traces); "
               f"missing-premise: saved {_pct(mip['saved_share'])}, kept {_pct(mip['kept'])} ({mip['traces']} traces)")
     goal = result["goal"]
-    print(f"goal (>= {GOAL_SAVED:.0%} of thinking tokens saved, >= {GOAL_KEPT:.0%} of answers kept), tuned default "
+    print(f"goal (>= {GOAL_SAVED:.0%} of thinking tokens saved, >= {GOAL_KEPT:.0%} of answers kept), shipped default "
           f"on the {goal['judged_on']}: saved {_pct(goal['saved_share'])}, kept {_pct(goal['kept'])}: "
           f"{'met' if goal['met'] else 'not met'}")
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 from brakes_metrics import Run, correct
 from engine.brakes.reasoning import DEFAULT_THINKING_BUDGET, SBT_E_MIN_REPEATS, SBT_THRESHOLD
+from engine.brakes.settings import DEFAULT_BRAKES
 
 GOAL_SAVED, GOAL_KEPT = 0.40, 0.98
 WELL_POSED = ("gsm8k", "math")
@@ -52,7 +53,8 @@ def sbt_at(run: Run, threshold: float = SBT_THRESHOLD) -> int | None:
 
 def combined_at(run: Run, threshold: float = SBT_THRESHOLD, repeats: int = SBT_E_MIN_REPEATS,
                 budget: int = DEFAULT_THINKING_BUDGET, certain: bool = True) -> int | None:
-    """§1.8: (SBT score >= threshold and the answer settled in `repeats` steps), or the hard budget, or repetition."""
+    """§1.8: (SBT score >= threshold and the answer settled in `repeats` steps: the `settled`
+    detector), or the hard budget, or repetition; the defaults are the sources' thresholds."""
     found = [k for k in (_first(run, lambda k: run.sbt[k] >= threshold and _settled(run, k, repeats, certain, True)),
                          budget_at(run, budget), run.repetition_at) if k is not None]
     return min(found) if found else None
@@ -81,9 +83,19 @@ def policies(tuned: dict) -> dict[str, Policy]:
             lambda run: sbt_at(run, tuned["overthink_score"]["threshold"]),
         "repetition": lambda run: run.repetition_at,
         "missing_premise": lambda run: run.mip_at,
-        "default": combined_at,
+        "sources": combined_at,
+        "default": shipped_at,
         _default_name(d): lambda run: combined_at(run, d["threshold"], d["repeats"], d["budget"], d["certain"]),
     }
+
+
+def shipped_at(run: Run) -> int | None:
+    """The combination a new session brakes with: engine.brakes.settings.DEFAULT_BRAKES, read here
+    so the bench measures exactly what ships (its hard budget, `settled`, repetition)."""
+    brakes = DEFAULT_BRAKES
+    assert {"hard_budget", "settled", "repetition"} <= set(brakes["detectors"]), "the bench measures this combination"
+    return combined_at(run, brakes["overthink_threshold"], brakes["answer_repeats"], brakes["thinking_budget"],
+                       brakes["answer_certain"])
 
 
 def _share(x: float, of: float) -> float:
@@ -191,8 +203,8 @@ def report(runs: list[Run]) -> dict:
                                        and row["dataset"] == dataset), None)
     summary = {name: {kind: {key: (pick(name, kind) or {}).get(key) for key in ("traces", "saved_share", "kept")}
                       for kind in ("well-posed", "missing-premise")}
-               for name in ("default", _default_name(tuned["default"]))}
-    goal_row = pick(_default_name(tuned["default"]), "well-posed") or {"saved_share": 0.0, "kept": 0.0}
+               for name in ("sources", "default", _default_name(tuned["default"]))}
+    goal_row = pick("default", "well-posed") or {"saved_share": 0.0, "kept": 0.0}
     continuation = {name: {kind: _continuation(pick(name, kind)) for kind in ("well-posed", "missing-premise")}
                     for name in named}
     for name, policy in named.items():

@@ -365,13 +365,10 @@ def complete(
 
 def trial_logprobs(backend: Backend, messages: list[dict[str, Any]], prefill: str,
                    max_tokens: int = 20) -> list[dict[str, Any]] | None:
-    """DEER's trial answer: one short unstreamed call that continues `prefill` (the reasoning so
-    far and the answer inducer) and returns the tokens it generated with their log-probabilities,
-    up to the brace that closes the `\\boxed{` (DEER stops there, algorithms.md §1.4; we cut
-    rather than send its ten stop strings, since OpenAI takes four).
-
-    None when the backend returns no log-probabilities or the call fails: a probe is never
-    worth failing a turn for, and the confidence detector then stays quiet.
+    """DEER's trial answer: one short unstreamed call continuing `prefill` (reasoning so far and
+    the answer inducer); the tokens it generated with their log-probabilities, up to the brace
+    closing `\\boxed{` (DEER stops there, algorithms.md §1.4; cut here, as OpenAI takes only four
+    stop strings). None when the backend gives none or the call fails: the detector stays quiet.
     """
     _register()
     short = Backend(model=backend.model, api_base=backend.api_base, temperature=0.0, max_tokens=max_tokens)

@@ -10,18 +10,20 @@ In mode "observe" the model went on, so the saving is measured instead (`measure
 
 from __future__ import annotations
 
-# Median of (thinking tokens after the brake point) / (thinking tokens before it) on the
-# report part of bench-brakes, per detector (see bench/brakes.py). A detector the bench does
-# not cover takes the overall figure.
+# Median of (thinking tokens after the brake point) / (thinking tokens before it) on the report
+# part of bench-brakes, per detector (bench/brakes_report.py `_continuation`): on well-posed
+# traces, except missing premise, measured where it belongs, on all traces. Confidence has no
+# trace data (no log-probabilities in them) and takes the settled rule's figure.
 CONTINUATION = {
-    "hard_budget": 0.3,
-    "answer_stability": 0.6,
-    "overthink_score": 0.6,
-    "confidence": 0.6,
-    "missing_premise": 1.0,
-    "repetition": 1.0,
+    "hard_budget": 0.60,
+    "settled": 0.24,
+    "answer_stability": 0.01,
+    "overthink_score": 0.24,
+    "confidence": 0.24,
+    "missing_premise": 1.85,
+    "repetition": 0.61,
 }
-DEFAULT_CONTINUATION = 0.6
+DEFAULT_CONTINUATION = 0.24
 
 
 def estimated_saving(detector: str, tokens_generated: int, tokens_left: int | None) -> int:

@@ -16,24 +16,24 @@ from __future__ import annotations
 from typing import Any
 
 from engine.brakes.confidence import DEER_THRESHOLD
-from engine.brakes.reasoning import (
-    DEER_REPEAT_LIMIT,
-    DEFAULT_THINKING_BUDGET,
-    MIP_MIN_STEPS,
-    SBT_E_MIN_REPEATS,
-    SBT_THRESHOLD,
-)
+from engine.brakes.reasoning import DEER_REPEAT_LIMIT, MIP_MIN_STEPS, SBT_THRESHOLD
 from engine.brakes.tool_loop import TOOL_LOOP_REPEATS
 from engine.errors import WorkbenchError
 
 # The detectors, in the order §1.8 of algorithms.md checks them (the first that fires brakes);
 # repetition guards against a looping model, tool_loop watches the turn's tool calls.
-REASONING_DETECTORS = ("hard_budget", "answer_stability", "overthink_score", "confidence", "missing_premise", "repetition")
+# "settled" is §1.1's combined rule (SBT score and answer stability together: engine.brakes.combined).
+REASONING_DETECTORS = ("hard_budget", "settled", "answer_stability", "overthink_score", "confidence",
+                       "missing_premise", "repetition")
 DETECTORS = (*REASONING_DETECTORS, "tool_loop")
-# DEER's confidence needs a trial answer with log-probabilities: an extra model call at each
-# "Wait", which not every backend can answer, so a session opts in.
-DEFAULT_DETECTORS = tuple(name for name in DETECTORS if name != "confidence")
+# What a new session brakes on: the combination bench-brakes measures as "default". Left to opt
+# into: answer stability or the SBT score alone (they cut answers the model later revises),
+# DEER's confidence (a trial call with log-probabilities at each "Wait", which not every backend
+# answers) and missing premise (it also fires on 10-16% of well-posed GSM8K traces: a person
+# who wants it to ask rather than guess turns it on, or watches it in observe mode).
+DEFAULT_DETECTORS = ("hard_budget", "settled", "repetition", "tool_loop")
 MODES = ("brake", "observe")
+TUNED_THINKING_BUDGET = 16_000
 
 # The text put at the end of the cut reasoning before the model writes its answer.
 BRAKE_TEXTS = {
@@ -52,9 +52,13 @@ MISSING_PREMISE_TEXT = ("Wait, the question does not give everything the answer 
 DEFAULT_BRAKES: dict[str, Any] = {
     "mode": "brake",
     "detectors": list(DEFAULT_DETECTORS),
-    "thinking_budget": DEFAULT_THINKING_BUDGET,  # hard_budget: s1/DEER's cap, in thinking tokens
-    "answer_repeats": SBT_E_MIN_REPEATS,  # answer_stability: SBT-E's "same answer twice"
-    "overthink_threshold": SBT_THRESHOLD,  # overthink_score: SBT's tau
+    # The three below were tuned by bench-brakes on the well-posed tune part (30% of questions)
+    # from the sources' values: DEER's 9,600-token budget, SBT-E's two answers, Dynasor's
+    # certainty; on the report part they keep 98.4% of answers (README, "Brakes").
+    "thinking_budget": TUNED_THINKING_BUDGET,  # hard_budget: DEER's max_generated_tokens, in thinking tokens
+    "answer_repeats": 1,  # answer_stability and settled: answer-stating steps that must agree
+    "answer_certain": False,  # ... and whether the latest must be said without hesitation (Dynasor)
+    "overthink_threshold": SBT_THRESHOLD,  # overthink_score and settled: SBT's tau
     "confidence_threshold": DEER_THRESHOLD,  # confidence: DEER's
     "premise_steps": MIP_MIN_STEPS,  # missing_premise: steps with a cue
     "repeat_limit": DEER_REPEAT_LIMIT,  # repetition: DEER's rep
@@ -66,7 +70,7 @@ DEFAULT_BRAKES: dict[str, Any] = {
 
 _LIMITS: dict[str, tuple[type, float, float, str]] = {
     "thinking_budget": (int, 16, 10_000_000, "thinking tokens"),
-    "answer_repeats": (int, 2, 20, "steps that reached the same answer"),
+    "answer_repeats": (int, 1, 20, "answer-stating steps that agree"),
     "overthink_threshold": (float, 0.01, 1.0, "an SBT score"),
     "confidence_threshold": (float, 0.0, 1.0, "a probability"),
     "premise_steps": (int, 1, 50, "steps with a missing-premise cue"),
@@ -90,7 +94,7 @@ def brake_text(brakes: dict[str, Any], detector: str) -> str:
 
 def threshold_of(brakes: dict[str, Any], detector: str) -> float | None:
     """The setting a detector fires at, for the event log (None for the tool loop's pattern)."""
-    key = {"hard_budget": "thinking_budget", "answer_stability": "answer_repeats",
+    key = {"hard_budget": "thinking_budget", "answer_stability": "answer_repeats", "settled": "overthink_threshold",
            "overthink_score": "overthink_threshold", "confidence": "confidence_threshold",
            "missing_premise": "premise_steps", "repetition": "repeat_limit",
            "tool_loop": "tool_loop_repeats"}[detector]
@@ -121,6 +125,8 @@ def validate_brakes(value: Any) -> None:
             shown = f"{low:,}" if kind is int else f"{low}"
             raise WorkbenchError(f"brakes.{key} must be {'a whole number' if kind is int else 'a number'} of {what} "
                                  f"from {shown} to {high:,}, not {number!r}")
+    if not isinstance(brakes["answer_certain"], bool):
+        raise WorkbenchError(f"brakes.answer_certain must be true or false, not {brakes['answer_certain']!r}")
     if brakes["brake_text"] not in BRAKE_TEXTS:
         raise WorkbenchError(f"brake_text must be one of {', '.join(BRAKE_TEXTS)}, not {brakes['brake_text']!r}")
     exempt = brakes["exempt_tools"]

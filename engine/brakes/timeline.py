@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.brakes.events import BrakeRecord, brake_log
-from engine.brakes.reasoning import Counter, check_reasoning, marker_ratio, marker_spans
-from engine.brakes.settings import brake_settings
+from engine.brakes.combined import session_verdicts
+from engine.brakes.reasoning import Counter, marker_ratio, marker_spans
+from engine.brakes.settings import REASONING_DETECTORS, brake_settings
 from engine.brakes.steps import extract_answers, read_reasoning, split_steps
 from engine.brakes.verdict import Verdict
 from engine.state import ContextState, Message
@@ -42,7 +43,7 @@ class ReasoningTimeline:
     settled_step: int | None  # the first step that reached the latest answer
     answer_steps: tuple[tuple[str, int], ...]  # every answer stated, with its step, in order
     brakes: tuple[BrakeRecord, ...]  # this message's brakes, in order
-    verdicts: tuple[Verdict, ...]  # every reasoning detector on the reasoning as it stands
+    verdicts: tuple[Verdict, ...]  # every detector that reads only the text, at the session's thresholds
 
     @property
     def brake(self) -> BrakeRecord | None:
@@ -92,8 +93,8 @@ def reasoning_timeline(state: ContextState, message_id: str | None = None, count
     )
     latest = answers[-1].value if answers else None
     settled = next((a.step for a in answers if a.value == latest), None) if latest is not None else None
-    budget = brake_settings(state.settings)["thinking_budget"]
+    verdicts = session_verdicts(text, brake_settings(state.settings), REASONING_DETECTORS, counter)
     return ReasoningTimeline(
         message.id, text, timeline_steps, counter.count(text), marker_ratio(text, counter), latest, settled,
-        tuple((a.value, a.step) for a in answers), brakes, check_reasoning(text, budget, counter),
+        tuple((a.value, a.step) for a in answers), brakes, verdicts,
     )

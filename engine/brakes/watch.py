@@ -4,8 +4,9 @@ A `ReasoningWatch` is handed every delta of a call (`engine.streaming`: reasonin
 backend's own channel or from inside `<think>` tags, the same stream either way). Each time a
 reasoning step is finished (a blank line closes it, as SBT splits steps, algorithms.md §1.1)
 it runs the session's detectors over the reasoning so far, in §1.8's order: hard budget,
-answer stability, the SBT score, DEER confidence (only with a probe that returns
-log-probabilities), missing premise, then repetition. Once the answer starts (a text delta
+the combined rule (`settled`: SBT score and answer stability together), either of those alone,
+DEER confidence (only with a probe that returns log-probabilities), missing premise, then
+repetition. Once the answer starts (a text delta
 after reasoning), thinking is over and the watch stops checking.
 
 In mode "brake" the first verdict that fires sets the watch's `signal`, which ends the stream
@@ -28,15 +29,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.brakes.confidence import DEER_ANSWER_INDUCER, deer_confidence
-from engine.brakes.reasoning import (
-    CHANT_WINDOW,
-    Counter,
-    answer_stability,
-    hard_budget,
-    missing_premise,
-    overthink_score,
-    repetition,
-)
+from engine.brakes.combined import verdict_of
+from engine.brakes.reasoning import CHANT_WINDOW, Counter, repetition
 from engine.brakes.settings import REASONING_DETECTORS, brake_settings
 from engine.brakes.steps import Step, split_steps
 from engine.brakes.verdict import Evidence, Verdict
@@ -168,20 +162,11 @@ class ReasoningWatch:
         return False
 
     def _verdict(self, name: str, text: str, done: tuple[Step, ...]) -> Verdict | None:
-        brakes = self.brakes
-        if name == "hard_budget":
-            return hard_budget(text, brakes["thinking_budget"], self._counter)
-        if name == "answer_stability":
-            return answer_stability(text, brakes["answer_repeats"])
-        if name == "overthink_score":
-            return overthink_score(text, brakes["overthink_threshold"], self._counter)
-        if name == "missing_premise":
-            return missing_premise(text, brakes["premise_steps"])
         if name == "repetition":
             return self._repetition(text)
         if name == "confidence":
             return self._confidence(text, done[-1])
-        return None
+        return verdict_of(name, text, self.brakes, self._counter)
 
     def _repetition(self, text: str) -> Verdict:
         if len(text) <= REPETITION_WINDOW:

@@ -127,3 +127,27 @@ def test_continuation_ratios_are_the_braked_traces_own(runs):
     assert row["continuation_p90"] == pytest.approx(settled_ratio)
     assert bench.measure([plain], bench.combined_at)["continuation_median"] is None
     assert report._quantile([float(i) for i in range(1, 11)], 0.9) == 9.0
+
+
+LOOPING = ("Start: the total is 30.\n\n" + "\n\n".join("I need to find the total of the numbers in this list now."
+                                                      for _ in range(4)) + "\n\nSo the answer is 30.\n</think>\n\n30")
+
+
+@pytest.mark.parametrize("trace", [SETTLED, CHANGED, PLAIN, LOOPING])
+def test_the_bench_default_is_the_brake_a_new_session_streams_with(trace):
+    """bench-brakes' "default" row and the live ReasoningWatch on DEFAULT_BRAKES brake at the same step."""
+    from engine.brakes.watch import ReasoningWatch
+    from engine.deltas import ReasoningDelta
+    from engine.streaming import StopSignal
+    from engine.tokens import token_counter
+
+    run = metrics.stream("m", "gsm8k", "x", trace, "0")
+    thinking, _ = metrics.split_trace(trace)
+    watch = ReasoningWatch({}, token_counter(), StopSignal())
+    for start in range(0, len(thinking), 9):
+        watch.on_delta(ReasoningDelta(thinking[start : start + 9]))
+    watch.on_delta(ReasoningDelta("\n\n"))  # the answer follows: the last step is closed too
+    expected = report.shipped_at(run)
+    assert (watch.fired.step if watch.fired else None) == expected
+    if expected is not None:  # the bench sums steps' tokens, the watch counts the text: a token a step apart at most
+        assert abs(watch.fired.tokens - run.tokens[expected]) <= expected + 1

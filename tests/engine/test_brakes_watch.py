@@ -34,15 +34,15 @@ def test_the_watch_brakes_at_the_same_step_however_the_text_is_cut(size):
     watch = ReasoningWatch({}, token_counter(), StopSignal())
     fed = _feed(watch, SETTLED, size)
     firing = watch.fired
-    assert firing is not None and firing.verdict.detector == "answer_stability" and firing.step == 2
+    assert firing is not None and firing.verdict.detector == "settled" and firing.step == 2
     assert SETTLED[: firing.reasoning_chars].endswith("The answer is 5.")
-    assert watch.signal.reason.startswith("brake: answer_stability")
+    assert watch.signal.reason.startswith("brake: settled")
     assert fed < len(SETTLED) or size >= 64  # small pieces: it stopped the stream before the end
     assert firing.tokens == token_counter().count(SETTLED[: firing.reasoning_chars])
 
 
 def test_a_step_is_checked_only_once_it_is_closed_by_a_blank_line():
-    watch = ReasoningWatch({}, token_counter(), StopSignal())
+    watch = ReasoningWatch({"brakes": {"detectors": ["answer_stability"], "answer_repeats": 2}}, token_counter(), StopSignal())
     watch.on_delta(ReasoningDelta("the answer is 5.\n\nthe answer is 5."))  # the second step is still open
     assert watch.fired is None
     watch.on_delta(ReasoningDelta("\n"))
@@ -52,8 +52,8 @@ def test_a_step_is_checked_only_once_it_is_closed_by_a_blank_line():
 
 
 def test_once_the_answer_begins_the_thinking_is_over():
-    watch = ReasoningWatch({}, token_counter(), StopSignal())
-    watch.on_delta(ReasoningDelta("the answer is 5.\n\n"))
+    watch = ReasoningWatch({"brakes": {"detectors": ["answer_stability"]}}, token_counter(), StopSignal())
+    watch.on_delta(ReasoningDelta("Think.\n\n"))
     watch.on_delta(TextDelta("The answer is 5."))
     watch.on_delta(ReasoningDelta("the answer is 5.\n\nmore\n\n"))  # a backend's late reasoning piece
     assert watch.fired is None
@@ -64,7 +64,7 @@ def test_observe_mode_notes_each_detector_once_and_never_stops():
     _feed(watch, SETTLED + "\n\nthe answer is 5.\n\nthe answer is 5.\n\n", 5)
     assert not watch.signal.is_set()
     names = [firing.verdict.detector for firing in watch.firings]
-    assert len(names) == len(set(names)) and "answer_stability" in names
+    assert len(names) == len(set(names)) and "settled" in names
 
 
 def test_only_the_chosen_detectors_run():

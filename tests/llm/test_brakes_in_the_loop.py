@@ -34,7 +34,7 @@ def _events(session, kind=None):
 def test_a_settled_answer_cuts_the_stream_and_the_model_finishes_after_the_brake_text(session, model):
     scripted_model.enqueue(model, {"reasoning": SETTLED, "content": "The answer is 42.", "chunk_size": 8}, "42.")
     result = run_turn(session, "What is 17 + 25?")
-    assert result["braked"] == "answer_stability" and result["reply"] == "42." and not result["stopped"]
+    assert result["braked"] == "settled" and result["reply"] == "42." and not result["stopped"]
     message = session.state().messages[-1]
     sbt_e = BRAKE_TEXTS["sbt-e"]
     assert message.reasoning.endswith(sbt_e) and "TAIL-ONE" not in message.reasoning  # cut at the step
@@ -47,12 +47,13 @@ def test_a_settled_answer_cuts_the_stream_and_the_model_finishes_after_the_brake
     kinds = [e["kind"] for e in _events(session)][-4:]
     assert kinds == ["llm_called", "llm_called", "message_added", "brake_applied"]
     stopped, finishing = (e["payload"] for e in _events(session, "llm_called")[-2:])
-    assert stopped["finish_reason"] == "stopped" and stopped["stop_reason"].startswith("brake: answer_stability")
+    assert stopped["finish_reason"] == "stopped" and stopped["stop_reason"].startswith("brake: settled")
     assert finishing["purpose"] == "brake_finish" and finishing["finish_reason"] == "stop"
     brake = _events(session, "brake_applied")[-1]["payload"]
-    assert brake["detector"] == "answer_stability" and brake["action"] == "stopped_reasoning" and brake["mode"] == "brake"
-    assert brake["message_id"] == message.id and brake["step"] == 2 and brake["score"] == 2.0 == brake["threshold"]
-    assert [piece["positions"] for piece in brake["evidence"]] == [[1], [2]]
+    assert brake["detector"] == "settled" and brake["action"] == "stopped_reasoning" and brake["mode"] == "brake"
+    assert brake["message_id"] == message.id and brake["step"] == 2 and brake["score"] >= brake["threshold"] == 0.2
+    notes = [(piece["note"], piece["positions"]) for piece in brake["evidence"]]
+    assert notes == [("answer 42", [1]), ("answer 42", [2]), ("answer 42 first reached", [1])]
     cut = message.reasoning[: brake["reasoning_chars"]]
     assert cut.endswith("The answer is 42.") and brake["tokens_generated"] == token_counter().count(cut)
     assert 0 < brake["tokens_saved"] and brake["saved_basis"] == "estimate" and brake["brake_text"] == sbt_e
@@ -62,7 +63,7 @@ def test_reasoning_inside_think_tags_brakes_the_same_way(session, model):
     content = f"<think>{SETTLED}</think>The answer is 42."
     scripted_model.enqueue(model, {"content": content, "chunk_size": 5}, "42.")
     result = run_turn(session, "What is 17 + 25?")
-    assert result["braked"] == "answer_stability"
+    assert result["braked"] == "settled"
     message = session.state().messages[-1]
     assert "TAIL-ONE" not in message.reasoning and message.content == "42."
     assert _events(session, "brake_applied")[-1]["payload"]["step"] == 2
@@ -76,9 +77,9 @@ def test_observe_mode_records_where_it_would_have_braked_and_measures_what_that_
     message = session.state().messages[-1]
     assert message.reasoning == SETTLED and message.content == "The answer is 42."
     observed = [e["payload"] for e in _events(session, "brake_applied")]
-    assert {b["detector"] for b in observed} >= {"answer_stability", "overthink_score"}
+    assert [b["detector"] for b in observed] == ["settled"]
     assert all(b["mode"] == "observe" and b["action"] == "observed" and b["saved_basis"] == "measured" for b in observed)
-    stability = next(b for b in observed if b["detector"] == "answer_stability")
+    stability = next(b for b in observed if b["detector"] == "settled")
     counter = token_counter()
     assert stability["tokens_saved"] == counter.count(SETTLED) - stability["tokens_generated"] > 0
 
@@ -94,6 +95,7 @@ def test_a_missing_premise_brakes_with_the_ask_instead_text(session, model):
     reasoning = ("Each box holds some apples, but the number of boxes is not given.\n\n"
                  "Without it the total depends on how many boxes there are.\n\n"
                  "The count of boxes isn't specified anywhere in the question.\n\nTAIL guess ten boxes.")
+    session.configure(brakes={"detectors": ["missing_premise"]})  # not a default: it fires on some well-posed questions
     scripted_model.enqueue(model, {"reasoning": reasoning, "content": "50"}, "How many boxes are there?")
     result = run_turn(session, "Each box holds 5 apples. How many apples?")
     assert result["braked"] == "missing_premise"
@@ -243,7 +245,7 @@ def test_reasoning_streamed_by_a_real_server_is_braked(openai_server):
     openai_server.replies = [{"reasoning_content": SETTLED, "content": "42"}, {"content": "42."}]
     session = _loop_session(openai_server.url)
     result = run_turn(session, "What is 17 + 25?")
-    assert result["braked"] == "answer_stability" and result["reply"] == "42."
+    assert result["braked"] == "settled" and result["reply"] == "42."
     assert openai_server.requests[1]["max_tokens"] == 512 and "TAIL-ONE" not in session.state().messages[-1].reasoning
 
 
