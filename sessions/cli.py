@@ -132,7 +132,10 @@ def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
     from engine.streaming import ReasoningDelta, TextDelta
     from sessions.agent import StepDone, Turn
 
+    from sessions.cli_brakes import report_brakes
+
     session = _open(store, args.session)
+    before = session.last_seq
     turn = Turn(session, args.text, {"model": args.model, "tools": args.tools, "tool_choice": args.tool_choice,
                                      "api_base": args.api_base}).start()
     thinking = False
@@ -158,6 +161,7 @@ def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
         turn.stop("interrupted with Ctrl-C")
         turn.join()
     result = turn.outcome()
+    report_brakes(session, before)
     if result.get("error"):
         print(f"error: {_terminal_safe(result['error'])}", file=sys.stderr)
         return 1
@@ -260,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", default=argparse.SUPPRESS,
                         help=f"DuckDB file (default: ${DB_ENV}, else {default_db_path()})")
     parser = argparse.ArgumentParser(prog="python -m sessions", parents=[common],
-                                     description="Context Workbench sessions: list, import, export, show, call tools.")
+                                     description="Context Workbench sessions: list, import, export, show, call tools, chat, brakes.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -317,10 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("text", help="the message")
     sub.add_argument("--model", help="litellm model string (default: the session's, else the embedded model)")
     sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server, with an openai/... model")
-    sub.add_argument("--tools", choices=["none", "sculptor", "all"], help="tool profile (default: the session's)")
+    sub.add_argument("--tools", choices=["none", "sculptor", "brakes", "all"], help="tool profile (default: the session's)")
     sub.add_argument("--tool-choice", help="auto, required, none, or a tool's name (forced on the first step)")
     sub.add_argument("--no-stream", action="store_true", help="print the reply when it is complete")
     sub.add_argument("--reasoning", action="store_true", help="also print the model's reasoning (on stderr) as it streams")
+    from sessions.cli_brakes import add_brake_commands
+
+    add_brake_commands(command)
     sub = command("check", cmd_check, "Replay every session in the store and say which ones do not (exit 1 if any).")
     sub.add_argument("--json", action="store_true", help="print JSON instead of lines")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")
