@@ -26,8 +26,8 @@ MODE_HELP = {"brake": "brake: stop the reasoning when a detector fires, then let
 # (key, label, kind, help): the numbers, in the order the detectors run (engine.brakes.settings)
 NUMBERS = (
     ("thinking_budget", "Thinking budget (tokens)", int, "hard_budget: s1's cap on thinking tokens"),
-    ("answer_repeats", "Same answer, times", int, "answer_stability: SBT-E brakes once the answer is reached this often"),
-    ("overthink_threshold", "Overthink score", float, "overthink_score: SBT's threshold (0.2)"),
+    ("answer_repeats", "Agreeing answers", int, "answer_stability and settled: answer-stating steps that must agree"),
+    ("overthink_threshold", "Overthink score", float, "overthink_score and settled: SBT's threshold (0.2)"),
     ("confidence_threshold", "Confidence", float, "confidence: DEER's trial-answer probability"),
     ("premise_steps", "Missing-premise steps", int, "missing_premise: steps with a cue before it brakes"),
     ("repeat_limit", "Repeats in a row", int, "repetition: a sentence said back to back this often"),
@@ -37,7 +37,7 @@ NUMBERS = (
 
 
 def brakes_summary(settings: dict[str, Any]) -> str:
-    """The expander's label: "Brakes: brake · 6 detectors · budget 9,600" (or off)."""
+    """The expander's label, such as "Brakes: brake · 4 detectors · budget 16,000" (or off)."""
     brakes = brake_settings(settings)
     if not brakes["detectors"]:
         return "Brakes: off (no detectors)"
@@ -73,6 +73,11 @@ def render_brake_form(settings: dict[str, Any]) -> dict[str, Any] | None:
                 else:
                     values[name] = column.number_input(label, value=float(current[name]), step=0.01, format="%.2f",
                                                        key=f"brakes_{name}-{tag}", help=help_text)
+        certain = None
+        if "answer_certain" in current:
+            certain = st.checkbox("The latest answer must be said without hesitation", bool(current["answer_certain"]),
+                                  key=f"brakes_certain-{tag}", help="Dynasor's certainty: a '29?' or 'maybe 29' "
+                                  "does not count as settled")
         texts = list(BRAKE_TEXTS)
         text = st.selectbox("Brake text", texts, index=texts.index(current["brake_text"]), key=f"brakes_text-{tag}",
                             format_func=lambda name: f"{name}: “{BRAKE_TEXTS[name]}”",
@@ -85,4 +90,6 @@ def render_brake_form(settings: dict[str, Any]) -> dict[str, Any] | None:
             return None
     chosen = {"mode": mode, "detectors": [name for name in DETECTORS if name in detectors], **values,
               "brake_text": text, "exempt_tools": [name.strip() for name in exempt.split(",") if name.strip()]}
+    if certain is not None:
+        chosen["answer_certain"] = certain
     return {key: value for key, value in chosen.items() if value != current[key]}

@@ -34,6 +34,10 @@ STEP_SHOWN = 8_000  # characters of one step shown under the strip
 STATES = {"thinking": "#9ecae1", "answer stated": "#a1d99b", "answer settled": "#238b45",
           "after the brake point": "#bdbdbd"}
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark, as CommonMark may escape it
+# GitHub-flavoured Markdown (which Streamlit reads) links bare URLs and e-mail addresses even when
+# their punctuation is escaped; an invisible word joiner inside "http://", "www." and after "@"
+# keeps them text.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)|(?<=@)")
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,9 @@ def markdown_literal(text: str, spans: list[tuple[int, int]] = ()) -> str:
     """`text` as Markdown that shows exactly `text`, with `spans` (character offsets) in bold.
 
     Every ASCII punctuation mark is backslash-escaped, so no `#`, `-`, `1.`, `>`, `<b>`, `$` or
-    `:red[` can start a heading, list, quote, tag, formula or directive; line breaks are kept as
-    hard breaks and leading spaces as `&nbsp;` (our own entity: a `&` in the text is escaped). Overlapping spans are merged."""
+    `:red[` can start a heading, list, quote, tag, formula or directive, and no URL or address
+    becomes a link (`_AUTOLINK`); line breaks are kept as hard breaks and leading spaces as
+    `&nbsp;` (our own entity: a `&` in the text is escaped). Overlapping spans are merged."""
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -104,7 +109,7 @@ def markdown_literal(text: str, spans: list[tuple[int, int]] = ()) -> str:
 
 
 def _escape(text: str) -> str:
-    return _PUNCTUATION.sub(r"\\\1", text.replace("\r", ""))
+    return _PUNCTUATION.sub(r"\\\1", _AUTOLINK.sub("\u2060", text.replace("\r", "")))
 
 
 def _step(number: int | None) -> str:
@@ -155,35 +160,41 @@ def summary_line(timeline: ReasoningTimeline) -> str:
             f"answers: {answers or 'none'} · {settled}")
 
 
-def _chart(timeline: ReasoningTimeline, cells: list[Cell]) -> alt.LayerChart:
+def _chart(timeline: ReasoningTimeline, cells: list[Cell], chosen: int) -> alt.LayerChart:
+    """Two bands over the thinking tokens: the steps by state, and their marker density; a red
+    rule at the brake point, and the chosen step outlined."""
     rows = [{"first": c.first, "step": c.label, "x0": c.x0, "x1": c.x1, "tokens": c.x1 - c.x0, "markers": c.markers,
              "density": round(100 * c.markers / max(c.x1 - c.x0, 1), 1), "state": c.state,
-             "answers": ", ".join(a[:30] for a in c.answers) or "—"} for c in cells]
-    data = alt.Data(values=rows)
+             "answers": ", ".join(a[:30] for a in c.answers) or "—", "chosen": c.first <= chosen <= c.last}
+            for c in cells]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("x0:Q", title="thinking tokens", scale=alt.Scale(domain=[0, cells[-1].x1], nice=False)), x2="x1:Q",
+        tooltip=["step:N", "tokens:Q", "markers:Q", "state:N", "answers:N"])
+    # Quantitative bands, not a nominal y: the plot keeps whatever height the axis and legends leave.
+    y, y2 = alt.Y("y0:Q", axis=None, scale=alt.Scale(domain=[0, 1], reverse=True)), alt.Y2("y1:Q")
     pick = alt.selection_point(name="pick", fields=["first"], on="click")
-    x = alt.X("x0:Q", title="thinking tokens", scale=alt.Scale(domain=[0, cells[-1].x1 if cells else 1], nice=False))
-    tooltip = ["step:N", "tokens:Q", "markers:Q", "state:N", "answers:N"]
-    steps = alt.Chart(data).mark_rect(stroke="white", strokeWidth=0.5).encode(
-        x=x, x2="x1:Q", y=alt.value(0), y2=alt.value(26),
-        color=alt.Color("state:N", title="step", scale=alt.Scale(domain=list(STATES), range=list(STATES.values())),
+    steps = base.transform_calculate(y0="0", y1="0.68").mark_rect().encode(
+        y=y, y2=y2,
+        color=alt.Color("state:N", title=None, scale=alt.Scale(domain=list(STATES), range=list(STATES.values())),
                         legend=alt.Legend(orient="bottom", direction="horizontal")),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)), tooltip=tooltip,
+        stroke=alt.condition("datum.chosen", alt.value("#000000"), alt.value("#ffffff")),
+        strokeWidth=alt.condition("datum.chosen", alt.value(2), alt.value(0.5)),
     ).add_params(pick)
-    markers = alt.Chart(data).mark_rect(stroke="white", strokeWidth=0.5).encode(
-        x=x, x2="x1:Q", y=alt.value(30), y2=alt.value(42),
-        color=alt.Color("density:Q", title="markers / 100 tokens", scale=alt.Scale(scheme="oranges", domainMin=0),
+    markers = base.transform_calculate(y0="0.74", y1="1").mark_rect(stroke="white", strokeWidth=0.5).encode(
+        y=y, y2=y2,
+        color=alt.Color("density:Q", title="markers per 100 tokens", scale=alt.Scale(range=["#fff5eb", "#d94801"]),
                         legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=120)),
-        tooltip=tooltip,
     )
     layers = [steps, markers]
     cut = next((c.x0 for c in cells if c.state == "after the brake point"), None)
     if cut is None and timeline.brake is not None and timeline.brake.step is not None:
         cut = next((c.x1 for c in cells if c.first <= timeline.brake.step <= c.last), None)
     if cut is not None:
-        layers.append(alt.Chart(alt.Data(values=[{"x": cut, "brake": brake_notice(timeline.brake) if timeline.brake else "brake"}]))
-                      .mark_rule(color="#d62728", strokeWidth=3).encode(x="x:Q", y=alt.value(-4), y2=alt.value(46),
-                                                                         tooltip=["brake:N"]))
-    return alt.layer(*layers).resolve_scale(color="independent").properties(height=46)
+        said = brake_notice(timeline.brake) if timeline.brake is not None else "brake point"
+        layers.append(alt.Chart(alt.Data(values=[{"x": cut, "brake": said}])).mark_rule(color="#d62728", strokeWidth=3)
+                      .encode(x="x:Q", tooltip=["brake:N"]))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
+        height=44, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))  # 44 px of strip; axis and legends below
 
 
 def _pick_from_chart(chart_key: str, step_key: str) -> None:
@@ -211,13 +222,13 @@ def render_reasoning_timeline(timeline: ReasoningTimeline, key: str) -> int | No
     if len(cells) < len(timeline.steps):
         st.caption(f"{len(timeline.steps)} steps in {len(cells)} cells of up to {cells[0].last - cells[0].first + 1} "
                    "steps each; the slider picks any one step.")
-    st.altair_chart(_chart(timeline, cells), key=chart_key, on_select=lambda: _pick_from_chart(chart_key, step_key),
-                    width="stretch")
     options = list(range(len(timeline.steps)))
     default = timeline.settled_step if timeline.settled_step is not None else options[-1]
     if st.session_state.get(step_key) not in options:
         st.session_state[step_key] = default
     chosen = st.session_state[step_key]
+    st.altair_chart(_chart(timeline, cells, chosen), key=chart_key, width="stretch",
+                    on_select=lambda: _pick_from_chart(chart_key, step_key))
     if len(options) > 1:
         chosen = st.select_slider("Step", options, key=step_key, format_func=lambda i: f"{i + 1}",
                                   help="click a cell of the strip, or slide, to read a step")

@@ -11,6 +11,7 @@ from markdown_it import MarkdownIt
 
 from components.reasoning_timeline import MAX_CELLS, markdown_literal, strip_cells
 from engine.brakes.events import BrakeApplied
+from engine.brakes.settings import DEFAULT_BRAKES
 from engine.brakes.timeline import reasoning_timeline
 from sessions import SessionStore
 
@@ -21,7 +22,8 @@ REASONING = ("Add 2 and 3 to get the total.\n\n"
              "Hmm, so the answer is 5\n\n"
              "Wait, let me check again. The answer is 5.\n\n"
              "Wait, I've gotten the same answer multiple times, time to end the thinking.")
-HOSTILE = "Is it <b>x</b> **y** or `z`? [link](http://example.com) :red[alarm] $x^2$\n# not a heading\n1. not a list"
+HOSTILE = ("Is it <b>x</b> **y** or `z`? [link](http://example.com) :red[alarm] $x^2$ www.example.org me@example.com\n"
+           "# not a heading\n1. not a list")
 
 
 def _seed(db, reasoning=REASONING, brake=True):
@@ -124,7 +126,8 @@ def _apply_brakes(at):
 def test_the_brake_form_applies_only_what_changed(app, db):
     session_id, _ = _seed(db, brake=False)
     at = _open(app, "pages/chat.py", session_id)
-    assert any(e.label == "Brakes: brake · 6 detectors · budget 9,600" for e in at.expander), [e.label for e in at.expander]
+    defaults = f"Brakes: brake · {len(DEFAULT_BRAKES['detectors'])} detectors · budget {DEFAULT_BRAKES['thinking_budget']:,}"
+    assert any(e.label == defaults for e in at.expander), [e.label for e in at.expander]
     _brake_field(at, "Mode").set_value("observe")
     _brake_field(at, "Thinking budget (tokens)").set_value(4000)
     _brake_field(at, "Detectors").set_value(["hard_budget", "answer_stability", "tool_loop"])
@@ -154,7 +157,7 @@ def test_the_brake_form_refuses_a_bad_value_with_the_engines_message(app, db):
     assert any("brakes.thinking_budget must be a whole number of thinking tokens from 16 to 10,000,000, not 3"
                in _shown(e.value) for e in at.error), [e.value for e in at.error]
     assert len(events_of(db, session_id)) == before
-    _brake_field(at, "Thinking budget (tokens)").set_value(9600)  # back to what is in force: nothing recorded
+    _brake_field(at, "Thinking budget (tokens)").set_value(DEFAULT_BRAKES["thinking_budget"])  # back: nothing to record
     _apply_brakes(at)
     assert len(events_of(db, session_id)) == before and any("Nothing to apply" in c for c in _captions(at))
 
@@ -180,8 +183,12 @@ def test_reasoning_with_markdown_and_html_is_shown_literally(app, db):
     shown = next(m for m in _markdown(at) if "x" in m and "alarm" in m)
     html = MarkdownIt("commonmark").render(shown)  # what a CommonMark renderer makes of it
     assert "<b>" not in html and "<strong>" not in html and "<a " not in html and "<h1>" not in html and "<ol>" not in html
-    assert "&lt;b&gt;x&lt;/b&gt; **y** or `z`? [link](http://example.com) :red[alarm] $x^2$" in html, html
+    assert "&lt;b&gt;x&lt;/b&gt; **y** or `z`? [link](http://example.com) :red[alarm] $x^2$ www.example.org " \
+        "me@example.com" in html.replace("\u2060", ""), html
     assert "# not a heading" in html and "1. not a list" in html
+    # GFM (Streamlit's reader) links bare URLs and addresses; a word joiner inside each keeps them text.
+    assert "http\u2060\\:\\/\\/example" in shown and "www\u2060\\.example" in shown and "me\\@\u2060example" in shown
+    assert html.replace("\u2060", "").count("http://example.com") == 1
     assert any(HOSTILE in t.value for t in at.text)  # the reasoning expander shows it as text
 
 
