@@ -10,61 +10,39 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from engine import WorkbenchError
 from engine.render import render, render_pieces
 from engine.settings import sends_reasoning, settings_of, window_stats
-from engine.text import printable
 from engine.tokens import token_counter
 from sessions.progress import ProgressBar
-from sessions.session import Session
 from sessions.formats import IMPORT_FORMATS
 from sessions.store import DB_ENV, SessionStore, default_db_path
+from sessions.terminal import as_json, open_session, print_safe, terminal_safe
 
-# control characters and the bidirectional overrides that would reorder what a terminal shows
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _PREVIEW_CHARS = 1200
 _LISTED_SESSIONS = 20
-
-
-def _terminal_safe(text: str) -> str:
-    """Text with lone surrogates and control characters (escape sequences) made visible."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                        printable(text))
-
-
-def _print(text: str = "") -> None:
-    print(_terminal_safe(text))
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def _open(store: SessionStore, session_id: str) -> Session:
-    return store.open_session(store.resolve_id(session_id))
 
 
 def cmd_list(store: SessionStore, args: argparse.Namespace) -> int:
     sessions = store.list_sessions()
     if args.json:
-        print(_json(sessions))
+        print(as_json(sessions))
         return 0
     if not sessions:
-        _print(f"No sessions in {store.path}. Create one with `python -m sessions new TITLE` or import a file.")
+        print_safe(f"No sessions in {store.path}. Create one with `python -m sessions new TITLE` or import a file.")
         return 0
-    _print(f"{'ID':<12}  {'CREATED (UTC)':<16}  {'EVENTS':>6}  {'MSGS':>5}  TITLE")
+    print_safe(f"{'ID':<12}  {'CREATED (UTC)':<16}  {'EVENTS':>6}  {'MSGS':>5}  TITLE")
     for row in sessions:
         subagent = row["forked_at"] == 0 and "subagent" in (row.get("imported_from") or "")
         origin = (f"  (subagent of {row['forked_from']})" if row["forked_from"] and subagent
                   else f"  (fork of {row['forked_from']} at {row['forked_at']})" if row["forked_from"]
                   else f"  (imported from {row['imported_from']})" if row.get("imported_from") else "")
         created = row["created_at"].strftime("%Y-%m-%d %H:%M")
-        _print(f"{row['id']:<12}  {created:<16}  {row['events']:>6}  {row['messages']:>5}  {row['title']}{origin}")
+        print_safe(f"{row['id']:<12}  {created:<16}  {row['events']:>6}  {row['messages']:>5}  {row['title']}{origin}")
     return 0
 
 
@@ -75,7 +53,7 @@ def cmd_new(store: SessionStore, args: argparse.Namespace) -> int:
 
 def cmd_add(store: SessionStore, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
-    print(_open(store, args.session).add_message(args.role, text))
+    print(open_session(store, args.session).add_message(args.role, text))
     return 0
 
 
@@ -87,16 +65,16 @@ def cmd_import(store: SessionStore, args: argparse.Namespace) -> int:
     finally:
         bar.finish()
     if args.json:
-        print(_json(report.as_dict()))
+        print(as_json(report.as_dict()))
         return 0
     for line in report.lines():
-        _print(line)
+        print_safe(line)
     made = [session for file in report.files for session in file.sessions]
     for session in made[:_LISTED_SESSIONS]:
         relation = f"  ({session['relation']})" if session["relation"] else ""
-        _print(f"{session['id']}  {session['title']}{relation}")
+        print_safe(f"{session['id']}  {session['title']}{relation}")
     if len(made) > _LISTED_SESSIONS:
-        _print(f"... and {len(made) - _LISTED_SESSIONS:,} more (python -m sessions list)")
+        print_safe(f"... and {len(made) - _LISTED_SESSIONS:,} more (python -m sessions list)")
     return 0
 
 
@@ -109,22 +87,22 @@ def cmd_export(store: SessionStore, args: argparse.Namespace) -> int:
     if args.output is None and not args.otlp_endpoint:
         raise WorkbenchError(f"export needs -o PATH ({'a folder' if format_name == 'parquet' else 'a file'} to write), "
                              "or --otlp-endpoint URL to send an OTLP trace to a collector")
-    _print(export_session(_open(store, args.session), format_name, args.output, otlp_endpoint=args.otlp_endpoint))
+    print_safe(export_session(open_session(store, args.session), format_name, args.output, otlp_endpoint=args.otlp_endpoint))
     return 0
 
 
 def cmd_fork(store: SessionStore, args: argparse.Namespace) -> int:
-    fork = _open(store, args.session).fork(at=args.at, title=args.title)
-    _print(f"{fork.id}  {fork.title}")
+    fork = open_session(store, args.session).fork(at=args.at, title=args.title)
+    print_safe(f"{fork.id}  {fork.title}")
     return 0
 
 
 def cmd_tool(store: SessionStore, args: argparse.Namespace) -> int:
-    result = _open(store, args.session).call_tool(args.name, args.args)
+    result = open_session(store, args.session).call_tool(args.name, args.args)
     if "error" in result:
-        print(f"error: {_terminal_safe(result['error'])}", file=sys.stderr)
+        print(f"error: {terminal_safe(result['error'])}", file=sys.stderr)
         return 1
-    print(_terminal_safe(_json(result)))
+    print(terminal_safe(as_json(result)))
     return 0
 
 
@@ -134,7 +112,7 @@ def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
 
     from sessions.cli_brakes import report_brakes
 
-    session = _open(store, args.session)
+    session = open_session(store, args.session)
     before = session.last_seq
     turn = Turn(session, args.text, {"model": args.model, "tools": args.tools, "tool_choice": args.tool_choice,
                                      "api_base": args.api_base}).start()
@@ -145,32 +123,32 @@ def cmd_chat(store: SessionStore, args: argparse.Namespace) -> int:
                 if not thinking:
                     sys.stderr.write("[reasoning] ")
                     thinking = True
-                sys.stderr.write(_terminal_safe(update.text))
+                sys.stderr.write(terminal_safe(update.text))
                 sys.stderr.flush()
             elif isinstance(update, TextDelta) and not args.no_stream:
                 if thinking:
                     sys.stderr.write("\n")
                     thinking = False
-                sys.stdout.write(_terminal_safe(update.text))
+                sys.stdout.write(terminal_safe(update.text))
                 sys.stdout.flush()
             elif isinstance(update, StepDone):
                 call = update.call
                 outcome = "error: " + call["result"]["error"] if "error" in call["result"] else "ok"
-                print(_terminal_safe(f"→ {call['name']}({call['arguments']}) {outcome}"), file=sys.stderr)
+                print(terminal_safe(f"→ {call['name']}({call['arguments']}) {outcome}"), file=sys.stderr)
     except KeyboardInterrupt:  # Ctrl-C stops the turn the same way the Stop button does; what arrived is kept
         turn.stop("interrupted with Ctrl-C")
         turn.join()
     result = turn.outcome()
     report_brakes(session, before)
     if result.get("error"):
-        print(f"error: {_terminal_safe(result['error'])}", file=sys.stderr)
+        print(f"error: {terminal_safe(result['error'])}", file=sys.stderr)
         return 1
     if args.no_stream and result.get("reply") is not None:
-        print(_terminal_safe(result["reply"]))
+        print(terminal_safe(result["reply"]))
     elif not args.no_stream:
         print()
     if result.get("stopped"):
-        print(f"stopped ({_terminal_safe(result.get('stop_reason') or 'requested')}); the partial reply is kept", file=sys.stderr)
+        print(f"stopped ({terminal_safe(result.get('stop_reason') or 'requested')}); the partial reply is kept", file=sys.stderr)
         return 130
     return 0
 
@@ -179,19 +157,19 @@ def cmd_check(store: SessionStore, args: argparse.Namespace) -> int:
     results = store.check()
     broken = [row for row in results if row["error"]]
     if args.json:
-        print(_terminal_safe(_json(results)))
+        print(terminal_safe(as_json(results)))
     else:
         for row in results:
             verdict = f"does not replay: {row['error']}" if row["error"] else "ok"
-            _print(f"{row['id']}  {row['events']:>6} events  {row['title']}: {verdict}")
-        _print(f"{len(results) - len(broken)} of {len(results)} sessions replay"
+            print_safe(f"{row['id']}  {row['events']:>6} events  {row['title']}: {verdict}")
+        print_safe(f"{len(results) - len(broken)} of {len(results)} sessions replay"
                + (f"; {len(broken)} do not (each opens at its last good event; fork it there to carry on)" if broken else ""))
     return 1 if broken else 0
 
 
 def cmd_events(store: SessionStore, args: argparse.Namespace) -> int:
-    for event in _open(store, args.session).events():
-        print(_terminal_safe(json.dumps(event, ensure_ascii=False)))
+    for event in open_session(store, args.session).events():
+        print(terminal_safe(json.dumps(event, ensure_ascii=False)))
     return 0
 
 
@@ -202,7 +180,7 @@ def _clip(text: str, full: bool) -> str:
 
 
 def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
-    session = _open(store, args.session)
+    session = open_session(store, args.session)
     state = session.state(args.at)
     settings = settings_of(state)
     stats = window_stats(state, settings, None, session.encoding)
@@ -215,12 +193,12 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
                     "stopped": [m.id for m in state.messages if m.stopped], "stats": stats}
         if session.replay_error:
             document["replay_error"] = str(session.replay_error)
-        print(_terminal_safe(_json(document)))
+        print(terminal_safe(as_json(document)))
         return 0
     at = session.last_seq if args.at is None else args.at
-    _print(f"Session {session.id} \"{session.title}\": event {at} of {session.last_seq}")
+    print_safe(f"Session {session.id} \"{session.title}\": event {at} of {session.last_seq}")
     if session.replay_error:
-        _print(f"warning: this session's {session.replay_error}; shown up to event {session.last_seq}")
+        print_safe(f"warning: this session's {session.replay_error}; shown up to event {session.last_seq}")
     for message in state.messages:
         pieces = render_pieces(message, counter)
         original = sum(p.original_tokens for p in pieces)
@@ -230,31 +208,31 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
             detail += f", {len(pieces)} fragments"
         if message.stopped:
             detail += ", stopped"
-        _print(f"\n── {message.id} · {message.role} · {detail} ──")
+        print_safe(f"\n── {message.id} · {message.role} · {detail} ──")
         if message.reasoning:
             where = "sent back" if sent else "not sent back"
             tokens = counter.count(message.reasoning)
             if args.full:
-                _print(f"┆ reasoning · {tokens:,} tokens · {where}")
-                _print("\n".join("┆ " + line for line in message.reasoning.splitlines()))
+                print_safe(f"┆ reasoning · {tokens:,} tokens · {where}")
+                print_safe("\n".join("┆ " + line for line in message.reasoning.splitlines()))
             else:
-                _print(f"┆ reasoning · {tokens:,} tokens · {where} (--full shows it)")
+                print_safe(f"┆ reasoning · {tokens:,} tokens · {where} (--full shows it)")
         if message.tool_call_id:
-            _print(f"(result of call {message.tool_call_id})")
+            print_safe(f"(result of call {message.tool_call_id})")
         for piece in pieces:
             if len(pieces) > 1 or piece.fragment.status != "visible":
-                _print(f"┌ {piece.fragment.id} {piece.fragment.status} · {piece.original_tokens:,} tokens")
-            _print(_clip(piece.text, args.full))
+                print_safe(f"┌ {piece.fragment.id} {piece.fragment.status} · {piece.original_tokens:,} tokens")
+            print_safe(_clip(piece.text, args.full))
         for call in message.tool_calls or ():
             function = call.get("function", {})
-            _print(f"→ call {call.get('id')}: {function.get('name')}({_clip(str(function.get('arguments', '')), args.full)})")
-    _print("\n── Token breakdown ──")
+            print_safe(f"→ call {call.get('id')}: {function.get('name')}({_clip(str(function.get('arguments', '')), args.full)})")
+    print_safe("\n── Token breakdown ──")
     for key in ("total_tokens", "visible_tokens", "folded_tokens", "summarized_tokens", "marker_tokens",
                 "tool_call_tokens", "overhead_tokens", "reasoning_tokens", "rendered_tokens", "tool_schema_tokens",
                 "saved_tokens"):
-        _print(f"{key.replace('_tokens', '').replace('_', ' '):<12} {stats[key]:>12,}")
+        print_safe(f"{key.replace('_tokens', '').replace('_', ' '):<12} {stats[key]:>12,}")
     for role, numbers in stats["by_role"].items():
-        _print(f"{role:<12} {numbers['rendered_tokens']:>12,} rendered of {numbers['total_tokens']:,} "
+        print_safe(f"{role:<12} {numbers['rendered_tokens']:>12,} rendered of {numbers['total_tokens']:,} "
                f"in {numbers['messages']} message{'s' if numbers['messages'] != 1 else ''}")
     return 0
 
@@ -346,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             store.close()
     except WorkbenchError as exc:
-        print(f"error: {_terminal_safe(str(exc))}", file=sys.stderr)
+        print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -356,6 +334,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, unless the user asks for the traceback
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
-        print(f"error: unexpected {type(exc).__name__}: {_terminal_safe(str(exc))} "
+        print(f"error: unexpected {type(exc).__name__}: {terminal_safe(str(exc))} "
               "(set WORKBENCH_DEBUG=1 to see the traceback)", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ from engine.brakes.events import BrakeRecord, brake_log
 from engine.brakes.settings import DEFAULT_BRAKES, DETECTORS, MODES, brake_settings
 from engine.brakes.timeline import ReasoningTimeline, reasoning_timeline
 from engine.tokens import token_counter
-from sessions.cli import _json, _open, _print, _terminal_safe
+from sessions.terminal import as_json, open_session, print_safe, terminal_safe
 from sessions.store import SessionStore
 
 _STEP_PREVIEW = 100
@@ -64,7 +64,7 @@ def brake_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_brakes(store: SessionStore, args: argparse.Namespace) -> int:
-    session = _open(store, args.session)
+    session = open_session(store, args.session)
     if args.reset:
         session.configure(brakes=None)
     changes = brake_changes(args)
@@ -72,12 +72,12 @@ def cmd_brakes(store: SessionStore, args: argparse.Namespace) -> int:
         session.configure(brakes=changes)
     brakes = brake_settings(session.settings)
     if args.json:
-        print(_json(brakes))
+        print(as_json(brakes))
         return 0
     changed = set((session.settings.get("brakes") or {}))
     for key, value in brakes.items():
         shown = ", ".join(value) if isinstance(value, list) else value
-        _print(f"{key:<22} {shown if shown != '' else '(none)'}{'' if key in changed else '   (default)'}")
+        print_safe(f"{key:<22} {shown if shown != '' else '(none)'}{'' if key in changed else '   (default)'}")
     return 0
 
 
@@ -95,7 +95,7 @@ def report_brakes(session: Any, after_seq: int) -> None:
     """On stderr: each brake a turn recorded (events after `after_seq`)."""
     for record in brake_log(session.state()).records:
         if record.seq > after_seq:
-            print(_terminal_safe(f"[brake] {_brake_line(record)}"), file=sys.stderr)
+            print(terminal_safe(f"[brake] {_brake_line(record)}"), file=sys.stderr)
 
 
 def _timeline_json(timeline: ReasoningTimeline) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def _timeline_json(timeline: ReasoningTimeline) -> dict[str, Any]:
 
 
 def cmd_reasoning(store: SessionStore, args: argparse.Namespace) -> int:
-    session = _open(store, args.session)
+    session = open_session(store, args.session)
     state = session.state(args.at)
     timeline = reasoning_timeline(state, args.message, token_counter(session.encoding))
     if timeline is None:
@@ -120,22 +120,22 @@ def cmd_reasoning(store: SessionStore, args: argparse.Namespace) -> int:
             "no assistant reply has reasoning yet"
         raise WorkbenchError(f"{where}; `python -m sessions show {session.id}` lists the messages")
     if args.json:
-        print(_json(_timeline_json(timeline)))
+        print(as_json(_timeline_json(timeline)))
         return 0
     answer = (f"latest answer {timeline.latest_answer}, first reached in step {timeline.settled_step}"
               if timeline.latest_answer is not None else "no answer stated")
-    _print(f"{timeline.message_id} · {len(timeline.steps)} steps · {timeline.tokens:,} thinking tokens · "
+    print_safe(f"{timeline.message_id} · {len(timeline.steps)} steps · {timeline.tokens:,} thinking tokens · "
            f"marker ratio {timeline.marker_ratio:.3f} · {answer}")
     cut = timeline.brake
     for step in timeline.steps:
         if cut is not None and step.after_brake and step.index == (cut.step or 0) + 1:
-            _print(f"■ {_brake_line(cut)}")
+            print_safe(f"■ {_brake_line(cut)}")
         flags = [f"answer {', '.join(step.answers)}" if step.answers else "",
                  "◆ settled" if step.index == timeline.settled_step else "",
                  f"[{', '.join(m[0] for m in step.markers)}]" if step.markers else ""]
         text = " ".join(timeline.text[step.start:step.end].split())
         preview = text if len(text) <= _STEP_PREVIEW else text[:_STEP_PREVIEW] + "…"
-        _print(f"{'·' if step.after_brake else ' '} #{step.index:<3} {step.tokens:>6,} tok  "
+        print_safe(f"{'·' if step.after_brake else ' '} #{step.index:<3} {step.tokens:>6,} tok  "
                f"{' '.join(flag for flag in flags if flag):<30} {preview}")
-    _print("detectors: " + "; ".join(f"{v.detector} {v.score:.2f}{' fires' if v.fires else ''}" for v in timeline.verdicts))
+    print_safe("detectors: " + "; ".join(f"{v.detector} {v.score:.2f}{' fires' if v.fires else ''}" for v in timeline.verdicts))
     return 0

@@ -25,6 +25,7 @@ from engine.state import ContextState
 from engine.subsystem import Subsystem
 
 EVIDENCE_TEXT_LIMIT = 400  # characters of one piece of evidence kept in the log (ours)
+EVIDENCE_PIECES = 40  # pieces of evidence kept per brake (ours: the answers first, then markers)
 
 
 class BrakeEvidence(BaseModel):
@@ -117,7 +118,12 @@ def brake_log(state: ContextState) -> BrakeLog:
 
 
 def evidence_for_log(evidence: Any) -> list[BrakeEvidence]:
-    """A verdict's evidence as the event keeps it, each text cut to a readable length."""
-    return [BrakeEvidence(note=piece.note[:EVIDENCE_TEXT_LIMIT], positions=list(piece.positions),
+    """A verdict's evidence as the event keeps it: each text cut to a readable length, and at
+    most `EVIDENCE_PIECES` pieces (a long trace has thousands of markers), the rest counted."""
+    pieces = list(evidence)
+    kept = [BrakeEvidence(note=piece.note[:EVIDENCE_TEXT_LIMIT], positions=list(piece.positions),
                           text=piece.text[:EVIDENCE_TEXT_LIMIT], spans=[tuple(span) for span in piece.spans])
-            for piece in evidence]
+            for piece in pieces[:EVIDENCE_PIECES]]
+    if len(pieces) > EVIDENCE_PIECES:
+        kept.append(BrakeEvidence(note=f"and {len(pieces) - EVIDENCE_PIECES:,} more pieces of evidence not kept"))
+    return kept

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
+from functools import lru_cache
 from typing import Protocol
 
 from engine.brakes.steps import Answer, extract_answers, split_steps, step_at
@@ -181,11 +182,16 @@ def marker_spans(reasoning: str) -> list[tuple[str, int, int]]:
     separate searches per marker found them (at one place at most one marker can match as a
     whole word, so the first alternative that does is the one). Sorted by start.
     """
+    return list(_markers(reasoning))
+
+
+@lru_cache(maxsize=8)  # the live brake asks several detectors about one text
+def _markers(reasoning: str) -> tuple[tuple[str, int, int], ...]:
     found = []
     for match in _MARKERS.finditer(reasoning):
         text = match.group(1)
         found.append((_MARKER_NAMES[" ".join(text.lower().split())], match.start(), match.start() + len(text)))
-    return found
+    return tuple(found)
 
 
 def marker_ratio(reasoning: str, counter: Counter | None = None) -> float:

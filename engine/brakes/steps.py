@@ -20,7 +20,9 @@ is marked `hedged`, so a brake can wait for one said without doubt.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from engine.think_tags import split_think_tags
 
@@ -71,8 +73,10 @@ def read_reasoning(content: str | None = None, reasoning: str | None = None) -> 
     return Reasoning(text="\n\n".join(parts), answer=answer)
 
 
+@lru_cache(maxsize=8)
 def split_steps(text: str) -> tuple[Step, ...]:
-    """The steps of a reasoning text, split at blank lines; empty parts are dropped."""
+    """The steps of a reasoning text, split at blank lines; empty parts are dropped (the last
+    few texts' steps are remembered: several detectors split the same text)."""
     steps: list[Step] = []
     start = 0
     for match in [*_BLANK_LINE.finditer(text), None]:
@@ -89,13 +93,8 @@ def split_steps(text: str) -> tuple[Step, ...]:
 
 def step_at(steps: tuple[Step, ...], position: int) -> int:
     """Index of the step holding `position` (or the last one starting before it); 0 if none."""
-    found = 0
-    for step in steps:
-        if step.start <= position:
-            found = step.index
-        else:
-            break
-    return found
+    found = bisect_right(steps, position, key=lambda step: step.start) - 1
+    return steps[found].index if found >= 0 else 0
 
 
 # "answer is X" and "Final Answer: X": X runs to the end of the sentence or clause. A period
@@ -146,8 +145,16 @@ def _hedged(text: str, start: int, end: int) -> bool:
 
 
 def extract_answers(text: str, steps: tuple[Step, ...] | None = None) -> tuple[Answer, ...]:
-    """Every answer the text states, in order; a "the answer is \\boxed{5}" counts once."""
-    steps = split_steps(text) if steps is None else steps
+    """Every answer the text states, in order; a "the answer is \\boxed{5}" counts once.
+
+    `steps` (the text's own, from `split_steps`) only saves splitting again. The last few
+    texts' answers are remembered: the live brake asks several detectors about one text."""
+    return _answers(text)
+
+
+@lru_cache(maxsize=8)
+def _answers(text: str) -> tuple[Answer, ...]:
+    steps = split_steps(text)
     found: list[Answer] = []
     boxes = _boxed(text)
     for start, end, inner in boxes:

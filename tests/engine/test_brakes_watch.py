@@ -193,3 +193,26 @@ def test_set_reasoning_budget_moves_the_hard_budget_and_enforces_it():
     for bad in (0, 15, True, "lots"):
         assert "error" in session.call_tool("set_reasoning_budget", {"tokens": bad})
     assert brake_settings(session.settings)["thinking_budget"] == 3000
+
+
+def test_settled_needs_both_the_sbt_score_and_a_stable_answer():
+    from engine.brakes.combined import settled
+
+    answered_last = "Work.\n\nMore work.\n\nStill working.\n\nSo the answer is 9."  # stable, but reached at the last step
+    assert not settled(answered_last, 0.2, 1, False).fires
+    revised = "The answer is 4.\n\nWait, no.\n\nHmm, but maybe.\n\nPerhaps.\n\nSo the answer is 5?"
+    assert not settled(revised, 0.2, 1, True).fires  # the latest answer is hedged
+    assert settled("The answer is 5.\n\nCheck.\n\nCheck again.\n\nYes.", 0.2, 1, False).fires
+    two = "The answer is 5.\n\nCheck.\n\nCheck again.\n\nYes."
+    assert not settled(two, 0.2, 2, False).fires  # one answer-stating step, two asked for
+    verdict = settled("The answer is 5.\n\nThe answer is 5.\n\nCheck.\n\nYes.", 0.2, 2, False)
+    assert verdict.fires and [piece.note for piece in verdict.evidence] == ["answer 5", "answer 5", "answer 5 first reached"]
+
+
+def test_the_log_keeps_a_readable_share_of_long_evidence():
+    from engine.brakes.events import EVIDENCE_PIECES, evidence_for_log
+    from engine.brakes.verdict import Evidence
+
+    kept = evidence_for_log([Evidence(note=f"marker {i}", positions=(i,), text="x" * 1000) for i in range(100)])
+    assert len(kept) == EVIDENCE_PIECES + 1 and kept[-1].note == f"and {100 - EVIDENCE_PIECES} more pieces of evidence not kept"
+    assert len(kept[0].text) == 400 and kept[3].positions == [3]
