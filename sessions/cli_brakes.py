@@ -87,7 +87,8 @@ def _brake_line(record: BrakeRecord) -> str:
         return f"{record.detector}: {what} ({'; '.join(record.notes[:1])})"
     verb = "cut the reasoning" if record.action == "stopped_reasoning" else "would have cut the reasoning (observed)"
     basis = "estimated" if record.saved_basis == "estimate" else "measured"
-    return (f"{record.detector} {verb} after step {record.step} (score {record.score:.2f}, threshold "
+    step = "?" if record.step is None else record.step + 1  # people count steps from 1
+    return (f"{record.detector} {verb} after step {step} (score {record.score:.2f}, threshold "
             f"{record.threshold:g}): {record.tokens_generated:,} thinking tokens, ~{record.tokens_saved:,} saved ({basis})")
 
 
@@ -122,20 +123,23 @@ def cmd_reasoning(store: SessionStore, args: argparse.Namespace) -> int:
     if args.json:
         print(as_json(_timeline_json(timeline)))
         return 0
-    answer = (f"latest answer {timeline.latest_answer}, first reached in step {timeline.settled_step}"
+    answer = (f"latest answer {timeline.latest_answer}, first reached in step {(timeline.settled_step or 0) + 1}"
               if timeline.latest_answer is not None else "no answer stated")
     print_safe(f"{timeline.message_id} · {len(timeline.steps)} steps · {timeline.tokens:,} thinking tokens · "
            f"marker ratio {timeline.marker_ratio:.3f} · {answer}")
     cut = timeline.brake
     for step in timeline.steps:
-        if cut is not None and step.after_brake and step.index == (cut.step or 0) + 1:
-            print_safe(f"■ {_brake_line(cut)}")
+        if cut is not None and step.after_brake:
+            print_safe(f"■ {_brake_line(cut)}")  # at the brake point, before what came after it
+            cut = None
         flags = [f"answer {', '.join(step.answers)}" if step.answers else "",
                  "◆ settled" if step.index == timeline.settled_step else "",
                  f"[{', '.join(m[0] for m in step.markers)}]" if step.markers else ""]
         text = " ".join(timeline.text[step.start:step.end].split())
         preview = text if len(text) <= _STEP_PREVIEW else text[:_STEP_PREVIEW] + "…"
-        print_safe(f"{'·' if step.after_brake else ' '} #{step.index:<3} {step.tokens:>6,} tok  "
+        print_safe(f"{'·' if step.after_brake else ' '} #{step.index + 1:<3} {step.tokens:>6,} tok  "
                f"{' '.join(flag for flag in flags if flag):<30} {preview}")
+    if cut is not None:
+        print_safe(f"■ {_brake_line(cut)}")
     print_safe("detectors: " + "; ".join(f"{v.detector} {v.score:.2f}{' fires' if v.fires else ''}" for v in timeline.verdicts))
     return 0

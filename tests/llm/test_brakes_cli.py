@@ -46,14 +46,14 @@ def test_chat_reports_the_brake_and_reasoning_prints_the_timeline(tmp_path, open
     chat = run(db, "chat", session, "What is 17 + 25?", "--model", "openai/reasoner", "--api-base", openai_server.url)
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.strip() == "It is 42."
-    assert "[brake] settled cut the reasoning after step 2 (score 0.31, threshold 0.2)" in chat.stderr
+    assert "[brake] settled cut the reasoning after step 3 (score 0.31, threshold 0.2)" in chat.stderr
     assert "saved (estimated)" in chat.stderr
     timeline = run(db, "reasoning", session)
     assert timeline.returncode == 0, timeline.stderr
     lines = timeline.stdout.splitlines()
-    assert lines[0].startswith("m2 · 4 steps") and "latest answer 42, first reached in step 1" in lines[0]
-    assert any(line.startswith("■ settled cut the reasoning after step 2") for line in lines)
-    assert any("#1" in line and "◆ settled" in line for line in lines)
+    assert lines[0].startswith("m2 · 4 steps") and "latest answer 42, first reached in step 2" in lines[0]
+    assert any(line.startswith("■ settled cut the reasoning after step 3") for line in lines)
+    assert any("#2" in line and "◆ settled" in line for line in lines)
     assert lines[-2].startswith("·") and "Wait, I've gotten the same answer" in lines[-2]  # the brake text, after the cut
     as_json = json.loads(run(db, "reasoning", session, "--json").stdout)
     assert as_json["brakes"][0]["detector"] == "settled" and [s["after_brake"] for s in as_json["steps"]] == [False, False, False, True]
