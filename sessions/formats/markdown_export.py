@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.brakes.events import BrakeRecord, brake_log
 from engine.records import format_ts
 from engine.render import fold_marker, render_pieces, summary_header
 from engine.state import ContextState, Message
@@ -212,7 +213,18 @@ def _attachment(part: dict[str, Any]) -> str:
     return f"*Attachment: {literal(kind)}" + (f" · {literal(label)}" if label else "") + "*"
 
 
-def message_section(position: int, message: Message, counter) -> str:
+def _brake(record: BrakeRecord) -> str:
+    step = "" if record.step is None else f" after step {record.step + 1}"
+    if record.action in ("warned", "tools_withdrawn"):
+        did = "warned the model" if record.action == "warned" else "withdrew the tools for the turn"
+        return f"*Brake: {literal(record.detector)} {did}: {literal('; '.join(record.notes[:1]))}*"
+    did = "cut the reasoning" if record.action == "stopped_reasoning" else "would have cut the reasoning (observed)"
+    basis = "estimated" if record.saved_basis == "estimate" else "measured"
+    return (f"*Brake: {literal(record.detector)} {did}{step} · {record.tokens_generated:,} thinking tokens · "
+            f"~{record.tokens_saved:,} saved ({basis})*")
+
+
+def message_section(position: int, message: Message, counter, brakes: tuple[BrakeRecord, ...] = ()) -> str:
     pieces = render_pieces(message, counter)
     original = sum(piece.original_tokens for piece in pieces)
     rendered = sum(piece.rendered_tokens for piece in pieces)
@@ -232,6 +244,7 @@ def message_section(position: int, message: Message, counter) -> str:
     blocks += _body(message, counter)
     blocks += [_tool_call(call) for call in message.tool_calls or ()]
     blocks += [_attachment(part) for part in message.attachments]
+    blocks += [_brake(record) for record in brakes]
     if len(blocks) == 2:
         blocks.append("*(no text)*")
     return "\n\n".join(blocks)
@@ -268,7 +281,9 @@ def markdown_document(info: dict[str, Any], state: ContextState, encoding: str =
         ]),
         "---",
     ]
-    sections = [message_section(position, message, counter) for position, message in enumerate(state.messages, 1)]
+    log = brake_log(state)
+    sections = [message_section(position, message, counter, log.for_message(message.id))
+                for position, message in enumerate(state.messages, 1)]
     return "\n\n".join(head + sections) + "\n"
 
 

@@ -276,3 +276,15 @@ def test_deer_confidence_is_skipped_cleanly_without_logprobs(openai_server):
     assert "braked" not in result and result["reply"] == "42"
     assert len(openai_server.requests) == 2  # one trial; with no log-probabilities it stops asking
     assert not _events(session, "brake_applied")
+
+
+def test_the_markdown_transcript_says_where_the_brake_cut(session, model, tmp_path):
+    from sessions.exporting import export_session
+
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, "42.")
+    run_turn(session, "What is 17 + 25?")
+    path = tmp_path / "t.md"
+    export_session(session, "markdown", path)
+    text = path.read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.startswith("*Brake:"))
+    assert line.startswith("*Brake: settled cut the reasoning after step 3 · ") and "saved (estimated)*" in line
