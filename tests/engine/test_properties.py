@@ -60,6 +60,7 @@ def _arguments(draw, state: ContextState, name: str):
         "max_results": st.integers(0, 60),
         "context_size": st.integers(0, 1200),
         "extended_context": st.integers(0, 2500),
+        "tokens": st.integers(-5, 40_000),  # set_reasoning_budget
         "role": st.sampled_from(ROLES),
         "message_id": st.sampled_from([m.id for m in state.messages] + ["m0", "m99", "x"]),
         "mode": st.sampled_from(["exact", "regex", "ranked", "fuzzy"]),
