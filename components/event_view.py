@@ -70,13 +70,15 @@ def brake_text(payload: dict) -> str:
     did = {"stopped_reasoning": "stopped the reasoning", "warned": "warned of a tool loop",
            "tools_withdrawn": "withdrew the tools", "observed": "would have braked (observe)"}
     where = f" of {payload['message_id']}" if payload.get("message_id") else ""
-    where += f" at step {payload['step'] + 1}" if isinstance(payload.get("step"), int) else ""
-    threshold = f" (threshold {payload['threshold']:g})" if isinstance(payload.get("threshold"), (int, float)) else ""
+    where += f" at reasoning step {payload['step'] + 1}" if isinstance(payload.get("step"), int) else ""
+    threshold = f" (threshold {payload['threshold']:.2f})" if isinstance(payload.get("threshold"), (int, float)) else ""
     saved = {"estimate": f", ~{payload.get('tokens_saved', 0):,} saved (estimate)",
              "measured": f", {payload.get('tokens_saved', 0):,} after it (measured)"}.get(payload.get("saved_basis"), "")
     note = next((piece.get("note") for piece in payload.get("evidence") or [] if piece.get("note")), None)
+    if payload["detector"] == "tool_loop":
+        return f"brake tool_loop {did.get(payload['action'], payload['action'])}{where}" + (f": {note}" if note else "")
     return (f"brake {payload['detector']} {did.get(payload['action'], payload['action'])}{where}: score "
-            f"{payload['score']:g}{threshold}, {payload.get('tokens_generated', 0):,} thinking tokens{saved}"
+            f"{payload['score']:.2f}{threshold}, {payload.get('tokens_generated', 0):,} thinking tokens{saved}"
             + (f"; {note}" if note else ""))
 
 

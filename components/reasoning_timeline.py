@@ -31,8 +31,8 @@ from engine.state import ContextState
 MAX_CELLS = 120  # cells in the strip before steps are binned (ours: ~8 px each at 1,000 px)
 STEP_SHOWN = 8_000  # characters of one step shown under the strip
 # One colour per state of a step, in the order the legend reads.
-STATES = {"thinking": "#9ecae1", "answer stated": "#a1d99b", "answer settled": "#238b45",
-          "after the brake point": "#bdbdbd"}
+STATES = {"thinking": "#9ecae1", "answer stated": "#a1d99b", "answer first reached": "#238b45",
+          "after the brake point": "#bdbdbd", "brake text (inserted)": "#fb6a4a"}
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark, as CommonMark may escape it
 # GitHub-flavoured Markdown (which Streamlit reads) links bare URLs and e-mail addresses even when
 # their punctuation is escaped; an invisible word joiner inside "http://", "www." and after "@"
@@ -58,8 +58,10 @@ class Cell:
 
 
 def _state(step: TimelineStep, settled: int | None) -> str:
+    if step.inserted:
+        return "brake text (inserted)"
     if step.index == settled:
-        return "answer settled"
+        return "answer first reached"
     if step.after_brake:
         return "after the brake point"
     return "answer stated" if step.answers else "thinking"
@@ -78,7 +80,8 @@ def strip_cells(timeline: ReasoningTimeline, limit: int = MAX_CELLS) -> list[Cel
         group = steps[start:start + size]
         tokens = sum(step.tokens for step in group)
         state = max((_state(step, timeline.settled_step) for step in group),
-                    key=lambda name: (name == "answer settled", name == "after the brake point", rank.index(name)))
+                    key=lambda name: (name == "answer first reached", name == "brake text (inserted)",
+                                      name == "after the brake point", rank.index(name)))
         cells.append(Cell(group[0].index, group[-1].index, at, at + max(tokens, 1),
                           sum(len(step.markers) for step in group), state,
                           tuple(dict.fromkeys(a for step in group for a in step.answers))))
@@ -117,7 +120,7 @@ def _step(number: int | None) -> str:
 
 
 def brake_notice(record: BrakeRecord) -> str:
-    """One line saying what a brake did, for the transcript ("Braked by answer_stability at step 3 · ~240 …")."""
+    """One line saying what a brake did, for the transcript ("Braked by settled at reasoning step 3 · ~240 …")."""
     note = record.notes[0] if record.notes else ""
     if record.detector == "tool_loop":
         said = {"warned": "the model was told what it repeated",
@@ -128,8 +131,8 @@ def brake_notice(record: BrakeRecord) -> str:
              "measured": f"{record.tokens_saved:,} thinking tokens after that point (measured)"}.get(
                  record.saved_basis, "tokens saved not known")
     if record.action == "observed":
-        return f"Observed: {record.detector} would have braked at step {_step(record.step)} · {saved}"
-    return f"Braked by {record.detector} at step {_step(record.step)} · {saved}"
+        return f"Observed: {record.detector} would have braked at reasoning step {_step(record.step)} · {saved}"
+    return f"Braked by {record.detector} at reasoning step {_step(record.step)} · {saved}"
 
 
 def render_brake_notices(records: tuple[BrakeRecord, ...]) -> None:
@@ -141,9 +144,11 @@ def render_brake_notices(records: tuple[BrakeRecord, ...]) -> None:
 
 def brake_line(record: BrakeRecord) -> str:
     """The brake in full: detector, score against threshold, mode, tokens generated and saved."""
-    threshold = f" (threshold {record.threshold:g})" if record.threshold is not None else ""
+    if record.detector == "tool_loop":
+        return f"{brake_notice(record)} · mode {record.mode}"
+    threshold = f" (threshold {record.threshold:.2f})" if record.threshold is not None else ""
     basis = {"estimate": "estimated", "measured": "measured"}.get(record.saved_basis, "not known")
-    return (f"{brake_notice(record).split(' · ')[0]} · score {record.score:g}{threshold} · mode {record.mode} · "
+    return (f"{brake_notice(record).split(' · ')[0]} · score {record.score:.2f}{threshold} · mode {record.mode} · "
             f"{record.tokens_generated:,} thinking tokens generated, {record.tokens_saved:,} saved ({basis})")
 
 
@@ -154,7 +159,7 @@ def summary_line(timeline: ReasoningTimeline) -> str:
         where.setdefault(value, []).append(step + 1)
     answers = "; ".join(f"{value[:40]} (step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps[:8]))}"
                         f"{'…' if len(steps) > 8 else ''})" for value, steps in list(where.items())[:5])
-    settled = (f"settled at step {timeline.settled_step + 1} on {timeline.latest_answer[:40]}"
+    settled = (f"{timeline.latest_answer[:40]} first reached at step {timeline.settled_step + 1}"
                if timeline.settled_step is not None and timeline.latest_answer is not None else "no answer yet")
     return (f"{len(timeline.steps)} steps · {timeline.tokens:,} thinking tokens · marker ratio {timeline.marker_ratio:.2f} · "
             f"answers: {answers or 'none'} · {settled}")
@@ -230,8 +235,8 @@ def render_reasoning_timeline(timeline: ReasoningTimeline, key: str) -> int | No
     st.altair_chart(_chart(timeline, cells, chosen), key=chart_key, width="stretch",
                     on_select=lambda: _pick_from_chart(chart_key, step_key))
     if len(options) > 1:
-        chosen = st.select_slider("Step", options, key=step_key, format_func=lambda i: f"{i + 1}",
-                                  help="click a cell of the strip, or slide, to read a step")
+        chosen = st.select_slider("Reasoning step", options, key=step_key, format_func=lambda i: f"{i + 1}",
+                                  help="click a cell of the strip, or slide, to read a step of the reasoning")
     render_step(timeline, chosen)
     return chosen
 
@@ -242,8 +247,9 @@ def render_step(timeline: ReasoningTimeline, index: int) -> None:
     facts = [f"Step {index + 1} of {len(timeline.steps)}", f"{step.tokens:,} tokens"]
     facts += [f"markers: {', '.join(dict.fromkeys(m[0] for m in step.markers))}"] if step.markers else ["no markers"]
     facts += [f"answer: {', '.join(step.answers)}"] if step.answers else []
-    facts += ["the answer settled here"] if index == timeline.settled_step else []
-    facts += ["after the brake point"] if step.after_brake else []
+    facts += ["the latest answer was first reached here"] if index == timeline.settled_step else []
+    facts += ["the brake text the workbench inserted"] if step.inserted else \
+        (["after the brake point"] if step.after_brake else [])
     st.caption(plain(" · ".join(facts)))
     text = timeline.text[step.start:step.end]
     spans = [(start - step.start, end - step.start) for _, start, end in step.markers]
@@ -251,6 +257,9 @@ def render_step(timeline: ReasoningTimeline, index: int) -> None:
     st.markdown(markdown_literal(shown, [(s, min(e, len(shown))) for s, e in spans if s < len(shown)]))
     if len(text) > STEP_SHOWN:
         st.caption(f"… {len(text) - STEP_SHOWN:,} more characters in this step")
+    cut = timeline.brake is not None and timeline.brake.action == "stopped_reasoning"
+    st.caption("Each detector on the model's own thinking" + (" up to the brake point (what the brake saw)" if cut else "")
+               + ", at this session's thresholds; 'off' ones do not run in this session.")
     st.dataframe(verdict_rows(timeline, index), hide_index=True, width="stretch")
 
 
@@ -259,11 +268,18 @@ def verdict_rows(timeline: ReasoningTimeline, index: int) -> list[dict[str, Any]
     rows = []
     for verdict in timeline.verdicts:
         here = [piece.note for piece in verdict.evidence if index in piece.positions]
-        rows.append({"detector": verdict.detector, "score": round(verdict.score, 3),
-                     "fires": "fires" if verdict.fires else "quiet",
+        rows.append({"detector": verdict.detector,
+                     "in this session": "on" if verdict.detector in timeline.active_detectors else "off",
+                     "score": round(verdict.score, 2), "fires": "fires" if verdict.fires else "quiet",
                      "evidence in this step": "; ".join(here)[:300] or "—",
                      "evidence elsewhere": len(verdict.evidence) - len(here)})
     return rows
+
+
+def _mark(records: tuple[BrakeRecord, ...]) -> str:
+    """" · braked" or " · observed" for a message's reasoning brakes (tool loops have no timeline)."""
+    actions = {record.action for record in records if record.reasoning_chars is not None}
+    return " · braked" if "stopped_reasoning" in actions else " · observed" if "observed" in actions else ""
 
 
 def render_reasoning_panel(state: ContextState, key: str, counter: Any = None) -> None:
@@ -274,14 +290,13 @@ def render_reasoning_panel(state: ContextState, key: str, counter: Any = None) -
         return
     ids = [message.id for message in reversed(messages)]
     log = brake_log(state)
-    braked = {message_id for message_id in ids if log.for_message(message_id)}
-    latest_braked = ids[0] in braked
-    label = f"Timeline of {ids[0]}'s reasoning{' · braked' if latest_braked else ''}"
-    with st.expander(label, expanded=latest_braked, icon=":material/timeline:"):
+    marks = {message_id: _mark(log.for_message(message_id)) for message_id in ids}
+    label = f"Timeline of {ids[0]}'s reasoning{marks[ids[0]]}"
+    with st.expander(label, expanded=bool(marks[ids[0]]), icon=":material/timeline:"):
         chosen = ids[0]
         if len(ids) > 1:
             chosen = st.selectbox("Reasoning of", ids, key=f"{key}-message",
-                                  format_func=lambda i: f"{i}{' · braked' if i in braked else ''}{' (latest)' if i == ids[0] else ''}")
+                                  format_func=lambda i: f"{i}{marks[i]}{' (latest)' if i == ids[0] else ''}")
         timeline = reasoning_timeline(state, chosen, counter)
         if timeline is not None:
             render_reasoning_timeline(timeline, key=f"{key}-{chosen}")

@@ -363,17 +363,19 @@ def complete(
     )
 
 
+TRIAL_TIMEOUT_S = 20.0  # a server busy with the stream the trial forks from must not hold the turn
+
+
 def trial_logprobs(backend: Backend, messages: list[dict[str, Any]], prefill: str,
                    max_tokens: int = 20) -> list[dict[str, Any]] | None:
-    """DEER's trial answer: one short unstreamed call continuing `prefill` (reasoning so far and
-    the answer inducer); the tokens it generated with their log-probabilities, up to the brace
-    closing `\\boxed{` (DEER stops there, algorithms.md §1.4; cut here, as OpenAI takes only four
-    stop strings). None when the backend gives none or the call fails: the detector stays quiet.
-    """
+    """DEER's trial answer: a short unstreamed call continuing `prefill` (reasoning so far and the
+    answer inducer); its tokens with their log-probabilities, up to the brace closing `\\boxed{`
+    (DEER stops there, algorithms.md §1.4; OpenAI takes only four stop strings). None when the
+    backend gives none or the call fails: the detector stays quiet."""
     _register()
     short = Backend(model=backend.model, api_base=backend.api_base, temperature=0.0, max_tokens=max_tokens)
     arguments = _call_arguments(short, [*messages, {"role": "assistant", "content": prefill}], None, None)
-    arguments["logprobs"] = True
+    arguments.update(logprobs=True, timeout=TRIAL_TIMEOUT_S)
     try:
         response = litellm.completion(**arguments)
         logprobs = getattr(response.choices[0], "logprobs", None) if response.choices else None

@@ -63,7 +63,7 @@ if compactions:  # where the source's own tool compacted its context (Claude Cod
                                on_click=jump_to, args=(seq,), width="stretch")
 brakes = brake_steps(records)
 if brakes:  # where a brake cut the reasoning, warned of a tool loop, or observed (issue 9)
-    st.caption(f"{len(brakes)} brake(s): jump to one to see the reasoning timeline just after it")
+    st.caption(f"{len(brakes)} brake(s): jump to one to see it in the log, and a reasoning brake on the timeline")
     jumps = st.columns(min(len(brakes), 6))
     for position, (seq, text) in enumerate(brakes[:6]):
         jumps[position].button(f"Brake at step {seq}", key=f"brake-{seq}", help=plain(text),

@@ -110,7 +110,7 @@ def run_turn(
             completion = complete(backend, messages, tools=offered or None,
                                   tool_choice=(choice if can_call else "none") if offered else None,
                                   observer=heard if watch.detectors else observer,
-                                  stop=EitherStop(stop, watch.signal) if watch.detectors else stop)
+                                  stop=EitherStop(stop, watch) if watch.detectors else stop)
         except LLMError as exc:
             session.record([LLMFailed(model=backend.model, error_kind=exc.kind, error=exc.message, retryable=exc.retryable)])
             return {"reply": None, "error": exc.message, "error_kind": exc.kind, "tool_calls": calls_made,
@@ -119,7 +119,21 @@ def run_turn(
             totals[key] += completion.usage.get(key, 0)
         extra = {"thinking_blocks": completion.thinking_blocks} if completion.thinking_blocks else None
         if braked(completion, watch, stop):
-            return _finish_braked(session, backend, messages, completion, watch, observer, stop, step, totals, calls_made)
+            done = finish_after_brake(backend, messages, completion, watch, observer, stop, tools=schemas if can_call else None)
+            finish = done.finish
+            if finish is None or not finish.tool_calls or not can_call or finish.stopped:
+                return _finish_braked(session, backend, completion, done, step, totals, calls_made)
+            for key in totals:  # the model answered the brake with a tool call: run it and go on
+                totals[key] += finish.usage.get(key, 0)
+            calls = finish.tool_calls[:budget_left]
+            loops.settings = session.settings
+            answers, looped = loops.screen(calls)
+            results = session.run_model_tool_calls(
+                calls, content=finish.content, reasoning=done.reasoning,
+                before=[_llm_called(completion, step), _llm_called(finish, step, purpose=BRAKE_FINISH)],
+                answers=answers, after=chain_after(done.after, looped))
+            _note_calls(calls, results, calls_made, on_step)
+            continue
         noted = observed(watch, completion, counter)
         if completion.tool_calls and can_call and not completion.stopped:
             calls = completion.tool_calls[:budget_left]
@@ -128,11 +142,7 @@ def run_turn(
             results = session.run_model_tool_calls(calls, content=completion.content, reasoning=completion.reasoning,
                                                    extra=extra, before=[_llm_called(completion, step)],
                                                    answers=answers, after=chain_after(looped, noted))
-            for call, result in zip(calls, results):
-                record = {"name": call["function"]["name"], "arguments": call["function"]["arguments"], "result": result}
-                calls_made.append(record)
-                if on_step:
-                    on_step(record)
+            _note_calls(calls, results, calls_made, on_step)
             continue
         reply = completion.content or ""
         session.add_message("assistant", reply, reasoning=completion.reasoning, stopped=completion.stopped,
@@ -142,11 +152,18 @@ def run_turn(
                 "model": backend.model}
 
 
-def _finish_braked(session: Session, backend: Backend, messages: list[dict[str, Any]], completion: Completion,
-                   watch: Any, observer: Observer | None, stop: Any, step: int, totals: dict[str, int],
-                   calls_made: list[dict[str, Any]]) -> dict[str, Any]:
-    """A brake cut the reasoning: the model answers briefly; one message and the brake's event record it."""
-    done = finish_after_brake(backend, messages, completion, watch, observer, stop)
+def _note_calls(calls: list[dict[str, Any]], results: list[dict[str, Any]], calls_made: list[dict[str, Any]],
+                on_step: StepCallback | None) -> None:
+    for call, result in zip(calls, results):
+        record = {"name": call["function"]["name"], "arguments": call["function"]["arguments"], "result": result}
+        calls_made.append(record)
+        if on_step:
+            on_step(record)
+
+
+def _finish_braked(session: Session, backend: Backend, completion: Completion, done: Any, step: int,
+                   totals: dict[str, int], calls_made: list[dict[str, Any]]) -> dict[str, Any]:
+    """A brake cut the reasoning and the model answered briefly: one message and the brake's event record it."""
     before = [_llm_called(completion, step)]
     if done.finish is not None:
         before.append(_llm_called(done.finish, step, purpose=BRAKE_FINISH))
@@ -155,9 +172,8 @@ def _finish_braked(session: Session, backend: Backend, messages: list[dict[str, 
     stopped = done.finish is None or done.finish.stopped
     session.add_message("assistant", done.content, reasoning=done.reasoning, stopped=stopped, before=before,
                         after=done.after)
-    firing = watch.fired
     outcome = {"reply": done.content, "reasoning": done.reasoning, "tool_calls": calls_made, "usage": totals,
-               "steps": step, "stopped": stopped, "braked": firing.verdict.detector, "model": backend.model,
+               "steps": step, "stopped": stopped, "braked": done.detector, "model": backend.model,
                "stop_reason": done.finish.stop_reason if done.finish is not None else completion.stop_reason}
     if done.error is not None:
         session.record([LLMFailed(model=backend.model, error_kind=done.error.kind, error=done.error.message,

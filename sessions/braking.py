@@ -26,14 +26,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.brakes import detect_tool_loop, tool_loop_message
+from engine.brakes import canonical_call, detect_ping_pong, detect_repeated_calls, tool_loop_message
 from engine.brakes.events import BrakeApplied, evidence_for_log
+from engine.brakes.steps import final_answer
 from engine.brakes.savings import estimated_saving, measured_saving
 from engine.brakes.settings import brake_settings, brake_text, threshold_of
 from engine.brakes.watch import ReasoningWatch
 from engine.events import Event, MessageAdded
 from engine.llm import Completion, LLMError, complete, trial_logprobs
-from engine.settings import Backend
+from engine.settings import EMBEDDED_MODEL, Backend
 from engine.streaming import Observer, ReasoningDelta, StopSignal, as_callback
 from engine.think_tags import CLOSE_TAG, OPEN_TAG
 from engine.tokens import TokenCounter
@@ -66,7 +67,8 @@ def watch_call(settings: dict[str, Any], counter: TokenCounter, observer: Observ
     def probe(prompt: str) -> Any:
         return trial_logprobs(backend, messages, f"{OPEN_TAG}\n{prompt}")
 
-    watch = ReasoningWatch(settings, counter, StopSignal(), probe=probe)
+    # The embedded model runs one call at a time: a trial inside its own stream would wait forever.
+    watch = ReasoningWatch(settings, counter, StopSignal(), probe=None if backend.model == EMBEDDED_MODEL else probe)
     tell = as_callback(observer) if observer is not None else None
 
     def both(delta: Any) -> None:
@@ -79,8 +81,7 @@ def watch_call(settings: dict[str, Any], counter: TokenCounter, observer: Observ
 
 def braked(completion: Completion, watch: ReasoningWatch, turn_stop: threading.Event | None) -> bool:
     """Whether the brake (not a person) stopped this call."""
-    return bool(completion.stopped and watch.braking and watch.fired is not None
-                and watch.signal is not None and watch.signal.is_set()
+    return bool(completion.stopped and watch.braking and watch.fired is not None and watch.is_set()
                 and not (turn_stop is not None and turn_stop.is_set()))
 
 
@@ -92,13 +93,16 @@ class Finished:
     content: str
     finish: Completion | None  # None when the finishing call failed (then `error` says why)
     after: Callable[[MessageAdded], list[Event]]
+    detector: str
     error: LLMError | None = None
 
 
 def finish_after_brake(backend: Backend, messages: list[dict[str, Any]], completion: Completion,
                        watch: ReasoningWatch, observer: Observer | None,
-                       turn_stop: threading.Event | None) -> Finished:
-    """Close the cut reasoning with the brake text and let the model answer briefly, without tools."""
+                       turn_stop: threading.Event | None, tools: list[dict[str, Any]] | None = None) -> Finished:
+    """Close the cut reasoning with the brake text and let the model answer briefly. `tools`:
+    the tools this call offered, offered again, so a model that was about to call one still can
+    (the loop runs the calls and goes on); None where it could not call any."""
     firing = watch.fired
     assert firing is not None
     brakes = watch.brakes
@@ -108,13 +112,17 @@ def finish_after_brake(backend: Backend, messages: list[dict[str, Any]], complet
     if observer is not None:
         as_callback(observer)(ReasoningDelta(f"\n\n{text}"))  # the person sees the brake text arrive
     prefill = {"role": "assistant", "content": f"{OPEN_TAG}\n{reasoning}\n{CLOSE_TAG}\n\n"}
-    short = dataclasses.replace(backend, max_tokens=brakes["finish_tokens"])
+    short = dataclasses.replace(backend, max_tokens=min(brakes["finish_tokens"], backend.max_tokens))
     finish, error = None, None
     try:
-        finish = complete(short, [*messages, prefill], observer=observer, stop=turn_stop)
+        finish = complete(short, [*messages, prefill], tools=tools or None, tool_choice="auto" if tools else None,
+                          observer=observer, stop=turn_stop)
     except LLMError as exc:  # the loop reports it; the cut reasoning is kept either way
         error = exc
-    tokens_left = max(0, backend.max_tokens - completion.usage.get("completion_tokens", 0))
+    spent = completion.usage.get("completion_tokens", 0)
+    # The model could not have written past max_tokens, unless its backend does not count
+    # thinking in it (it already thought past it): then there is no cap to apply.
+    tokens_left = backend.max_tokens - spent if spent < backend.max_tokens else None
     saved = estimated_saving(firing.verdict.detector, firing.tokens, tokens_left)
 
     def after(message: MessageAdded) -> list[Event]:
@@ -122,17 +130,28 @@ def finish_after_brake(backend: Backend, messages: list[dict[str, Any]], complet
                        tokens_saved=saved, basis="estimate", text=text)]
 
     content = (finish.content or "") if finish is not None else (completion.content or "")
-    return Finished(reasoning, content, finish, after, error)
+    if finish is not None and not content.strip() and not finish.tool_calls:
+        # A server that does not continue a prefilled reply thinks again instead and may run out
+        # of room before it answers: keep that thinking, and answer with what the cut reasoning
+        # had reached, so the reply is not empty.
+        if finish.reasoning:
+            reasoning = f"{reasoning}\n\n{finish.reasoning.strip()}"
+        content = final_answer(cut) or ""
+    return Finished(reasoning, content, finish, after, firing.verdict.detector, error)
 
 
 def observed(watch: ReasoningWatch, completion: Completion, counter: TokenCounter) -> Callable[[MessageAdded], list[Event]] | None:
-    """In mode "observe": one `brake_applied` per detector that fired, with the tokens measured after it."""
-    if watch.braking or not watch.firings:
+    """For a call the brake did not stop: one `brake_applied` ("observed") per detector that
+    fired, with the thinking the model did after that point, measured. In mode "observe" that
+    is the point; in mode "brake" it happens when the answer had begun in the chunk that closed
+    the step, or a person stopped the call at the same moment."""
+    if not watch.firings:
         return None
     total = counter.count(watch.reasoning)
+    mode = watch.brakes["mode"]
 
     def after(message: MessageAdded) -> list[Event]:
-        return [_event(watch.brakes, firing, "observe", "observed", message.message_id,
+        return [_event(watch.brakes, firing, mode, "observed", message.message_id,
                        tokens_saved=measured_saving(total, firing.tokens), basis="measured")
                 for firing in watch.firings]
 
@@ -171,6 +190,7 @@ class LoopGuard:
     history: list[dict[str, Any]] = field(default_factory=list)
     warned: bool = False
     withdrawn: bool = False
+    since: int = 0  # where ping-pong is looked for: after the last loop the brake acted on
 
     @property
     def brakes(self) -> dict[str, Any]:
@@ -179,6 +199,24 @@ class LoopGuard:
     @property
     def active(self) -> bool:
         return "tool_loop" in self.brakes["detectors"]
+
+    def _loop_of_latest(self, brakes: dict[str, Any]) -> Any:
+        """The loop the latest call belongs to, or None: the same call made `tool_loop_repeats`
+        times in the turn (however far apart), or A-B-A-B since the last loop acted on."""
+        latest = self.history[-1]
+        key = canonical_call(latest)
+        exempt = brakes["exempt_tools"]
+        if key is None or key[0] in exempt:
+            return None
+        same = [call for call in self.history if canonical_call(call) == key]
+        repeated = detect_repeated_calls(same, k=brakes["tool_loop_repeats"])
+        if repeated.fires:
+            return repeated
+        recent = self.history[self.since:]
+        ping_pong = detect_ping_pong(recent, exempt=exempt)
+        if ping_pong.fires and any(len(recent) - 1 in piece.positions for piece in ping_pong.evidence):
+            return ping_pong
+        return None
 
     def screen(self, calls: list[dict[str, Any]]) -> tuple[dict[int, dict[str, Any]], Callable[[MessageAdded], list[Event]]]:
         """For a model's new calls: the results that replace running a call (by its index in
@@ -191,11 +229,10 @@ class LoopGuard:
             if self.withdrawn:
                 answers[index] = {"error": WITHDRAWN}
                 continue
-            if not self.active:
+            verdict = self._loop_of_latest(brakes) if self.active else None
+            if verdict is None:
                 continue
-            verdict = detect_tool_loop(self.history, k=brakes["tool_loop_repeats"], exempt=brakes["exempt_tools"])
-            if not verdict.fires or not any(len(self.history) - 1 in piece.positions for piece in verdict.evidence):
-                continue  # no loop, or a loop this call is not part of
+            self.since = len(self.history)
             if brakes["mode"] == "observe":
                 found.append((index, verdict, "observed"))
             elif not self.warned:
@@ -211,7 +248,7 @@ class LoopGuard:
             ids = [call["id"] for call in message.tool_calls or []]
             mode = brakes["mode"]
             return [BrakeApplied(detector="tool_loop", mode=mode, action=action, score=verdict.score,
-                                 threshold=float(brakes["tool_loop_repeats"]),
+                                 threshold=1.0,  # the verdict's score is repeats / limit (or run / 4): it fires at 1
                                  evidence=evidence_for_log(verdict.evidence), message_id=message.message_id,
                                  tool_calls=[ids[index]] if index < len(ids) else [],
                                  brake_text=answers.get(index, {}).get("error"))

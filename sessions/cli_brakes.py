@@ -52,11 +52,16 @@ def brake_changes(args: argparse.Namespace) -> dict[str, Any]:
         key, equals, value = item.partition("=")
         if not equals or not key.strip():
             raise WorkbenchError(f"--set takes KEY=VALUE, such as --set overthink_threshold=0.3, not {item!r}")
-        changes[key.strip()] = _value(value.strip())
+        key, value = key.strip(), _value(value.strip())
+        if key in ("detectors", "exempt_tools") and isinstance(value, str):
+            value = [name.strip() for name in value.split(",") if name.strip()]  # a comma list, as --detectors takes
+        changes[key] = value
     if args.mode:
         changes["mode"] = args.mode
     if args.detectors is not None:
         names = [name.strip() for name in args.detectors.split(",") if name.strip()]
+        if not names:
+            raise WorkbenchError("--detectors is empty: name the detectors, or give 'none' to turn the brakes off")
         changes["detectors"] = [] if names == ["none"] else names
     if args.budget is not None:
         changes["thinking_budget"] = args.budget
@@ -82,14 +87,16 @@ def cmd_brakes(store: SessionStore, args: argparse.Namespace) -> int:
 
 
 def _brake_line(record: BrakeRecord) -> str:
-    if record.action in ("warned", "tools_withdrawn"):
-        what = "warned the model" if record.action == "warned" else "withdrew the tools for the turn"
+    if record.detector == "tool_loop":
+        what = {"warned": "warned the model", "tools_withdrawn": "withdrew the tools for the turn",
+                "observed": "saw a loop (observed, nothing stopped)"}.get(record.action, record.action)
         return f"{record.detector}: {what} ({'; '.join(record.notes[:1])})"
     verb = "cut the reasoning" if record.action == "stopped_reasoning" else "would have cut the reasoning (observed)"
     basis = "estimated" if record.saved_basis == "estimate" else "measured"
     step = "?" if record.step is None else record.step + 1  # people count steps from 1
-    return (f"{record.detector} {verb} after step {step} (score {record.score:.2f}, threshold "
-            f"{record.threshold:g}): {record.tokens_generated:,} thinking tokens, ~{record.tokens_saved:,} saved ({basis})")
+    threshold = f", threshold {record.threshold:g}" if record.threshold is not None else ""
+    return (f"{record.detector} {verb} after step {step} (score {record.score:.2f}{threshold}): "
+            f"{record.tokens_generated:,} thinking tokens, ~{record.tokens_saved:,} saved ({basis})")
 
 
 def report_brakes(session: Any, after_seq: int) -> None:

@@ -30,6 +30,7 @@ class TimelineStep:
     markers: tuple[tuple[str, int, int], ...]  # (marker, start, end), offsets in `text`
     answers: tuple[str, ...]  # normalized answers stated in this step
     after_brake: bool  # the brake text, or (observed) what the model thought after the brake point
+    inserted: bool = False  # the brake text the workbench put there, not the model's thinking
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,15 @@ class ReasoningTimeline:
     message_id: str
     text: str  # the reasoning, both channels joined (engine.brakes.steps.read_reasoning)
     steps: tuple[TimelineStep, ...]
-    tokens: int
+    tokens: int  # the model's own thinking tokens (the brake text left out)
     marker_ratio: float
     latest_answer: str | None
     settled_step: int | None  # the first step that reached the latest answer
     answer_steps: tuple[tuple[str, int], ...]  # every answer stated, with its step, in order
     brakes: tuple[BrakeRecord, ...]  # this message's brakes, in order
-    verdicts: tuple[Verdict, ...]  # every detector that reads only the text, at the session's thresholds
+    verdicts: tuple[Verdict, ...]  # every detector that reads only the text, at the session's thresholds,
+    # on the model's own thinking: up to the brake point when a brake cut it (what the detector saw)
+    active_detectors: tuple[str, ...] = ()  # the detectors this session runs
 
     @property
     def brake(self) -> BrakeRecord | None:
@@ -54,7 +57,8 @@ class ReasoningTimeline:
 
     @property
     def tokens_saved(self) -> int:
-        return sum(record.tokens_saved for record in self.brakes if record.reasoning_chars is not None)
+        """The thinking the brake saved (estimated), or, observed, what came after its point (measured)."""
+        return self.brake.tokens_saved if self.brake is not None else 0
 
 
 def reasoning_messages(state: ContextState) -> list[Message]:
@@ -80,21 +84,24 @@ def reasoning_timeline(state: ContextState, message_id: str | None = None, count
         return None
     text = read_reasoning(_text(message), message.reasoning).text
     steps = split_steps(text)
-    answers = extract_answers(text, steps)
-    markers = marker_spans(text)
     brakes = brake_log(state).for_message(message.id)
     cut_at = next((record.reasoning_chars for record in brakes if record.reasoning_chars is not None), None)
+    cut = next((record.reasoning_chars for record in brakes if record.action == "stopped_reasoning"), None)
+    own = text[:cut].rstrip() if cut is not None else text  # the brake text after a cut is not the model's
+    answers = extract_answers(own)
+    markers = marker_spans(own)
     timeline_steps = tuple(
         TimelineStep(step.index, step.start, step.end, counter.count(step.text),
                      tuple(m for m in markers if step.start <= m[1] < step.end),
                      tuple(a.value for a in answers if a.step == step.index),
-                     cut_at is not None and step.start >= cut_at)
+                     cut_at is not None and step.start >= cut_at, cut is not None and step.start >= cut)
         for step in steps
     )
     latest = answers[-1].value if answers else None
     settled = next((a.step for a in answers if a.value == latest), None) if latest is not None else None
-    verdicts = session_verdicts(text, brake_settings(state.settings), REASONING_DETECTORS, counter)
+    brake_set = brake_settings(state.settings)
+    verdicts = session_verdicts(own, brake_set, REASONING_DETECTORS, counter)
     return ReasoningTimeline(
-        message.id, text, timeline_steps, counter.count(text), marker_ratio(text, counter), latest, settled,
-        tuple((a.value, a.step) for a in answers), brakes, verdicts,
+        message.id, text, timeline_steps, counter.count(own), marker_ratio(own, counter), latest, settled,
+        tuple((a.value, a.step) for a in answers), brakes, verdicts, tuple(brake_set["detectors"]),
     )

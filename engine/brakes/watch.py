@@ -17,7 +17,13 @@ fired, and the model goes on. Pure: no model, no store; the probe for DEER is a 
 Cost: the regex detectors read the whole reasoning at each step (linear, fast); thinking tokens
 are counted once per step and summed; repetition reads only the last `REPETITION_WINDOW`
 characters, since a loop is local (DEER's back-to-back rule, Gemini CLI's 5,000-character
-window).
+window); a long reasoning is checked less often (`_check`).
+
+Not seen live: a reply whose chat template opened the reasoning in the prompt, so that only
+`</think>` arrives (DeepSeek-R1 or QwQ on a server without a reasoning parser): until the tag
+comes, the stream cannot tell that text from an answer (`engine.streaming`), and the watch
+takes it for the answer. Such servers' reasoning parsers (llama.cpp `--reasoning-format`,
+vLLM `--reasoning-parser`) put it in its own channel, where it is braked.
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ from engine.brakes.verdict import Evidence, Verdict
 from engine.deltas import Delta, ReasoningDelta, TextDelta
 
 REPETITION_WINDOW = 2 * CHANT_WINDOW  # characters of recent reasoning the repetition detector reads (ours)
+# Ours: a step this long with no blank line is checked at its last line or sentence end, so a
+# reasoning that never leaves a blank line is braked too (SBT's steps are blank-line parts).
+LONG_STEP_CHARS = 1_500
+# Ours: every closed step is checked up to this length; past it, once the text grew by GROWTH.
+EVERY_STEP_UP_TO = 20_000
+GROWTH = 0.02
 # DEER `max_judge_steps=10`: after ten trial answers it stops probing (algorithms.md §1.4).
 DEER_MAX_PROBES = 10
 # DEER's transition point (`--points 1`): a trial answer is forked where the model says "Wait".
@@ -105,12 +117,15 @@ class ReasoningWatch:
         self.signal = signal
         self._probe = probe
         self._counter = _PrefixCounter(counter)
+        self._pieces = counter  # counts each delta, for the running total the hard budget watches
         self._parts: list[str] = []
-        self._checked_to = 0  # characters of reasoning already cut into finished steps and checked
+        self._checked_to = 0  # characters of reasoning already checked
+        self._last_check = 0  # the length of the text at the last check
+        self._running_tokens = 0  # thinking tokens so far, summed over deltas (close to the exact count)
         self._answering = False
         self._probes = 0
         self.firings: list[Firing] = []  # in order; in mode "brake" at most one
-        self.reasoning_tokens = 0  # thinking tokens of the finished steps seen so far
+        self.reasoning_tokens = 0  # thinking tokens at the last check
 
     @property
     def braking(self) -> bool:
@@ -121,27 +136,61 @@ class ReasoningWatch:
         """The firing that stopped the call (mode "brake"), or the first one observed."""
         return self.firings[0] if self.firings else None
 
+    def is_set(self) -> bool:
+        """Whether the call should stop for the brake: it fired, and the answer has not begun in
+        the same chunk (then the thinking is over, and a cut would only throw the answer away).
+        The watch stands in the call's stop path like the `threading.Event` a stop is."""
+        return self.signal is not None and self.signal.is_set() and not self._answering
+
+    @property
+    def reason(self) -> str | None:
+        return getattr(self.signal, "reason", None)
+
     @property
     def reasoning(self) -> str:
+        """The reasoning so far, as the log keeps it after a cut: leading space dropped, line
+        ends made "\\n" (offsets in firings are into this text)."""
         return "".join(self._parts)
 
     def on_delta(self, delta: Delta) -> None:
+        if isinstance(delta, TextDelta) and delta.text.strip() and self._parts:
+            self._answering = True  # the answer has begun: the thinking is over
+            return
         if not self.detectors or (self.braking and self.firings):
             return
         if isinstance(delta, ReasoningDelta) and not self._answering:
-            self._parts.append(delta.text)
-            if "\n" in delta.text:  # a blank line may have closed a step
-                self._check()
-        elif isinstance(delta, TextDelta) and delta.text.strip() and self._parts:
-            self._answering = True  # the answer has begun: the thinking is over
+            text = delta.text.replace("\r\n", "\n").replace("\r", "\n")
+            if not self._parts:
+                text = text.lstrip()  # the timeline reads the reasoning stripped: offsets must agree
+                if not text:
+                    return
+            self._parts.append(text)
+            self._running_tokens += self._pieces.count(text)
+            over_budget = "hard_budget" in self.detectors and self._running_tokens >= self.brakes["thinking_budget"]
+            if "\n" in text or over_budget or len(self.reasoning) - self._checked_to >= LONG_STEP_CHARS:
+                self._check(force=over_budget)
 
-    def _check(self) -> None:
-        """Run the detectors at each step closed since the last check, in order: a delta that
-        closes several steps at once brakes at the first one that fires, as a finer stream would."""
+    def _check(self, force: bool = False) -> None:
+        """Run the detectors at each step closed since the last check, in order (a delta that
+        closes several steps brakes at the first that fires, as a finer stream would); within a
+        step that goes on for `LONG_STEP_CHARS` without a blank line, at its last line or
+        sentence end; and at once when the thinking reaches the hard budget (`force`). Past
+        `EVERY_STEP_UP_TO` characters a step is checked only once the text has grown by
+        `GROWTH` since the last check, so a very long reasoning costs about n log n, not n²."""
         text = self.reasoning
-        for boundary in _new_boundaries(text, self._checked_to):
-            self._checked_to = boundary
-            upto = text[:boundary].rstrip()
+        points = _new_boundaries(text, self._checked_to)
+        tail = points[-1] if points else self._checked_to
+        if force or len(text) - tail >= LONG_STEP_CHARS:
+            end = len(text) if force else _soft_end(text, tail)
+            if end > tail:
+                points.append(end)
+        for number, point in enumerate(points):
+            self._checked_to = point
+            last = number == len(points) - 1
+            if point > EVERY_STEP_UP_TO and point < self._last_check * (1 + GROWTH) and not (force and last):
+                continue
+            self._last_check = point
+            upto = text[:point].rstrip()
             done = split_steps(upto)
             if done and self._check_at(upto, done):
                 return
@@ -188,6 +237,15 @@ class ReasoningWatch:
             self._probes = DEER_MAX_PROBES  # the backend gives none: stop asking
             return None
         return deer_confidence(logprobs, self.brakes["confidence_threshold"])
+
+
+def _soft_end(text: str, start: int) -> int:
+    """The end of the last whole line, else of the last sentence, after `start`; `start` if none."""
+    line = text.rfind("\n", start)
+    if line > start:
+        return line
+    sentence = max(text.rfind(". ", start), text.rfind("? ", start), text.rfind("! ", start))
+    return sentence + 1 if sentence > start else start
 
 
 def _new_boundaries(text: str, after: int) -> list[int]:

@@ -80,11 +80,15 @@ def set_reasoning_budget(ctx: ToolContext, tokens: ThinkingTokens) -> ToolResult
     previous = brake_settings(explicit)["thinking_budget"]
     brakes["thinking_budget"] = tokens
     detectors = brake_settings({"brakes": brakes})["detectors"]
-    if "hard_budget" not in detectors:
+    notes = []
+    if not detectors:  # the person turned the brakes off: a model does not turn them back on
+        notes.append("the brakes are off in this session: the budget is kept but nothing enforces it")
+    elif "hard_budget" not in detectors:
         brakes["detectors"] = [*detectors, "hard_budget"]  # a budget that nothing enforces would be a lie
     explicit["brakes"] = brakes
-    result = {"thinking_budget": tokens, "previous": previous,
-              "mode": brake_settings(explicit)["mode"]}
-    if result["mode"] == "observe":
-        result["note"] = "the brakes are in observe mode: reaching the budget is recorded, not enforced"
+    result: dict[str, Any] = {"thinking_budget": tokens, "previous": previous, "mode": brake_settings(explicit)["mode"]}
+    if result["mode"] == "observe" and detectors:
+        notes.append("the brakes are in observe mode: reaching the budget is recorded, not enforced")
+    if notes:
+        result["note"] = "; ".join(notes)
     return ToolResult.ok(result, [SessionConfigured(settings=explicit)])

@@ -9,9 +9,6 @@ from types import SimpleNamespace
 import pytest
 
 from engine.brakes import (
-    DEER_THRESHOLD,
-    PING_PONG_MIN_CALLS,
-    TOOL_LOOP_REPEATS,
     Evidence,
     Verdict,
     canonical_call,
@@ -32,10 +29,6 @@ READ_A = tc("read_file", '{"path": "a.txt"}')
 READ_B = tc("read_file", '{"path": "b.txt"}')
 SEARCH = tc("search_context", '{"query": "harbour"}')
 FOLD = tc("fold_fragment", '{"fragment_id": "f1a2b3"}')
-
-
-def test_the_defaults_come_from_the_sources():
-    assert TOOL_LOOP_REPEATS == 3 and PING_PONG_MIN_CALLS == 4 and DEER_THRESHOLD == 0.95
 
 
 # --- repeated calls -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from engine import WorkbenchError
 from engine.brakes.events import BrakeApplied, brake_log
-from engine.brakes.reasoning import CHANT_CHUNK, repetition
+from engine.brakes.reasoning import repetition
 from engine.brakes.savings import estimated_saving, measured_saving
 from engine.brakes.settings import DEFAULT_BRAKES, brake_settings, validate_brakes
 from engine.brakes.timeline import reasoning_timeline
@@ -32,12 +32,12 @@ def _feed(watch: ReasoningWatch, text: str, size: int) -> int:
 @pytest.mark.parametrize("size", [1, 3, 7, 64, 10_000])
 def test_the_watch_brakes_at_the_same_step_however_the_text_is_cut(size):
     watch = ReasoningWatch({}, token_counter(), StopSignal())
-    fed = _feed(watch, SETTLED, size)
+    fed = _feed(watch, SETTLED + "\n\nTAIL " * 40, size)
     firing = watch.fired
     assert firing is not None and firing.verdict.detector == "settled" and firing.step == 2
     assert SETTLED[: firing.reasoning_chars].endswith("The answer is 5.")
     assert watch.signal.reason.startswith("brake: settled")
-    assert fed < len(SETTLED) or size >= 64  # small pieces: it stopped the stream before the end
+    assert fed <= firing.reasoning_chars + len("\n\n") + size  # stopped at the blank line closing the step
     assert firing.tokens == token_counter().count(SETTLED[: firing.reasoning_chars])
 
 
@@ -78,7 +78,7 @@ def test_only_the_chosen_detectors_run():
 
 def test_repetition_far_into_long_reasoning_points_at_the_whole_text():
     filler = "\n\n".join(f"Line {i} of careful and varied working about quantity {i * 7}." for i in range(400))
-    loop = "\n\n" + " ".join(["I need to find the value of x in this equation."] * 4) + "\n\nnext\n\n"
+    loop = "\n\n" + " ".join(["I need to find the value of x in this equation."] * 12) + "\n\nnext\n\n"  # it goes on
     text = filler + loop
     assert len(filler) > REPETITION_WINDOW
     watch = ReasoningWatch({"brakes": {"detectors": ["repetition"]}}, token_counter(), StopSignal())
@@ -90,7 +90,6 @@ def test_repetition_far_into_long_reasoning_points_at_the_whole_text():
             assert text[start:end] == piece.text and start > len(filler)
     assert firing.verdict.evidence[0].positions[0] == 400  # the step index in the whole text
     assert repetition(text[len(filler):]).fires  # the same verdict on the loop alone
-    assert CHANT_CHUNK < REPETITION_WINDOW
 
 
 def test_deer_confidence_probes_at_wait_steps_and_stops_asking_a_backend_without_logprobs():
@@ -166,6 +165,11 @@ def test_the_timeline_shows_steps_markers_the_settled_step_and_the_brake():
     assert [step.answers for step in timeline.steps][:3] == [(), ("5",), ("5",)]
     assert [m[0] for m in timeline.steps[2].markers] == ["Wait", "Let me check", "Check"]
     assert [step.after_brake for step in timeline.steps] == [False, False, False, True]
+    assert [step.inserted for step in timeline.steps] == [False, False, False, True]
+    own = SETTLED.split("\n\nHmm")[0]
+    assert timeline.tokens == token_counter().count(own)  # the brake text is not the model's thinking
+    assert timeline.steps[3].markers == ()  # nor is the "Wait" in it a marker of the model's
+    assert "hard_budget" in timeline.active_detectors and "answer_stability" not in timeline.active_detectors
     assert timeline.brake.detector == "answer_stability" and timeline.tokens_saved == 18
     assert brake_log(session.state()).tokens_saved == 18
     assert reasoning_timeline(session.state(at=2)).brake is None  # Replay before the brake event
@@ -216,3 +220,45 @@ def test_the_log_keeps_a_readable_share_of_long_evidence():
     kept = evidence_for_log([Evidence(note=f"marker {i}", positions=(i,), text="x" * 1000) for i in range(100)])
     assert len(kept) == EVIDENCE_PIECES + 1 and kept[-1].note == f"and {100 - EVIDENCE_PIECES} more pieces of evidence not kept"
     assert len(kept[0].text) == 400 and kept[3].positions == [3]
+
+
+def test_reasoning_without_blank_lines_is_still_braked():
+    one_line = " ".join(f"value {i} is the number {i * 3}." for i in range(600))  # no newline at all
+    watch = ReasoningWatch({"brakes": {"detectors": ["hard_budget"], "thinking_budget": 100}}, token_counter(), StopSignal())
+    fed = _feed(watch, one_line, 11)
+    assert watch.fired.verdict.detector == "hard_budget" and fed < 1000  # at the budget, not at the end
+    assert 100 <= watch.fired.tokens < 130
+    lines = "Let me compute the value of x once again carefully.\n" * 200  # single newlines only
+    watch = ReasoningWatch({"brakes": {"detectors": ["repetition"]}}, token_counter(), StopSignal())
+    fed = _feed(watch, lines, 16)
+    assert watch.fired.verdict.detector == "repetition" and fed < len(lines) // 2
+
+
+def test_windows_line_ends_and_leading_space_keep_steps_and_offsets():
+    crlf = "  \r\n" + SETTLED.replace("\n", "\r\n")
+    watch = ReasoningWatch({}, token_counter(), StopSignal())
+    _feed(watch, crlf, 5)
+    assert watch.fired.step == 2 and watch.reasoning.startswith("Add 2 and 3.\n\n")
+    assert watch.reasoning[: watch.fired.reasoning_chars] == SETTLED[: watch.fired.reasoning_chars]
+
+
+def test_a_long_reasoning_is_checked_less_often_but_still_braked():
+    from engine.brakes.watch import EVERY_STEP_UP_TO
+
+    filler = "\n\n".join(f"Working line {i}: nothing settled yet, count {i}." for i in range(1500))
+    assert len(filler) > 3 * EVERY_STEP_UP_TO
+    checks = []
+    watch = ReasoningWatch({"brakes": {"mode": "observe", "detectors": ["answer_stability"]}}, token_counter(), StopSignal())
+    original = watch._check_at
+    watch._check_at = lambda upto, done: checks.append(len(upto)) or original(upto, done)
+    _feed(watch, filler + "\n\nSo the answer is 7.\n\n" + "Yes, the answer is 7.\n\n" * 100, 64)
+    assert len(checks) < 1500 // 2  # not every one of the 1,540 steps
+    assert all(b <= EVERY_STEP_UP_TO or b >= a * 1.02 - 64 for a, b in zip(checks, checks[1:]))
+    assert watch.fired is not None and watch.fired.verdict.detector == "answer_stability"
+
+
+def test_a_model_cannot_turn_brakes_back_on_that_a_person_turned_off():
+    session = SessionStore(":memory:").create_session("off")
+    session.configure(brakes={"detectors": []})
+    result = session.call_tool("set_reasoning_budget", {"tokens": 500})
+    assert "the brakes are off" in result["note"] and brake_settings(session.settings)["detectors"] == []

@@ -59,3 +59,25 @@ def test_chat_reports_the_brake_and_reasoning_prints_the_timeline(tmp_path, open
     assert as_json["brakes"][0]["detector"] == "settled" and [s["after_brake"] for s in as_json["steps"]] == [False, False, False, True]
     before = run(db, "reasoning", session, "--at", "2")
     assert before.returncode == 1  # the reply did not exist yet
+
+
+def test_a_brake_with_no_threshold_and_an_observed_tool_loop_print_cleanly(tmp_path):
+    from engine.brakes.events import BrakeApplied
+    from sessions import SessionStore
+
+    db = tmp_path / "n.duckdb"
+    store = SessionStore(str(db))
+    session = store.create_session("odd brakes")
+    session.add_message("user", "q")
+    message_id = session.add_message("assistant", "a", reasoning="the answer is 1.\n\nthe answer is 1.")
+    session.record([BrakeApplied(detector="settled", action="stopped_reasoning", score=0.4, threshold=None,
+                                 message_id=message_id, step=0, reasoning_chars=16, tokens_generated=5),
+                    BrakeApplied(detector="tool_loop", mode="observe", action="observed", score=1.0, threshold=1.0,
+                                 message_id=message_id, evidence=[{"note": "read_file called 3 times"}])])
+    store.close()
+    shown = run(db, "reasoning", session.id)
+    assert shown.returncode == 0, shown.stderr
+    assert "settled cut the reasoning after step 1 (score 0.40): 5 thinking tokens" in shown.stdout
+    assert run(db, "brakes", session.id, "--detectors", "").returncode == 1
+    assert json.loads(run(db, "brakes", session.id, "--set", "detectors=settled,tool_loop", "--json").stdout)["detectors"] == \
+        ["settled", "tool_loop"]

@@ -15,7 +15,7 @@ from engine.think_tags import CLOSE_TAG
 from engine.tokens import token_counter
 from sessions import SessionStore
 from sessions.agent import Turn, retry_turn, run_turn
-from engine.streaming import ReasoningDelta, StopSignal
+from engine.streaming import ReasoningDelta
 
 SETTLED = (
     "We need 17 + 25.\n\n"
@@ -43,7 +43,7 @@ def test_a_settled_answer_cuts_the_stream_and_the_model_finishes_after_the_brake
     prefill = finish["messages"][-1]
     assert prefill["role"] == "assistant" and prefill["content"].rstrip().endswith(CLOSE_TAG)
     assert sbt_e in prefill["content"] and "TAIL-ONE" not in prefill["content"]
-    assert not finish.get("tools")  # the model finishes without tools
+    assert finish["tools"] == first["tools"] and finish["tool_choice"] == "auto"  # it may still call a tool
     kinds = [e["kind"] for e in _events(session)][-4:]
     assert kinds == ["llm_called", "llm_called", "message_added", "brake_applied"]
     stopped, finishing = (e["payload"] for e in _events(session, "llm_called")[-2:])
@@ -163,8 +163,16 @@ def test_a_brake_replays_forks_and_survives_export_and_import(session, model, tm
     scripted_model.enqueue(model, {"reasoning": SETTLED}, "42.")
     run_turn(session, "What is 17 + 25?")
     [record] = brake_log(session.state()).records
-    before = session.fork(at=record.seq - 1)
-    assert brake_log(before.state()).records == () and brake_log(session.state(at=record.seq)).records == (record,)
+    question = next(e["seq"] for e in _events(session) if e["kind"] == "message_added"
+                    and e["payload"]["role"] == "user" and e["payload"]["content"] == "What is 17 + 25?")
+    before = session.fork(at=question)  # from before the turn that braked: its reply and brake are not there
+    assert brake_log(before.state()).records == () and before.state().messages[-1].content == "What is 17 + 25?"
+    assert brake_log(session.state(at=record.seq)).records == (record,)  # Replay: there from the brake's event on
+    assert brake_log(session.state(at=record.seq - 1)).records == ()
+    before.configure(brakes={"detectors": []})  # the fork answers again, unbraked
+    scripted_model.enqueue(model, {"reasoning": SETTLED, "content": "42"})
+    retry_turn(before)
+    assert brake_log(before.state()).records == () and before.state().messages[-1].reasoning == SETTLED
     store = SessionStore(str(tmp_path / "other.duckdb"))
     for name, fmt in (("trace.jsonl", "jsonl"), ("trace.otlp.json", "otlp")):
         path = tmp_path / name
@@ -216,7 +224,9 @@ def test_a_tool_loop_is_warned_then_loses_its_tools_for_the_turn(openai_server):
     assert len(searches) == 2  # the looped calls were answered by the brake, not run
     last = openai_server.requests[-1]
     assert last.get("tool_choice") == "none"  # the last call is offered no tool
-    assert all(json.loads(m["content"]) for m in last["messages"] if m["role"] == "tool")
+    answered = [json.loads(m["content"]) for m in last["messages"] if m["role"] == "tool"]
+    assert [("results" in a, a.get("error", "")[:14]) for a in answered] == [
+        (True, ""), (True, ""), (False, "Loop detected:"), (False, "Tools are with")]
 
 
 def test_ping_pong_between_two_calls_is_a_loop(openai_server):
@@ -288,3 +298,58 @@ def test_the_markdown_transcript_says_where_the_brake_cut(session, model, tmp_pa
     text = path.read_text(encoding="utf-8")
     line = next(line for line in text.splitlines() if line.startswith("*Brake:"))
     assert line.startswith("*Brake: settled cut the reasoning after step 3 · ") and "saved (estimated)*" in line
+
+
+def test_a_second_loop_after_the_warning_withdraws_the_tools(openai_server):
+    b = {"name": "search_context", "arguments": '{"query": "budget"}'}
+    c = {"name": "search_context", "arguments": '{"query": "Friday"}'}
+    openai_server.replies = [{"tool_calls": [SEARCH]}] * 3 + [{"tool_calls": [b]}, {"tool_calls": [c]},
+                                                              {"tool_calls": [b]}, {"tool_calls": [c]},
+                                                              {"content": "Friday, 40,000."}]
+    session = _loop_session(openai_server.url)
+    result = run_turn(session, "Deadline and budget?")
+    actions = [e["payload"]["action"] for e in _events(session, "brake_applied")]
+    assert actions == ["warned", "tools_withdrawn"]
+    assert result["tool_calls"][6]["result"]["error"].startswith("Tools are withdrawn")
+    assert len(_events(session, "context_searched")) == 2 + 3  # two A's, then B, C, B ran; the last C did not
+
+
+def test_a_model_braked_before_a_tool_call_still_makes_it_and_the_turn_goes_on(session, model):
+    reasoning = SETTLED.replace("TAIL-ONE", "I should also search for the code word.")
+    scripted_model.enqueue(model, {"reasoning": reasoning, "tool_calls": [{"name": "search_context",
+                                                                            "arguments": {"query": "PELICAN"}}]},
+                           {"tool_calls": [{"name": "search_context", "arguments": {"query": "PELICAN"}}]},
+                           "42, and the code word is PELICAN.")
+    result = run_turn(session, "What is 17 + 25, and the code word?")
+    assert result["reply"] == "42, and the code word is PELICAN." and result["tool_calls"][0]["name"] == "search_context"
+    assert "results" in result["tool_calls"][0]["result"]
+    caller = next(m for m in session.state().messages if m.role == "assistant" and m.tool_calls)
+    assert caller.reasoning.endswith(BRAKE_TEXTS["sbt-e"])
+    [brake] = [e["payload"] for e in _events(session, "brake_applied")]
+    assert brake["message_id"] == caller.id and brake["action"] == "stopped_reasoning"
+
+
+def test_an_answer_that_began_in_the_chunk_that_closed_the_step_is_kept_whole(session, model):
+    scripted_model.enqueue(model, {"content": f"<think>{SETTLED}</think>The answer is 42.", "chunk_size": 100_000})
+    result = run_turn(session, "What is 17 + 25?")
+    assert "braked" not in result and result["reply"] == "The answer is 42." and not result["stopped"]
+    assert session.state().messages[-1].reasoning == SETTLED and len(scripted_model.requests(model)) == 1
+    [brake] = [e["payload"] for e in _events(session, "brake_applied")]
+    assert brake["mode"] == "brake" and brake["action"] == "observed" and brake["saved_basis"] == "measured"
+
+
+def test_a_finish_that_thinks_again_and_runs_out_still_answers(session, model):
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, {"reasoning": "Let me think about this again...", "content": ""})
+    result = run_turn(session, "What is 17 + 25?")
+    assert result["braked"] == "settled" and result["reply"] == "42"  # what the cut reasoning had reached
+    assert session.state().messages[-1].reasoning.endswith("Let me think about this again...")
+
+
+def test_no_trial_answers_are_forked_inside_the_embedded_models_own_stream():
+    from engine.settings import EMBEDDED_MODEL, Backend
+    from sessions.braking import watch_call
+
+    settings = {"brakes": {"detectors": ["confidence"]}}
+    embedded, _ = watch_call(settings, token_counter(), None, Backend(model=EMBEDDED_MODEL), [])
+    other, _ = watch_call(settings, token_counter(), None, Backend(model="openai/x", api_base="http://127.0.0.1:1/v1"), [])
+    assert embedded._probe is None and other._probe is not None

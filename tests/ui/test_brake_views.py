@@ -73,10 +73,10 @@ def _markdown(at):
 def test_chat_shows_the_brake_notice_and_the_timeline(app, db):
     session_id, message_id = _seed(db)
     at = _open(app, "pages/chat.py", session_id)
-    assert any("Braked by answer_stability at step 3 · ~240 thinking tokens saved" in c for c in _captions(at))
+    assert any("Braked by answer_stability at reasoning step 3 · ~240 thinking tokens saved" in c for c in _captions(at))
     summary = next(c for c in _captions(at) if c.startswith("4 steps"))
-    assert "answers: 5 (steps 2, 3)" in summary and "settled at step 2 on 5" in summary, summary
-    brake = [i for i in _infos(at) if "score 2" in i]
+    assert "answers: 5 (steps 2, 3)" in summary and "5 first reached at step 2" in summary, summary
+    brake = [i for i in _infos(at) if "score 2.00 (threshold 2.00)" in i]
     assert brake and "mode brake" in brake[0] and "40 thinking tokens generated, 240 saved (estimated)" in brake[0]
     assert any(e.label == f"Timeline of {message_id}'s reasoning · braked" for e in at.expander)
     # The slider starts at the settled step; its text is shown with the marker in bold.
@@ -89,8 +89,8 @@ def test_selecting_a_step_shows_its_text_and_the_verdicts_on_it(app, db):
     at = _open(app, "pages/chat.py", session_id)
     at.select_slider(key=f"chat-reasoning-{session_id}-{message_id}-step").set_value(3).run()
     assert not at.exception, at.exception
-    assert "Step 4 of 4" in " ".join(_captions(at)) and "after the brake point" in " ".join(_captions(at))
-    assert any(m.startswith("**Wait**\\, I\\'ve gotten the same answer") for m in _markdown(at)), _markdown(at)
+    assert "Step 4 of 4" in " ".join(_captions(at)) and "the brake text the workbench inserted" in " ".join(_captions(at))
+    assert any(m.startswith("Wait\\, I\\'ve gotten the same answer") for m in _markdown(at)), _markdown(at)  # inserted: no marker
     at.select_slider(key=f"chat-reasoning-{session_id}-{message_id}-step").set_value(2).run()
     assert any(m.startswith("**Wait**\\, **let me check** again\\.") for m in _markdown(at)), _markdown(at)
     verdicts = at.dataframe[-1].value
@@ -171,9 +171,9 @@ def test_replay_shows_the_brake_only_from_its_step(app, db):
     next(b for b in at.button if b.label == "Brake at step 3").click().run()
     assert not at.exception, at.exception
     assert at.slider(key=f"replay_step-{session_id}").value == 3
-    assert any("Braked by answer_stability at step 3 · score 2 (threshold 2) · mode brake" in i for i in _infos(at))
+    assert any("Braked by answer_stability at reasoning step 3 · score 2.00 (threshold 2.00) · mode brake" in i for i in _infos(at))
     event = next(t.value for t in at.text if t.value.startswith("#3 · "))
-    assert "brake_applied" in event and "answer_stability stopped the reasoning of " + message_id + " at step 3" in event
+    assert "brake_applied" in event and "answer_stability stopped the reasoning of " + message_id + " at reasoning step 3" in event
     assert "40 thinking tokens, ~240 saved (estimate)" in event
 
 
@@ -211,9 +211,29 @@ def test_a_long_reasoning_is_binned_into_a_bounded_strip(app, db):
     assert all(a.last + 1 == b.first for a, b in zip(cells, cells[1:]))  # every step in exactly one cell
     assert cells[-1].x1 == sum(s.tokens for s in timeline.steps)  # widths by tokens, end to end
     settled = next(c for c in cells if c.first <= timeline.settled_step <= c.last)
-    assert settled.state == "answer settled"
+    assert settled.state == "answer first reached"
     at = _open(app, "pages/chat.py", session_id)
     assert any("350 steps in" in c for c in _captions(at))
     chart = at.get("vega_lite_chart")[0].proto  # the layers share one data set, sent as Arrow
     drawn = pa.ipc.open_stream(chart.data.data).read_all()
     assert drawn.num_rows == len(cells) and drawn.column("first").to_pylist() == [c.first for c in cells]
+
+
+def test_an_observed_reply_is_labelled_observed_and_the_table_says_which_detectors_run(app, db):
+    store = SessionStore(db, linger=0)
+    session = store.create_session("observed")
+    session.configure(brakes={"mode": "observe"})
+    session.add_message("user", "What is 2 + 3?")
+    message_id = session.add_message("assistant", "5", reasoning=REASONING)
+    session.record([BrakeApplied(detector="settled", mode="observe", action="observed", score=0.3, threshold=0.2,
+                                 message_id=message_id, step=1, reasoning_chars=REASONING.index("\n\nWait, let"),
+                                 tokens_generated=20, tokens_saved=30, saved_basis="measured")])
+    store.close()
+    at = _open(app, "pages/chat.py", session.id)
+    labels = [e.label for e in at.expander]
+    assert f"Timeline of {message_id}'s reasoning · observed" in labels and not any("braked" in label for label in labels)
+    assert any("Observed: settled would have braked at reasoning step 2 · 30 thinking tokens after that point (measured)" in c
+               for c in _captions(at))
+    table = at.dataframe[-1].value
+    runs = dict(zip(table["detector"], table["in this session"]))
+    assert runs["settled"] == "on" and runs["answer_stability"] == "off" and runs["hard_budget"] == "on"
