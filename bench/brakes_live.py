@@ -8,8 +8,9 @@ which runs the session's detectors each time a reasoning step closes. This bench
 MiP-Overthinking traces (the data of bench/brakes.py) in pieces of `--delta` characters, as a
 stream arrives, with every reasoning detector on in mode "observe" (so nothing stops early and
 each trace is read to its end: the worst case), and prints, per trace length, the time the
-watch spent per trace, per closed step (mean and worst), per 1,000 thinking tokens, and as a
-share of the time a model takes to write those tokens at 50 tokens a second.
+watch spent per trace, per check (each delta that may close a step: mean and worst), per 1,000
+thinking tokens, and as a share of the time a model takes to write those tokens at 50 tokens a
+second.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ class _TimedWatch(ReasoningWatch):
         super().__init__(*args, **kwargs)
         self.check_seconds: list[float] = []
 
-    def _check(self) -> None:
+    def _check(self, force: bool = False) -> None:
         started = time.perf_counter()
-        super()._check()
+        super()._check(force)
         self.check_seconds.append(time.perf_counter() - started)
 
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     counter = token_counter()
     items = [(split_trace(trace)[0]) for _, _, _, trace, _ in load(args.data)]
     sized = sorted(((counter.count(thinking), thinking) for thinking in items if thinking), key=lambda pair: pair[0])
-    print(f"{'thinking tokens':<16} {'traces':>6} {'steps':>6} {'ms/trace':>9} {'ms/step':>8} {'worst step':>10} "
+    print(f"{'thinking tokens':<16} {'traces':>6} {'checks':>6} {'ms/trace':>9} {'ms/check':>8} {'worst':>10} "
           f"{'ms/1k tok':>9} {'of gen. time':>12}")
     for low, high in BUCKETS:
         chosen = [thinking for tokens, thinking in sized if low <= tokens < high][-args.per_bucket:]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections import defaultdict
 from functools import lru_cache
 from typing import Protocol
@@ -185,12 +186,23 @@ def marker_spans(reasoning: str) -> list[tuple[str, int, int]]:
     return list(_markers(reasoning))
 
 
+_grown = threading.local()  # per thread: the last text scanned and its markers
+_RESCAN = 100  # characters before the end of the last text that are scanned again (> any marker's reach)
+
+
 @lru_cache(maxsize=8)  # the live brake asks several detectors about one text
 def _markers(reasoning: str) -> tuple[tuple[str, int, int], ...]:
-    found = []
-    for match in _MARKERS.finditer(reasoning):
+    """The markers, scanning only what is new when `reasoning` extends the last text scanned in
+    this thread (the live brake's growing reasoning). A match depends only on the characters
+    around it, so the matches that start before the last text's final blank line (kept well
+    inside it, `_RESCAN` characters from its end) are the same in the longer text."""
+    base, known = getattr(_grown, "last", ("", ()))
+    resume = base.rfind("\n\n", 0, max(0, len(base) - _RESCAN)) if base and reasoning.startswith(base) else -1
+    found = [marker for marker in known if marker[1] < resume] if resume > 0 else []
+    for match in _MARKERS.finditer(reasoning, max(resume, 0)):
         text = match.group(1)
         found.append((_MARKER_NAMES[" ".join(text.lower().split())], match.start(), match.start() + len(text)))
+    _grown.last = (reasoning, tuple(found))
     return tuple(found)
 
 

@@ -48,6 +48,7 @@ REPETITION_WINDOW = 2 * CHANT_WINDOW  # characters of recent reasoning the repet
 LONG_STEP_CHARS = 1_500
 # Ours: every closed step is checked up to this length; past it, once the text grew by GROWTH.
 EVERY_STEP_UP_TO = 20_000
+REPETITION_EVERY = 1_000  # ours: past EVERY_STEP_UP_TO, characters of new reasoning between repetition checks
 GROWTH = 0.02
 # DEER `max_judge_steps=10`: after ten trial answers it stops probing (algorithms.md §1.4).
 DEER_MAX_PROBES = 10
@@ -124,6 +125,7 @@ class ReasoningWatch:
         self._running_tokens = 0  # thinking tokens so far, summed over deltas (close to the exact count)
         self._answering = False
         self._probes = 0
+        self._repetition_at = 0  # the text's length at the last repetition check
         self.firings: list[Firing] = []  # in order; in mode "brake" at most one
         self.reasoning_tokens = 0  # thinking tokens at the last check
 
@@ -166,7 +168,8 @@ class ReasoningWatch:
                     return
             self._parts.append(text)
             self._running_tokens += self._pieces.count(text)
-            over_budget = "hard_budget" in self.detectors and self._running_tokens >= self.brakes["thinking_budget"]
+            over_budget = ("hard_budget" in self.detectors and self._running_tokens >= self.brakes["thinking_budget"]
+                           and not any(firing.verdict.detector == "hard_budget" for firing in self.firings))
             if "\n" in text or over_budget or len(self.reasoning) - self._checked_to >= LONG_STEP_CHARS:
                 self._check(force=over_budget)
 
@@ -217,7 +220,10 @@ class ReasoningWatch:
             return self._confidence(text, done[-1])
         return verdict_of(name, text, self.brakes, self._counter)
 
-    def _repetition(self, text: str) -> Verdict:
+    def _repetition(self, text: str) -> Verdict | None:
+        if len(text) > EVERY_STEP_UP_TO and len(text) - self._repetition_at < REPETITION_EVERY:
+            return None  # a loop takes hundreds of characters to show: a long text's window is re-read every so often
+        self._repetition_at = len(text)
         if len(text) <= REPETITION_WINDOW:
             return repetition(text, self.brakes["repeat_limit"])
         cut = text.find("\n\n", len(text) - REPETITION_WINDOW)  # start the window at a step
@@ -229,7 +235,7 @@ class ReasoningWatch:
         """DEER: when a step opens with "Wait", a trial answer on the thinking before it (at most ten)."""
         if self._probe is None or self._probes >= DEER_MAX_PROBES:
             return None
-        if not last.text.lower().startswith(DEER_TRANSITION) or last.index == 0:
+        if not re.match(rf"{DEER_TRANSITION}\b", last.text, re.IGNORECASE) or last.index == 0:  # "Wait", not "Waiting"
             return None
         self._probes += 1
         logprobs = self._probe(text[: last.start].rstrip() + DEER_ANSWER_INDUCER)

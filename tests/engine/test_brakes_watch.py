@@ -78,7 +78,7 @@ def test_only_the_chosen_detectors_run():
 
 def test_repetition_far_into_long_reasoning_points_at_the_whole_text():
     filler = "\n\n".join(f"Line {i} of careful and varied working about quantity {i * 7}." for i in range(400))
-    loop = "\n\n" + " ".join(["I need to find the value of x in this equation."] * 12) + "\n\nnext\n\n"  # it goes on
+    loop = "\n\n" + " ".join(["I need to find the value of x in this equation."] * 40) + "\n\nnext\n\n"  # it goes on
     text = filler + loop
     assert len(filler) > REPETITION_WINDOW
     watch = ReasoningWatch({"brakes": {"detectors": ["repetition"]}}, token_counter(), StopSignal())
@@ -262,3 +262,19 @@ def test_a_model_cannot_turn_brakes_back_on_that_a_person_turned_off():
     session.configure(brakes={"detectors": []})
     result = session.call_tool("set_reasoning_budget", {"tokens": 500})
     assert "the brakes are off" in result["note"] and brake_settings(session.settings)["detectors"] == []
+
+
+def test_markers_found_a_piece_at_a_time_are_the_markers_of_the_whole():
+    import random
+
+    from engine.brakes import reasoning
+
+    pieces = ["wait", "Wait,", "but", "check", "Let me check", "hold on", "going\nback", "Hmmm", "button",
+              "checkout", "x", "\n\n", "Perhaps", "let me try another", "maybe I should consider"]
+    rng = random.Random(3)
+    for _ in range(200):
+        text = "".join(rng.choice(pieces) + rng.choice([" ", "", "\n", "\n\n", ". "]) for _ in range(rng.randint(10, 200)))
+        fresh = [(m.group(1), m.start()) for m in reasoning._MARKERS.finditer(text)]
+        for cut in sorted(rng.sample(range(len(text) + 1), min(8, len(text) + 1))) + [len(text)]:
+            grown = reasoning.marker_spans(text[:cut])  # extends the thread's last text each time
+        assert [(text[s:e], s) for _, s, e in grown] == fresh
