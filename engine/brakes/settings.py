@@ -114,8 +114,10 @@ def validate_brakes(value: Any) -> None:
     if brakes["mode"] not in MODES:
         raise WorkbenchError(f"brake mode must be 'brake' (stop the stream) or 'observe' (record only), not {brakes['mode']!r}")
     detectors = brakes["detectors"]
-    if not isinstance(detectors, list) or any(name not in DETECTORS for name in detectors):
-        bad = [name for name in detectors if name not in DETECTORS] if isinstance(detectors, list) else detectors
+    if not isinstance(detectors, list):
+        raise WorkbenchError(f"brakes.detectors is a list of names such as [\"settled\", \"tool_loop\"], not {detectors!r}")
+    bad = [name for name in detectors if name not in DETECTORS]
+    if bad:
         raise WorkbenchError(f"unknown brake detectors {bad!r}; choose from {', '.join(DETECTORS)} (an empty list turns the brakes off)")
     for key, (kind, low, high, what) in _LIMITS.items():
         number = brakes[key]

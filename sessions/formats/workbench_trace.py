@@ -15,8 +15,10 @@ from typing import Any, Iterable
 
 from engine import ReplayError, WorkbenchError
 from engine.catalog import event_from_record
+from engine.events import SessionConfigured
 from engine.fold import Folder
 from engine.records import EventRecord, canonical_json, format_ts, parse_ts
+from engine.settings import settings_of, validate_settings
 from sessions.formats.conversation import Conversation, Format, Invalid, Parsed, Sniff, match, near, no
 from sessions.formats.source import Sample, Source
 
@@ -84,8 +86,12 @@ def _record(value: Any, expected: int, folder: Folder, records: list[EventRecord
         return f"ts {value['ts']!r} is not an ISO timestamp such as 2026-01-31T12:00:00.000000Z"
     try:
         event = folder.add(event_from_record(value["kind"], value["payload"]))
+        if isinstance(event, SessionConfigured):  # as the log checks them when it folds (sessions/log.py)
+            validate_settings(settings_of(folder.state))
     except ReplayError as exc:
         return str(exc)
+    except WorkbenchError as exc:
+        return f"settings this version cannot use: {exc}"
     records.append(EventRecord(expected, ts, event))
     return None
 

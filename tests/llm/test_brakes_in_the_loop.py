@@ -353,3 +353,18 @@ def test_no_trial_answers_are_forked_inside_the_embedded_models_own_stream():
     embedded, _ = watch_call(settings, token_counter(), None, Backend(model=EMBEDDED_MODEL), [])
     other, _ = watch_call(settings, token_counter(), None, Backend(model="openai/x", api_base="http://127.0.0.1:1/v1"), [])
     assert embedded._probe is None and other._probe is not None
+
+
+def test_a_trace_whose_brake_settings_this_version_cannot_use_is_refused_by_line(session, model, tmp_path):
+    from engine import WorkbenchError
+
+    session.configure(brakes={"mode": "observe"})
+    path = tmp_path / "t.jsonl"
+    session.export(path)
+    bad = path.read_text(encoding="utf-8").replace('"mode":"observe"', '"detectors":"settled","mode":"observe"')
+    assert bad != path.read_text(encoding="utf-8")
+    (tmp_path / "bad.jsonl").write_text(bad, encoding="utf-8")
+    store = SessionStore(":memory:")
+    with pytest.raises(WorkbenchError, match=r"line \d+.*settings this version cannot use: brakes.detectors is a list"):
+        store.import_file(tmp_path / "bad.jsonl", format_name="jsonl")
+    assert store.list_sessions() == []
