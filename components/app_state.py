@@ -21,12 +21,15 @@ T = TypeVar("T")
 
 
 @contextmanager
-def engine_errors() -> Iterator[None]:
-    """Show a WorkbenchError as an error box instead of a traceback; the page goes on."""
+def engine_errors(toast: bool = False) -> Iterator[None]:
+    """Show a WorkbenchError as an error box instead of a traceback; the page goes on. `toast`
+    also shows it in a corner, for a form long enough that its box may be out of sight."""
     try:
         yield
     except WorkbenchError as exc:
         st.error(plain(str(exc)), icon=":material/error:")
+        if toast:
+            st.toast(plain(str(exc)), icon=":material/error:")
 
 
 def selected_session_id() -> str | None:

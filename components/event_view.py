@@ -82,9 +82,9 @@ def brake_text(payload: dict) -> str:
             + (f"; {note}" if note else ""))
 
 
-def brake_steps(records: list[EventRecord]) -> list[tuple[int, str]]:
-    """(seq, description) of each brake, for Replay to offer as places to jump to."""
-    return [(r.seq, brake_text(r.payload())) for r in records if r.kind == "brake_applied"]
+def brake_steps(records: list[EventRecord]) -> list[tuple[int, str, str]]:
+    """(seq, detector, description) of each brake, for Replay to offer as places to jump to."""
+    return [(r.seq, str(r.payload().get("detector")), brake_text(r.payload())) for r in records if r.kind == "brake_applied"]
 
 
 def compaction_text(payload: dict) -> str:

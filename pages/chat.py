@@ -55,7 +55,7 @@ with st.expander(f"Model: {settings['backend']['model']} · tools: {settings['to
 with st.expander(brakes_summary(settings)):
     brake_changes = render_brake_form(settings)
     if brake_changes:
-        with engine_errors():
+        with engine_errors(toast=True):
             session.configure(brakes=brake_changes)
             flash("ok", f"Brakes changed: {', '.join(brake_changes)}.")
             st.rerun()

@@ -65,8 +65,8 @@ brakes = brake_steps(records)
 if brakes:  # where a brake cut the reasoning, warned of a tool loop, or observed (issue 9)
     st.caption(f"{len(brakes)} brake(s): jump to one to see it in the log, and a reasoning brake on the timeline")
     jumps = st.columns(min(len(brakes), 6))
-    for position, (seq, text) in enumerate(brakes[:6]):
-        jumps[position].button(f"Brake at step {seq}", key=f"brake-{seq}", help=plain(text),
+    for position, (seq, detector, text) in enumerate(brakes[:6]):
+        jumps[position].button(f"Brake ({detector}) at step {seq}", key=f"brake-{seq}", help=plain(text),
                                on_click=jump_to, args=(seq,), width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
 

@@ -156,6 +156,7 @@ def test_the_brake_form_refuses_a_bad_value_with_the_engines_message(app, db):
     _apply_brakes(at)
     assert any("brakes.thinking_budget must be a whole number of thinking tokens from 16 to 10,000,000, not 3"
                in _shown(e.value) for e in at.error), [e.value for e in at.error]
+    assert any("brakes.thinking_budget" in _shown(t.value) for t in at.toast)  # seen wherever the page is scrolled
     assert len(events_of(db, session_id)) == before
     _brake_field(at, "Thinking budget (tokens)").set_value(DEFAULT_BRAKES["thinking_budget"])  # back: nothing to record
     _apply_brakes(at)
@@ -167,8 +168,8 @@ def test_replay_shows_the_brake_only_from_its_step(app, db):
     at = _open(app, "pages/replay.py", session_id, **{f"replay_step-{session_id}": 2})
     assert "No brake on this reasoning." in _captions(at)
     assert not [i for i in _infos(at) if "Braked by" in i]
-    assert [b.label for b in at.button if b.label.startswith("Brake at")] == ["Brake at step 3"]
-    next(b for b in at.button if b.label == "Brake at step 3").click().run()
+    assert [b.label for b in at.button if b.label.startswith("Brake")] == ["Brake (answer_stability) at step 3"]
+    next(b for b in at.button if b.label == "Brake (answer_stability) at step 3").click().run()
     assert not at.exception, at.exception
     assert at.slider(key=f"replay_step-{session_id}").value == 3
     assert any("Braked by answer_stability at reasoning step 3 · score 2.00 (threshold 2.00) · mode brake" in i for i in _infos(at))
