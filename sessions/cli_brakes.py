@@ -140,7 +140,8 @@ def cmd_reasoning(store: SessionStore, args: argparse.Namespace) -> int:
             print_safe(f"■ {_brake_line(cut)}")  # at the brake point, before what came after it
             cut = None
         flags = [f"answer {', '.join(step.answers)}" if step.answers else "",
-                 "◆ settled" if step.index == timeline.settled_step else "",
+                 "◆ first reached" if step.index == timeline.settled_step else "",
+                 "(brake text)" if step.inserted else "",
                  f"[{', '.join(m[0] for m in step.markers)}]" if step.markers else ""]
         text = " ".join(timeline.text[step.start:step.end].split())
         preview = text if len(text) <= _STEP_PREVIEW else text[:_STEP_PREVIEW] + "…"

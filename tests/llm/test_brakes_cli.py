@@ -53,7 +53,8 @@ def test_chat_reports_the_brake_and_reasoning_prints_the_timeline(tmp_path, open
     lines = timeline.stdout.splitlines()
     assert lines[0].startswith("m2 · 4 steps") and "latest answer 42, first reached in step 2" in lines[0]
     assert any(line.startswith("■ settled cut the reasoning after step 3") for line in lines)
-    assert any("#2" in line and "◆ settled" in line for line in lines)
+    assert any("#2" in line and "◆ first reached" in line for line in lines)
+    assert "(brake text)" in lines[-2]
     assert lines[-2].startswith("·") and "Wait, I've gotten the same answer" in lines[-2]  # the brake text, after the cut
     as_json = json.loads(run(db, "reasoning", session, "--json").stdout)
     assert as_json["brakes"][0]["detector"] == "settled" and [s["after_brake"] for s in as_json["steps"]] == [False, False, False, True]
