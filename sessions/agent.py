@@ -169,9 +169,11 @@ def _finish_braked(session: Session, backend: Backend, completion: Completion, d
         before.append(_llm_called(done.finish, step, purpose=BRAKE_FINISH))
         for key in totals:
             totals[key] += done.finish.usage.get(key, 0)
-    stopped = done.finish is None or done.finish.stopped
+    stopped = done.finish is None or done.finish.stopped or not done.content.strip()  # empty: offer Retry
+    extra = {"answer": "taken from the reasoning: the model wrote none after the brake"} if done.answer_from_reasoning \
+        and done.content else None
     session.add_message("assistant", done.content, reasoning=done.reasoning, stopped=stopped, before=before,
-                        after=done.after)
+                        after=done.after, extra=extra)
     outcome = {"reply": done.content, "reasoning": done.reasoning, "tool_calls": calls_made, "usage": totals,
                "steps": step, "stopped": stopped, "braked": done.detector, "model": backend.model,
                "stop_reason": done.finish.stop_reason if done.finish is not None else completion.stop_reason}

@@ -95,6 +95,7 @@ class Finished:
     after: Callable[[MessageAdded], list[Event]]
     detector: str
     error: LLMError | None = None
+    answer_from_reasoning: bool = False  # the model wrote no answer after the brake: this is its reasoning's
 
 
 def finish_after_brake(backend: Backend, messages: list[dict[str, Any]], completion: Completion,
@@ -130,14 +131,15 @@ def finish_after_brake(backend: Backend, messages: list[dict[str, Any]], complet
                        tokens_saved=saved, basis="estimate", text=text)]
 
     content = (finish.content or "") if finish is not None else (completion.content or "")
-    if finish is not None and not content.strip() and not finish.tool_calls:
-        # A server that does not continue a prefilled reply thinks again instead and may run out
-        # of room before it answers: keep that thinking, and answer with what the cut reasoning
-        # had reached, so the reply is not empty.
-        if finish.reasoning:
-            reasoning = f"{reasoning}\n\n{finish.reasoning.strip()}"
-        content = final_answer(cut) or ""
-    return Finished(reasoning, content, finish, after, firing.verdict.detector, error)
+    from_reasoning = False
+    if finish is not None and finish.reasoning and finish.reasoning.strip():
+        # A server that does not continue a prefilled reply thinks again: keep that thinking too.
+        reasoning = f"{reasoning}\n\n{finish.reasoning.strip()}"
+    if finish is not None and not finish.stopped and not content.strip() and not finish.tool_calls:
+        # It ran out of room before answering: answer with what the cut reasoning had reached
+        # (marked so), or leave the reply empty and stopped, so a person can retry.
+        content, from_reasoning = final_answer(cut) or "", True
+    return Finished(reasoning, content, finish, after, firing.verdict.detector, error, from_reasoning)
 
 
 def observed(watch: ReasoningWatch, completion: Completion, counter: TokenCounter) -> Callable[[MessageAdded], list[Event]] | None:

@@ -69,7 +69,8 @@ def read_reasoning(content: str | None = None, reasoning: str | None = None) -> 
     reasoning arrived.
     """
     answer, tagged = split_think_tags(content or "")
-    parts = [part.strip() for part in (reasoning or "", tagged) if part.strip()]
+    # Line ends as "\n", as the live brake reads them, so steps and offsets agree with its events.
+    parts = [part.replace("\r\n", "\n").replace("\r", "\n").strip() for part in (reasoning or "", tagged) if part.strip()]
     return Reasoning(text="\n\n".join(parts), answer=answer)
 
 

@@ -86,7 +86,10 @@ def reasoning_timeline(state: ContextState, message_id: str | None = None, count
     steps = split_steps(text)
     brakes = brake_log(state).for_message(message.id)
     cut_at = next((record.reasoning_chars for record in brakes if record.reasoning_chars is not None), None)
-    cut = next((record.reasoning_chars for record in brakes if record.action == "stopped_reasoning"), None)
+    cutting = next((record for record in brakes if record.action == "stopped_reasoning"), None)
+    cut = cutting.reasoning_chars if cutting is not None else None
+    # The brake text the workbench put after the cut; what follows it is the model's again.
+    inserted_to = cut + len("\n\n") + len(cutting.brake_text or "") if cutting is not None and cut is not None else None
     own = text[:cut].rstrip() if cut is not None else text  # the brake text after a cut is not the model's
     answers = extract_answers(own)
     markers = marker_spans(own)
@@ -94,7 +97,8 @@ def reasoning_timeline(state: ContextState, message_id: str | None = None, count
         TimelineStep(step.index, step.start, step.end, counter.count(step.text),
                      tuple(m for m in markers if step.start <= m[1] < step.end),
                      tuple(a.value for a in answers if a.step == step.index),
-                     cut_at is not None and step.start >= cut_at, cut is not None and step.start >= cut)
+                     cut_at is not None and step.start >= cut_at,
+                     inserted_to is not None and cut <= step.start < inserted_to)
         for step in steps
     )
     latest = answers[-1].value if answers else None

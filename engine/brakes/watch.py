@@ -122,9 +122,13 @@ class ReasoningWatch:
         self._parts: list[str] = []
         self._checked_to = 0  # characters of reasoning already checked
         self._last_check = 0  # the length of the text at the last check
-        self._running_tokens = 0  # thinking tokens so far, summed over deltas (close to the exact count)
+        self._length = 0  # characters of reasoning so far
+        self._carry = ""  # the whitespace that ended the last delta
+        self._closed: list[int] = []  # blank lines closing a step, not checked yet
+        self._exact_tokens, self._exact_at = 0, 0  # thinking tokens counted exactly, up to this character
         self._answering = False
         self._probes = 0
+        self._probed_step: int | None = None
         self._repetition_at = 0  # the text's length at the last repetition check
         self.firings: list[Firing] = []  # in order; in mode "brake" at most one
         self.reasoning_tokens = 0  # thinking tokens at the last check
@@ -166,25 +170,54 @@ class ReasoningWatch:
                 text = text.lstrip()  # the timeline reads the reasoning stripped: offsets must agree
                 if not text:
                     return
+            start = self._length
             self._parts.append(text)
-            self._running_tokens += self._pieces.count(text)
-            over_budget = ("hard_budget" in self.detectors and self._running_tokens >= self.brakes["thinking_budget"]
-                           and not any(firing.verdict.detector == "hard_budget" for firing in self.firings))
-            if "\n" in text or over_budget or len(self.reasoning) - self._checked_to >= LONG_STEP_CHARS:
+            self._length += len(text)
+            self._closed += self._boundaries_in(text, start)
+            over_budget = self._over_budget()
+            if over_budget or self._due(self._closed) or self._length - self._checked_to >= LONG_STEP_CHARS:
                 self._check(force=over_budget)
+
+    def _boundaries_in(self, text: str, start: int) -> list[int]:
+        """The blank lines closing a step that this delta completed (one split across two deltas
+        is found too: the whitespace that ended the previous delta is read again)."""
+        window = self._carry + text
+        base = start - len(self._carry)
+        self._carry = window[len(window.rstrip()):]  # trailing whitespace may begin the next blank line
+        return [base + match.start() for match in _BLANK_LINE.finditer(window)
+                if base + match.start() > self._checked_to and base + match.start() not in self._closed]
+
+    def _due(self, points: list[int]) -> bool:
+        """Whether any of these closed steps is to be checked now (see `_check`)."""
+        return any(point <= EVERY_STEP_UP_TO or point >= self._last_check * (1 + GROWTH) for point in points)
+
+    def _over_budget(self) -> bool:
+        """Whether the thinking has reached the hard budget (and it has not fired yet). Tokens are
+        estimated at 3 characters each from the last exact count, and counted exactly (the new
+        part only) once the estimate reaches the budget, so the budget costs little per delta."""
+        budget = self.brakes["thinking_budget"]
+        if "hard_budget" not in self.detectors or any(f.verdict.detector == "hard_budget" for f in self.firings):
+            return False
+        if self._exact_tokens + (self._length - self._exact_at) / 3 < budget:
+            return False
+        text = self.reasoning
+        self._exact_tokens += self._pieces.count(text[self._exact_at:])
+        self._exact_at = len(text)
+        return self._exact_tokens >= budget
 
     def _check(self, force: bool = False) -> None:
         """Run the detectors at each step closed since the last check, in order (a delta that
         closes several steps brakes at the first that fires, as a finer stream would); within a
         step that goes on for `LONG_STEP_CHARS` without a blank line, at its last line or
-        sentence end; and at once when the thinking reaches the hard budget (`force`). Past
-        `EVERY_STEP_UP_TO` characters a step is checked only once the text has grown by
-        `GROWTH` since the last check, so a very long reasoning costs about n log n, not n²."""
+        sentence end (or where it has got to); and at once when the thinking reaches the hard
+        budget (`force`). Past `EVERY_STEP_UP_TO` characters a step is checked only once the
+        text has grown by `GROWTH` since the last check, so a very long reasoning costs about
+        n log n, not n²."""
         text = self.reasoning
-        points = _new_boundaries(text, self._checked_to)
+        points, self._closed = sorted(self._closed), []
         tail = points[-1] if points else self._checked_to
         if force or len(text) - tail >= LONG_STEP_CHARS:
-            end = len(text) if force else _soft_end(text, tail)
+            end = len(text) if force else (_soft_end(text, tail) if _soft_end(text, tail) > tail else len(text))
             if end > tail:
                 points.append(end)
         for number, point in enumerate(points):
@@ -235,9 +268,10 @@ class ReasoningWatch:
         """DEER: when a step opens with "Wait", a trial answer on the thinking before it (at most ten)."""
         if self._probe is None or self._probes >= DEER_MAX_PROBES:
             return None
-        if not re.match(rf"{DEER_TRANSITION}\b", last.text, re.IGNORECASE) or last.index == 0:  # "Wait", not "Waiting"
-            return None
+        if not re.match(rf"{DEER_TRANSITION}\b", last.text, re.IGNORECASE) or last.index in (0, self._probed_step):
+            return None  # "Wait", not "Waiting"; and one trial per step, however often a long step is checked
         self._probes += 1
+        self._probed_step = last.index
         logprobs = self._probe(text[: last.start].rstrip() + DEER_ANSWER_INDUCER)
         if logprobs is None:
             self._probes = DEER_MAX_PROBES  # the backend gives none: stop asking
@@ -252,15 +286,6 @@ def _soft_end(text: str, start: int) -> int:
         return line
     sentence = max(text.rfind(". ", start), text.rfind("? ", start), text.rfind("! ", start))
     return sentence + 1 if sentence > start else start
-
-
-def _new_boundaries(text: str, after: int) -> list[int]:
-    """Where each blank line after `after` that closes a step begins (some reasoning before it)."""
-    found = []
-    for match in _BLANK_LINE.finditer(text, after):
-        if match.start() > after and (found or text[: match.start()].strip()):
-            found.append(match.start())
-    return found
 
 
 __all__ = ["DEER_MAX_PROBES", "Firing", "Probe", "REPETITION_WINDOW", "ReasoningWatch"]

@@ -153,7 +153,8 @@ def _braked_session():
     cut = len(SETTLED.split("\n\nHmm")[0])
     session.record([BrakeApplied(detector="answer_stability", action="stopped_reasoning", score=2.0, threshold=2.0,
                                  message_id=message_id, step=2, reasoning_chars=cut, tokens_generated=30,
-                                 tokens_saved=18, saved_basis="estimate")])
+                                 tokens_saved=18, saved_basis="estimate",
+                                 brake_text="Wait, I've gotten the same answer multiple times, time to end the thinking.")])
     return session, message_id
 
 
@@ -278,3 +279,17 @@ def test_markers_found_a_piece_at_a_time_are_the_markers_of_the_whole():
         for cut in sorted(rng.sample(range(len(text) + 1), min(8, len(text) + 1))) + [len(text)]:
             grown = reasoning.marker_spans(text[:cut])  # extends the thread's last text each time
         assert [(text[s:e], s) for _, s, e in grown] == fresh
+
+
+def test_one_character_deltas_cost_one_check_per_step_and_the_budget_still_holds():
+    text = "\n\n".join(f"Step {i}: we keep adding the numbers {i} and {i + 1} to get {2 * i + 1}." for i in range(400))
+    watch = ReasoningWatch({"brakes": {"detectors": ["hard_budget", "settled"], "thinking_budget": 2_000}},
+                           token_counter(), StopSignal())
+    checks = []
+    original = watch._check_at
+    watch._check_at = lambda upto, done: checks.append(len(upto)) or original(upto, done)
+    fed = _feed(watch, text, 1)
+    assert watch.fired.verdict.detector == "hard_budget" and 2_000 <= watch.fired.tokens <= 2_030
+    steps_read = text[:fed].count("\n\n")
+    assert len(checks) <= steps_read + 2  # one check per closed step, plus the budget's own
+    assert fed < len(text) // 2

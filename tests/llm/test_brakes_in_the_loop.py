@@ -368,3 +368,25 @@ def test_a_trace_whose_brake_settings_this_version_cannot_use_is_refused_by_line
     with pytest.raises(WorkbenchError, match=r"line \d+.*settings this version cannot use: brakes.detectors is a list"):
         store.import_file(tmp_path / "bad.jsonl", format_name="jsonl")
     assert store.list_sessions() == []
+
+
+def test_the_finishs_own_thinking_is_kept_after_the_brake_text_and_an_empty_finish_offers_retry(session, model):
+    from engine.brakes.timeline import reasoning_timeline
+
+    scripted_model.enqueue(model, {"reasoning": SETTLED}, {"reasoning": "Fine, so 42 it is.", "content": "42."})
+    run_turn(session, "What is 17 + 25?")
+    message = session.state().messages[-1]
+    assert message.reasoning.endswith(BRAKE_TEXTS["sbt-e"] + "\n\nFine, so 42 it is.") and message.content == "42."
+    timeline = reasoning_timeline(session.state())
+    assert [(s.inserted, s.after_brake) for s in timeline.steps][-2:] == [(True, True), (False, True)]
+    assert message.extra == {}
+    no_answer = "Let me think.\n\n" + "\n\n".join(f"Still thinking about part {i} of it." for i in range(40))
+    session.configure(brakes={"thinking_budget": 60})
+    scripted_model.enqueue(model, {"reasoning": no_answer}, {"reasoning": "Hmm.", "content": ""})
+    result = run_turn(session, "And a hard one?")
+    assert result["reply"] == "" and result["stopped"] and session.state().messages[-1].stopped  # Retry is offered
+    scripted_model.enqueue(model, {"reasoning": SETTLED.replace("17 + 25 = 42, so", "so")}, {"content": ""})
+    session.configure(brakes={"thinking_budget": 16_000})
+    run_turn(session, "Once more?")
+    last = session.state().messages[-1]
+    assert last.content == "42" and "taken from the reasoning" in last.extra["answer"]
