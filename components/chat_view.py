@@ -131,12 +131,17 @@ def render_backend_form(settings: dict[str, Any]) -> dict[str, Any] | None:
         send_reasoning = st.selectbox("Earlier reasoning", list(reasoning_options), format_func=reasoning_options.get,
                                       index=list(reasoning_options).index(settings.get("send_reasoning")),
                                       key="chat_send_reasoning", help="whether a model is sent its earlier reasoning")
+        starts_inside = st.checkbox("Replies start inside their reasoning", bool(backend.get("starts_in_reasoning")),
+                                    key="chat_starts_in_reasoning",
+                                    help="the server's chat template opens <think> itself, so only </think> arrives "
+                                         "(DeepSeek-R1 or QwQ served without a reasoning parser): read the reply as "
+                                         "reasoning until then, so the brakes can watch it")
         if st.form_submit_button("Apply", key="chat_apply"):
             chosen_policy = ({"threshold": int(threshold), "keep_tool_results": int(keep), "summarize_turns": summarize}
                              if threshold else None)
             return {"model": typed.strip() or model, "api_base": api_base.strip() or None, "tools": tools,
                     "tool_choice": tool_choice, "max_tool_calls": int(budget), "policy": chosen_policy,
-                    "send_reasoning": send_reasoning}
+                    "send_reasoning": send_reasoning, "starts_in_reasoning": starts_inside}
     if backend["model"] == EMBEDDED_MODEL:
         st.caption("The embedded SmolLM2-135M runs on this machine: tiny, fast, and often wrong; it calls tools "
                    "reliably only when a tool is forced (tool choice 'required' or a tool's name).")

@@ -335,7 +335,7 @@ def complete(
     """
     _register()
     arguments = _call_arguments(backend, messages, tools, tool_choice)
-    parts = StreamAssembler(combine(observer, on_token))
+    parts = StreamAssembler(combine(observer, on_token), starts_inside=backend.starts_in_reasoning)
     streaming = stream if stream is not None else bool(observer is not None or on_token or stop is not None)
     started = time.perf_counter()
     try:

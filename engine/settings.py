@@ -22,7 +22,7 @@ EMBEDDED_MODEL = "embedded/smollm2-135m-instruct"
 KNOWN_MODELS = [EMBEDDED_MODEL, "gpt-4.1-mini", "gpt-4.1", "gpt-4o", "anthropic/claude-sonnet-4-5",
                 "gemini/gemini-2.5-pro", "ollama_chat/qwen3", "openai/local-model"]  # offered by name in the UI
 TOOL_CHOICES = ("auto", "required", "none")
-BACKEND_FIELDS = ("model", "api_base", "temperature", "max_tokens", "window")
+BACKEND_FIELDS = ("model", "api_base", "temperature", "max_tokens", "window", "starts_in_reasoning")
 LOOP_FIELDS = ("tools", "tool_choice", "max_tool_calls", "policy", "send_reasoning", "brakes")
 
 
@@ -35,6 +35,9 @@ class Backend:
     temperature: float = 0.0
     max_tokens: int = 512
     window: int | None = None
+    # The server's chat template opens <think> in the prompt, so a reply starts inside its
+    # reasoning and only </think> arrives (DeepSeek-R1 or QwQ served without a reasoning parser).
+    starts_in_reasoning: bool = False
 
     def as_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,6 +184,8 @@ def validate_backend_changes(changes: dict[str, Any]) -> None:
         raise WorkbenchError(f"max_tokens must be a whole number from 1 to 1,000,000, not {max_tokens!r}")
     if window is not None and (not _whole(window) or window < 1):
         raise WorkbenchError(f"a backend's window must be a whole number of tokens, not {window!r}")
+    if not isinstance(changes.get("starts_in_reasoning", False), bool):
+        raise WorkbenchError("starts_in_reasoning must be true or false")
 
 
 def _validate_policy(policy_settings: Any) -> None:

@@ -187,9 +187,9 @@ class StreamAssembler:
     the text and reasoning it got, and its caller drops the unfinished tool calls.
     """
 
-    def __init__(self, observer: Callable[[Delta], None] | None = None) -> None:
+    def __init__(self, observer: Callable[[Delta], None] | None = None, starts_inside: bool = False) -> None:
         self._observer = observer
-        self._splitter = ThinkTagSplitter()
+        self._splitter = ThinkTagSplitter(starts_inside)  # a template that opens <think> itself: inside from the start
         self._native_reasoning: list[str] = []
         self._calls: dict[int, dict[str, str]] = {}
         self._blocks: list[dict[str, Any]] = []

@@ -113,7 +113,9 @@ def finish_after_brake(backend: Backend, messages: list[dict[str, Any]], complet
     if observer is not None:
         as_callback(observer)(ReasoningDelta(f"\n\n{text}"))  # the person sees the brake text arrive
     prefill = {"role": "assistant", "content": f"{OPEN_TAG}\n{reasoning}\n{CLOSE_TAG}\n\n"}
-    short = dataclasses.replace(backend, max_tokens=min(brakes["finish_tokens"], backend.max_tokens))
+    # The prefill has closed the reasoning: the finish's reply is the answer, whatever the template.
+    short = dataclasses.replace(backend, max_tokens=min(brakes["finish_tokens"], backend.max_tokens),
+                                starts_in_reasoning=False)
     finish, error = None, None
     try:
         finish = complete(short, [*messages, prefill], tools=tools or None, tool_choice="auto" if tools else None,

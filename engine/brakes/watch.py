@@ -19,11 +19,10 @@ are counted once per step and summed; repetition reads only the last `REPETITION
 characters, since a loop is local (DEER's back-to-back rule, Gemini CLI's 5,000-character
 window); a long reasoning is checked less often (`_check`).
 
-Not seen live: a reply whose chat template opened the reasoning in the prompt, so that only
-`</think>` arrives (DeepSeek-R1 or QwQ on a server without a reasoning parser): until the tag
-comes, the stream cannot tell that text from an answer (`engine.streaming`), and the watch
-takes it for the answer. Such servers' reasoning parsers (llama.cpp `--reasoning-format`,
-vLLM `--reasoning-parser`) put it in its own channel, where it is braked.
+A reply whose chat template opened the reasoning in the prompt, so that only `</think>`
+arrives (DeepSeek-R1 or QwQ on a server without a reasoning parser), cannot be told from an
+answer until the tag comes, unless the backend says so (`Backend.starts_in_reasoning`: then the
+stream reads it as reasoning from the start, and the watch sees it).
 """
 
 from __future__ import annotations

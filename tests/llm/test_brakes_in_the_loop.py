@@ -390,3 +390,18 @@ def test_the_finishs_own_thinking_is_kept_after_the_brake_text_and_an_empty_fini
     run_turn(session, "Once more?")
     last = session.state().messages[-1]
     assert last.content == "42" and "taken from the reasoning" in last.extra["answer"]
+
+
+def test_a_reply_whose_template_opened_the_reasoning_is_braked_once_the_backend_says_so(session, model):
+    content = f"{SETTLED}</think>The answer is 42."  # only the closing tag arrives
+    scripted_model.enqueue(model, {"content": content, "chunk_size": 6})
+    run_turn(session, "What is 17 + 25?")
+    assert "TAIL-ONE" in session.state().messages[-1].reasoning  # unknowable live: read as the answer until </think>
+    assert not _events(session, "brake_applied")
+    session.configure(starts_in_reasoning=True)
+    heard = []
+    scripted_model.enqueue(model, {"content": content, "chunk_size": 6}, "42.")
+    result = run_turn(session, "And again?", observer=heard.append)
+    assert result["braked"] == "settled" and result["reply"] == "42."  # the finish is read as an answer
+    assert "TAIL-ONE" not in session.state().messages[-1].reasoning
+    assert not any(getattr(d, "text", "").startswith("We need") for d in heard if not isinstance(d, ReasoningDelta))

@@ -40,9 +40,11 @@ def test_good_settings_are_recorded_once_and_read_back():
     settings = session.configure(model="openai/local", api_base="http://127.0.0.1:8080/v1", temperature=0.7,
                                  max_tokens=64, tools="all", send_reasoning=True)
     assert settings["backend"] == {"model": "openai/local", "api_base": "http://127.0.0.1:8080/v1",
-                                   "temperature": 0.7, "max_tokens": 64, "window": None}
+                                   "temperature": 0.7, "max_tokens": 64, "window": None, "starts_in_reasoning": False}
     assert settings["tools"] == "all" and settings["send_reasoning"] is True
     assert [e["kind"] for e in session.events()] == ["session_configured"]
+    with pytest.raises(WorkbenchError, match="starts_in_reasoning must be true or false"):
+        session.configure(starts_in_reasoning="yes")
 
 
 def test_an_api_base_with_an_ordinary_query_is_accepted_and_the_refusal_never_repeats_the_key():
