@@ -8,6 +8,7 @@ from engine.tools.brakes import check_reasoning, set_reasoning_budget
 from engine.tools.context import fold_fragment, fragment_context, restore_fragment, summarize_fragment
 from engine.tools.registry import Tool, ToolContext, ToolOutcome, ToolRegistry, ToolResult
 from engine.tools.search import get_search_detail, search_context
+from engine.tools.tasks import add_task, complete_task, list_tasks, update_task
 from engine.tools.types import REFUSE_BOOLEANS, HiddenFromModel
 
 SCULPTOR_TOOLS = (
@@ -20,19 +21,21 @@ SCULPTOR_TOOLS = (
 )
 
 BRAKE_TOOLS = (check_reasoning, set_reasoning_budget)
+TASK_TOOLS = (add_task, update_task, complete_task, list_tasks)
 
-registry = ToolRegistry(SCULPTOR_TOOLS + BRAKE_TOOLS)
+registry = ToolRegistry(SCULPTOR_TOOLS + BRAKE_TOOLS + TASK_TOOLS)
 
 TOOL_PROFILES: dict[str, tuple[str, ...]] = {
     "none": (),
     "sculptor": tuple(tool.__name__ for tool in SCULPTOR_TOOLS),
     "brakes": tuple(tool.__name__ for tool in BRAKE_TOOLS),
+    "tasks": tuple(tool.__name__ for tool in TASK_TOOLS),
     "all": tuple(registry.names),
 }
 
 
 def tool_schemas(profile: str = "all") -> list[dict[str, Any]]:
-    """The OpenAI-format tool list for a profile: "none", "sculptor", "brakes" or "all"."""
+    """The OpenAI-format tool list for a profile: "none", "sculptor", "brakes", "tasks" or "all"."""
     if profile not in TOOL_PROFILES:
         raise ValueError(f"unknown tool profile {profile!r}; use one of {', '.join(TOOL_PROFILES)}")
     return registry.schemas(TOOL_PROFILES[profile])
@@ -43,6 +46,7 @@ __all__ = [
     "HiddenFromModel",
     "REFUSE_BOOLEANS",
     "SCULPTOR_TOOLS",
+    "TASK_TOOLS",
     "TOOL_PROFILES",
     "Tool",
     "ToolContext",

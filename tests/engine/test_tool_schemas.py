@@ -74,8 +74,10 @@ def test_profiles():
     assert tool_schemas("none") == []
     assert [s["function"]["name"] for s in tool_schemas("sculptor")] == list(SCULPTOR)
     assert [s["function"]["name"] for s in tool_schemas("brakes")] == ["check_reasoning", "set_reasoning_budget"]
-    assert [s["function"]["name"] for s in tool_schemas("all")] == [*SCULPTOR, "check_reasoning", "set_reasoning_budget"]
-    assert set(TOOL_PROFILES) == {"none", "sculptor", "brakes", "all"}
+    assert [s["function"]["name"] for s in tool_schemas("tasks")] == ["add_task", "update_task", "complete_task", "list_tasks"]
+    assert [s["function"]["name"] for s in tool_schemas("all")] == [*SCULPTOR, "check_reasoning", "set_reasoning_budget",
+                                                                    "add_task", "update_task", "complete_task", "list_tasks"]
+    assert set(TOOL_PROFILES) == {"none", "sculptor", "brakes", "tasks", "all"}
     with pytest.raises(ValueError, match="unknown tool profile"):
         tool_schemas("everything")
 

@@ -1,0 +1,224 @@
+"""The task DAG: goals, subtasks, dependencies and revisions, as events, with networkx for the graph.
+
+A task has an id (`t` + 5 hex), a title, details, a status (open, active, done, blocked, stale), a
+parent (the tree of goals and subtasks), dependencies (the DAG: a task depends on others being
+done first), the message that was last in the context when it was made, and the history of its
+past values. Task Memory Engine (arXiv 2505.19436, `TaskMemoryStructure.py`
+`replace_slot_and_propagate`; algorithms.md §2) keeps a revised task's old value in its history
+and tells every task downstream; here a revision marks every task that depends on the revised
+one, directly or not, stale. HiAgent (arXiv 2408.09559; §5) replaces a finished subgoal's
+action-observation pairs by one summary line: `complete_task` records the summary, and the
+fragment events that fold that work follow it (engine/tools/tasks.py).
+
+Three events, each folded into an immutable `TaskBoard` slice: `task_added`, `task_revised`
+(changed fields with their old values, and the tasks it made stale), `task_completed`. The graph
+algorithms (cycles, what is ready, blockers, the critical path) are networkx's, run on a
+`DiGraph` built from the board when asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import networkx as nx
+from pydantic import Field
+
+from engine.errors import ReplayError
+from engine.events import Event
+from engine.state import ContextState
+from engine.subsystem import Subsystem
+
+TaskStatus = Literal["open", "active", "done", "blocked", "stale"]
+STATUSES: tuple[str, ...] = ("open", "active", "done", "blocked", "stale")
+REVISABLE = ("title", "details", "status", "parent", "depends_on")
+
+
+class TaskAdded(Event):
+    kind: Literal["task_added"] = "task_added"
+    task_id: str
+    title: str
+    details: str = ""
+    parent: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    status: TaskStatus = "open"
+    message_id: str | None = None  # the last message in the context when the task was made
+
+
+class TaskRevised(Event):
+    kind: Literal["task_revised"] = "task_revised"
+    task_id: str
+    changes: dict[str, Any]  # field -> new value (title, details, status, parent, depends_on)
+    previous: dict[str, Any]  # field -> the value it replaced
+    made_stale: list[str] = Field(default_factory=list)  # tasks downstream, marked stale by this revision
+    message_id: str | None = None
+
+
+class TaskCompleted(Event):
+    kind: Literal["task_completed"] = "task_completed"
+    task_id: str
+    summary: str
+    folded_messages: list[str] = Field(default_factory=list)  # the work the summary stands for
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    title: str
+    details: str
+    status: str
+    parent: str | None
+    depends_on: tuple[str, ...]
+    message_id: str | None
+    created_seq: int  # the event that made it
+    summary: str | None = None
+    history: tuple[dict[str, Any], ...] = ()  # each past revision: {"seq", field: old value, ...}
+    folded_messages: tuple[str, ...] = ()
+    started_at: str | None = None  # the last message in the context when it was last made active
+
+
+@dataclass(frozen=True, slots=True)
+class TaskBoard:
+    """The slice: every task, in the order they were added."""
+
+    tasks: tuple[Task, ...] = ()
+    index: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def get(self, task_id: str) -> Task | None:
+        position = self.index.get(task_id)
+        return self.tasks[position] if position is not None else None
+
+    def with_task(self, task: Task) -> "TaskBoard":
+        position = self.index.get(task.id)
+        if position is None:
+            return TaskBoard((*self.tasks, task), {**self.index, task.id: len(self.tasks)})
+        tasks = list(self.tasks)
+        tasks[position] = task
+        return TaskBoard(tuple(tasks), self.index)
+
+
+def task_board(state: ContextState) -> TaskBoard:
+    return TASKS.slice_of(state)
+
+
+def _known(board: TaskBoard, task_id: str | None, what: str) -> None:
+    if task_id is not None and board.get(task_id) is None:
+        raise ReplayError(f"{what} {task_id!r} is not a task")
+
+
+def _task_added(state: ContextState, event: TaskAdded) -> None:
+    board = task_board(state)
+    if board.get(event.task_id) is not None:
+        raise ReplayError(f"task {event.task_id!r} exists already")
+    for dependency in event.depends_on:
+        _known(board, dependency, "dependency")
+    _known(board, event.parent, "parent")
+    task = Task(event.task_id, event.title, event.details, event.status, event.parent, tuple(event.depends_on),
+                event.message_id, state.event_count + 1)
+    state.slices[TASKS.name] = board.with_task(task)
+
+
+def _task_revised(state: ContextState, event: TaskRevised) -> None:
+    board = task_board(state)
+    task = board.get(event.task_id)
+    if task is None:
+        raise ReplayError(f"task {event.task_id!r} is not a task")
+    unknown = set(event.changes) - set(REVISABLE)
+    if unknown:
+        raise ReplayError(f"a task has no field {sorted(unknown)[0]!r}")
+    values = {key: tuple(value) if key == "depends_on" else value for key, value in event.changes.items()}
+    past = {"seq": state.event_count + 1, **{key: task_value(task, key) for key in event.changes}}
+    started = event.message_id if event.changes.get("status") == "active" else task.started_at
+    board = board.with_task(replace(task, **values, history=(*task.history, past), started_at=started))
+    for stale_id in event.made_stale:
+        stale = board.get(stale_id)
+        if stale is None:
+            raise ReplayError(f"task {stale_id!r} is not a task")
+        board = board.with_task(replace(stale, status="stale",
+                                        history=(*stale.history, {"seq": state.event_count + 1, "status": stale.status,
+                                                                  "because": event.task_id})))
+    state.slices[TASKS.name] = board
+
+
+def _task_completed(state: ContextState, event: TaskCompleted) -> None:
+    board = task_board(state)
+    task = board.get(event.task_id)
+    if task is None:
+        raise ReplayError(f"task {event.task_id!r} is not a task")
+    past = {"seq": state.event_count + 1, "status": task.status, "summary": task.summary}
+    state.slices[TASKS.name] = board.with_task(replace(
+        task, status="done", summary=event.summary, folded_messages=tuple(event.folded_messages),
+        history=(*task.history, past)))
+
+
+def task_value(task: Task, key: str) -> Any:
+    value = getattr(task, key)
+    return list(value) if isinstance(value, tuple) else value
+
+
+TASKS = Subsystem(
+    "tasks",
+    {TaskAdded: _task_added, TaskRevised: _task_revised, TaskCompleted: _task_completed},
+    empty_slice=TaskBoard(),
+    description="the task DAG: goals, subtasks, dependencies, revisions (TME) and finished subgoals (HiAgent)",
+)
+
+
+# ---- the graph ------------------------------------------------------------------------------
+
+
+def dependency_graph(board: TaskBoard) -> nx.DiGraph:
+    """Tasks as nodes; an edge from each dependency to the task that needs it done first."""
+    graph = nx.DiGraph()
+    for task in board.tasks:
+        graph.add_node(task.id)
+        graph.add_edges_from((dependency, task.id) for dependency in task.depends_on)
+    return graph
+
+
+def cycle_if_added(board: TaskBoard, task_id: str, depends_on: list[str]) -> list[str] | None:
+    """The cycle that `task_id` depending on `depends_on` would close (ids in order), or None."""
+    graph = dependency_graph(board)
+    graph.add_node(task_id)
+    graph.remove_edges_from([(source, task_id) for source, _ in list(graph.in_edges(task_id))])
+    graph.add_edges_from((dependency, task_id) for dependency in depends_on)
+    try:
+        cycle = nx.find_cycle(graph, source=task_id)
+    except nx.NetworkXNoCycle:
+        return None
+    return [edge[0] for edge in cycle]
+
+
+def downstream(board: TaskBoard, task_id: str) -> list[str]:
+    """Every task that depends on `task_id`, directly or through others, in the order they were added."""
+    reached = nx.descendants(dependency_graph(board), task_id)
+    return [task.id for task in board.tasks if task.id in reached]
+
+
+def blockers(board: TaskBoard, task: Task) -> list[str]:
+    """The dependencies of `task` not done yet."""
+    return [dependency for dependency in task.depends_on if (board.get(dependency) or task).status != "done"]
+
+
+def ready(board: TaskBoard) -> list[str]:
+    """Tasks not done whose dependencies are all done."""
+    return [task.id for task in board.tasks if task.status not in ("done",) and not blockers(board, task)]
+
+
+def critical_path(board: TaskBoard) -> list[str]:
+    """The longest chain of dependencies among the tasks not done (what bounds the finish)."""
+    graph = dependency_graph(board)
+    graph.remove_nodes_from([task.id for task in board.tasks if task.status == "done"])
+    return list(nx.dag_longest_path(graph)) if graph.number_of_nodes() else []
+
+
+def progress(board: TaskBoard) -> str:
+    """One line: "12 of 23 done, 3 active, 8 blocked" (blocked: waiting on a dependency, or marked so)."""
+    done = sum(task.status == "done" for task in board.tasks)
+    active = sum(task.status == "active" for task in board.tasks)
+    blocked = sum(task.status != "done" and (task.status == "blocked" or bool(blockers(board, task)))
+                  for task in board.tasks)
+    stale = sum(task.status == "stale" for task in board.tasks)
+    line = f"{done} of {len(board.tasks)} done, {active} active, {blocked} blocked"
+    return line + (f", {stale} stale" if stale else "")
