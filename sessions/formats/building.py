@@ -28,6 +28,7 @@ from engine.records import EventRecord, format_ts, utc_now
 from engine.state import ContextState
 from sessions.formats.conversation import Compaction, Conversation, Format, ImportedMessage, Invalid
 from sessions.formats.report import FileReport
+from sessions.formats.todo_tasks import todo_events
 from sessions.stores.base import NewSession, SessionRow
 
 MAX_LISTED = 20  # bad records named in one error; the count says how many more
@@ -215,6 +216,8 @@ class Builder:
         if not (event.content or event.reasoning or event.tool_calls or event.attachments):
             conversation.warnings.append(f"{where}: the {message.role} message is empty in the source")
         yield event, moment
+        for task_event in todo_events(state, event):  # a todo list the source kept: the task DAG fills
+            yield task_event, moment
         if message.folded and event.fragment_id:
             yield FragmentFolded(fragment_id=event.fragment_id), moment
             self.report.folded_messages += 1
