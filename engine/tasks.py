@@ -127,6 +127,7 @@ def _task_revised(state: ContextState, event: TaskRevised) -> None:
     unknown = set(event.changes) - set(REVISABLE)
     if unknown:
         raise ReplayError(f"a task has no field {sorted(unknown)[0]!r}")
+    _check_revision(board, task, event.changes)
     values = {key: tuple(value) if key == "depends_on" else value for key, value in event.changes.items()}
     past = {"seq": state.event_count + 1, **{key: task_value(task, key) for key in event.changes}}
     started = event.message_id if event.changes.get("status") == "active" else task.started_at
@@ -150,6 +151,30 @@ def _task_completed(state: ContextState, event: TaskCompleted) -> None:
     state.slices[TASKS.name] = board.with_task(replace(
         task, status="done", summary=event.summary, folded_messages=tuple(event.folded_messages),
         history=(*task.history, past)))
+
+
+def _check_revision(board: TaskBoard, task: Task, changes: dict[str, Any]) -> None:
+    """A revision read from a log must keep the board a DAG of known tasks, as the tools do."""
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise ReplayError(f"task status {changes['status']!r} is not one of {', '.join(STATUSES)}")
+    for key in ("title", "details"):
+        if key in changes and not isinstance(changes[key], str):
+            raise ReplayError(f"a task's {key} is text, not {type(changes[key]).__name__}")
+    if "depends_on" in changes:
+        depends_on = changes["depends_on"]
+        if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+            raise ReplayError("a task's depends_on is a list of task ids")
+        for dependency in depends_on:
+            _known(board, dependency, "dependency")
+        if cycle_if_added(board, task.id, depends_on):
+            raise ReplayError(f"the dependencies of {task.id!r} would make a cycle")
+    if "parent" in changes:
+        parent = changes["parent"]
+        _known(board, parent, "parent")
+        while parent is not None:
+            if parent == task.id:
+                raise ReplayError(f"{task.id!r} would be under itself")
+            parent = board.get(parent).parent
 
 
 def task_value(task: Task, key: str) -> Any:
@@ -202,23 +227,29 @@ def blockers(board: TaskBoard, task: Task) -> list[str]:
 
 
 def ready(board: TaskBoard) -> list[str]:
-    """Tasks not done whose dependencies are all done."""
-    return [task.id for task in board.tasks if task.status not in ("done",) and not blockers(board, task)]
+    """Tasks ready to start: open (or stale, to be checked again) with every dependency done."""
+    return [task.id for task in board.tasks if task.status in ("open", "stale") and not blockers(board, task)]
+
+
+def is_blocked(board: TaskBoard, task: Task) -> bool:
+    """Not started, and marked blocked or waiting on a dependency not done."""
+    return task.status in ("open", "stale", "blocked") and (task.status == "blocked" or bool(blockers(board, task)))
 
 
 def critical_path(board: TaskBoard) -> list[str]:
     """The longest chain of dependencies among the tasks not done (what bounds the finish)."""
     graph = dependency_graph(board)
     graph.remove_nodes_from([task.id for task in board.tasks if task.status == "done"])
-    return list(nx.dag_longest_path(graph)) if graph.number_of_nodes() else []
+    if not graph.number_of_nodes() or not nx.is_directed_acyclic_graph(graph):
+        return []
+    return list(nx.dag_longest_path(graph))
 
 
 def progress(board: TaskBoard) -> str:
     """One line: "12 of 23 done, 3 active, 8 blocked" (blocked: waiting on a dependency, or marked so)."""
     done = sum(task.status == "done" for task in board.tasks)
     active = sum(task.status == "active" for task in board.tasks)
-    blocked = sum(task.status != "done" and (task.status == "blocked" or bool(blockers(board, task)))
-                  for task in board.tasks)
+    blocked = sum(is_blocked(board, task) for task in board.tasks)
     stale = sum(task.status == "stale" for task in board.tasks)
     line = f"{done} of {len(board.tasks)} done, {active} active, {blocked} blocked"
     return line + (f", {stale} stale" if stale else "")

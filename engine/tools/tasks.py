@@ -16,7 +16,7 @@ from engine.ids import IdAllocator
 from engine.state import ContextState
 from engine.tasks import (
     TaskAdded, TaskBoard, TaskCompleted, TaskRevised, TaskStatus, blockers, critical_path, cycle_if_added, downstream,
-    progress, ready, task_board, task_value,
+    is_blocked, progress, ready, task_board, task_value,
 )
 from engine.tools.registry import ToolContext, ToolResult
 
@@ -90,14 +90,20 @@ def update_task(ctx: ToolContext, task_id: str, title: str | None = None, detail
         task_id: The task to revise, such as "t1a2b3".
         title: A new title for the task, such as "book the venue for Tuesday".
         details: New details for the task; they replace the old ones, which stay in its history.
-        status: "open", "active", "done", "blocked" or "stale".
+        status: "open", "active", "blocked" or "stale" (finish a task with complete_task).
         parent: The id of the goal this task now belongs under.
         depends_on: The complete new list of ids of the tasks it depends on.
     """
     board = task_board(ctx.state)
     task = _task(board, task_id)
+    if status == "done":
+        raise ToolInputError("to finish a task, call complete_task with a one-line summary: it records the outcome "
+                             "and folds the work behind it")
+    depends_on = list(dict.fromkeys(depends_on)) if depends_on is not None else None
     given = {"title": title, "details": details, "status": status, "parent": parent, "depends_on": depends_on}
     changes = {key: value for key, value in given.items() if value is not None and value != task_value(task, key)}
+    if "depends_on" in changes and set(changes["depends_on"]) == set(task.depends_on):
+        del changes["depends_on"]  # the same dependencies in another order: no revision
     if not changes:
         raise ToolInputError("nothing to change: give at least one of title, details, status, parent, "
                              "depends_on with a value different from the task's")
@@ -132,7 +138,7 @@ def complete_task(ctx: ToolContext, task_id: str, summary: str) -> ToolResult:
         raise ToolInputError(f"summary is {len(line)} characters; keep it to one line of at most {SUMMARY_CHARS}")
     if task.status == "done":
         raise ToolInputError(f"{task_id!r} is done already")
-    events, folded = _fold_work(ctx.state, task, line)
+    events, folded = _fold_work(ctx.state, task, line, ctx.from_model)
     completed = TaskCompleted(task_id=task_id, summary=line, folded_messages=folded, message_id=_last_message(ctx.state))
     unblocked = [t for t in ready(_after(board, task_id)) if t != task_id and t not in ready(board)]
     return ToolResult.ok({"task_id": task_id, "folded_messages": folded, "now_ready": unblocked},
@@ -145,12 +151,16 @@ def _after(board: TaskBoard, task_id: str) -> TaskBoard:
     return board.with_task(replace(board.get(task_id), status="done"))
 
 
-def _fold_work(state: ContextState, task: Any, summary: str) -> tuple[list[Event], list[str]]:
-    """Fold the visible fragments of the assistant and tool messages after the task's start
-    (the request calling this tool excepted), the first one summarized by the summary line."""
+def _fold_work(state: ContextState, task: Any, summary: str, from_model: bool) -> tuple[list[Event], list[str]]:
+    """Fold the visible fragments of the assistant and tool messages after the task's start (for
+    a model, up to the request calling this tool), the first one summarized by the summary line."""
     start = task.started_at or task.message_id
     index = next((i for i, m in enumerate(state.messages) if m.id == start), -1)
-    work = [m for m in state.messages[index + 1 : -1] if m.role in ("assistant", "tool")]
+    end = len(state.messages)
+    if from_model:  # the request calling this tool, and the results of its earlier calls, stay
+        end = next((i for i in range(end - 1, index, -1) if state.messages[i].role == "assistant"
+                    and state.messages[i].tool_calls), end)
+    work = [m for m in state.messages[index + 1 : end] if m.role in ("assistant", "tool")]
     events: list[Event] = []
     folded = []
     for message in work:
@@ -180,7 +190,7 @@ def list_tasks(ctx: ToolContext) -> ToolResult:
     children: dict[str | None, list[Any]] = {}
     for task in board.tasks:
         children.setdefault(task.parent if board.get(task.parent or "") else None, []).append(task)
-    waiting = {task.id: blockers(board, task) for task in board.tasks if task.status != "done" and blockers(board, task)}
+    waiting = {task.id: blockers(board, task) or ["marked blocked"] for task in board.tasks if is_blocked(board, task)}
     lines: list[str] = []
 
     def walk(parent: str | None, depth: int) -> None:

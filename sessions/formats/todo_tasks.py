@@ -41,12 +41,15 @@ def todo_events(state: ContextState, message: MessageAdded) -> list[Event]:
     taken = set(board.index)
     events: list[Event] = []
     for position, call in enumerate(calls):
+        in_this_list: set[str] = set()
         for index, todo in enumerate(_todos(call["function"].get("arguments"))):
             title = todo.get("content")
-            if not isinstance(title, str) or not title.strip():
-                continue
+            if not isinstance(title, str) or not title.strip() or title.strip() in in_this_list:
+                continue  # an item with no text, or the same text twice in one list: the first one counts
             title = title.strip()
-            status = STATUSES.get(todo.get("status"), "open")
+            in_this_list.add(title)
+            raw = todo.get("status")
+            status = STATUSES.get(raw, "open") if isinstance(raw, str) else "open"
             if title in known:
                 task_id, before = known[title]
                 if before != status:

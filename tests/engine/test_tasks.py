@@ -3,6 +3,10 @@ cycles refused, HiAgent's fold on completion, and the list a model reads."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from engine.fold import replay
 from engine.tasks import critical_path, progress, task_board
 from sessions import SessionStore
@@ -66,20 +70,21 @@ def test_completing_a_task_folds_its_work_behind_the_summary_and_restore_brings_
         "name": "search_context", "arguments": '{"query": "flights"}'}}])  # a call and its result
     call, result = [m.id for m in session.state().messages[-2:]]
     session.add_message("user", "Take the morning one.")  # the person's words stay
-    session.add_message("assistant", "Booking LH123.")  # the message calling complete_task, not folded
+    booking = session.add_message("assistant", "Booking LH123.")
     before = session.stats()["rendered_tokens"]
     done = session.call_tool("complete_task", {"task_id": flights, "summary": "LH123 booked, Tuesday 10:00"})
-    assert done["folded_messages"] == [work, result]  # the call itself has no text to fold
+    assert done["folded_messages"] == [work, result, booking]  # the call itself has no text to fold
     rendered = session.render()
     assert "LH123 booked, Tuesday 10:00" in rendered[1]["content"] and "[folded fragment" in rendered[3]["content"]
     assert rendered[2]["tool_calls"] and rendered[4]["content"] == "Take the morning one."
-    assert rendered[5]["content"] == "Booking LH123."
+    assert rendered[5]["content"].startswith("[folded fragment")
     assert session.stats()["rendered_tokens"] < before + 20
     task = task_board(session.state()).get(flights)
     assert task.status == "done" and task.summary == "LH123 booked, Tuesday 10:00"
-    for message in session.state().messages[1:4]:
-        for fragment in message.fragments:
-            assert "error" not in session.call_tool("restore_fragment", {"fragment_id": fragment.id})
+    hidden = [f for m in session.state().messages for f in m.fragments if f.status != "visible"]
+    assert len(hidden) == 3
+    for fragment in hidden:
+        assert "error" not in session.call_tool("restore_fragment", {"fragment_id": fragment.id})
     assert session.render()[1]["content"].startswith("Searching flights")
     assert "done already" in session.call_tool("complete_task", {"task_id": flights, "summary": "again"})["error"]
     assert "one line of at most" in session.call_tool("complete_task", {"task_id": _add(session, "x"),
@@ -96,7 +101,7 @@ def test_list_tasks_gives_the_tree_what_is_ready_what_is_blocked_and_progress():
     assert listed["summary"] == "0 of 3 done, 1 active, 1 blocked"
     assert listed["tasks"].splitlines() == [f"- {trip} offsite [open]", f"  - {flights} book flights [active]",
                                             f"  - {hotel} book hotel [open; waits for {flights}]"]
-    assert listed["ready"] == [trip, flights] and listed["blocked"] == {hotel: [flights]}
+    assert listed["ready"] == [trip] and listed["blocked"] == {hotel: [flights]}  # flights is under way
     session.add_message("assistant", "done")
     session.call_tool("complete_task", {"task_id": flights, "summary": "booked"})
     listed = session.call_tool("list_tasks", {})
@@ -127,3 +132,35 @@ def test_tasks_travel_through_the_workbench_trace(tmp_path):
     store = SessionStore(":memory:")
     copy = store.open_session(store.import_file(path).files[0].sessions[0]["id"])
     assert task_board(copy.state()).tasks == task_board(session.state()).tasks
+
+
+def test_a_model_completing_a_task_keeps_its_own_request_and_the_results_before_it():
+    session = _session()
+    task = _add(session, "find the key")
+    session.call_tool("update_task", {"task_id": task, "status": "active"})
+    work = session.add_message("assistant", "Looking through the notes for the key: it is 42.")
+    results = session.run_model_tool_calls(
+        [{"id": "a", "type": "function", "function": {"name": "list_tasks", "arguments": "{}"}},
+         {"id": "b", "type": "function", "function": {"name": "complete_task",
+                                                      "arguments": json.dumps({"task_id": task, "summary": "key is 42"})}}],
+        content="Now I finish: the key result is 42.")
+    assert results[1]["folded_messages"] == [work]
+    rendered = session.render()
+    assert rendered[-3]["content"] == "Now I finish: the key result is 42." and "summary" in rendered[-2]["content"]
+
+
+def test_replay_refuses_a_revision_that_breaks_the_dag_and_update_task_points_to_complete_task():
+    from engine.errors import ReplayError
+    from engine.tasks import TaskRevised
+
+    session = _session()
+    a = _add(session, "a")
+    b = _add(session, "b", depends_on=[a])
+    state = session.state()
+    for changes, words in (({"depends_on": [b]}, "cycle"), ({"parent": "tzz"}, "not a task"), ({"status": "finished"}, "status"),
+                           ({"title": 5}, "text"), ({"depends_on": "tb"}, "list of task ids"), ({"parent": a}, "under itself")):
+        with pytest.raises(ReplayError, match=words):
+            replay([TaskRevised(task_id=a, changes=changes, previous={})], state)
+    assert "complete_task" in session.call_tool("update_task", {"task_id": a, "status": "done"})["error"]
+    same = session.call_tool("update_task", {"task_id": b, "depends_on": [a, a]})
+    assert "nothing to change" in same["error"]  # duplicates and order are no revision

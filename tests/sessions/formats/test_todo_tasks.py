@@ -54,3 +54,11 @@ def test_the_real_claude_code_session_imports_its_todo_list(imported, sample):
     early = task_board(main.state(at=first + 4))
     assert [t.status for t in early.tasks] == ["open"] * 5  # Replay: the list as it stood then
     assert sum(len(task_board(s.state()).tasks) for s in sessions) == 21
+
+
+def test_odd_todo_items_never_break_an_import():
+    state = ContextState()
+    odd = _todo_call(state, [{"content": "a", "status": ["pending"]}, {"content": "a", "status": "completed"},
+                             {"content": "b", "status": {"x": 1}}, {"content": 7}])
+    events = todo_events(state, odd)
+    assert [(e.title, e.status) for e in events] == [("a", "open"), ("b", "open")]  # the same text twice: the first
