@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from engine.brakes.settings import validate_brakes
-from engine.errors import WorkbenchError
+from engine.errors import ReplayError, WorkbenchError
 from engine.imports import imported_tools
 from engine.render import stats
 from engine.state import ContextState
@@ -149,6 +149,15 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
         _validate_policy(settings["policy"])
     validate_brakes(settings.get("brakes"))
     return settings
+
+
+def check_read_back(state: ContextState) -> None:
+    """Settings read back from a log (the store's, or a trace being imported), checked as
+    `configure` checks them: a ReplayError when this version cannot use them."""
+    try:
+        validate_settings(settings_of(state))
+    except WorkbenchError as exc:
+        raise ReplayError(f"settings this version cannot use: {exc}") from None
 
 
 _SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "sig", "credential")

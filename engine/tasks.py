@@ -169,12 +169,18 @@ def _check_revision(board: TaskBoard, task: Task, changes: dict[str, Any]) -> No
         if cycle_if_added(board, task.id, depends_on):
             raise ReplayError(f"the dependencies of {task.id!r} would make a cycle")
     if "parent" in changes:
-        parent = changes["parent"]
-        _known(board, parent, "parent")
-        while parent is not None:
-            if parent == task.id:
-                raise ReplayError(f"{task.id!r} would be under itself")
-            parent = board.get(parent).parent
+        _known(board, changes["parent"], "parent")
+        if task.id in lineage(board, changes["parent"]):
+            raise ReplayError(f"{task.id!r} would be under itself")
+
+
+def lineage(board: TaskBoard, task_id: str | None) -> list[str]:
+    """`task_id` and its parents up to the top goal (a parent the board does not hold ends it)."""
+    found: list[str] = []
+    while task_id is not None and task_id not in found and board.get(task_id) is not None:
+        found.append(task_id)
+        task_id = board.get(task_id).parent
+    return found
 
 
 def task_value(task: Task, key: str) -> Any:

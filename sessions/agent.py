@@ -125,24 +125,15 @@ def run_turn(
                 return _finish_braked(session, backend, completion, done, step, totals, calls_made)
             for key in totals:  # the model answered the brake with a tool call: run it and go on
                 totals[key] += finish.usage.get(key, 0)
-            calls = finish.tool_calls[:budget_left]
-            loops.settings = session.settings
-            answers, looped = loops.screen(calls)
-            results = session.run_model_tool_calls(
-                calls, content=finish.content, reasoning=done.reasoning,
-                before=[_llm_called(completion, step), _llm_called(finish, step, purpose=BRAKE_FINISH)],
-                answers=answers, after=chain_after(done.after, looped))
-            _note_calls(calls, results, calls_made, on_step)
+            _run_calls(session, loops, finish.tool_calls[:budget_left], calls_made, on_step, done.after,
+                       content=finish.content, reasoning=done.reasoning,
+                       before=[_llm_called(completion, step), _llm_called(finish, step, purpose=BRAKE_FINISH)])
             continue
         noted = observed(watch, completion, counter)
         if completion.tool_calls and can_call and not completion.stopped:
-            calls = completion.tool_calls[:budget_left]
-            loops.settings = session.settings
-            answers, looped = loops.screen(calls)
-            results = session.run_model_tool_calls(calls, content=completion.content, reasoning=completion.reasoning,
-                                                   extra=extra, before=[_llm_called(completion, step)],
-                                                   answers=answers, after=chain_after(looped, noted))
-            _note_calls(calls, results, calls_made, on_step)
+            _run_calls(session, loops, completion.tool_calls[:budget_left], calls_made, on_step, noted,
+                       content=completion.content, reasoning=completion.reasoning, extra=extra,
+                       before=[_llm_called(completion, step)])
             continue
         reply = completion.content or ""
         session.add_message("assistant", reply, reasoning=completion.reasoning, stopped=completion.stopped,
@@ -152,8 +143,12 @@ def run_turn(
                 "model": backend.model}
 
 
-def _note_calls(calls: list[dict[str, Any]], results: list[dict[str, Any]], calls_made: list[dict[str, Any]],
-                on_step: StepCallback | None) -> None:
+def _run_calls(session: Session, loops: LoopGuard, calls: list[dict[str, Any]], calls_made: list[dict[str, Any]],
+               on_step: StepCallback | None, after: Any, **message: Any) -> None:
+    """A model's tool calls, screened for loops first, run and recorded with their message."""
+    loops.settings = session.settings
+    answers, looped = loops.screen(calls)
+    results = session.run_model_tool_calls(calls, answers=answers, after=chain_after(after, looped), **message)
     for call, result in zip(calls, results):
         record = {"name": call["function"]["name"], "arguments": call["function"]["arguments"], "result": result}
         calls_made.append(record)

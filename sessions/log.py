@@ -22,7 +22,7 @@ from engine.errors import ReplayError
 from engine.events import SessionConfigured
 from engine.fold import Folder, replay
 from engine.records import EventRecord
-from engine.settings import settings_of, validate_settings
+from engine.settings import check_read_back
 from sessions.stores.base import StoredEvent
 
 STATES_KEPT = 8  # states kept for seeks (Replay), each folded forward from the nearest
@@ -86,10 +86,7 @@ class SessionLog:
     def _add(self, event: Event) -> None:
         self._folder.add(event)
         if isinstance(event, SessionConfigured):
-            try:
-                validate_settings(settings_of(self._folder.state))
-            except WorkbenchError as exc:
-                raise ReplayError(f"settings this version cannot use: {exc}") from None
+            check_read_back(self._folder.state)
 
     def state_at(self, at: int | None, session_id: str) -> ContextState:
         """A copy of the state now (`at` None), or just after event `at` (0: before any)."""

@@ -225,7 +225,7 @@ def overthink_score(reasoning: str, threshold: float = SBT_THRESHOLD, counter: C
     """
     steps = split_steps(reasoning)
     kappa = marker_ratio(reasoning, counter)
-    answers = extract_answers(reasoning, steps)
+    answers = extract_answers(reasoning)
     inefficiency, evidence = 0.0, []
     if answers and steps:
         latest = answers[-1].value

@@ -145,11 +145,10 @@ def _hedged(text: str, start: int, end: int) -> bool:
     return bool(_HEDGE.search(text, sentence, end))
 
 
-def extract_answers(text: str, steps: tuple[Step, ...] | None = None) -> tuple[Answer, ...]:
+def extract_answers(text: str) -> tuple[Answer, ...]:
     """Every answer the text states, in order; a "the answer is \\boxed{5}" counts once.
 
-    `steps` (the text's own, from `split_steps`) only saves splitting again. The last few
-    texts' answers are remembered: the live brake asks several detectors about one text."""
+    The last few texts' answers are remembered: the live brake asks several detectors about one text."""
     return _answers(text)
 
 

@@ -130,7 +130,6 @@ class ReasoningWatch:
         self._probed_step: int | None = None
         self._repetition_at = 0  # the text's length at the last repetition check
         self.firings: list[Firing] = []  # in order; in mode "brake" at most one
-        self.reasoning_tokens = 0  # thinking tokens at the last check
 
     @property
     def braking(self) -> bool:
@@ -216,7 +215,8 @@ class ReasoningWatch:
         points, self._closed = sorted(self._closed), []
         tail = points[-1] if points else self._checked_to
         if force or len(text) - tail >= LONG_STEP_CHARS:
-            end = len(text) if force else (_soft_end(text, tail) if _soft_end(text, tail) > tail else len(text))
+            soft = _soft_end(text, tail)
+            end = soft if soft > tail and not force else len(text)
             if end > tail:
                 points.append(end)
         for number, point in enumerate(points):
@@ -232,13 +232,13 @@ class ReasoningWatch:
 
     def _check_at(self, upto: str, done: tuple[Step, ...]) -> bool:
         """The detectors on the reasoning up to a closed step; True once a brake stops the call."""
-        self.reasoning_tokens = self._counter.count(upto)
+        tokens = self._counter.count(upto)
         for name in self.detectors:
             if any(firing.verdict.detector == name for firing in self.firings):
                 continue  # observe mode notes each detector once
             verdict = self._verdict(name, upto, done)
             if verdict is not None and verdict.fires:
-                self.firings.append(Firing(verdict, done[-1].index, len(upto), self.reasoning_tokens))
+                self.firings.append(Firing(verdict, done[-1].index, len(upto), tokens))
                 if self.braking:
                     if self.signal is not None:
                         self.signal.set(f"brake: {name} (score {verdict.score:.2f})")

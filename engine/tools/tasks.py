@@ -8,6 +8,7 @@ summary line through the usual fragment events, so a finished subgoal frees its 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from engine.errors import ToolInputError
@@ -16,7 +17,7 @@ from engine.ids import IdAllocator
 from engine.state import ContextState
 from engine.tasks import (
     TaskAdded, TaskBoard, TaskCompleted, TaskRevised, TaskStatus, blockers, critical_path, cycle_if_added, downstream,
-    is_blocked, progress, ready, task_board, task_value,
+    is_blocked, lineage, progress, ready, task_board, task_value,
 )
 from engine.tools.registry import ToolContext, ToolResult
 
@@ -39,11 +40,8 @@ def _task(board: TaskBoard, task_id: str, what: str = "task") -> Any:
 def _check_links(board: TaskBoard, task_id: str, parent: str | None, depends_on: list[str]) -> None:
     if parent is not None:
         _task(board, parent, "parent task")
-        ancestor = parent
-        while ancestor is not None:  # a task may not sit under itself
-            if ancestor == task_id:
-                raise ToolInputError(f"{parent!r} is {task_id!r} or under it: a task cannot be its own parent")
-            ancestor = board.get(ancestor).parent if board.get(ancestor) else None
+        if task_id in lineage(board, parent):  # a task may not sit under itself
+            raise ToolInputError(f"{parent!r} is {task_id!r} or under it: a task cannot be its own parent")
     for dependency in depends_on:
         _task(board, dependency, "dependency")
         if dependency == task_id:
@@ -146,8 +144,6 @@ def complete_task(ctx: ToolContext, task_id: str, summary: str) -> ToolResult:
 
 
 def _after(board: TaskBoard, task_id: str) -> TaskBoard:
-    from dataclasses import replace
-
     return board.with_task(replace(board.get(task_id), status="done"))
 
 

@@ -18,7 +18,7 @@ from engine.catalog import event_from_record
 from engine.events import SessionConfigured
 from engine.fold import Folder
 from engine.records import EventRecord, canonical_json, format_ts, parse_ts
-from engine.settings import settings_of, validate_settings
+from engine.settings import check_read_back
 from sessions.formats.conversation import Conversation, Format, Invalid, Parsed, Sniff, match, near, no
 from sessions.formats.source import Sample, Source
 
@@ -87,11 +87,9 @@ def _record(value: Any, expected: int, folder: Folder, records: list[EventRecord
     try:
         event = folder.add(event_from_record(value["kind"], value["payload"]))
         if isinstance(event, SessionConfigured):  # as the log checks them when it folds (sessions/log.py)
-            validate_settings(settings_of(folder.state))
+            check_read_back(folder.state)
     except ReplayError as exc:
         return str(exc)
-    except WorkbenchError as exc:
-        return f"settings this version cannot use: {exc}"
     records.append(EventRecord(expected, ts, event))
     return None
 
