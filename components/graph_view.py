@@ -1,0 +1,275 @@
+"""Graphs drawn with pyvis, offline and safe: the only module that builds pyvis HTML.
+
+Pages describe a graph as plain data (`GraphNode`, `GraphEdge`); `graph_html` turns it into one
+self-contained HTML page and `render_graph` shows it in an iframe. Three promises:
+
+- Offline. pyvis 0.3.2 with `cdn_resources="in_line"` inlines vis-network 9.1.2, but its
+  template always adds two bootstrap tags from cdn.jsdelivr.net; they are removed, and
+  `remote_references` finds any `src=`, `href=` or `url(...)` to a host other than this machine
+  (offline-dependencies.md §6: counting "https://" misleads, the vis JS holds URL strings).
+- Safe. A label or tooltip is text from a model or a person. The nodes and edges reach the page
+  as JSON inside a <script>: Jinja's `tojson` writes `<`, `>`, `&` and `'` as \\u003c-style
+  escapes, so `</script>` in a label cannot close the tag (and the extra data we add is escaped
+  the same way). vis-network 9.1.2 puts a string `title` into its tooltip with `innerText`
+  (`Popup.setText`), which shows markup as text. pyvis switches to a template that sets
+  `innerHTML` when any title contains "href"; we render pyvis's template ourselves with that
+  switch off, so no tooltip is ever parsed as HTML. Labels are drawn on a canvas as text.
+- Responsive at 1,000 nodes. Past `PHYSICS_LIMIT` nodes the simulation is off and every node
+  gets its place in Python: a layered drawing by `level` (columns, as vis's hierarchical layout
+  would place them, without its crossing reduction, which is what costs at that size), or
+  networkx's spring layout for a force drawing. Below it, vis lays out (hierarchical by level,
+  or a short barnesHut stabilization that then stops, so nothing keeps moving).
+
+The vis JS alone is ~700 KB, so each distinct graph is built once (`lru_cache` on the frozen
+input) and a rerun with the same graph costs a dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, Sequence
+
+import networkx as nx
+from pyvis.network import Network
+
+Layout = Literal["layered", "force"]
+
+# Past this many nodes vis's physics (and its hierarchical crossing reduction) is off and the
+# positions come from Python; bench/graphs.py measures the draw time on either side.
+PHYSICS_LIMIT = 150
+LAYER_GAP = 220  # px between the columns of a layered drawing
+ROW_GAP = 70  # px between the nodes of one column
+_CACHED = 16  # distinct graphs kept (each ~0.7 MB of HTML)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+_BOOTSTRAP_LINK = re.compile(r"<link[^>]*cdn\.jsdelivr\.net[^>]*/?>", re.S)
+_BOOTSTRAP_SCRIPT = re.compile(r"<script[^>]*cdn\.jsdelivr\.net[^>]*>\s*</script>", re.S)
+_HEADING = re.compile(r"<center>\s*<h1>\s*</h1>\s*</center>", re.S)
+_OLD_VIS_COMMENT = re.compile(r"<!--\s*<link[^>]*node_modules/vis.*?-->", re.S)  # the template's own leftover
+_REMOTE = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])\s*((?:[a-z][a-z0-9+.-]*:)?//[^"'\s>)]+)""",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    """One node. `label` is drawn on it, `title` is its tooltip (plain text, newlines kept)."""
+
+    id: str
+    label: str
+    title: str = ""
+    color: str = "#97c2fc"  # the fill
+    shape: str = "box"  # vis shapes: box, ellipse, dot, diamond, square, triangle, ...
+    size: float | None = None  # for shapes with the label outside (dot, diamond, square, ...)
+    level: int | None = None  # the column (layered layout)
+    group: str | None = None
+    border: str | None = None  # the outline colour; None: a darker shade of grey
+    border_width: float = 1.0
+    dashed: bool = False  # a dashed outline (for stale or tentative things)
+    font_color: str = "#1f2328"
+    details: str = ""  # shown in the panel when the node is clicked (plain text); default: title
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdge:
+    """One edge from `source` to `target`; `arrows` is "to", "from", "to;from" or "" (none)."""
+
+    source: str
+    target: str
+    arrows: str = "to"
+    color: str = "#8c959f"
+    dashes: bool = False
+    width: float = 1.0
+    title: str = ""
+
+
+def graph_html(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], *, layout: Layout = "layered",
+               height: int = 560, direction: Literal["LR", "UD"] = "LR") -> str:
+    """One self-contained HTML page drawing the graph (built once per distinct input)."""
+    if layout not in ("layered", "force"):
+        raise ValueError(f"layout is 'layered' or 'force', not {layout!r}")
+    return _graph_html(tuple(nodes), tuple(edges), layout, int(height), direction)
+
+
+def render_graph(html: str, height: int = 560, alt: str = "graph") -> None:
+    """Show a page from `graph_html` in an iframe of `height` (the graph's own height plus its border)."""
+    import streamlit as st
+
+    st.iframe(html, height=height + 4, alt=alt)
+
+
+def remote_references(html: str) -> list[str]:
+    """Every `src=`, `href=`, `url(...)` or `@import` in `html` that names a host other than this machine."""
+    found = []
+    for match in _REMOTE.finditer(html):
+        address = match.group(1)
+        host = re.sub(r"^(?:[a-z][a-z0-9+.-]*:)?//", "", address, flags=re.I).split("/")[0].split("@")[-1]
+        if not any(host == local or host.startswith(local + ":") for local in LOCAL_HOSTS):
+            found.append(address)
+    return found
+
+
+def script_json(value: object) -> str:
+    """JSON safe inside a <script>: `<`, `>`, `&`, `'` and the JS line separators as \\u escapes."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char in "<>&'\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+# ---- building ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHED)
+def _graph_html(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layout: str, height: int,
+                direction: str) -> str:
+    fixed = len(nodes) > PHYSICS_LIMIT
+    positions = _positions(nodes, edges, layout, direction) if fixed else {}
+    net = Network(height=f"{height}px", width="100%", directed=True, cdn_resources="in_line", heading="")
+    for node in nodes:
+        net.add_node(node.id, **_node_options(node, positions.get(node.id)))
+    known = {node.id for node in nodes}
+    for edge in edges:
+        if edge.source in known and edge.target in known:
+            net.add_edge(edge.source, edge.target, **_edge_options(edge))
+    net.set_options(json.dumps(_options(layout, fixed, direction)))
+    return _finish(_render(net, layout == "force" and not fixed), nodes)
+
+
+def _node_options(node: GraphNode, position: tuple[float, float] | None) -> dict:
+    border = node.border or "#57606a"
+    options = {
+        "label": node.label,
+        "title": node.title,
+        "shape": node.shape,
+        "color": {"background": node.color, "border": border,
+                  "highlight": {"background": node.color, "border": "#0969da"},
+                  "hover": {"background": node.color, "border": "#0969da"}},
+        "borderWidth": node.border_width,
+        "borderWidthSelected": node.border_width + 2,
+        "shapeProperties": {"borderDashes": [6, 4] if node.dashed else False},
+        "font": {"color": node.font_color, "face": "sans-serif", "size": 14},
+    }
+    if node.size is not None:
+        options["size"] = node.size
+    if node.level is not None:
+        options["level"] = node.level
+    if node.group is not None:
+        options["group"] = node.group
+    if position is not None:
+        options["x"], options["y"] = position
+    return options
+
+
+def _edge_options(edge: GraphEdge) -> dict:
+    options = {"arrows": edge.arrows, "color": {"color": edge.color, "highlight": "#0969da", "inherit": False},
+               "dashes": edge.dashes, "width": edge.width}
+    if edge.title:
+        options["title"] = edge.title
+    return options
+
+
+def _options(layout: str, fixed: bool, direction: str) -> dict:
+    options: dict = {
+        "interaction": {"hover": True, "tooltipDelay": 150, "navigationButtons": False, "keyboard": False,
+                        "hideEdgesOnDrag": fixed, "hideEdgesOnZoom": fixed},
+        "edges": {"smooth": False if fixed else {"type": "cubicBezier", "forceDirection":
+                                                 "horizontal" if direction == "LR" else "vertical", "roundness": 0.4}},
+        "nodes": {"margin": 8, "widthConstraint": {"maximum": 220}},
+    }
+    if fixed:
+        options["physics"] = {"enabled": False}
+        options["layout"] = {"hierarchical": {"enabled": False}}
+    elif layout == "layered":
+        options["physics"] = {"enabled": False}
+        options["layout"] = {"hierarchical": {"enabled": True, "direction": direction, "sortMethod": "directed",
+                                              "levelSeparation": LAYER_GAP, "nodeSpacing": ROW_GAP + 30,
+                                              "shakeTowards": "roots"}}
+    else:
+        options["physics"] = {"enabled": True, "solver": "barnesHut",
+                              "barnesHut": {"gravitationalConstant": -4000, "springLength": 140},
+                              "stabilization": {"enabled": True, "iterations": 300, "fit": True}}
+    return options
+
+
+def _positions(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layout: str,
+               direction: str) -> dict[str, tuple[float, float]]:
+    """Where each node goes when vis does not place it: columns by level, or a spring layout."""
+    if layout == "layered":
+        columns: dict[int, list[str]] = defaultdict(list)
+        for node in nodes:
+            columns[node.level or 0].append(node.id)
+        placed = {}
+        for level, members in columns.items():
+            for row, node_id in enumerate(members):
+                offset = (row - (len(members) - 1) / 2) * ROW_GAP
+                placed[node_id] = (level * LAYER_GAP, offset) if direction == "LR" else (offset * 2, level * LAYER_GAP)
+        return placed
+    graph = nx.Graph()
+    graph.add_nodes_from(node.id for node in nodes)
+    graph.add_edges_from((edge.source, edge.target) for edge in edges if edge.source != edge.target)
+    spread = 60.0 * len(nodes) ** 0.5  # keeps the mean distance between nodes about constant
+    laid = nx.spring_layout(graph, seed=7, iterations=50, scale=spread)
+    return {node_id: (float(x), float(y)) for node_id, (x, y) in laid.items()}
+
+
+def _render(net: Network, physics: bool) -> str:
+    """pyvis's template rendered as `Network.generate_html` does, but never with its tooltip-link
+    variant (which sets a tooltip's innerHTML) nor its menus."""
+    nodes, edges, heading, height, width, options = net.get_network_data()
+    template = net.templateEnv.get_template(net.path)
+    return template.render(height=height, width=width, nodes=nodes, edges=edges, heading="", options=options,
+                           physics_enabled=physics,
+                           use_DOT=False, dot_lang=None, widget=False, bgcolor=net.bgcolor, conf=False,
+                           tooltip_link=False, neighborhood_highlight=False, select_menu=False,
+                           filter_menu=False, notebook=False, cdn_resources="in_line")
+
+
+_PANEL = """
+<style>
+  body { margin: 0; font-family: sans-serif; }
+  #mynetwork { border: 1px solid #d0d7de; border-radius: 6px; float: none; box-sizing: border-box; }
+  .card { border: 0; }
+  div.vis-tooltip { white-space: pre-wrap; max-width: 360px; font: 13px sans-serif; padding: 6px 8px;
+                 background: #fffbe6; border: 1px solid #d4a72c; border-radius: 4px; position: absolute; }
+  #graph-details { position: absolute; top: 8px; right: 8px; max-width: 340px; max-height: 70%; overflow: auto;
+                   display: none; white-space: pre-wrap; font: 13px/1.4 sans-serif; color: #1f2328;
+                   background: rgba(255,255,255,0.96); border: 1px solid #8c959f; border-radius: 6px;
+                   padding: 8px 10px; box-shadow: 0 2px 8px rgba(0,0,0,0.15); z-index: 10; }
+</style>
+<div id="graph-details" role="status" aria-live="polite"></div>
+<script type="text/javascript">
+  (function () {
+    var details = __DETAILS__;
+    var panel = document.getElementById("graph-details");
+    document.getElementById("mynetwork").style.position = "relative";
+    document.getElementById("mynetwork").appendChild(panel);
+    window.graphReady = false;
+    network.once("afterDrawing", function () { window.graphReady = true; });
+    network.on("stabilizationIterationsDone", function () { network.setOptions({physics: {enabled: false}}); });
+    network.on("click", function (params) {
+      if (params.nodes.length) {
+        panel.textContent = details[params.nodes[0]] || "";  // text, never markup
+        panel.style.display = "block";
+        panel.dataset.node = params.nodes[0];
+      } else {
+        panel.style.display = "none";
+        panel.dataset.node = "";
+      }
+    });
+  })();
+</script>
+"""
+
+
+def _finish(html: str, nodes: tuple[GraphNode, ...]) -> str:
+    html = _BOOTSTRAP_SCRIPT.sub("", _BOOTSTRAP_LINK.sub("", html))
+    html = _OLD_VIS_COMMENT.sub("", _HEADING.sub("", html))
+    details = {node.id: node.details or node.title or node.label for node in nodes}
+    panel = _PANEL.replace("__DETAILS__", script_json(details))
+    return html.replace("</body>", panel + "</body>", 1) if "</body>" in html else html + panel
