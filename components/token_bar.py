@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 SEGMENTS = [  # (label, colour)
+    ("core memory", "#54a24b"),
     ("visible text", "#4c78a8"),
     ("fold markers", "#9ecae9"),
     ("summaries", "#f58518"),
@@ -65,6 +66,7 @@ def segments(stats: dict) -> dict[str, int]:
     used = stats["rendered_tokens"] + stats["tool_schema_tokens"]
     window = stats.get("window_tokens", used)
     return {
+        "core memory": stats.get("core_memory_tokens", 0),
         "visible text": stats["visible_tokens"],
         "fold markers": stats["fold_marker_tokens"],
         "summaries": stats["summary_tokens"],

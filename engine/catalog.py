@@ -17,10 +17,11 @@ from engine.context_rules import CONTEXT, MODEL
 from engine.errors import ReplayError
 from engine.events import Event
 from engine.imports import IMPORTS
+from engine.memory import MEMORY
 from engine.subsystem import Handler, Subsystem
 from engine.tasks import TASKS
 
-SUBSYSTEMS: tuple[Subsystem, ...] = (CONTEXT, MODEL, IMPORTS, BRAKES, TASKS)
+SUBSYSTEMS: tuple[Subsystem, ...] = (CONTEXT, MODEL, IMPORTS, BRAKES, TASKS, MEMORY)
 
 EVENT_CLASSES: tuple[type[Event], ...] = tuple(cls for system in SUBSYSTEMS for cls in system.handlers)
 HANDLERS: dict[type[Event], Handler] = {cls: rule for system in SUBSYSTEMS for cls, rule in system.handlers.items()}

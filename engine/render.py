@@ -13,6 +13,11 @@ reasoning, so by default it is counted (`reasoning_tokens`) but not rendered; wh
 sent it travels as `reasoning_content`, litellm's common field (with Anthropic's signed
 `thinking_blocks` where the model gave them), and counts in the window.
 
+Core memory (engine/memory.py) is always at the top: while it holds text, a system message
+opening with `CORE_MEMORY_HEADER` comes before the conversation's own messages, so `render()`
+returns one message more than the state holds; `render_each()` gives the conversation's
+messages alone, one per message, for views that pair them with the state's.
+
 Token counts come from the per-text cache in `engine.tokens`; the rendered total is the
 sum of the parts plus OpenAI's per-message framing (3 tokens a message, 1 for a name, 3 to
 prime the reply), which is how chat APIs bill a message list.
@@ -25,6 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from engine.memory import core_memory
 from engine.state import ContextState, Fragment, Message
 from engine.text import one_line
 from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
@@ -36,6 +42,9 @@ TOKENS_PER_TOOL_CALL = 3
 # content parts a chat API takes; an import keeps anything else (a ChatGPT image pointer, an
 # unknown block) as an attachment the pages show but the model is not sent
 SENDABLE_PARTS = frozenset({"image_url", "input_audio", "file", "refusal"})
+
+
+CORE_MEMORY_HEADER = "[core memory: always shown here; change it with memory_update(\"core\", ...)]"
 
 
 def fold_marker(fragment_id: str, tokens: int) -> str:
@@ -112,10 +121,23 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
     return rendered
 
 
-def render(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reasoning: bool = False) -> list[dict[str, Any]]:
-    """The OpenAI-format message list a model would be sent now (reasoning only if asked)."""
+def core_memory_message(state: ContextState) -> dict[str, Any] | None:
+    """The system message that carries core memory at the top of the context, or None."""
+    text = core_memory(state)
+    return {"role": "system", "content": f"{CORE_MEMORY_HEADER}\n{text}"} if text else None
+
+
+def render_each(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reasoning: bool = False) -> list[dict[str, Any]]:
+    """The conversation's messages as the model is sent them, one per state message (no core memory)."""
     counter = token_counter(encoding)
     return [render_message(message, counter, include_reasoning) for message in state.messages]
+
+
+def render(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reasoning: bool = False) -> list[dict[str, Any]]:
+    """The OpenAI-format message list a model would be sent now: core memory (if any) first,
+    then the conversation (reasoning only if asked)."""
+    core = core_memory_message(state)
+    return ([core] if core else []) + render_each(state, encoding, include_reasoning)
 
 
 def tool_call_tokens(message: Message, counter: TokenCounter) -> int:
@@ -143,14 +165,17 @@ def stats(
     fold markers plus summary blocks), tool calls and message framing. Pass the tool
     schemas to count their overhead and the model's window size to get the free space.
     `reasoning_tokens` counts assistants' reasoning; it is part of `rendered_tokens` only
-    when `include_reasoning` (the backend is sent its earlier reasoning).
+    when `include_reasoning` (the backend is sent its earlier reasoning). `core_memory_tokens`
+    is the core memory message at the top (its framing is in `overhead_tokens`).
     """
     counter = token_counter(encoding)
     by_status = {"visible": 0, "folded": 0, "summarized": 0}
     tokens_by_status = {"visible": 0, "folded": 0, "summarized": 0}
     marker_tokens = fold_marker_tokens = calls_total = fragments = reasoning_total = 0
     by_role: dict[str, dict[str, int]] = {}
-    overhead = TOKENS_REPLY_PRIMING if state.messages else 0
+    core = core_memory_message(state)
+    core_tokens = counter.count(core["content"]) if core else 0
+    overhead = (TOKENS_REPLY_PRIMING if state.messages or core else 0) + (TOKENS_PER_MESSAGE if core else 0)
     for message in state.messages:
         role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})
         framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)
@@ -175,7 +200,7 @@ def stats(
             role["total_tokens"] += piece.original_tokens
             role["rendered_tokens"] += piece.rendered_tokens
     content_total = sum(tokens_by_status.values())
-    rendered = tokens_by_status["visible"] + marker_tokens + calls_total + overhead
+    rendered = tokens_by_status["visible"] + marker_tokens + calls_total + overhead + core_tokens
     if include_reasoning:
         rendered += reasoning_total
     schema_tokens = counter.count(json.dumps(list(tools), sort_keys=True)) if tools else 0
@@ -196,6 +221,7 @@ def stats(
         "rendered_tokens": rendered,
         "saved_tokens": content_total - tokens_by_status["visible"] - marker_tokens,
         "tool_schema_tokens": schema_tokens,
+        "core_memory_tokens": core_tokens,
         "reasoning_tokens": reasoning_total,
         "reasoning_sent": include_reasoning,
         "by_role": by_role,

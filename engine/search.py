@@ -177,23 +177,9 @@ def search_ranked(state: ContextState, query: str, role: str, limit: int,
             fragments.append((index, fragment, _term_counts.get(fragment.text)))
     if not fragments:
         return [], 0
-    lengths = [sum(counts.values()) for _, _, counts in fragments]
-    average = (sum(lengths) / len(lengths)) or 1.0
-    document_frequency = {t: sum(1 for _, _, c in fragments if t in c) for t in query_terms}
-    idf = {
-        t: math.log(1 + (len(fragments) - df + 0.5) / (df + 0.5))
-        for t, df in document_frequency.items()
-    }
-    scored = []
-    for position, ((index, fragment, counts), length) in enumerate(zip(fragments, lengths)):
-        score = 0.0
-        for term in query_terms:
-            tf = counts.get(term, 0)
-            if tf:
-                norm = tf + BM25_K1 * (1 - BM25_B + BM25_B * length / average)
-                score += idf[term] * tf * (BM25_K1 + 1) / norm
-        if score > 0:
-            scored.append((score, position, index, fragment, counts))
+    scores, idf = bm25([counts for _, _, counts in fragments], query_terms)
+    scored = [(score, position, index, fragment, counts)
+              for position, (score, (index, fragment, counts)) in enumerate(zip(scores, fragments)) if score > 0]
     scored.sort(key=lambda item: (-item[0], item[1]))
     matches = []
     for score, _, index, fragment, counts in scored[:limit]:
@@ -202,6 +188,31 @@ def search_ranked(state: ContextState, query: str, role: str, limit: int,
         part = fragment.part if isinstance(fragment, _WholePart) else "content"
         matches.append(Match(index, fragment.start + start, fragment.start + end, round(score, 4), part))
     return matches, len(scored)
+
+
+def bm25(documents: list[Counter], query_terms: list[str]) -> tuple[list[float], dict[str, float]]:
+    """Okapi BM25 score of each document (its term counts) for the query terms, and each term's idf."""
+    lengths = [sum(counts.values()) for counts in documents]
+    average = (sum(lengths) / len(lengths) if lengths else 0.0) or 1.0
+    idf = {}
+    for term in query_terms:
+        df = sum(1 for counts in documents if term in counts)
+        idf[term] = math.log(1 + (len(documents) - df + 0.5) / (df + 0.5))
+    scores = []
+    for counts, length in zip(documents, lengths):
+        score = 0.0
+        for term in query_terms:
+            tf = counts.get(term, 0)
+            if tf:
+                norm = tf + BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+                score += idf[term] * tf * (BM25_K1 + 1) / norm
+        scores.append(score)
+    return scores, idf
+
+
+def term_counts(text: str) -> Counter:
+    """The text's search terms with their counts (cached by text)."""
+    return _term_counts.get(text)
 
 
 @dataclass(frozen=True, slots=True)

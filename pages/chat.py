@@ -20,7 +20,8 @@ from components.flash import flash, show_flash
 from components.plain import plain
 from components.reasoning_timeline import render_reasoning_panel
 from components.token_bar import current_window, render_token_bar
-from engine import WorkbenchError, render
+from engine import WorkbenchError
+from engine.render import render_each
 from engine.settings import settings_of, window_stats
 from engine.windows import settings_window
 from sessions.service import Workbench
@@ -65,7 +66,7 @@ with st.expander(brakes_summary(settings)):
 window = current_window(settings_window(settings)[1])
 numbers = window_stats(state, settings, window, session.encoding)
 render_token_bar(numbers, key="chat_bar")
-render_chat(state, render(state, session.encoding), numbers["reasoning_sent"])
+render_chat(state, render_each(state, session.encoding), numbers["reasoning_sent"])
 render_reasoning_panel(state, key=f"chat-reasoning-{session.id}")
 
 last = session.tail(1)

@@ -16,6 +16,7 @@ from components.reasoning_timeline import render_reasoning_panel
 from components.reasoning_view import render_reasoning
 from components.token_bar import current_window, render_token_bar
 from engine import render
+from engine.render import core_memory_message, render_each
 from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.text import printable
 from engine.tokens import token_counter
@@ -88,14 +89,18 @@ if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
         st.switch_page("pages/context.py")
 
 render_reasoning_panel(state, key=f"replay-reasoning-{session.id}", counter=token_counter(session.encoding))
-rendered_now = render(state, session.encoding)
+rendered_now = render_each(state, session.encoding)
+core = core_memory_message(state)
 context_tab, diff_tab, timeline_tab = st.tabs(["Context at this step", "Diff between two steps", "All events"])
 with timeline_tab:
     st.caption("Pick an event to jump just after it.")
     render_timeline(records, STEP)
 with context_tab:
-    if not rendered_now:
+    if not rendered_now and core is None:
         st.caption("Nothing yet.")
+    if core is not None:  # always at the top of what the model is sent
+        with st.expander(f"core memory · system · {len(core['content']):,} characters"):
+            st.code(printable(core["content"]), language=None, wrap_lines=True)
     counter = token_counter(session.encoding)
     for message, shown in zip(state.messages, rendered_now):
         content = shown.get("content")

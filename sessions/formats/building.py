@@ -26,8 +26,10 @@ from engine.fold import Folder
 from engine.imports import ContextCompacted, ConversationImported
 from engine.records import EventRecord, format_ts, utc_now
 from engine.state import ContextState
+from engine.tokens import DEFAULT_ENCODING, token_counter
 from sessions.formats.conversation import Compaction, Conversation, Format, ImportedMessage, Invalid
 from sessions.formats.report import FileReport
+from sessions.formats.memory_blocks import CoreMemoryHistory, memory_calls
 from sessions.formats.todo_tasks import todo_events
 from sessions.stores.base import NewSession, SessionRow
 
@@ -54,6 +56,7 @@ class Builder:
         self._family: dict[str, _Built] = {}  # the current root conversation and its branches, by key
         self._rows: dict[str, str] = {}  # conversation key -> session id, for subagents' links
         self._cursors: dict[str, tuple[int, Folder]] = {}  # the last parent's state at its last branch point
+        self._core: CoreMemoryHistory | None = None  # the conversation being built: its core memory over time
 
     def build(self, parsed: Iterable[Conversation | Invalid]) -> Iterator[NewSession]:
         for item in parsed:
@@ -128,6 +131,12 @@ class Builder:
                                                         "subagent, id" if conversation.relation == "subagent" else "id"))
         clock = _Clock(records[-1].ts if records else conversation.created_at)  # a branch goes on from its parent
         records.append(EventRecord(len(records) + 1, clock.at(None), folder.add(self._origin_event(conversation, forked_from))))
+        self._core = None
+        if parent is None and conversation.memory:  # a branch has its parent's memory in the shared prefix
+            self._core = CoreMemoryHistory(conversation.memory, memory_calls(conversation.messages),
+                                           token_counter(DEFAULT_ENCODING), conversation.warnings)
+            for event in self._core.opening():
+                records.append(EventRecord(len(records) + 1, clock.at(None), folder.add(event)))
         pairing = _Pairing()
         refused: list[Invalid] = list(conversation.problems)  # with the builder's own, every one is named
         for item in conversation.items:
@@ -218,6 +227,9 @@ class Builder:
         yield event, moment
         for task_event in todo_events(state, event):  # a todo list the source kept: the task DAG fills
             yield task_event, moment
+        if self._core is not None:  # a Letta agent's memory calls: core memory as it stood, archival inserts
+            for memory_event in self._core.after(state, event):
+                yield memory_event, moment
         if message.folded and event.fragment_id:
             yield FragmentFolded(fragment_id=event.fragment_id), moment
             self.report.folded_messages += 1

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from engine import ContextState, MessageError, apply, event_from_record, new_message, render, replay, stats
 from engine.records import canonical_json
+from engine.memory import memory_graph
 from engine.tasks import task_board
 from engine.tools import ToolContext, registry
 
 TOOL_NAMES = registry.names + ["fold", "", "restore_fragment ", "🙂"]
-READ_ONLY = {"check_reasoning", "list_tasks"}  # they report and change nothing: no event to leave
+READ_ONLY = {"check_reasoning", "list_tasks", "memory_search"}  # they report and change nothing: no event to leave
 ROLES = ["system", "user", "assistant", "tool", "all", "robot"]
 text_strategy = st.text(
     alphabet=st.characters(codec=None, exclude_categories=()), min_size=0, max_size=200
@@ -42,6 +43,7 @@ def _arguments(draw, state: ContextState, name: str):
         return text[start : start + draw(st.integers(0, 30))]
     hidden_ids = [f.id for f in state.fragments() if f.status != "visible"]
     task_ids = [task.id for task in task_board(state).tasks]
+    memory_ids = [memory.id for memory in memory_graph(state).memories] + ["core", "mzzzzz"]
     if name == "restore_fragment" and hidden_ids and draw(st.booleans()):
         fragment_ids = hidden_ids
     start_marker, end_marker = substring(), substring()
@@ -71,6 +73,15 @@ def _arguments(draw, state: ContextState, name: str):
         "details": st.text(max_size=30),
         "status": st.sampled_from(["open", "active", "done", "blocked", "stale", "finished"]),
         "summary": st.text(max_size=40),
+        "memory_id": st.sampled_from(memory_ids),  # the memory tools
+        "memory_ids": st.lists(st.sampled_from(memory_ids), max_size=4),
+        "memory_type": st.sampled_from(["core", "semantic", "episodic", "link", "procedural"]),
+        "content": st.sampled_from(["Ada prefers mornings", "At 9:00 Ada booked Hall B", "", "x " * 600])
+        | st.text(max_size=40),
+        "entities": st.lists(st.sampled_from(["Ada", "ada ", "Hall B", "Tuesday", ""]) | st.text(max_size=10), max_size=4),
+        "description": st.sampled_from(["Ada booked Hall B", ""]) | st.text(max_size=30),
+        "when": st.sampled_from(["2026-12-01 14:00", "Tuesday", ""]),
+        "limit": st.integers(-1, 60),
         "role": st.sampled_from(ROLES),
         "message_id": st.sampled_from([m.id for m in state.messages] + ["m0", "m99", "x"]),
         "mode": st.sampled_from(["exact", "regex", "ranked", "fuzzy"]),

@@ -70,14 +70,20 @@ def test_search_context_says_results_come_most_recent_first():
     assert "most recent match first" in registry.get("search_context").description
 
 
+MEMORY = ["memory_insert", "memory_update", "memory_delete", "memory_restore", "memory_search", "memory_link",
+          "memory_merge"]
+
+
 def test_profiles():
     assert tool_schemas("none") == []
     assert [s["function"]["name"] for s in tool_schemas("sculptor")] == list(SCULPTOR)
     assert [s["function"]["name"] for s in tool_schemas("brakes")] == ["check_reasoning", "set_reasoning_budget"]
     assert [s["function"]["name"] for s in tool_schemas("tasks")] == ["add_task", "update_task", "complete_task", "list_tasks"]
     assert [s["function"]["name"] for s in tool_schemas("all")] == [*SCULPTOR, "check_reasoning", "set_reasoning_budget",
-                                                                    "add_task", "update_task", "complete_task", "list_tasks"]
-    assert set(TOOL_PROFILES) == {"none", "sculptor", "brakes", "tasks", "all"}
+                                                                    "add_task", "update_task", "complete_task", "list_tasks",
+                                                                    *MEMORY]
+    assert [s["function"]["name"] for s in tool_schemas("memory")] == MEMORY
+    assert set(TOOL_PROFILES) == {"none", "sculptor", "brakes", "tasks", "memory", "all"}
     with pytest.raises(ValueError, match="unknown tool profile"):
         tool_schemas("everything")
 

@@ -128,7 +128,8 @@ def test_new_schema_sample_resolves_blocks_and_tools(sample, imported):
     file = report.files[0]
     assert session.title == "Loop"
     assert dict(file.messages_by_role) == {"system": 1, "assistant": 1, "tool": 1}
-    assert file.folded_messages == 0 and file.warnings == []
+    assert file.folded_messages == 0
+    assert file.warnings == ["Loop: core memory is over 512 tokens; it is cut to fit (the whole blocks stay in the import record)"]
     state = session.state()
     origin = IMPORTS.slice_of(state)
     assert origin.model == "claude-sonnet-4-5-20250929" and origin.source_id == "agent-0"
@@ -204,7 +205,8 @@ def test_new_schema_folding_parts_and_several_agents(write, imported):
     assert origin.memory == ({"id": "block-0", "label": "human", "value": "Name: Ada", "limit": 5000},)
     assert [t["function"]["name"] for t in origin.tools] == ["send_message"]
     assert any("block-9" in warning for warning in report.files[0].warnings)
-    assert pip.events()[2]["ts"].startswith("2026-01-22T02:00:00")
+    assert pip.events()[1]["kind"] == "memory_inserted"  # the blocks are its core memory
+    assert pip.events()[3]["ts"].startswith("2026-01-22T02:00:00")
     assert pop.title == "Pop" and pop.state().messages[0].content == "plain text"
     approval = pop.state().messages[1]  # a person's answer to a call awaiting approval: kept as theirs
     assert approval.role == "user" and approval.extra["letta_role"] == "approval"
