@@ -67,7 +67,7 @@ class GraphNode:
     shape: str = "box"  # vis shapes: box, ellipse, dot, diamond, square, triangle, ...
     size: float | None = None  # for shapes with the label outside (dot, diamond, square, ...)
     level: int | None = None  # the column (layered layout)
-    group: str | None = None
+    group: str | None = None  # for the caller; not sent to vis, whose group palette would override `color`
     border: str | None = None  # the outline colour; None: a darker shade of grey
     border_width: float = 1.0
     dashed: bool = False  # a dashed outline (for stale or tentative things)
@@ -89,18 +89,51 @@ class GraphEdge:
 
 
 def graph_html(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], *, layout: Layout = "layered",
-               height: int = 560, direction: Literal["LR", "UD"] = "LR") -> str:
-    """One self-contained HTML page drawing the graph (built once per distinct input)."""
+               height: int = 560, direction: Literal["LR", "UD"] = "LR", channel: str = "graph") -> str:
+    """One self-contained HTML page drawing the graph (built once per distinct input).
+
+    A click on a node shows its `details` in a panel inside the graph, and posts the node's id
+    to the page on `channel`, where `render_graph(..., channel=...)` hands it to Python."""
     if layout not in ("layered", "force"):
         raise ValueError(f"layout is 'layered' or 'force', not {layout!r}")
-    return _graph_html(tuple(nodes), tuple(edges), layout, int(height), direction)
+    return _graph_html(tuple(nodes), tuple(edges), layout, int(height), direction, channel)
 
 
-def render_graph(html: str, height: int = 560, alt: str = "graph") -> None:
-    """Show a page from `graph_html` in an iframe of `height` (the graph's own height plus its border)."""
+def render_graph(html: str, height: int = 560, *, channel: str = "graph", alt: str = "graph") -> str | None:
+    """Show a page from `graph_html` in an iframe of `height`; returns the id of the node just
+    clicked in it (on the rerun that click caused), else None.
+
+    The graph is in a srcdoc iframe, which cannot call Streamlit; a bodiless custom component
+    (Streamlit's components v2) listens for the iframe's message and sets it as a trigger value.
+    Call it before creating a widget whose state the click should set."""
     import streamlit as st
 
     st.iframe(html, height=height + 4, alt=alt)
+    result = _click_bridge()(key=f"graph-click-{channel}", data={"channel": channel}, height=0,
+                             on_clicked_change=lambda: None)
+    clicked = getattr(result, "clicked", None)
+    return clicked if isinstance(clicked, str) else None
+
+
+_BRIDGE_JS = """
+export default function ({ data, setTriggerValue }) {
+  const listen = (event) => {
+    const message = event.data;
+    if (message && message.workbenchGraph === data.channel && typeof message.node === "string") {
+      setTriggerValue("clicked", message.node);
+    }
+  };
+  window.addEventListener("message", listen);
+  return () => window.removeEventListener("message", listen);
+}
+"""
+
+
+@lru_cache(maxsize=1)
+def _click_bridge():
+    import streamlit as st
+
+    return st.components.v2.component("workbench_graph_click", js=_BRIDGE_JS)
 
 
 def remote_references(html: str) -> list[str]:
@@ -127,7 +160,7 @@ def script_json(value: object) -> str:
 
 @lru_cache(maxsize=_CACHED)
 def _graph_html(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layout: str, height: int,
-                direction: str) -> str:
+                direction: str, channel: str) -> str:
     fixed = len(nodes) > PHYSICS_LIMIT
     positions = _positions(nodes, edges, layout, direction) if fixed else {}
     net = Network(height=f"{height}px", width="100%", directed=True, cdn_resources="in_line", heading="")
@@ -138,7 +171,7 @@ def _graph_html(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layo
         if edge.source in known and edge.target in known:
             net.add_edge(edge.source, edge.target, **_edge_options(edge))
     net.set_options(json.dumps(_options(layout, fixed, direction)))
-    return _finish(_render(net, layout == "force" and not fixed), nodes)
+    return _finish(_render(net, layout == "force" and not fixed), nodes, channel)
 
 
 def _node_options(node: GraphNode, position: tuple[float, float] | None) -> dict:
@@ -159,8 +192,6 @@ def _node_options(node: GraphNode, position: tuple[float, float] | None) -> dict
         options["size"] = node.size
     if node.level is not None:
         options["level"] = node.level
-    if node.group is not None:
-        options["group"] = node.group
     if position is not None:
         options["x"], options["y"] = position
     return options
@@ -246,6 +277,7 @@ _PANEL = """
 <script type="text/javascript">
   (function () {
     var details = __DETAILS__;
+    var channel = __CHANNEL__;
     var panel = document.getElementById("graph-details");
     document.getElementById("mynetwork").style.position = "relative";
     document.getElementById("mynetwork").appendChild(panel);
@@ -257,6 +289,7 @@ _PANEL = """
         panel.textContent = details[params.nodes[0]] || "";  // text, never markup
         panel.style.display = "block";
         panel.dataset.node = params.nodes[0];
+        try { window.parent.postMessage({workbenchGraph: channel, node: String(params.nodes[0])}, "*"); } catch (e) {}
       } else {
         panel.style.display = "none";
         panel.dataset.node = "";
@@ -267,9 +300,9 @@ _PANEL = """
 """
 
 
-def _finish(html: str, nodes: tuple[GraphNode, ...]) -> str:
+def _finish(html: str, nodes: tuple[GraphNode, ...], channel: str) -> str:
     html = _BOOTSTRAP_SCRIPT.sub("", _BOOTSTRAP_LINK.sub("", html))
     html = _OLD_VIS_COMMENT.sub("", _HEADING.sub("", html))
     details = {node.id: node.details or node.title or node.label for node in nodes}
-    panel = _PANEL.replace("__DETAILS__", script_json(details))
+    panel = _PANEL.replace("__DETAILS__", script_json(details)).replace("__CHANNEL__", script_json(channel))
     return html.replace("</body>", panel + "</body>", 1) if "</body>" in html else html + panel
