@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Sequence
 
 from engine import WorkbenchError
+from engine.memory import core_memory
 from engine.render import render, render_pieces
 from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.tokens import token_counter
+from engine.tools import TOOL_PROFILES
 from sessions.progress import ProgressBar
 from sessions.formats import IMPORT_FORMATS
 from sessions.store import DB_ENV, SessionStore, default_db_path
@@ -199,6 +201,9 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
     print_safe(f"Session {session.id} \"{session.title}\": event {at} of {session.last_seq}")
     if session.replay_error:
         print_safe(f"warning: this session's {session.replay_error}; shown up to event {session.last_seq}")
+    if stats["core_memory_tokens"]:  # always first in what the model is sent
+        print_safe(f"\n── core memory · system · {stats['core_memory_tokens']:,} tokens ──")
+        print_safe(_clip(core_memory(state), args.full))
     for message in state.messages:
         pieces = render_pieces(message, counter)
         original = sum(p.original_tokens for p in pieces)
@@ -242,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", default=argparse.SUPPRESS,
                         help=f"DuckDB file (default: ${DB_ENV}, else {default_db_path()})")
     parser = argparse.ArgumentParser(prog="python -m sessions", parents=[common],
-                                     description="Context Workbench sessions: list, import, export, show, call tools, chat, brakes.")
+                                     description="Context Workbench sessions: list, import, export, show, call tools, chat, brakes, "
+                                     "tasks, memory.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -299,13 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("text", help="the message")
     sub.add_argument("--model", help="litellm model string (default: the session's, else the embedded model)")
     sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server, with an openai/... model")
-    sub.add_argument("--tools", choices=["none", "sculptor", "brakes", "all"], help="tool profile (default: the session's)")
+    sub.add_argument("--tools", choices=list(TOOL_PROFILES), help="tool profile (default: the session's)")
     sub.add_argument("--tool-choice", help="auto, required, none, or a tool's name (forced on the first step)")
     sub.add_argument("--no-stream", action="store_true", help="print the reply when it is complete")
     sub.add_argument("--reasoning", action="store_true", help="also print the model's reasoning (on stderr) as it streams")
     from sessions.cli_brakes import add_brake_commands
 
     add_brake_commands(command)
+    from sessions.cli_graphs import add_graph_commands
+
+    add_graph_commands(command)
     sub = command("check", cmd_check, "Replay every session in the store and say which ones do not (exit 1 if any).")
     sub.add_argument("--json", action="store_true", help="print JSON instead of lines")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")
