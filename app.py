@@ -22,6 +22,8 @@ PAGES = [  # a new user with an empty store lands on Sessions, where the demo is
     st.Page("pages/context.py", title="Context", icon=":material/view_agenda:", default=bool(sessions)),
     st.Page("pages/sessions.py", title="Sessions", icon=":material/folder_open:", default=not sessions),
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+    st.Page("pages/tasks.py", title="Tasks", icon=":material/account_tree:"),
+    st.Page("pages/memory.py", title="Memory", icon=":material/hub:"),
     st.Page("pages/replay.py", title="Replay", icon=":material/history:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]

@@ -1,0 +1,87 @@
+"""Tasks: the task DAG the model builds as it works, as a graph and as a list; one task's details.
+
+It follows the log: while a chat runs (in this tab, another tab or another process), a small
+fragment polls the session's last event number and reruns the page only when it moved. With
+"Follow the Replay step" on, it shows the board as it was at the Replay page's step instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import streamlit as st
+
+from components.app_state import require_session, selected_session_id
+from components.graph_view import graph_html, render_graph
+from components.plain import plain
+from components.task_graph import levels, task_graph
+from components.task_view import render_legend, render_progress, render_task_details, render_task_list
+from engine.tasks import task_board
+from engine.text import printable
+from sessions.service import Workbench
+
+POLL_SECONDS = 2.0  # how often the page looks for new events (a cheap read past the last seq)
+
+service = Workbench.shared()
+session = require_session(service.find(selected_session_id()))
+STEP = f"replay_step-{session.id}"  # the Replay page's position for this session (pages/replay.py)
+PICK = f"tasks_pick-{session.id}"
+st.title("Tasks")
+st.caption(plain(session.title))
+
+follow = st.toggle("Follow the Replay step", key=f"tasks_follow-{session.id}",
+                   help="Show the board as it was at the step chosen on the Replay page")
+last = session.last_seq
+at = None
+if follow:
+    step = st.session_state.get(STEP)
+    at = min(max(int(step), 0), last) if step is not None else last
+    chosen = "" if step is not None else " (no step chosen on the Replay page yet: the latest)"
+    st.caption(f"Showing the board at Replay step {at} of {last}{chosen}.")
+    st.page_link("pages/replay.py", label="Choose the step on Replay", icon=":material/history:")
+state = session.state(at)
+board = task_board(state)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _follow_the_log(shown: int) -> None:
+    """Rerun the page when events arrived since it was drawn (a chat running somewhere)."""
+    session.refresh()
+    if session.last_seq != shown:
+        st.rerun()
+
+
+if not follow:
+    _follow_the_log(last)
+
+if not board.tasks:
+    st.info(
+        "No tasks yet" + (" at this step." if follow else ".") + " Tasks appear here as a model plans its work: on the "
+        "Chat page, set **Tools offered** to *tasks* or *all* and ask for a plan; the model then calls add_task, "
+        "update_task and complete_task, and this page follows along. Importing a Claude Code session fills the "
+        "board from its todo lists (TodoWrite) as they stood over time.",
+        icon=":material/account_tree:",
+    )
+    st.page_link("pages/chat.py", label="Go to Chat", icon=":material/chat:")
+    st.stop()
+
+render_progress(board)
+graph_tab, list_tab = st.tabs(["Graph", "List"])
+with graph_tab:
+    render_legend()
+    rows = max(Counter(levels(board).values()).values(), default=1)  # the tallest column
+    height = min(max(140 + 80 * rows, 360), 760)
+    nodes, edges = task_graph(board)
+    clicked = render_graph(graph_html(nodes, edges, height=height, channel="tasks"), height,
+                           channel="tasks", alt="task graph")
+    st.caption("Hover a task for a summary; click it to open its details here and below. Drag to pan, scroll to zoom.")
+with list_tab:
+    render_task_list(board)
+
+ids = [task.id for task in board.tasks]
+if clicked in ids:
+    st.session_state[PICK] = clicked
+if st.session_state.get(PICK) not in ids:
+    st.session_state[PICK] = ids[0]
+picked = st.selectbox("Task", ids, key=PICK, format_func=lambda task_id: printable(f"{task_id} · {board.get(task_id).title}"))
+render_task_details(board, board.get(picked), state)

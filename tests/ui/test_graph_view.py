@@ -1,0 +1,144 @@
+"""components/graph_view.py: the pyvis HTML draws offline, escapes text, and stops physics past a size."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from components.graph_view import (
+    LAYER_GAP, PHYSICS_LIMIT, GraphEdge, GraphNode, graph_html, remote_references, script_json,
+)
+
+EVIL = "</script><img src=x onerror=alert(1)>"
+
+
+def _data(html: str, name: str) -> list[dict]:
+    """The nodes or edges as the page's script hands them to vis.DataSet."""
+    return json.loads(re.search(rf"{name} = new vis\.DataSet\((.*?)\);\n", html).group(1))
+
+
+def _options(html: str) -> dict:
+    return json.loads(re.search(r"var options = (\{.*?\});\n", html).group(1))
+
+
+def _details(html: str) -> dict:
+    return json.loads(re.search(r"var details = (\{.*?\});\n", html).group(1))
+
+
+class _Tags(HTMLParser):
+    """The elements a browser's HTML parser would make (script bodies are raw text to it, too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def _chain(count: int, **node) -> tuple[list[GraphNode], list[GraphEdge]]:
+    nodes = [GraphNode(f"n{i}", f"node {i}", level=i % 7, **node) for i in range(count)]
+    return nodes, [GraphEdge(f"n{i}", f"n{i + 1}") for i in range(count - 1)]
+
+
+def test_the_html_names_no_remote_host():
+    html = graph_html(*_chain(5))
+    assert remote_references(html) == []
+    assert "cdn.jsdelivr.net" not in html and "bootstrap" not in html.lower()
+    assert "vis-network" in html and len(html) > 500_000  # the library is inlined, not fetched
+
+
+def test_remote_references_finds_what_a_browser_would_fetch():
+    page = ('<script src="https://cdn.example.com/x.js"></script><link href=//fonts.example.org/a.css>'
+            '<style>body{background:url("http://img.example.net/b.png")}</style><img src="/local.png">'
+            '<a href="http://127.0.0.1:8501/app">app</a><img src="data:image/png;base64,AAAA">')
+    assert remote_references(page) == ["https://cdn.example.com/x.js", "//fonts.example.org/a.css",
+                                       "http://img.example.net/b.png"]
+
+
+def test_a_label_or_tooltip_cannot_leave_the_script_or_become_markup():
+    nodes = [GraphNode("a", EVIL, title=EVIL + " href", details=EVIL), GraphNode("b", "b", level=1)]
+    html = graph_html(nodes, [GraphEdge("a", "b", title=EVIL)])
+    parsed = _Tags()
+    parsed.feed(html)
+    assert "img" not in parsed.tags  # no element made from the text, so nothing for onerror to run on
+    assert parsed.tags.count("script") == 4  # pyvis's bindings, vis-network, the drawing, our click panel
+    assert EVIL not in html and "\\u003c/script\\u003e\\u003cimg" in html
+    drawn = _data(html, "nodes")
+    assert drawn[0]["label"] == EVIL and drawn[0]["title"] == EVIL + " href"  # the text itself, exactly
+    assert _data(html, "edges")[0]["title"] == EVIL
+    assert _details(html)["a"] == EVIL
+    # pyvis switches to a template that sets the tooltip's innerHTML when a title holds "href"
+    assert "popup.innerHTML" not in html and "innerHTML" not in parsed.scripts[-1]
+
+
+def test_script_json_escapes_every_character_that_could_end_a_script():
+    text = script_json({"x": "</script>&'\u2028"})
+    assert not set("<>&'\u2028") & set(text)
+    assert json.loads(text) == {"x": "</script>&'\u2028"}
+
+
+def test_physics_runs_below_the_limit_and_stops_past_it():
+    small = graph_html(*_chain(PHYSICS_LIMIT), layout="force")
+    assert _options(small)["physics"]["enabled"] is True
+    assert all("x" not in node for node in _data(small, "nodes"))  # vis places them
+    big = graph_html(*_chain(PHYSICS_LIMIT + 1), layout="force")
+    assert _options(big)["physics"] == {"enabled": False}
+    placed = _data(big, "nodes")
+    assert all(isinstance(node["x"], float) and isinstance(node["y"], float) for node in placed)
+    assert len({(node["x"], node["y"]) for node in placed}) == len(placed)  # no two on one spot
+
+
+def test_layered_drawings_use_each_nodes_level():
+    small = graph_html(*_chain(10))
+    hierarchical = _options(small)["layout"]["hierarchical"]
+    assert hierarchical["enabled"] is True and hierarchical["direction"] == "LR"
+    assert [node["level"] for node in _data(small, "nodes")] == [i % 7 for i in range(10)]
+    big = graph_html(*_chain(PHYSICS_LIMIT + 50))  # columns placed in Python, one per level
+    assert _options(big)["layout"]["hierarchical"]["enabled"] is False
+    for node in _data(big, "nodes"):
+        assert node["x"] == node["level"] * LAYER_GAP
+    column = sorted(node["y"] for node in _data(big, "nodes") if node["level"] == 3)
+    assert len(set(column)) == len(column)
+
+
+def test_edges_keep_their_style_and_unknown_ends_are_left_out():
+    nodes = [GraphNode("a", "a"), GraphNode("b", "b")]
+    edges = [GraphEdge("a", "b", arrows="", dashes=True, color="#123456", width=3), GraphEdge("a", "gone")]
+    drawn = _data(graph_html(nodes, edges), "edges")
+    assert len(drawn) == 1
+    assert drawn[0]["from"] == "a" and drawn[0]["to"] == "b" and drawn[0]["arrows"] == ""
+    assert drawn[0]["dashes"] is True and drawn[0]["width"] == 3 and drawn[0]["color"]["color"] == "#123456"
+
+
+def test_node_style_reaches_vis():
+    node = GraphNode("a", "a", color="#ffe3c4", border="#bc4c00", border_width=3, dashed=True, group="stale")
+    drawn = _data(graph_html([node], []), "nodes")[0]
+    assert drawn["color"]["background"] == "#ffe3c4" and drawn["color"]["border"] == "#bc4c00"
+    assert drawn["borderWidth"] == 3 and drawn["shapeProperties"]["borderDashes"] == [6, 4]
+    assert "group" not in drawn  # vis's group palette would paint over the node's own colour
+
+
+def test_the_same_graph_is_built_once():
+    nodes, edges = _chain(20)
+    first = graph_html(nodes, edges, height=400)
+    assert graph_html(list(nodes), list(edges), height=400) is first
+    assert graph_html(nodes, edges, height=401) is not first
+
+
+def test_an_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match="layered"):
+        graph_html(*_chain(2), layout="circle")
