@@ -18,7 +18,7 @@ from engine.events import LLMCalled, LLMFailed, MessageAdded
 from engine.fold import Folder
 from engine.imports import IMPORTS, imported_tools
 from engine.records import EventRecord, format_ts
-from engine.render import join_pieces, render_pieces, stats
+from engine.render import core_memory_message, join_pieces, render_pieces, stats
 from engine.settings import settings_of
 from engine.state import Message
 from engine.tokens import DEFAULT_ENCODING, token_counter
@@ -283,6 +283,10 @@ class TraceBuilder:
             if 0 < count <= len(found):
                 found[count - 1]["parts"].append({"type": "compaction", "content": note, OURS + "seq": seq})
         compacted = any(part.get("type") == "compaction" for item in found for part in item["parts"])
+        core = core_memory_message(self.folder.state)
+        if core is not None:  # the model is sent core memory first (engine/render.py)
+            found.insert(0, {"role": "system", "parts": [{"type": "text", "content": core["content"]}],
+                             OURS + "core_memory": True})
         return found, compacted, len(messages)
 
     def _offered(self) -> str | None:
