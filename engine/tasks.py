@@ -227,6 +227,20 @@ def downstream(board: TaskBoard, task_id: str) -> list[str]:
     return [task.id for task in board.tasks if task.id in reached]
 
 
+def subtasks(board: TaskBoard, task_id: str) -> list[str]:
+    """Every task under `task_id` in the tree of goals (children, theirs, ...), in the order added."""
+    tree = nx.DiGraph((task.parent, task.id) for task in board.tasks if task.parent is not None)
+    reached = nx.descendants(tree, task_id) if task_id in tree else set()
+    return [task.id for task in board.tasks if task.id in reached]
+
+
+def stale_reason(task: Task) -> str | None:
+    """Which revised task made `task` stale, from its history (None if it is not stale)."""
+    if task.status != "stale":
+        return None
+    return next((entry["because"] for entry in reversed(task.history) if "because" in entry), None)
+
+
 def blockers(board: TaskBoard, task: Task) -> list[str]:
     """The dependencies of `task` not done yet."""
     return [dependency for dependency in task.depends_on if (board.get(dependency) or task).status != "done"]

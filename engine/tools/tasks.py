@@ -17,7 +17,7 @@ from engine.ids import IdAllocator
 from engine.state import ContextState
 from engine.tasks import (
     TaskAdded, TaskBoard, TaskCompleted, TaskRevised, TaskStatus, blockers, critical_path, cycle_if_added, downstream,
-    is_blocked, lineage, progress, ready, task_board, task_value,
+    is_blocked, lineage, progress, ready, stale_reason, subtasks, task_board, task_value,
 )
 from engine.tools.registry import ToolContext, ToolResult
 
@@ -81,15 +81,16 @@ def update_task(ctx: ToolContext, task_id: str, title: str | None = None, detail
     """Revise a task: change its title, details, status, parent or dependencies.
 
     Use it when plans change ("actually, make it Tuesday"): the old value is kept in the task's
-    history, and every task that depends on this one (directly or not) is marked stale, so you
-    know to check it again. Set status to "active" when you start working on a task.
+    history, and every task that depends on this one (directly or not), and every subtask under
+    it, is marked stale, so you know to check it again. Set status to "active" when you start
+    working on a task.
 
     Args:
         task_id: The task to revise, such as "t1a2b3".
         title: A new title for the task, such as "book the venue for Tuesday".
         details: New details for the task; they replace the old ones, which stay in its history.
         status: "open", "active", "blocked" or "stale" (finish a task with complete_task).
-        parent: The id of the goal this task now belongs under.
+        parent: The id of the goal this task now belongs under; "" makes it a top-level task.
         depends_on: The complete new list of ids of the tasks it depends on.
     """
     board = task_board(ctx.state)
@@ -100,6 +101,10 @@ def update_task(ctx: ToolContext, task_id: str, title: str | None = None, detail
     depends_on = list(dict.fromkeys(depends_on)) if depends_on is not None else None
     given = {"title": title, "details": details, "status": status, "parent": parent, "depends_on": depends_on}
     changes = {key: value for key, value in given.items() if value is not None and value != task_value(task, key)}
+    if parent == "":  # to the top level
+        changes.pop("parent", None)
+        if task.parent is not None:
+            changes["parent"] = None
     if "depends_on" in changes and set(changes["depends_on"]) == set(task.depends_on):
         del changes["depends_on"]  # the same dependencies in another order: no revision
     if not changes:
@@ -109,7 +114,9 @@ def update_task(ctx: ToolContext, task_id: str, title: str | None = None, detail
         raise ToolInputError("title cannot be empty")
     _check_links(board, task_id, changes.get("parent"), list(changes.get("depends_on", task.depends_on)))
     content = any(key in changes for key in CONTENT_REVISIONS)
-    stale = downstream(board, task_id) if content else []  # done ones too: what they rested on changed
+    # done ones too: what they rested on changed. A goal's subtasks were planned under its old value.
+    affected = set(downstream(board, task_id)) | set(subtasks(board, task_id)) if content else set()
+    stale = [t.id for t in board.tasks if t.id in affected]
     event = TaskRevised(task_id=task_id, changes=changes, previous={key: task_value(task, key) for key in changes},
                         made_stale=stale, message_id=_last_message(ctx.state))
     result = {"task_id": task_id, "changed": sorted(changes), "marked_stale": stale}
@@ -194,6 +201,8 @@ def list_tasks(ctx: ToolContext) -> ToolResult:
             facts = [task.status]
             if task.id in waiting:
                 facts.append("waits for " + ", ".join(waiting[task.id]))
+            if stale_reason(task):
+                facts.append(f"check again: {stale_reason(task)} changed")
             if task.summary:
                 facts.append(f"outcome: {task.summary}")
             lines.append(f"{'  ' * depth}- {task.id} {task.title} [{'; '.join(facts)}]")

@@ -164,3 +164,29 @@ def test_replay_refuses_a_revision_that_breaks_the_dag_and_update_task_points_to
     assert "complete_task" in session.call_tool("update_task", {"task_id": a, "status": "done"})["error"]
     same = session.call_tool("update_task", {"task_id": b, "depends_on": [a, a]})
     assert "nothing to change" in same["error"]  # duplicates and order are no revision
+
+
+def test_revising_a_goal_marks_its_subtasks_stale_and_the_list_says_why():
+    session = _session()
+    trip = _add(session, "plan the trip", details="Monday")
+    flights = _add(session, "book flights", parent=trip)
+    seats = _add(session, "pick seats", parent=flights)
+    badges = _add(session, "order badges")
+    result = session.call_tool("update_task", {"task_id": trip, "details": "Tuesday"})
+    assert result["marked_stale"] == [flights, seats]
+    listed = session.call_tool("list_tasks", {})["tasks"]
+    assert f"{flights} book flights [stale; check again: {trip} changed]" in listed
+    assert f"{badges} order badges [open]" in listed
+    assert session.call_tool("update_task", {"task_id": seats, "details": "aisle"})["marked_stale"] == []
+
+
+def test_an_empty_parent_moves_a_task_to_the_top_level():
+    session = _session()
+    goal = _add(session, "goal")
+    step = _add(session, "step", parent=goal)
+    moved = session.call_tool("update_task", {"task_id": step, "parent": ""})
+    assert moved["changed"] == ["parent"]
+    task = task_board(session.state()).get(step)
+    assert task.parent is None and task.history[-1]["parent"] == goal
+    assert "nothing to change" in session.call_tool("update_task", {"task_id": step, "parent": ""})["error"]
+    assert task_board(replay(r.event for r in session.records())).get(step).parent is None
