@@ -126,17 +126,20 @@ def message_excerpt(state: ContextState, message_id: str | None) -> str:
     return f"{message_id} · {found.role}: {excerpt or '(no text)'}"
 
 
+def _named(board: TaskBoard, ids) -> str:
+    return ", ".join(f"{task_id} ({board.get(task_id).title})" if board.get(task_id) else task_id for task_id in ids)
+
+
 def render_task_details(board: TaskBoard, task: Task, state: ContextState) -> None:
     """A picked task: title, status, links, details, outcome, history and its source message."""
     status = shown_status(board, task)
     st.subheader(plain(task.title), anchor=False)
     recorded = "" if status == task.status else f" (recorded: {task.status})"
     st.markdown(f"{ICONS[status]} **{status}**{recorded} · `{task.id}` · added at step {task.created_seq}")
-    parent = board.get(task.parent) if task.parent else None
     facts = {
-        "part of": f"{task.parent} ({parent.title})" if parent else (task.parent or "(a top-level goal)"),
-        "depends on": ", ".join(task.depends_on) or "(nothing)",
-        "waits for": (", ".join(blockers(board, task)) or "(nothing)") if task.status != "done" else "(done)",
+        "part of": _named(board, [task.parent]) if task.parent else "(a top-level goal)",
+        "depends on": _named(board, task.depends_on) or "(nothing)",
+        "waits for": (_named(board, blockers(board, task)) or "(nothing)") if task.status != "done" else "(done)",
         "details": task.details or "(none)",
         "outcome": task.summary or "(not done yet)",
     }

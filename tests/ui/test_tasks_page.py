@@ -93,7 +93,8 @@ def test_the_board_shows_progress_graph_list_and_a_picked_tasks_details(app, db)
     assert not at.exception, at.exception
     assert at.subheader[0].value == "Reserve the hotel"
     facts = next(m.value for m in at.markdown if m.value.startswith("**part of:**"))
-    assert f"**depends on:** {ids['venue']}" in facts and f"**waits for:** {ids['venue']}" in facts
+    assert f"**depends on:** {ids['venue']} (Book the venue)" in facts
+    assert f"**waits for:** {ids['venue']} (Book the venue)" in facts
     history = at.dataframe[0].value
     assert list(history["field"]) == ["status"] and list(history["value before"]) == ["open"]
     assert list(history["note"]) == [f"made stale because {ids['dates']} was revised"]
