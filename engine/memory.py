@@ -29,7 +29,7 @@ from pydantic import Field
 from engine.errors import ReplayError
 from engine.events import Event
 from engine.state import ContextState
-from engine.subsystem import Subsystem
+from engine.subsystem import Subsystem, upserted
 
 MemoryType = Literal["core", "semantic", "episodic", "link"]
 MEMORY_TYPES: tuple[str, ...] = ("core", "semantic", "episodic", "link")
@@ -121,12 +121,7 @@ class MemoryGraph:
         return self.memories[position] if position is not None else None
 
     def with_memory(self, memory: Memory) -> "MemoryGraph":
-        position = self.index.get(memory.id)
-        if position is None:
-            return MemoryGraph((*self.memories, memory), {**self.index, memory.id: len(self.memories)})
-        memories = list(self.memories)
-        memories[position] = memory
-        return MemoryGraph(tuple(memories), self.index)
+        return MemoryGraph(*upserted(self.memories, self.index, memory))
 
     def live(self, memory_type: str | None = None) -> list[Memory]:
         return [m for m in self.memories if m.live and (memory_type is None or m.memory_type == memory_type)]

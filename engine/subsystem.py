@@ -13,13 +13,14 @@ every state a caller holds stays as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 if TYPE_CHECKING:
     from engine.events import Event
     from engine.state import ContextState
 
 Handler = Callable[["ContextState", Any], None]
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,14 @@ class Subsystem:
     def slice_of(self, state: "ContextState") -> Any:
         """This subsystem's slice of `state` (its empty value until an event sets it)."""
         return state.slices.get(self.name, self.empty_slice)
+
+
+def upserted(items: tuple[Item, ...], index: dict[str, int], item: Item) -> tuple[tuple[Item, ...], dict[str, int]]:
+    """A slice's records with `item` (keyed by its `id`) added at the end, or put in place of
+    the record with its id; new values, the given ones untouched."""
+    position = index.get(item.id)  # type: ignore[attr-defined]
+    if position is None:
+        return (*items, item), {**index, item.id: len(items)}  # type: ignore[attr-defined]
+    changed = list(items)
+    changed[position] = item
+    return tuple(changed), index

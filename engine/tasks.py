@@ -27,7 +27,7 @@ from pydantic import Field
 from engine.errors import ReplayError
 from engine.events import Event
 from engine.state import ContextState
-from engine.subsystem import Subsystem
+from engine.subsystem import Subsystem, upserted
 
 TaskStatus = Literal["open", "active", "done", "blocked", "stale"]
 STATUSES: tuple[str, ...] = ("open", "active", "done", "blocked", "stale")
@@ -90,12 +90,7 @@ class TaskBoard:
         return self.tasks[position] if position is not None else None
 
     def with_task(self, task: Task) -> "TaskBoard":
-        position = self.index.get(task.id)
-        if position is None:
-            return TaskBoard((*self.tasks, task), {**self.index, task.id: len(self.tasks)})
-        tasks = list(self.tasks)
-        tasks[position] = task
-        return TaskBoard(tuple(tasks), self.index)
+        return TaskBoard(*upserted(self.tasks, self.index, task))
 
 
 def task_board(state: ContextState) -> TaskBoard:
