@@ -19,6 +19,9 @@ _DONE = {
     "fragment_context": lambda r: f"Made {len(r['fragments'])} fragments." + (f" {r['note']}." if r.get("note") else ""),
     "search_context": lambda r: f"{r['total_matches']:,} match{'es' if r['total_matches'] != 1 else ''}.",
     "get_search_detail": lambda r: f"Opened {r['search_id']} in {r['message_id']}.",
+    "memory_update": lambda r: f"Saved {r['memory_id']}.",
+    "memory_delete": lambda r: f"Deleted {r['memory_id']} (Restore brings it back).",
+    "memory_restore": lambda r: f"Restored {r['memory_id']} (it was {r['was']}).",
 }
 
 CallTool = Callable[[str, dict[str, Any]], dict[str, Any]]

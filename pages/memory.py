@@ -1,0 +1,90 @@
+"""Memory: the core memory, the memory graph (entities and the memories that join them), search,
+the list, and one memory's details, history and source.
+
+It follows the log while a chat runs, or the Replay page's step (components/follow.py); a
+person's edit, delete and restore go through the same tools a model calls.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.actions import run_intent
+from components.app_state import require_session, selected_session_id
+from components.flash import show_flash
+from components.follow import follow_the_log, followed_step
+from components.graph_view import graph_html, render_graph
+from components.memory_graph import filtered_memories, memory_drawing
+from components.memory_view import (
+    render_core_panel, render_filters, render_legend, render_memory_details, render_memory_list, render_search,
+)
+from components.plain import plain
+from engine.memory import memory_graph
+from engine.text import one_line, printable
+from sessions.service import Workbench
+
+service = Workbench.shared()
+session = require_session(service.find(selected_session_id()))
+PICK = f"memory_pick-{session.id}"
+st.title("Memory")
+st.caption(plain(session.title))
+show_flash()
+
+at = followed_step(session, "memory", noun="the memory")
+state = session.state(at)
+graph = memory_graph(state)
+editable = at is None and session.replay_error is None
+if at is None:
+    follow_the_log(session, session.last_seq)
+
+if not graph.memories:
+    st.info(
+        "No memories yet" + (" at this step." if at is not None else ".") + " Memories appear here as a model "
+        "writes them: on the Chat page, set **Tools offered** to *memory* or *all* and tell it something worth "
+        "keeping; it calls memory_insert, memory_link and memory_update, and this page follows along. Importing "
+        "a Letta agent file (.af) on the Sessions page fills the core memory as it stood at each step.",
+        icon=":material/hub:",
+    )
+    st.page_link("pages/chat.py", label="Go to Chat", icon=":material/chat:")
+    st.page_link("pages/sessions.py", label="Import on Sessions", icon=":material/folder_open:")
+    if editable:
+        run_intent(session.call_tool, render_core_panel(state, session.encoding, editable, key=f"core-{session.id}"))
+    st.stop()
+
+with st.container(border=True):
+    run_intent(session.call_tool, render_core_panel(state, session.encoding, editable, key=f"core-{session.id}"))
+
+st.subheader("Memory graph", anchor=False)
+chosen = render_filters(graph, key=f"memory_filter-{session.id}")
+shown = filtered_memories(graph, chosen)
+live = sum(memory.live for memory in graph.memories)
+st.caption(f"{len(shown):,} of {len(graph.memories):,} memories shown ({live:,} live).")
+graph_tab, list_tab = st.tabs(["Graph", "List"])
+clicked = None
+with graph_tab:
+    render_legend()
+    nodes, edges = memory_drawing(graph, chosen)
+    if nodes:
+        height = 560 if len(nodes) > 12 else 420
+        clicked = render_graph(graph_html(nodes, edges, layout="force", height=height, channel="memory"), height,
+                               channel="memory", alt="memory graph")
+        st.caption("Hover a node for its text; click a memory to open it here and below. Drag to pan, scroll to zoom.")
+    else:
+        st.info("No memory matches these filters.", icon=":material/filter_alt_off:")
+with list_tab:
+    render_memory_list(shown)
+
+with st.expander("Search memories", icon=":material/search:"):
+    render_search(state, session.encoding, key=f"memory_search-{session.id}")
+
+st.subheader("A memory", anchor=False)
+ids = [memory.id for memory in reversed(graph.memories)]  # newest first; deleted and merged ones too
+if clicked in ids:
+    st.session_state[PICK] = clicked
+if st.session_state.get(PICK) not in ids:
+    st.session_state[PICK] = ids[0]
+picked = st.selectbox(
+    "Memory", ids, key=PICK,
+    format_func=lambda memory_id: printable(f"{memory_id} · {graph.get(memory_id).memory_type} · "
+                                            f"{graph.get(memory_id).status} · {one_line(graph.get(memory_id).content, 60)}"))
+run_intent(session.call_tool, render_memory_details(graph.get(picked), state, editable))
