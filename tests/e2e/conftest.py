@@ -111,3 +111,64 @@ def seed_session(db, title: str, *texts: str) -> str:
         session.add_message("user", text)
     store.close()
     return session.id
+
+
+# ---- graph pages (the Memory page's test uses these; they match test_graphs_in_browser.py's) ----
+
+GRAPH_TIMEOUT = 60_000
+
+
+class GraphWatch:
+    """Dialogs (alert, confirm, prompt) opened by the page or any of its iframes, and requests
+    from any of them to a host other than 127.0.0.1."""
+
+    def __init__(self, page) -> None:
+        self.dialogs: list[str] = []
+        self.remote: list[str] = []
+        page.on("dialog", self._dialog)  # Playwright reports a dialog of any frame on its page
+        page.on("request", self._request)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def _request(self, request) -> None:
+        from urllib.parse import urlparse
+
+        address = urlparse(request.url)
+        if address.scheme in ("data", "blob", "about", "javascript") or address.hostname == "127.0.0.1":
+            return
+        self.remote.append(request.url)
+
+
+def wait_for_graph(page, alt: str):
+    """The Frame of the graph iframe titled `alt` (render_graph's `alt`), once vis has drawn."""
+    from playwright.sync_api import expect
+
+    iframe = page.locator(f'iframe[title="{alt}"]')
+    expect(iframe).to_be_visible(timeout=GRAPH_TIMEOUT)
+    iframe.scroll_into_view_if_needed()
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("window.graphReady === true", timeout=GRAPH_TIMEOUT)
+    return frame
+
+
+def painted_pixels(frame) -> int:
+    """How many pixels of the graph's canvas are painted (opaque and not white); -1 with no canvas."""
+    return frame.evaluate("""() => {
+        const canvas = document.querySelector('#mynetwork canvas');
+        if (!canvas || !canvas.width || !canvas.height) return -1;
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let count = 0;
+        for (let i = 0; i < pixels.length; i += 4) {
+            if (pixels[i + 3] > 0 && (pixels[i] < 240 || pixels[i + 1] < 240 || pixels[i + 2] < 240)) count++;
+        }
+        return count;
+    }""")
+
+
+def node_on_page(frame, node_id: str) -> tuple[float, float]:
+    """Where vis drew `node_id`, in the page's coordinates (for a click or a hover)."""
+    spot = frame.evaluate("id => network.canvasToDOM(network.getPositions([id])[id])", node_id)
+    box = frame.locator("#mynetwork").bounding_box()
+    return box["x"] + spot["x"], box["y"] + spot["y"]
