@@ -14,10 +14,10 @@ self-contained HTML page and `render_graph` shows it in an iframe. Three promise
   (`Popup.setText`), which shows markup as text. pyvis switches to a template that sets
   `innerHTML` when any title contains "href"; we render pyvis's template ourselves with that
   switch off, so no tooltip is ever parsed as HTML. Labels are drawn on a canvas as text.
-- Responsive at 1,000 nodes. Past `PHYSICS_LIMIT` nodes the simulation is off and every node
-  gets its place in Python: a layered drawing by `level` (columns, as vis's hierarchical layout
+- Responsive at 1,000 nodes. Past a size (`PHYSICS_LIMIT` for a force drawing, `HIERARCHY_LIMIT`
+  for a layered one) vis computes no layout and every node gets its place in Python: a layered drawing by `level` (columns, as vis's hierarchical layout
   would place them, without its crossing reduction, which is what costs at that size), or
-  networkx's spring layout for a force drawing. Below it, vis lays out (hierarchical by level,
+  a spring layout (Fruchterman-Reingold, as networkx computes it) for a force drawing. Below it, vis lays out (hierarchical by level,
   or a short barnesHut stabilization that then stops, so nothing keeps moving).
 
 The vis JS alone is ~700 KB, so each distinct graph is built once (`lru_cache` on the frozen
@@ -33,16 +33,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Sequence
 
-import networkx as nx
+import numpy as np
 from pyvis.network import Network
 
 Layout = Literal["layered", "force"]
 
-# Past this many nodes vis's physics (and its hierarchical crossing reduction) is off and the
-# positions come from Python; bench/graphs.py measures the draw time on either side.
-PHYSICS_LIMIT = 150
+# Past these sizes vis computes no layout and the positions come from Python. Measured by
+# bench/graphs.py in headless Chromium (time until vis has drawn): a physics run takes 0.75 s at
+# 100 nodes, 1.4 s at 150, 4.9 s at 1,000 (0.7 s with positions given); vis's hierarchical layout
+# 0.46 s at 150, 0.69 s at 300, 3.3 s at 1,000 (0.94 s with columns given). pyvis's own template
+# shows a loading bar past 100 nodes with physics on.
+PHYSICS_LIMIT = 100
+HIERARCHY_LIMIT = 300
 LAYER_GAP = 220  # px between the columns of a layered drawing
 ROW_GAP = 70  # px between the nodes of one column
+SPRING_LIMIT = 1500  # past this many nodes a force drawing is a spiral: the dense spring layout is O(n²) (1.5 s at 1,000)
 _CACHED = 16  # distinct graphs kept (each ~0.7 MB of HTML)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
@@ -161,7 +166,7 @@ def script_json(value: object) -> str:
 @lru_cache(maxsize=_CACHED)
 def _graph_html(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layout: str, height: int,
                 direction: str, channel: str) -> str:
-    fixed = len(nodes) > PHYSICS_LIMIT
+    fixed = len(nodes) > (PHYSICS_LIMIT if layout == "force" else HIERARCHY_LIMIT)
     positions = _positions(nodes, edges, layout, direction) if fixed else {}
     net = Network(height=f"{height}px", width="100%", directed=True, cdn_resources="in_line", heading="")
     for node in nodes:
@@ -241,12 +246,42 @@ def _positions(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layou
                 offset = (row - (len(members) - 1) / 2) * ROW_GAP
                 placed[node_id] = (level * LAYER_GAP, offset) if direction == "LR" else (offset * 2, level * LAYER_GAP)
         return placed
-    graph = nx.Graph()
-    graph.add_nodes_from(node.id for node in nodes)
-    graph.add_edges_from((edge.source, edge.target) for edge in edges if edge.source != edge.target)
-    spread = 60.0 * len(nodes) ** 0.5  # keeps the mean distance between nodes about constant
-    laid = nx.spring_layout(graph, seed=7, iterations=50, scale=spread)
-    return {node_id: (float(x), float(y)) for node_id, (x, y) in laid.items()}
+    index = {node.id: position for position, node in enumerate(nodes)}
+    pairs = [(index[edge.source], index[edge.target]) for edge in edges
+             if edge.source in index and edge.target in index and edge.source != edge.target]
+    laid = spring_positions(len(nodes), pairs) * (60.0 * len(nodes) ** 0.5)  # mean spacing about constant
+    return {node.id: (float(x), float(y)) for node, (x, y) in zip(nodes, laid)}
+
+
+def spring_positions(count: int, pairs: Sequence[tuple[int, int]], iterations: int = 50, seed: int = 7) -> np.ndarray:
+    """Fruchterman-Reingold (1991) positions in [-1, 1]², as networkx's dense `spring_layout` computes
+    them: repulsion k²/d between every pair, attraction d²/k along edges, a cooling step.
+
+    Written out because networkx switches to a scipy sparse solver from 500 nodes, and scipy is not
+    a dependency; the dense form costs O(n²) memory, so past `SPRING_LIMIT` nodes they go on a
+    sunflower spiral instead (still no two on one spot)."""
+    rng = np.random.default_rng(seed)
+    if count > SPRING_LIMIT or count < 2:
+        turn = np.pi * (3 - np.sqrt(5))  # the golden angle
+        radius = np.sqrt(np.arange(count) + 0.5) / np.sqrt(max(count, 1))
+        return np.column_stack([radius * np.cos(turn * np.arange(count)), radius * np.sin(turn * np.arange(count))])
+    adjacency = np.zeros((count, count), dtype=np.float32)
+    for source, target in pairs:
+        adjacency[source, target] = adjacency[target, source] = 1.0
+    positions = rng.random((count, 2), dtype=np.float32)
+    k = np.float32(np.sqrt(1.0 / count))  # the ideal distance (networkx's default)
+    temperature = np.float32(0.1)
+    cooling = temperature / (iterations + 1)
+    for _ in range(iterations):
+        delta = positions[:, None, :] - positions[None, :, :]
+        distance = np.maximum(np.sqrt((delta ** 2).sum(axis=-1)), np.float32(0.01))
+        force = k * k / distance ** 2 - adjacency * distance / k
+        displacement = np.einsum("ijk,ij->ik", delta, force)
+        length = np.maximum(np.sqrt((displacement ** 2).sum(axis=-1)), np.float32(0.01))
+        positions += displacement * (temperature / length)[:, None]
+        temperature -= cooling
+    positions -= positions.mean(axis=0)
+    return positions / max(float(np.abs(positions).max()), 1e-9)
 
 
 def _render(net: Network, physics: bool) -> str:

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from components.graph_view import (
-    LAYER_GAP, PHYSICS_LIMIT, GraphEdge, GraphNode, graph_html, remote_references, script_json,
+    HIERARCHY_LIMIT, LAYER_GAP, PHYSICS_LIMIT, SPRING_LIMIT, GraphEdge, GraphNode, graph_html, remote_references,
+    script_json, spring_positions,
 )
 
 EVIL = "</script><img src=x onerror=alert(1)>"
@@ -103,11 +104,12 @@ def test_physics_runs_below_the_limit_and_stops_past_it():
 
 
 def test_layered_drawings_use_each_nodes_level():
-    small = graph_html(*_chain(10))
+    small = graph_html(*_chain(PHYSICS_LIMIT + 10))  # a layered drawing leaves vis its layout longer
     hierarchical = _options(small)["layout"]["hierarchical"]
     assert hierarchical["enabled"] is True and hierarchical["direction"] == "LR"
-    assert [node["level"] for node in _data(small, "nodes")] == [i % 7 for i in range(10)]
-    big = graph_html(*_chain(PHYSICS_LIMIT + 50))  # columns placed in Python, one per level
+    assert [node["level"] for node in _data(small, "nodes")] == [i % 7 for i in range(PHYSICS_LIMIT + 10)]
+    assert graph_html(*_chain(HIERARCHY_LIMIT)).count('"x": ') == 0
+    big = graph_html(*_chain(HIERARCHY_LIMIT + 1))  # columns placed in Python, one per level
     assert _options(big)["layout"]["hierarchical"]["enabled"] is False
     for node in _data(big, "nodes"):
         assert node["x"] == node["level"] * LAYER_GAP
@@ -142,3 +144,14 @@ def test_the_same_graph_is_built_once():
 def test_an_unknown_layout_is_refused():
     with pytest.raises(ValueError, match="layered"):
         graph_html(*_chain(2), layout="circle")
+
+
+def test_spring_positions_spread_nodes_apart_and_pull_neighbours_together():
+    pairs = [(i, i + 1) for i in range(0, 198, 2)]  # 100 separate couples among 200 nodes
+    laid = spring_positions(200, pairs)
+    assert laid.shape == (200, 2) and abs(laid).max() <= 1.0
+    linked = [((laid[a] - laid[b]) ** 2).sum() ** 0.5 for a, b in pairs]
+    strangers = [((laid[a] - laid[a + 3]) ** 2).sum() ** 0.5 for a in range(0, 196, 2)]
+    assert sorted(linked)[len(linked) // 2] < sorted(strangers)[len(strangers) // 2] / 3
+    spiral = spring_positions(SPRING_LIMIT + 1, [])  # too many for the dense layout
+    assert len({tuple(point) for point in spiral.round(6)}) == SPRING_LIMIT + 1
