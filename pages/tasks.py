@@ -12,6 +12,7 @@ from collections import Counter
 import streamlit as st
 
 from components.app_state import require_session, selected_session_id
+from components.follow import follow_the_log, followed_step
 from components.graph_view import graph_html, render_graph
 from components.plain import plain
 from components.task_graph import levels, task_graph
@@ -20,39 +21,19 @@ from engine.tasks import task_board
 from engine.text import printable
 from sessions.service import Workbench
 
-POLL_SECONDS = 2.0  # how often the page looks for new events (a cheap read past the last seq)
-
 service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
-STEP = f"replay_step-{session.id}"  # the Replay page's position for this session (pages/replay.py)
 PICK = f"tasks_pick-{session.id}"
 st.title("Tasks")
 st.caption(plain(session.title))
 
-follow = st.toggle("Follow the Replay step", key=f"tasks_follow-{session.id}",
-                   help="Show the board as it was at the step chosen on the Replay page")
-last = session.last_seq
-at = None
-if follow:
-    step = st.session_state.get(STEP)
-    at = min(max(int(step), 0), last) if step is not None else last
-    chosen = "" if step is not None else " (no step chosen on the Replay page yet: the latest)"
-    st.caption(f"Showing the board at Replay step {at} of {last}{chosen}.")
-    st.page_link("pages/replay.py", label="Choose the step on Replay", icon=":material/history:")
+at = followed_step(session, "tasks", "the board")
+follow = at is not None
+shown = session.last_seq  # read before the fold: an event landing in between costs one more rerun, never a miss
 state = session.state(at)
 board = task_board(state)
-
-
-@st.fragment(run_every=POLL_SECONDS)
-def _follow_the_log(shown: int) -> None:
-    """Rerun the page when events arrived since it was drawn (a chat running somewhere)."""
-    session.refresh()
-    if session.last_seq != shown:
-        st.rerun()
-
-
 if not follow:
-    _follow_the_log(last)
+    follow_the_log(session, shown)
 
 if not board.tasks:
     st.info(
@@ -83,5 +64,6 @@ if clicked in ids:
     st.session_state[PICK] = clicked
 if st.session_state.get(PICK) not in ids:
     st.session_state[PICK] = ids[0]
-picked = st.selectbox("Task", ids, key=PICK, format_func=lambda task_id: printable(f"{task_id} · {board.get(task_id).title}"))
+picked = st.selectbox("Task", ids, key=PICK,
+                      format_func=lambda task_id: printable(f"{task_id} · {board.get(task_id).title}"))
 render_task_details(board, board.get(picked), state)
