@@ -237,20 +237,46 @@ def _positions(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layou
                direction: str) -> dict[str, tuple[float, float]]:
     """Where each node goes when vis does not place it: columns by level, or a spring layout."""
     if layout == "layered":
-        columns: dict[int, list[str]] = defaultdict(list)
-        for node in nodes:
-            columns[node.level or 0].append(node.id)
-        placed = {}
-        for level, members in columns.items():
-            for row, node_id in enumerate(members):
-                offset = (row - (len(members) - 1) / 2) * ROW_GAP
-                placed[node_id] = (level * LAYER_GAP, offset) if direction == "LR" else (offset * 2, level * LAYER_GAP)
-        return placed
+        return layered_positions(nodes, edges, direction)
     index = {node.id: position for position, node in enumerate(nodes)}
     pairs = [(index[edge.source], index[edge.target]) for edge in edges
              if edge.source in index and edge.target in index and edge.source != edge.target]
     laid = spring_positions(len(nodes), pairs) * (60.0 * len(nodes) ** 0.5)  # mean spacing about constant
     return {node.id: (float(x), float(y)) for node, (x, y) in zip(nodes, laid)}
+
+
+def layered_positions(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
+                      direction: str = "LR") -> dict[str, tuple[float, float]]:
+    """Columns by `level`, as a layered (Sugiyama) drawing places them: in each column, left to
+    right, the nodes sorted by the mean place of the nodes pointing at them from earlier columns
+    (the barycentre heuristic of Sugiyama, Tagawa and Toda, 1981), which uncrosses most edges in
+    one sweep. A column taller than about 1.5·√n nodes is folded into several side by side, so a
+    wide, shallow graph (many tasks with no dependency) keeps its proportions."""
+    level = {node.id: node.level or 0 for node in nodes}
+    earlier: dict[str, list[str]] = defaultdict(list)
+    for edge in edges:
+        if edge.source in level and edge.target in level and level[edge.source] < level[edge.target]:
+            earlier[edge.target].append(edge.source)
+    columns: dict[int, list[str]] = defaultdict(list)
+    for node in nodes:
+        columns[level[node.id]].append(node.id)
+    tall = max(24, int(1.5 * len(nodes) ** 0.5))
+    across: dict[str, float] = {}  # the place along the column
+    placed: dict[str, tuple[float, float]] = {}
+    x = 0.0
+    for depth in sorted(columns):
+        members = columns[depth]
+        order = {node_id: position for position, node_id in enumerate(members)}
+        members = sorted(members, key=lambda node_id: (
+            sum(across[p] for p in earlier[node_id] if p in across) / max(1, sum(p in across for p in earlier[node_id]))
+            if any(p in across for p in earlier[node_id]) else 0.0, order[node_id]))
+        for start in range(0, len(members), tall):
+            chunk = members[start:start + tall]
+            for row, node_id in enumerate(chunk):
+                across[node_id] = (row - (len(chunk) - 1) / 2) * ROW_GAP
+                placed[node_id] = (x, across[node_id]) if direction == "LR" else (across[node_id] * 2, x)
+            x += LAYER_GAP
+    return placed
 
 
 def spring_positions(count: int, pairs: Sequence[tuple[int, int]], iterations: int = 50, seed: int = 7) -> np.ndarray:

@@ -8,7 +8,8 @@ the critical path, blockers highlighted. So:
   sits one column right of its deepest dependency), drawn left to right.
 - A colour per shown status. A task not started that waits on an unfinished dependency (or is
   marked so) shows as blocked, and the edges from what blocks it are red; a stale task (TME: a
-  task it rests on was revised) has a dashed outline and a "⚠ stale" line.
+  task it rests on was revised) has a dashed outline and a "⚠ stale" line, the outline red
+  when it also waits (the progress line counts it as blocked).
 - The critical path (the longest chain of unfinished dependencies, `engine.tasks.critical_path`)
   in thick purple edges with a purple outline on its tasks.
 - Dependency edges are arrows from the task that must be done first; parent links (goal to
@@ -33,7 +34,7 @@ PALETTE: dict[str, tuple[str, str, str]] = {
 CRITICAL = "#8250df"  # the critical path's edges and outlines
 BLOCKING = "#cf222e"  # an edge from an unfinished dependency to the task it blocks
 DEPENDENCY = "#8c959f"
-PARENT = "#afb8c1"
+PARENT = "#c4cbd3"  # light: the tree is secondary to the DAG in this drawing
 ICONS = {"open": "○", "active": "▶", "done": "✓", "blocked": "⊘", "stale": "⚠"}  # glyphs common fonts have
 LABEL_CHARS = 48  # the label shows the start of a long title; the tooltip has all of it
 TOOLTIP_CHARS = 400
@@ -107,7 +108,9 @@ def task_graph(board: TaskBoard) -> tuple[list[GraphNode], list[GraphEdge]]:
         fill, outline, _ = PALETTE[status]
         label = f"{ICONS[status]} {_cut(task.title, LABEL_CHARS)}\n{task.id}"
         if status == "stale":
-            label += " · ⚠ stale"
+            waiting = is_blocked(board, task)  # counted as blocked by the progress line too
+            outline = PALETTE["blocked"][1] if waiting else outline
+            label += " · ⚠ stale" + (", waits" if waiting else "")
         nodes.append(GraphNode(
             id=task.id, label=label, title=task_tooltip(board, task), details=task_details(board, task),
             color=fill, border=CRITICAL if task.id in on_path else outline,

@@ -28,12 +28,14 @@ def render_progress(board: TaskBoard) -> None:
 
 def render_legend() -> None:
     """What the colours, outlines and lines of the graph mean."""
+    boxes = [(f"{ICONS[status]} {status}", fill, outline, status == "stale") for status, (fill, outline, _) in PALETTE.items()]
+    boxes += [("⚠ stale, waits (counted blocked)", PALETTE["stale"][0], PALETTE["blocked"][1], True),
+              ("on the critical path", "#ffffff", CRITICAL, False)]
     swatches = "".join(
         f'<span style="display:inline-flex;align-items:center;margin-right:14px;white-space:nowrap">'
         f'<span style="display:inline-block;width:14px;height:14px;background:{fill};border:2px '
-        f'{"dashed" if status == "stale" else "solid"} {outline};border-radius:3px;margin-right:5px"></span>'
-        f'{ICONS[status]} {status}</span>'
-        for status, (fill, outline, _) in PALETTE.items()
+        f'{"dashed" if dashed else "solid"} {outline};border-radius:3px;margin-right:5px"></span>{what}</span>'
+        for what, fill, outline, dashed in boxes
     )
     lines = "".join(
         f'<span style="display:inline-flex;align-items:center;margin-right:14px;white-space:nowrap">'

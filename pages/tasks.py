@@ -51,7 +51,7 @@ graph_tab, list_tab = st.tabs(["Graph", "List"])
 with graph_tab:
     render_legend()
     rows = max(Counter(levels(board).values()).values(), default=1)  # the tallest column
-    height = min(max(140 + 80 * rows, 360), 760)
+    height = min(max(120 + 90 * rows, 300), 760)
     nodes, edges = task_graph(board)
     clicked = render_graph(graph_html(nodes, edges, height=height, channel="tasks"), height,
                            channel="tasks", alt="task graph")

@@ -10,7 +10,7 @@ import pytest
 
 from components.graph_view import (
     HIERARCHY_LIMIT, LAYER_GAP, PHYSICS_LIMIT, SPRING_LIMIT, GraphEdge, GraphNode, graph_html, remote_references,
-    script_json, spring_positions,
+    layered_positions, script_json, spring_positions,
 )
 
 EVIL = "</script><img src=x onerror=alert(1)>"
@@ -109,12 +109,25 @@ def test_layered_drawings_use_each_nodes_level():
     assert hierarchical["enabled"] is True and hierarchical["direction"] == "LR"
     assert [node["level"] for node in _data(small, "nodes")] == [i % 7 for i in range(PHYSICS_LIMIT + 10)]
     assert graph_html(*_chain(HIERARCHY_LIMIT)).count('"x": ') == 0
-    big = graph_html(*_chain(HIERARCHY_LIMIT + 1))  # columns placed in Python, one per level
+    big = graph_html(*_chain(HIERARCHY_LIMIT + 1))  # columns placed in Python, in level order
     assert _options(big)["layout"]["hierarchical"]["enabled"] is False
-    for node in _data(big, "nodes"):
-        assert node["x"] == node["level"] * LAYER_GAP
-    column = sorted(node["y"] for node in _data(big, "nodes") if node["level"] == 3)
-    assert len(set(column)) == len(column)
+    placed = _data(big, "nodes")
+    for level in range(6):
+        assert max(n["x"] for n in placed if n["level"] == level) < min(n["x"] for n in placed if n["level"] == level + 1)
+    assert len({(n["x"], n["y"]) for n in placed}) == len(placed)
+    # 43 nodes a level, more than 1.5·√301 = 26: each level folds into two columns side by side
+    assert {len({n["x"] for n in placed if n["level"] == level}) for level in range(7)} == {2}
+    assert {n["x"] % LAYER_GAP for n in placed} == {0}
+
+
+def test_a_layered_column_follows_the_nodes_that_point_at_it():
+    nodes = [GraphNode("a", "a", level=0), GraphNode("b", "b", level=0),
+             GraphNode("c", "c", level=1), GraphNode("d", "d", level=1)]
+    placed = layered_positions(nodes, [GraphEdge("b", "c"), GraphEdge("a", "d")])
+    assert placed["a"][1] < placed["b"][1] and placed["d"][1] < placed["c"][1]  # no crossing
+    assert placed["a"][0] == placed["b"][0] == 0 and placed["c"][0] == placed["d"][0] == LAYER_GAP
+    downward = layered_positions(nodes, [], direction="UD")
+    assert downward["c"][1] == LAYER_GAP and downward["a"][1] == 0
 
 
 def test_edges_keep_their_style_and_unknown_ends_are_left_out():
