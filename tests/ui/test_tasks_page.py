@@ -156,6 +156,8 @@ def test_the_drawing_marks_status_staleness_blockers_and_the_critical_path(db):
     assert by_id[ids["dates"]].color == PALETTE["done"][0]
     assert by_id[ids["hotel"]].dashed and "⚠ stale" in by_id[ids["hotel"]].label
     assert not by_id[ids["venue"]].dashed
+    assert by_id[ids["agenda"]].border == PALETTE["blocked"][1] and "stale, waits" in by_id[ids["agenda"]].label
+    assert by_id[ids["flights"]].border == PALETTE["stale"][1] and "waits" not in by_id[ids["flights"]].label
     assert levels(board)[ids["dates"]] == 0 and levels(board)[ids["venue"]] == 1
     assert levels(board)[ids["dinner"]] == 3 and by_id[ids["dinner"]].level == 3
     style = {(edge.source, edge.target): edge for edge in edges}
