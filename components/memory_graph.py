@@ -41,7 +41,7 @@ PALETTE: dict[str, tuple[str, str, str]] = {
 GONE = ("#eaeef2", "#8c959f", "deleted or merged (shown when asked)")
 ENTITY = ("#fff8c5", "#9a6700", "an entity a memory names")
 EDGE = "#8c959f"
-GONE_EDGE = "#d0d7de"
+GONE_EDGE = "#afb8c1"
 MEMORY_SHAPE = "diamond"
 ENTITY_SHAPE = "dot"
 BASE_SIZE = 10.0
@@ -156,7 +156,7 @@ def memory_drawing(graph: MemoryGraph, chosen: MemoryFilter = MemoryFilter()) ->
             details=memory_details(memory), color=fill, border=outline, border_width=2.0 if memory.live else 1.0,
             dashed=not memory.live, shape=MEMORY_SHAPE, size=node_size(drawn.degree(memory.id)),
             group=memory.memory_type if memory.live else "gone",
-            font_color="#1f2328" if memory.live else "#8c959f",
+            font_color="#1f2328" if memory.live else "#6e7781",
         ))
         for name in memory.entities:
             node = entity_node(name)

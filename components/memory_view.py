@@ -32,6 +32,8 @@ EXCERPT_CHARS = 300
 CELL_CHARS = 300
 LIST_LIMIT = 2_000  # past this many memories the list shows the newest and says how many more
 EVERY_ENTITY = ""
+CORE_LINES = 10  # a longer core memory scrolls in a box of CORE_HEIGHT px, so the graph stays in sight
+CORE_HEIGHT = 260
 
 
 # ---- the core memory --------------------------------------------------------------------------
@@ -46,7 +48,8 @@ def render_core_panel(state: ContextState, encoding: str, editable: bool, key: s
     tokens = counter.count(text) if text else 0
     st.subheader("Core memory", anchor=False)
     if text:
-        st.code(printable(text), language=None, wrap_lines=True)
+        long = text.count("\n") > CORE_LINES or len(text) > CORE_LINES * 80
+        st.code(printable(text), language=None, wrap_lines=True, height=CORE_HEIGHT if long else "content")
     elif core is not None:
         st.caption("The core memory was deleted; its last text is in its history, and Restore brings it back.")
     else:
@@ -147,25 +150,25 @@ def _keep_valid(key: str, options: list[Any], default: Any) -> None:
 
 def render_filters(graph: MemoryGraph, key: str) -> MemoryFilter:
     """Type, deleted-and-merged, written-between and focus controls; returns the filter they make."""
-    columns = st.columns([4, 3, 2], vertical_alignment="bottom")
-    kinds = columns[0].multiselect("Memory types", list(MEMORY_TYPES), default=list(MEMORY_TYPES), key=f"{key}-types")
-    gone = columns[1].checkbox("Show deleted and merged", key=f"{key}-gone",
-                               help="grey, with a dashed outline; pick one below to restore it")
+    top = st.columns([5, 3], vertical_alignment="bottom")
+    bottom = st.columns([5, 2, 1], vertical_alignment="bottom")
+    kinds = top[0].multiselect("Memory types", list(MEMORY_TYPES), default=list(MEMORY_TYPES), key=f"{key}-types")
+    gone = top[1].checkbox("Show deleted and merged", key=f"{key}-gone",
+                           help="grey, with a dashed outline; pick one below to restore it")
     steps = written_steps(graph)
     span = None
     if len(steps) > 1:
-        span = st.select_slider("Written between steps", options=steps, value=(steps[0], steps[-1]),
-                                key=f"{key}-steps-{steps[0]}-{steps[-1]}",
-                                help="the order memories were written (an event's own time is in the list)")
+        span = bottom[0].select_slider("Written between steps", options=steps, value=(steps[0], steps[-1]),
+                                       key=f"{key}-steps-{steps[0]}-{steps[-1]}", format_func=lambda s: f"step {s}",
+                                       help="the order memories were written (an event's own time is in the list)")
     unfocused = MemoryFilter(tuple(kinds), gone, span)
     names = [EVERY_ENTITY] + [name for name, _ in drawn_entities(filtered_graph(graph, unfocused))]
     _keep_valid(f"{key}-focus", names, EVERY_ENTITY)
-    columns = st.columns([4, 2])
-    entity = columns[0].selectbox("Focus on an entity", names, key=f"{key}-focus",
-                                  format_func=lambda name: printable(name) if name else "(every entity)",
-                                  help="the entity, the memories that name it, and what those name")
-    hops = columns[1].number_input("Hops out", 1, 5, 1, key=f"{key}-hops", disabled=not entity,
-                                   help="how many memories away from the entity the drawing reaches")
+    entity = bottom[1].selectbox("Focus on an entity", names, key=f"{key}-focus",
+                                 format_func=lambda name: printable(name) if name else "(every entity)",
+                                 help="the entity, the memories that name it, and what those name")
+    hops = bottom[2].number_input("Hops", 1, 5, 1, key=f"{key}-hops", disabled=not entity,
+                                  help="how many memories away from the entity the drawing reaches")
     return MemoryFilter(tuple(kinds), gone, span, entity or None, int(hops))
 
 
@@ -253,8 +256,7 @@ def render_memory_details(memory: Memory, state: ContextState, editable: bool) -
         facts["merged from"] = ", ".join(memory.merged_from)
     if memory.merged_into:
         facts["merged into"] = memory.merged_into
-    st.dataframe([{"": name, "value": printable(value)} for name, value in facts.items()],
-                 hide_index=True, width="stretch")
+    st.markdown("  \n".join(f"**{name}:** {plain(printable(' '.join(value.split())))}" for name, value in facts.items()))
     st.markdown("**History**")
     render_history(memory, key=f"memory_diff-{memory.id}")
     st.markdown("**The message it came from**")

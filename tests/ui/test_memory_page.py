@@ -81,6 +81,10 @@ def _pick(at, session_id, memory_id):
     return _run(at)
 
 
+def _facts(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**entities:**"))
+
+
 def _tokens(at) -> str:
     return at.get("progress")[0].proto.text
 
@@ -152,7 +156,7 @@ def test_the_edit_form_changes_core_memory_through_memory_update(app, db):
     assert any(toast.value == plain("Saved core.") for toast in at.toast)
     with _store(db) as store:
         assert core_memory(store.open_session(session_id).state()) == "The user is Ada. She drinks tea."
-    assert at.get("expander")  # the history is there now
+    assert "History (1 change)" in [expander.label for expander in at.expander]
     history = next(frame.value for frame in at.dataframe if "value before" in frame.value.columns)
     assert list(history["value before"]) == ["The user is Ada, who organises the team offsite."]
 
@@ -197,16 +201,25 @@ def test_a_picked_memory_shows_its_history_merge_and_source_message(app, db):
     at = _pick(_open(app, session_id), session_id, ids["fact"])
     assert any(m.value.startswith(f"**{ids['fact']}** · semantic · **{plain('merged into ' + merged)}**")
                for m in at.markdown)
-    facts = next(frame.value for frame in at.dataframe if "" in frame.value.columns)
-    assert dict(zip(facts[""], facts["value"]))["merged into"] == merged
+    assert f"**merged into:** {merged}" in _facts(at)
     history = next(frame.value for frame in at.dataframe if "value before" in frame.value.columns)
     assert list(history["change"])[:1] == ["updated"] and list(history["value before"])[0] == "Ada prefers tea"
     assert "-Ada prefers tea" in at.code[-1].value and "+Ada prefers green tea" in at.code[-1].value
     assert "m2 · assistant: Noted." in [text.value for text in at.text]
     assert f"memory_restore-{ids['fact']}" in [button.key for button in at.button]  # a merged one can come back
     at = _pick(at, session_id, merged)
-    facts = next(frame.value for frame in at.dataframe if "" in frame.value.columns)
-    assert dict(zip(facts[""], facts["value"]))["merged from"] == f"{ids['fact']}, {ids['event']}"
+    assert f"**merged from:** {ids['fact']}, {ids['event']}" in _facts(at)
+
+
+def test_a_hostile_memory_is_text_in_the_details(app, db):
+    session_id, ids = seed_memories(db)
+    with _store(db) as store:
+        store.open_session(session_id).call_tool("memory_update", {"memory_id": ids["evil"], "content": EVIL + " v2",
+                                                                   "entities": [EVIL]})
+    at = _pick(_open(app, session_id), session_id, ids["evil"])
+    assert EVIL + " v2" in [text.value for text in at.text]  # st.text: never parsed
+    assert f"**entities:** {plain(EVIL)}" in _facts(at) and EVIL not in _facts(at)
+    assert "-" + EVIL in at.code[-1].value and "+" + EVIL + " v2" in at.code[-1].value
 
 
 def test_search_goes_through_memory_search_with_scores(app, db):
