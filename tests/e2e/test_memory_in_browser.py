@@ -83,3 +83,18 @@ def test_a_hostile_memory_shows_as_text_and_runs_nothing(server, browser, shots)
     assert watch.dialogs == [] and watch.remote == []
     shots(page, "42-memory-hostile")
     page.close()
+
+
+def test_the_page_follows_memories_written_while_it_is_open(server, browser):
+    ids = _seed(server["db"], "live memory")
+    page, watch = _open_memory(server, browser, "live memory")
+    expect(page.get_by_text("5 of 5 memories shown (5 live).")).to_be_visible(timeout=GRAPH_TIMEOUT)
+    store = SessionStore(server["db"], lock_timeout=30)  # as a chat in another tab or the CLI would
+    new = store.open_session(ids["session"]).call_tool(
+        "memory_insert", {"memory_type": "semantic", "content": "Bob flies in on Monday", "entities": ["Bob"]})
+    store.close()
+    expect(page.get_by_text("6 of 6 memories shown (6 live).")).to_be_visible(timeout=GRAPH_TIMEOUT)  # no reload
+    frame = wait_for_graph(page, "memory graph")
+    assert new["memory_id"] in frame.evaluate("network.body.nodeIndices")
+    assert watch.remote == []
+    page.close()

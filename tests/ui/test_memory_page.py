@@ -287,3 +287,14 @@ def test_a_letta_import_fills_the_core_panel_and_its_history(app, db):
     at.toggle(key=f"memory_follow-{session.id}").set_value(True)
     _run(at)
     assert at.code[0].value == core.history[0]["content"] != final
+
+
+def test_the_chat_page_offers_the_memory_tools_the_empty_page_points_to(app, db):
+    store = SessionStore(db, linger=0)
+    session = store.create_session("to chat")
+    store.close()
+    at = app()
+    at.session_state["selected_session_id"] = session.id
+    at.switch_page("pages/chat.py").run()
+    assert not at.exception, at.exception
+    assert {"memory", "all"} <= set(at.selectbox(key="chat_tools").options)
