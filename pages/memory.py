@@ -31,11 +31,12 @@ st.caption(plain(session.title))
 show_flash()
 
 at = followed_step(session, "memory", noun="the memory")
+shown = session.last_seq  # read before the fold: an event landing in between costs one more rerun, never a miss
 state = session.state(at)
 graph = memory_graph(state)
 editable = at is None and session.replay_error is None
 if at is None:
-    follow_the_log(session, session.last_seq)
+    follow_the_log(session, shown)
 
 if not graph.memories:
     st.info(
