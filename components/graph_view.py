@@ -18,7 +18,9 @@ self-contained HTML page and `render_graph` shows it in an iframe. Three promise
   for a layered one) vis computes no layout and every node gets its place in Python: a layered drawing by `level` (columns, as vis's hierarchical layout
   would place them, without its crossing reduction, which is what costs at that size), or
   a spring layout (Fruchterman-Reingold, as networkx computes it) for a force drawing. Below it, vis lays out (hierarchical by level,
-  or a short barnesHut stabilization that then stops, so nothing keeps moving).
+  or a short barnesHut stabilization that then stops, so nothing keeps moving). A force drawing
+  whose nodes were mostly laid out a moment ago (a memory graph that grew while a chat runs)
+  starts from where they were and settles briefly: nodes do not jump, and it costs a quarter.
 
 The vis JS alone is ~700 KB, so each distinct graph is built once (`lru_cache` on the frozen
 input) and a rerun with the same graph costs a dictionary look-up.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +50,9 @@ PHYSICS_LIMIT = 100
 HIERARCHY_LIMIT = 300
 LAYER_GAP = 220  # px between the columns of a layered drawing
 ROW_GAP = 70  # px between the nodes of one column
+_LAID: dict[str, tuple[float, float]] = {}  # the latest force positions by node id, in [-1, 1]²
+_LAID_LOCK = threading.Lock()
+WARM_SHARE, WARM_ITERATIONS = 0.8, 10  # a force drawing whose nodes were mostly laid out before: a short settle
 SPRING_LIMIT = 1500  # past this many nodes a force drawing is a spiral: the dense spring layout is O(n²) (1.5 s at 1,000)
 _CACHED = 16  # distinct graphs kept (each ~0.7 MB of HTML)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -241,8 +247,41 @@ def _positions(nodes: tuple[GraphNode, ...], edges: tuple[GraphEdge, ...], layou
     index = {node.id: position for position, node in enumerate(nodes)}
     pairs = [(index[edge.source], index[edge.target]) for edge in edges
              if edge.source in index and edge.target in index and edge.source != edge.target]
-    laid = spring_positions(len(nodes), pairs) * (60.0 * len(nodes) ** 0.5)  # mean spacing about constant
+    start = _warm_start(nodes, pairs)
+    if start is None:
+        unit = spring_positions(len(nodes), pairs)
+    else:  # most nodes were drawn a moment ago: they stay about where they were, new ones settle in
+        unit = spring_positions(len(nodes), pairs, iterations=WARM_ITERATIONS, start=start, temperature=0.02)
+    with _LAID_LOCK:
+        _LAID.update({node.id: (float(x), float(y)) for node, (x, y) in zip(nodes, unit)})
+        while len(_LAID) > 4 * SPRING_LIMIT:  # the oldest first
+            _LAID.pop(next(iter(_LAID)))
+    laid = unit * (60.0 * len(nodes) ** 0.5)  # mean spacing about constant
     return {node.id: (float(x), float(y)) for node, (x, y) in zip(nodes, laid)}
+
+
+def _warm_start(nodes: tuple[GraphNode, ...], pairs: Sequence[tuple[int, int]]) -> np.ndarray | None:
+    """Where a force drawing starts when most of its nodes were laid out before (a graph that grew
+    by a few memories while a chat runs): the known ones where they were, a new one at the middle
+    of its known neighbours (nudged apart). None when too few are known to be worth it."""
+    with _LAID_LOCK:
+        known = [_LAID.get(node.id) for node in nodes]
+    if len(nodes) > SPRING_LIMIT or sum(point is not None for point in known) < WARM_SHARE * len(nodes):
+        return None
+    neighbours: dict[int, list[int]] = defaultdict(list)
+    for source, target in pairs:
+        neighbours[source].append(target)
+        neighbours[target].append(source)
+    rng = np.random.default_rng(len(nodes))
+    start = np.zeros((len(nodes), 2), dtype=np.float32)
+    for position, point in enumerate(known):
+        if point is not None:
+            start[position] = point
+            continue
+        placed = [known[n] for n in neighbours[position] if known[n] is not None]
+        centre = np.mean(placed, axis=0) if placed else rng.uniform(-1, 1, 2)
+        start[position] = centre + rng.normal(0, 0.02, 2)
+    return start
 
 
 def layered_positions(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
@@ -279,7 +318,8 @@ def layered_positions(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
     return placed
 
 
-def spring_positions(count: int, pairs: Sequence[tuple[int, int]], iterations: int = 50, seed: int = 7) -> np.ndarray:
+def spring_positions(count: int, pairs: Sequence[tuple[int, int]], iterations: int = 50, seed: int = 7,
+                     start: np.ndarray | None = None, temperature: float = 0.1) -> np.ndarray:
     """Fruchterman-Reingold (1991) positions in [-1, 1]², as networkx's dense `spring_layout` computes
     them: repulsion k²/d between every pair, attraction d²/k along edges, a cooling step.
 
@@ -294,9 +334,9 @@ def spring_positions(count: int, pairs: Sequence[tuple[int, int]], iterations: i
     adjacency = np.zeros((count, count), dtype=np.float32)
     for source, target in pairs:
         adjacency[source, target] = adjacency[target, source] = 1.0
-    positions = rng.random((count, 2), dtype=np.float32)
+    positions = rng.random((count, 2), dtype=np.float32) if start is None else np.array(start, dtype=np.float32)
     k = np.float32(np.sqrt(1.0 / count))  # the ideal distance (networkx's default)
-    temperature = np.float32(0.1)
+    temperature = np.float32(temperature)
     cooling = temperature / (iterations + 1)
     for _ in range(iterations):
         delta = positions[:, None, :] - positions[None, :, :]

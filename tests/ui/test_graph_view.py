@@ -168,3 +168,22 @@ def test_spring_positions_spread_nodes_apart_and_pull_neighbours_together():
     assert sorted(linked)[len(linked) // 2] < sorted(strangers)[len(strangers) // 2] / 3
     spiral = spring_positions(SPRING_LIMIT + 1, [])  # too many for the dense layout
     assert len({tuple(point) for point in spiral.round(6)}) == SPRING_LIMIT + 1
+
+
+def test_a_grown_force_drawing_keeps_its_nodes_where_they_were():
+    nodes = [GraphNode(id=f"warm{i}", label=str(i)) for i in range(PHYSICS_LIMIT + 40)]
+    edges = [GraphEdge(source=f"warm{i}", target=f"warm{i + 1}") for i in range(len(nodes) - 1)]
+    first = _positions_of(graph_html(nodes, edges, layout="force"))
+    grown = [GraphNode(id="warm-new", label="new"), *nodes]  # first: a cold start would shuffle every place
+    second = _positions_of(graph_html(grown, [*edges, GraphEdge(source="warm-new", target="warm0")], layout="force"))
+    scale = max(abs(v) for point in first.values() for v in point)
+    moved = sorted(((first[k][0] - second[k][0]) ** 2 + (first[k][1] - second[k][1]) ** 2) ** 0.5 for k in first)
+    assert moved[len(moved) // 2] < 0.1 * scale  # most stay about where they were
+    near = ((second["warm-new"][0] - second["warm0"][0]) ** 2 + (second["warm-new"][1] - second["warm0"][1]) ** 2) ** 0.5
+    assert near < 0.5 * scale  # the new node settles by its neighbour
+
+
+def _positions_of(html: str) -> dict[str, tuple[float, float]]:
+    """Each node's fixed place in the drawing (its keys come sorted: id before x and y)."""
+    found = re.findall(r'"id": "(warm[^"]*)"[^\]]*?"x": (-?[0-9.e+-]+), "y": (-?[0-9.e+-]+)', html)
+    return {node_id: (float(x), float(y)) for node_id, x, y in found}
