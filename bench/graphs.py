@@ -75,6 +75,7 @@ def build(board, layout: str, repeat: int) -> dict:
     pages = []
     for _ in range(repeat):
         graph_view._graph_html.cache_clear()  # built afresh, as for a graph not seen before
+        graph_view._LAID.clear()  # and no earlier layout to start from
         html, seconds = timed(graph_view.graph_html, nodes, edges, layout=layout, height=700)
         pages.append(seconds)
     _, cached = timed(graph_view.graph_html, nodes, edges, layout=layout, height=700)

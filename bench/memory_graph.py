@@ -9,7 +9,8 @@ folded from the events the tools write: half semantic, a third episodic, the res
 naming one to four entities drawn with a Zipf-like weight (a few hubs, a long tail; every entity
 named at least once), one in twenty deleted. Then timed: `memory_drawing` (slice to nodes and
 edges), `graph_html` (the pyvis page, built afresh each time: force layout, as the Memory page
-draws it), the cached rebuild, the page's size, and, in Debian's headless Chromium, the time from
+draws it), the same with one memory more (as while a chat runs: the layout starts from the last
+one), the cached rebuild, the page's size, and, in Debian's headless Chromium, the time from
 loading the page until vis has drawn it (its first `afterDrawing`) with the canvas painted.
 Sizes either side of graph_view's `PHYSICS_LIMIT` show what the limit buys.
 """
@@ -71,14 +72,20 @@ def build(graph, repeat: int, include_gone: bool) -> dict:
     chosen = MemoryFilter(include_gone=include_gone)
     nodes, edges = memory_drawing(graph, chosen)
     data = [timed(memory_drawing, graph, chosen)[1] for _ in range(repeat)]
-    pages = []
+    pages, grown = [], []
     for _ in range(repeat):
         graph_view._graph_html.cache_clear()  # built afresh, as for a graph not seen before
+        graph_view._LAID.clear()  # ... and with no layout to start from
         html, seconds = timed(graph_view.graph_html, nodes, edges, layout="force", height=560, channel="memory")
         pages.append(seconds)
     _, cached = timed(graph_view.graph_html, nodes, edges, layout="force", height=560, channel="memory")
+    for step in range(repeat):  # one memory more, as while a chat runs: the layout starts from the last
+        extra = graph_view.GraphNode(id=f"grown-{step}", label="new memory")
+        more = [*edges, graph_view.GraphEdge(source=extra.id, target=nodes[0].id)]
+        grown.append(timed(graph_view.graph_html, [*nodes, extra], more, layout="force", height=560,
+                           channel="memory")[1])
     return {"memories": len(graph.memories), "nodes": len(nodes), "edges": len(edges), "gone_shown": include_gone,
-            "data": summary(data), "html": summary(pages), "cached_ms": cached * 1000, "html_bytes": len(html),
+            "data": summary(data), "html": summary(pages), "grown": summary(grown), "cached_ms": cached * 1000, "html_bytes": len(html),
             "vis_layout": len(nodes) <= graph_view.PHYSICS_LIMIT, "page": html}
 
 
@@ -142,13 +149,13 @@ def main() -> None:
         return
     print(f"PHYSICS_LIMIT = {graph_view.PHYSICS_LIMIT} nodes; force layout; times p50 / tail in ms")
     header = f"{'memories':>8} {'nodes':>6} {'edges':>6} {'gone':5} {'vis lays out':12} {'memory_drawing':>26} " \
-             f"{'graph_html':>26} {'cached':>7} {'HTML KB':>8} {'draw (Chromium)':>28} {'painted px':>10}"
+             f"{'graph_html':>26} {'one more memory':>26} {'cached':>7} {'HTML KB':>8} {'draw (Chromium)':>28} {'painted px':>10}"
     print(header)
     print("-" * len(header))
     for row in rows:
         drawn = cell(row["draw"], 0) if "draw" in row else "(not run)"
         print(f"{row['memories']:>8} {row['nodes']:>6} {row['edges']:>6} {'shown' if row['gone_shown'] else 'hid':5} "
-              f"{'yes' if row['vis_layout'] else 'no':12} {cell(row['data']):>26} {cell(row['html'], 1):>26} "
+              f"{'yes' if row['vis_layout'] else 'no':12} {cell(row['data']):>26} {cell(row['html'], 1):>26} {cell(row['grown'], 1):>26} "
               f"{row['cached_ms']:>7.3f} {row['html_bytes'] / 1024:>8.0f} {drawn:>28} {row.get('painted_px', 0):>10,}")
 
 
