@@ -17,12 +17,14 @@ from components.app_state import engine_errors, require_session, selected_sessio
 from components.brake_form import brakes_summary, render_brake_form
 from components.chat_view import render_backend_form, render_chat, render_live_turn
 from components.flash import flash, show_flash
+from components.graph_summary import render_graph_summary
 from components.plain import plain
 from components.reasoning_timeline import render_reasoning_panel
 from components.token_bar import current_window, render_token_bar
 from engine import WorkbenchError
 from engine.render import render_each
 from engine.settings import settings_of, window_stats
+from engine.tokens import token_counter
 from engine.windows import settings_window
 from sessions.service import Workbench
 
@@ -66,6 +68,7 @@ with st.expander(brakes_summary(settings)):
 window = current_window(settings_window(settings)[1])
 numbers = window_stats(state, settings, window, session.encoding)
 render_token_bar(numbers, key="chat_bar")
+render_graph_summary(state, token_counter(session.encoding))
 render_chat(state, render_each(state, session.encoding), numbers["reasoning_sent"])
 render_reasoning_panel(state, key=f"chat-reasoning-{session.id}")
 

@@ -82,3 +82,26 @@ def test_a_turn_started_in_another_tab_is_left_running_and_said_so(app, db):
         gate.set()
     assert turn.join(30) and turn.outcome()["reply"] == "the other tab's reply" and not turn.outcome()["stopped"]
     scripted_model.reset("ui-tabs")
+
+
+def test_a_turn_that_plans_and_remembers_moves_the_graph_summary(app, db):
+    session_id = _seed(db)
+    scripted_model.reset("ui-graphs")
+    scripted_model.enqueue(
+        "ui-graphs",
+        {"tool_calls": [{"name": "add_task", "arguments": {"title": "find the code word"}},
+                        {"name": "memory_insert", "arguments": {"memory_type": "semantic",
+                                                                "content": "The code word is PELICAN.",
+                                                                "entities": ["code word"]}}]},
+        "Noted.",
+    )
+    at = app("pages/chat.py")
+    assert not [link for link in at.get("page_link") if "Tasks:" in link.proto.label]  # nothing to sum up yet
+    _configure(at, "scripted/ui-graphs")
+    at.chat_input[0].set_value("Plan it and remember it.").run()
+    assert not at.exception, at.exception
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert "Tasks: 0 of 1 done, 0 active, 0 blocked" in labels
+    assert "Memory: 1 memory" in labels
+    kinds = [e["kind"] for e in events_of(db, session_id)]
+    assert "task_added" in kinds and "memory_inserted" in kinds
