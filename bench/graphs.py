@@ -67,7 +67,7 @@ def random_board(count: int, seed: int = 10):
 
 
 def build(board, layout: str, repeat: int) -> dict:
-    from components import graph_view
+    from components import graph_layout, graph_view
     from components.task_graph import task_graph
 
     (nodes, edges), _ = timed(task_graph, board)
@@ -75,7 +75,7 @@ def build(board, layout: str, repeat: int) -> dict:
     pages = []
     for _ in range(repeat):
         graph_view._graph_html.cache_clear()  # built afresh, as for a graph not seen before
-        graph_view._LAID.clear()  # and no earlier layout to start from
+        graph_layout._LAID.clear()  # and no earlier layout to start from
         html, seconds = timed(graph_view.graph_html, nodes, edges, layout=layout, height=700)
         pages.append(seconds)
     _, cached = timed(graph_view.graph_html, nodes, edges, layout=layout, height=700)
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--vis-lays-out", action="store_true", help="let vis lay out every size (no limits)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from components import graph_view
+    from components import graph_layout, graph_view
 
     if args.vis_lays_out:
         graph_view.PHYSICS_LIMIT = graph_view.HIERARCHY_LIMIT = 10**9

@@ -66,7 +66,7 @@ def random_memories(memories: int, entities: int, seed: int = 10):
 
 
 def build(graph, repeat: int, include_gone: bool) -> dict:
-    from components import graph_view
+    from components import graph_layout, graph_view
     from components.memory_graph import MemoryFilter, memory_drawing
 
     chosen = MemoryFilter(include_gone=include_gone)
@@ -75,7 +75,7 @@ def build(graph, repeat: int, include_gone: bool) -> dict:
     pages, grown = [], []
     for _ in range(repeat):
         graph_view._graph_html.cache_clear()  # built afresh, as for a graph not seen before
-        graph_view._LAID.clear()  # ... and with no layout to start from
+        graph_layout._LAID.clear()  # ... and with no layout to start from
         html, seconds = timed(graph_view.graph_html, nodes, edges, layout="force", height=560, channel="memory")
         pages.append(seconds)
     _, cached = timed(graph_view.graph_html, nodes, edges, layout="force", height=560, channel="memory")
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from components import graph_view
+    from components import graph_layout, graph_view
 
     limit = graph_view.PHYSICS_LIMIT  # with the deleted ones shown, memories + entities nodes
     sizes = args.sizes or [(limit * 3 // 5, limit * 2 // 5), (limit * 3 // 5 + 1, limit * 2 // 5), (600, 400)]

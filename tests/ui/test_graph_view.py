@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from components.graph_layout import LAYER_GAP, SPRING_LIMIT, layered_positions, spring_positions
 from components.graph_view import (
-    HIERARCHY_LIMIT, LAYER_GAP, PHYSICS_LIMIT, SPRING_LIMIT, GraphEdge, GraphNode, graph_html, remote_references,
-    layered_positions, script_json, spring_positions,
+    HIERARCHY_LIMIT, PHYSICS_LIMIT, GraphEdge, GraphNode, graph_html, remote_references, script_json,
 )
 
 EVIL = "</script><img src=x onerror=alert(1)>"
