@@ -20,6 +20,7 @@ asked, never stored.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Literal
 
@@ -35,6 +36,7 @@ MemoryType = Literal["core", "semantic", "episodic", "link"]
 MEMORY_TYPES: tuple[str, ...] = ("core", "semantic", "episodic", "link")
 CORE_ID = "core"
 CORE_MEMORY_TOKENS = 512  # Mem-alpha's bound on core memory (memory.py)
+TRUNCATED = " [content exceeds 512 tokens, truncated]"  # Mem-alpha's suffix when core memory is cut
 ENTITY_CHARS = 120
 
 
@@ -82,6 +84,7 @@ class MemoryMerged(Event):
     description: str
     message_id: str | None = None
     recorded_at: str | None = None
+    occurred_at: str | None = None  # merged events: the time of the first source that has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +140,38 @@ def core_memory(state: ContextState) -> str:
     return core.content if core is not None and core.live else ""
 
 
+def within_bound(text: str, counter: Any) -> tuple[str, bool]:
+    """`text`, or its longest prefix that fits in 512 tokens with Mem-alpha's suffix, cut at a
+    space where one is near the end (Mem-alpha cuts word by word) and at a token otherwise (a
+    text with no spaces: Chinese, a URL, a line of JSON). Returns the text and whether it was cut."""
+    if counter.count(text) <= CORE_MEMORY_TOKENS:
+        return text, False
+    room = CORE_MEMORY_TOKENS - counter.count(TRUNCATED)
+    tokens = counter.encode(text)
+    while room > 0:
+        head = counter.decode(tokens[:room]).rstrip("\ufffd")  # no half character at the cut
+        space = head.rfind(" ")
+        if space >= len(head) * 0.9:
+            head = head[:space]
+        cut = head.rstrip() + TRUNCATED
+        if counter.count(cut) <= CORE_MEMORY_TOKENS:
+            return cut, True
+        room -= 1
+    return TRUNCATED.strip(), True
+
+
 def entity_key(name: str) -> str:
-    """Entities are the same when their names differ only in case and spacing."""
-    return " ".join(name.split()).casefold()
+    """Entities are the same when their names differ only in case, spacing or Unicode form."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
 def clean_entities(names: Iterable[str]) -> list[str]:
-    """Names with spacing tidied and repeats (by `entity_key`) dropped, first spelling kept."""
+    """Names with spacing and Unicode form tidied, those with no letter or digit (a lone
+    zero-width space, punctuation) and repeats (by `entity_key`) dropped, first spelling kept."""
     seen: dict[str, str] = {}
     for name in names:
-        tidy = " ".join(str(name).split())
-        if tidy and entity_key(tidy) not in seen:
+        tidy = " ".join(unicodedata.normalize("NFKC", str(name)).split())
+        if any(char.isalnum() for char in tidy) and entity_key(tidy) not in seen:
             seen[entity_key(tidy)] = tidy
     return list(seen.values())
 
@@ -155,13 +179,28 @@ def clean_entities(names: Iterable[str]) -> list[str]:
 # ---- the fold ---------------------------------------------------------------------------------
 
 
-def _check_new(graph: MemoryGraph, memory_id: str, memory_type: str, entities: list[str]) -> None:
+MAX_ENTITIES = 50
+
+
+def _check_new(graph: MemoryGraph, memory_id: str, memory_type: str, content: str, entities: list[str]) -> None:
+    """What a log must hold for a new memory, as the tools would write it (a hand-edited log
+    is refused here, not shown as a state the tools can never make)."""
+    if not memory_id.strip():
+        raise ReplayError("a memory has an empty id")
     if graph.get(memory_id) is not None:
         raise ReplayError(f"memory {memory_id!r} exists already")
     if (memory_id == CORE_ID) != (memory_type == "core"):
         raise ReplayError(f"memory {memory_id!r} of type {memory_type!r}: the core memory, and only it, has id 'core'")
+    _check_value(memory_id, memory_type, content, entities)
+
+
+def _check_value(memory_id: str, memory_type: str, content: str, entities: list[str]) -> None:
+    if not content.strip():
+        raise ReplayError(f"memory {memory_id!r} has no content")
     if memory_type == "link" and len(clean_entities(entities)) < 2:
         raise ReplayError(f"link {memory_id!r} joins fewer than two entities")
+    if len(entities) > MAX_ENTITIES:
+        raise ReplayError(f"memory {memory_id!r} names {len(entities)} entities, more than {MAX_ENTITIES}")
 
 
 def _existing(graph: MemoryGraph, memory_id: str) -> Memory:
@@ -173,7 +212,7 @@ def _existing(graph: MemoryGraph, memory_id: str) -> Memory:
 
 def _memory_inserted(state: ContextState, event: MemoryInserted) -> None:
     graph = memory_graph(state)
-    _check_new(graph, event.memory_id, event.memory_type, event.entities)
+    _check_new(graph, event.memory_id, event.memory_type, event.content, event.entities)
     memory = Memory(event.memory_id, event.memory_type, event.content, tuple(clean_entities(event.entities)),
                     event.message_id, state.event_count + 1, event.recorded_at, event.occurred_at)
     state.slices[MEMORY.name] = graph.with_memory(memory)
@@ -184,6 +223,8 @@ def _memory_updated(state: ContextState, event: MemoryUpdated) -> None:
     memory = _existing(graph, event.memory_id)
     if not memory.live:
         raise ReplayError(f"memory {event.memory_id!r} is {memory.status}; it cannot be updated")
+    _check_value(memory.id, memory.memory_type, event.content,
+                 event.entities if event.entities is not None else list(memory.entities))
     past: dict[str, Any] = {"seq": state.event_count + 1, "change": "updated", "content": memory.content}
     entities = memory.entities
     if event.entities is not None:
@@ -215,7 +256,9 @@ def _memory_restored(state: ContextState, event: MemoryRestored) -> None:
 
 def _memory_merged(state: ContextState, event: MemoryMerged) -> None:
     graph = memory_graph(state)
-    _check_new(graph, event.memory_id, event.memory_type, event.entities)
+    _check_new(graph, event.memory_id, event.memory_type, event.description, event.entities)
+    if event.memory_type == "core":
+        raise ReplayError("a merge cannot make the core memory")
     if len(set(event.sources)) < 2:
         raise ReplayError("a merge joins at least two memories")
     seq = state.event_count + 1
@@ -227,7 +270,7 @@ def _memory_merged(state: ContextState, event: MemoryMerged) -> None:
         graph = graph.with_memory(replace(source, status="merged", merged_into=event.memory_id,
                                           history=(*source.history, past)))
     merged = Memory(event.memory_id, event.memory_type, event.description, tuple(clean_entities(event.entities)),
-                    event.message_id, seq, event.recorded_at, merged_from=tuple(event.sources))
+                    event.message_id, seq, event.recorded_at, event.occurred_at, merged_from=tuple(event.sources))
     state.slices[MEMORY.name] = graph.with_memory(merged)
 
 

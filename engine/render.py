@@ -13,10 +13,12 @@ reasoning, so by default it is counted (`reasoning_tokens`) but not rendered; wh
 sent it travels as `reasoning_content`, litellm's common field (with Anthropic's signed
 `thinking_blocks` where the model gave them), and counts in the window.
 
-Core memory (engine/memory.py) is always at the top: while it holds text, a system message
-opening with `CORE_MEMORY_HEADER` comes before the conversation's own messages, so `render()`
-returns one message more than the state holds; `render_each()` gives the conversation's
-messages alone, one per message, for views that pair them with the state's.
+Core memory (engine/memory.py) is always at the top: while it holds text, a block opening with
+`CORE_MEMORY_HEADER` opens the conversation's leading system message (many chat templates take
+one system message only, first), or, when the conversation does not open with one, is a system
+message of its own before the rest. `render_each()` gives the conversation's messages alone, one
+per message, for views that pair them with the state's. A core memory longer than 512 tokens
+(only a hand-edited log holds one) is cut to fit, as Mem-alpha cuts it.
 
 Token counts come from the per-text cache in `engine.tokens`; the rendered total is the
 sum of the parts plus OpenAI's per-message framing (3 tokens a message, 1 for a name, 3 to
@@ -30,7 +32,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from engine.memory import core_memory
+from engine.memory import core_memory, within_bound
 from engine.state import ContextState, Fragment, Message
 from engine.text import one_line
 from engine.tokens import DEFAULT_ENCODING, TokenCounter, token_counter
@@ -44,7 +46,8 @@ TOKENS_PER_TOOL_CALL = 3
 SENDABLE_PARTS = frozenset({"image_url", "input_audio", "file", "refusal"})
 
 
-CORE_MEMORY_HEADER = "[core memory: always shown here; change it with memory_update(\"core\", ...)]"
+CORE_MEMORY_HEADER = "[core memory]"
+CORE_MEMORY_GAP = "\n\n"  # between the core memory block and the system prompt it opens
 
 
 def fold_marker(fragment_id: str, tokens: int) -> str:
@@ -121,10 +124,19 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
     return rendered
 
 
-def core_memory_message(state: ContextState) -> dict[str, Any] | None:
-    """The system message that carries core memory at the top of the context, or None."""
+def core_memory_message(state: ContextState, encoding: str = DEFAULT_ENCODING) -> dict[str, Any] | None:
+    """Core memory as a system message (its block, header included), or None when it is empty."""
     text = core_memory(state)
-    return {"role": "system", "content": f"{CORE_MEMORY_HEADER}\n{text}"} if text else None
+    if not text:
+        return None
+    return {"role": "system", "content": f"{CORE_MEMORY_HEADER}\n{within_bound(text, token_counter(encoding))[0]}"}
+
+
+def opens_with_system(state: ContextState) -> bool:
+    """Whether core memory joins the first message (a system prompt of plain text) instead of
+    coming as a message of its own."""
+    first = state.messages[0] if state.messages else None
+    return first is not None and first.role == "system" and not first.attachments
 
 
 def render_each(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reasoning: bool = False) -> list[dict[str, Any]]:
@@ -136,8 +148,14 @@ def render_each(state: ContextState, encoding: str = DEFAULT_ENCODING, include_r
 def render(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reasoning: bool = False) -> list[dict[str, Any]]:
     """The OpenAI-format message list a model would be sent now: core memory (if any) first,
     then the conversation (reasoning only if asked)."""
-    core = core_memory_message(state)
-    return ([core] if core else []) + render_each(state, encoding, include_reasoning)
+    messages = render_each(state, encoding, include_reasoning)
+    core = core_memory_message(state, encoding)
+    if core is None:
+        return messages
+    if opens_with_system(state):
+        first = {**messages[0], "content": core["content"] + CORE_MEMORY_GAP + (messages[0]["content"] or "")}
+        return [first, *messages[1:]]
+    return [core, *messages]
 
 
 def tool_call_tokens(message: Message, counter: TokenCounter) -> int:
@@ -166,16 +184,18 @@ def stats(
     schemas to count their overhead and the model's window size to get the free space.
     `reasoning_tokens` counts assistants' reasoning; it is part of `rendered_tokens` only
     when `include_reasoning` (the backend is sent its earlier reasoning). `core_memory_tokens`
-    is the core memory message at the top (its framing is in `overhead_tokens`).
+    is the core memory block at the top (with the gap before the system prompt it opens; the
+    framing of a message of its own is in `overhead_tokens`).
     """
     counter = token_counter(encoding)
     by_status = {"visible": 0, "folded": 0, "summarized": 0}
     tokens_by_status = {"visible": 0, "folded": 0, "summarized": 0}
     marker_tokens = fold_marker_tokens = calls_total = fragments = reasoning_total = 0
     by_role: dict[str, dict[str, int]] = {}
-    core = core_memory_message(state)
-    core_tokens = counter.count(core["content"]) if core else 0
-    overhead = (TOKENS_REPLY_PRIMING if state.messages or core else 0) + (TOKENS_PER_MESSAGE if core else 0)
+    core = core_memory_message(state, encoding)
+    joined = core is not None and opens_with_system(state)
+    core_tokens = counter.count(core["content"] + (CORE_MEMORY_GAP if joined else "")) if core else 0
+    overhead = (TOKENS_REPLY_PRIMING if state.messages or core else 0) + (TOKENS_PER_MESSAGE if core and not joined else 0)
     for message in state.messages:
         role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})
         framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)

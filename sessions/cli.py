@@ -233,8 +233,8 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
             print_safe(f"→ call {call.get('id')}: {function.get('name')}({_clip(str(function.get('arguments', '')), args.full)})")
     print_safe("\n── Token breakdown ──")
     for key in ("total_tokens", "visible_tokens", "folded_tokens", "summarized_tokens", "marker_tokens",
-                "tool_call_tokens", "overhead_tokens", "reasoning_tokens", "rendered_tokens", "tool_schema_tokens",
-                "saved_tokens"):
+                "tool_call_tokens", "overhead_tokens", "reasoning_tokens", "core_memory_tokens", "rendered_tokens",
+                "tool_schema_tokens", "saved_tokens"):
         print_safe(f"{key.replace('_tokens', '').replace('_', ' '):<12} {stats[key]:>12,}")
     for role, numbers in stats["by_role"].items():
         print_safe(f"{role:<12} {numbers['rendered_tokens']:>12,} rendered of {numbers['total_tokens']:,} "

@@ -73,6 +73,8 @@ def _memory_row(memory: Any) -> dict[str, Any]:
 
 def cmd_memory(store: SessionStore, args: argparse.Namespace) -> int:
     session, state = _state(store, args)
+    if args.search is not None and args.all:
+        raise WorkbenchError("--search finds live memories only; leave out --all (or list everything with --all alone)")
     if args.search is not None:
         arguments = {"query": args.search, **({"memory_type": args.type} if args.type else {})}
         result = _read("memory_search", arguments, state, session.encoding)

@@ -27,8 +27,9 @@ from engine.tools.types import ResultCount
 MEMORY_CHARS = 4_000  # one fact or one event; longer notes are several memories (ours)
 MAX_ENTITIES = 50
 HIT_CHARS = 500
-Writable = Literal["core", "semantic", "episodic"]
-Searchable = Literal["core", "semantic", "episodic", "link"]
+WHEN_CHARS = 100
+Writable = Literal["semantic", "episodic", "core"]
+Searchable = Literal["semantic", "episodic", "link", "core"]
 
 
 def _now() -> str:
@@ -43,7 +44,10 @@ def _memory(graph: MemoryGraph, memory_id: str) -> Memory:
     memory = graph.get(memory_id)
     if memory is None:
         known = ", ".join(m.id for m in graph.live()[-10:]) or "none yet (add one with memory_insert)"
-        raise ToolInputError(f"no memory {memory_id!r}; the memories are {known}. memory_search finds one by its words")
+        other = " (that looks like a task id: task ids go to the task tools)" if memory_id[:1] == "t" else \
+            " (that looks like a fragment id: fragments go to the context tools)" if memory_id[:1] == "f" else ""
+        raise ToolInputError(f"no memory {memory_id!r}{other}; the memories are {known}. memory_search finds one "
+                             "by its words")
     return memory
 
 
@@ -116,9 +120,12 @@ def memory_insert(ctx: ToolContext, memory_type: Writable, content: str, entitie
     graph = memory_graph(ctx.state)
     text = _content(content, memory_type, ctx)
     names = _entities(list(entities))
+    if when is not None and len(when) > WHEN_CHARS:
+        raise ToolInputError(f"when is {len(when):,} characters; give the time in at most {WHEN_CHARS}, "
+                             'such as "2026-12-01 14:00"')
     if memory_type == "core":
         core = graph.get(CORE_ID)
-        if core is not None and core.live and core.content:
+        if core is not None and core.live:
             raise ToolInputError(f"core memory holds {ctx.counter.count(core.content)} tokens already; call "
                                  "memory_update(\"core\", content) with the whole new text (old and new combined)")
         if core is not None:  # deleted earlier: it comes back with the new text
@@ -206,8 +213,8 @@ def memory_search(ctx: ToolContext, query: str, memory_type: Searchable | None =
         raise ToolInputError('query is empty; give words the memory would contain, such as "venue booking"')
     query_terms = sorted(set(terms(query)))
     if not query_terms:
-        raise ToolInputError(f"query {one_line(query, 60)!r} has only common words; add the words that matter, "
-                             "such as names, places or things")
+        raise ToolInputError(f"query {one_line(query, 60)!r} has no searchable words (only common words, symbols "
+                             "or single letters); add the words that matter, such as names, places or things")
     candidates = memory_graph(ctx.state).live(memory_type)
     documents = [term_counts(" ".join((m.content, *m.entities))) for m in candidates]
     scores, _ = bm25(documents, query_terms)
@@ -258,9 +265,9 @@ def memory_merge(ctx: ToolContext, memory_ids: list[str], description: str) -> T
     wanted = list(dict.fromkeys(memory_ids))
     if len(wanted) < 2:
         raise ToolInputError("name at least two different memories to merge")
-    sources = [_live(graph, memory_id) for memory_id in wanted]
-    if any(source.memory_type == "core" for source in sources):
+    if CORE_ID in wanted:
         raise ToolInputError("core memory cannot be merged; change it with memory_update(\"core\", content)")
+    sources = [_live(graph, memory_id) for memory_id in wanted]
     kinds = {source.memory_type for source in sources}
     memory_type = kinds.pop() if len(kinds) == 1 else "link"
     text = _content(description, memory_type, ctx)
@@ -270,6 +277,7 @@ def memory_merge(ctx: ToolContext, memory_ids: list[str], description: str) -> T
                              "between them; give them entities first (memory_update) or merge memories of one kind")
     merged_id = _new_id(ctx, graph, "h" if memory_type == "link" else "m", text + "|" + "|".join(wanted))
     event = MemoryMerged(memory_id=merged_id, memory_type=memory_type, sources=wanted, entities=names,
-                         description=text, message_id=_last_message(ctx), recorded_at=_now())
+                         description=text, message_id=_last_message(ctx), recorded_at=_now(),
+                         occurred_at=next((source.occurred_at for source in sources if source.occurred_at), None))
     return ToolResult.ok({"memory_id": merged_id, "memory_type": memory_type, "entities": names,
                           "merged": wanted}, [event])

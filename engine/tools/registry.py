@@ -98,13 +98,24 @@ class Tool:
         for name in self.parameters.get("required", []):
             spec = self.parameters["properties"][name]
             quoted = re.search(r'(?:such as|e\.g\.|like) "([^"]+)"', spec.get("description", ""))
+            listed = re.search(r'(?:such as|e\.g\.|like) (\[[^\]]*\])', spec.get("description", ""))
             if "enum" in spec:
                 example[name] = spec["enum"][0]
             elif spec.get("type") == "integer":
                 example[name] = spec.get("minimum", 1)
+            elif spec.get("type") == "array":
+                example[name] = _listed(listed.group(1)) if listed else ["..."]
             else:
                 example[name] = quoted.group(1) if quoted else "..."
         return json.dumps(example, ensure_ascii=False)
+
+
+def _listed(text: str) -> list[Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return ["..."]
+    return value if isinstance(value, list) else ["..."]
 
 
 def _is_context(hint: Any) -> bool:

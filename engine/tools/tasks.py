@@ -22,6 +22,7 @@ from engine.tasks import (
 from engine.tools.registry import ToolContext, ToolResult
 
 SUMMARY_CHARS = 300  # a one-line summary (ours: HiAgent asks for one line)
+TITLE_CHARS, DETAILS_CHARS = 200, 4_000  # a name, and what is worth remembering about it (ours)
 CONTENT_REVISIONS = ("title", "details", "parent", "depends_on")  # what makes downstream tasks stale (TME)
 
 
@@ -37,11 +38,22 @@ def _task(board: TaskBoard, task_id: str, what: str = "task") -> Any:
     return task
 
 
+def _check_sizes(title: str | None, details: str | None) -> None:
+    if title is not None and len(title) > TITLE_CHARS:
+        raise ToolInputError(f"title is {len(title):,} characters; name the task in at most {TITLE_CHARS}, and put "
+                             "the rest in details")
+    if details is not None and len(details) > DETAILS_CHARS:
+        raise ToolInputError(f"details are {len(details):,} characters; keep them to {DETAILS_CHARS:,} (where the "
+                             "facts are, not the facts themselves)")
+
+
 def _check_links(board: TaskBoard, task_id: str, parent: str | None, depends_on: list[str]) -> None:
     if parent is not None:
         _task(board, parent, "parent task")
+        if parent == task_id:
+            raise ToolInputError(f"{task_id!r} cannot be its own parent")
         if task_id in lineage(board, parent):  # a task may not sit under itself
-            raise ToolInputError(f"{parent!r} is {task_id!r} or under it: a task cannot be its own parent")
+            raise ToolInputError(f"{parent!r} is under {task_id!r}: a task cannot be put under its own subtask")
     for dependency in depends_on:
         _task(board, dependency, "dependency")
         if dependency == task_id:
@@ -67,6 +79,9 @@ def add_task(ctx: ToolContext, title: str, details: str = "", parent: str | None
     """
     if not title.strip():
         raise ToolInputError('title is empty; name the task, such as "book the venue"')
+    _check_sizes(title, details)
+    parent = parent or None  # models often send "" for "none"
+    depends_on = [dependency for dependency in depends_on if dependency]
     board = task_board(ctx.state)
     task_id = IdAllocator("t", board.index, seed=f"task:{ctx.state.event_count}").next(title)
     _check_links(board, task_id, parent, list(depends_on))
@@ -98,7 +113,8 @@ def update_task(ctx: ToolContext, task_id: str, title: str | None = None, detail
     if status == "done":
         raise ToolInputError("to finish a task, call complete_task with a one-line summary: it records the outcome "
                              "and folds the work behind it")
-    depends_on = list(dict.fromkeys(depends_on)) if depends_on is not None else None
+    _check_sizes(title, details)
+    depends_on = list(dict.fromkeys(d for d in depends_on if d)) if depends_on is not None else None
     given = {"title": title, "details": details, "status": status, "parent": parent, "depends_on": depends_on}
     changes = {key: value for key, value in given.items() if value is not None and value != task_value(task, key)}
     if parent == "":  # to the top level

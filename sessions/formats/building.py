@@ -132,7 +132,7 @@ class Builder:
         clock = _Clock(records[-1].ts if records else conversation.created_at)  # a branch goes on from its parent
         records.append(EventRecord(len(records) + 1, clock.at(None), folder.add(self._origin_event(conversation, forked_from))))
         self._core = None
-        if parent is None and conversation.memory:  # a branch has its parent's memory in the shared prefix
+        if parent is None and (conversation.memory or self.format.name == "letta"):  # a branch: in the prefix
             self._core = CoreMemoryHistory(conversation.memory, memory_calls(conversation.messages),
                                            token_counter(DEFAULT_ENCODING), conversation.warnings)
             for event in self._core.opening():
@@ -228,7 +228,7 @@ class Builder:
         for task_event in todo_events(state, event):  # a todo list the source kept: the task DAG fills
             yield task_event, moment
         if self._core is not None:  # a Letta agent's memory calls: core memory as it stood, archival inserts
-            for memory_event in self._core.after(state, event):
+            for memory_event in self._core.after(state, event, moment):
                 yield memory_event, moment
         if message.folded and event.fragment_id:
             yield FragmentFolded(fragment_id=event.fragment_id), moment

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.brakes.events import BrakeRecord, brake_log
+from engine.memory import core_memory
 from engine.records import format_ts
 from engine.render import fold_marker, render_pieces, summary_header
 from engine.state import ContextState, Message
@@ -281,6 +282,9 @@ def markdown_document(info: dict[str, Any], state: ContextState, encoding: str =
         ]),
         "---",
     ]
+    core = core_memory(state)
+    if core:  # sent first with every request (engine/render.py)
+        head += ["## Core memory", _quoted(prose(core, fences=False).split("\n"))]
     log = brake_log(state)
     sections = [message_section(position, message, counter, log.for_message(message.id))
                 for position, message in enumerate(state.messages, 1)]

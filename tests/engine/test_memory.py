@@ -220,7 +220,72 @@ def test_replay_equals_live_and_refuses_memory_events_that_do_not_fit(tmp_path):
          MemoryDeleted(memory_id="m1")],
         [MemoryInserted(memory_id="m1", memory_type="semantic", content="a"),
          MemoryMerged(memory_id="m2", memory_type="semantic", sources=["m1"], entities=[], description="d")],
+        [MemoryInserted(memory_id="m1", memory_type="semantic", content="a"), MemoryDeleted(memory_id="m1"),
+         MemoryInserted(memory_id="m2", memory_type="semantic", content="b"),
+         MemoryMerged(memory_id="m3", memory_type="semantic", sources=["m1", "m2"], entities=[], description="d")],
+        [MemoryInserted(memory_id="core", memory_type="core", content="a"),
+         MemoryInserted(memory_id="m2", memory_type="semantic", content="b"),
+         MemoryMerged(memory_id="m3", memory_type="semantic", sources=["core", "m2"], entities=[], description="d")],
+        [MemoryInserted(memory_id="m1", memory_type="semantic", content="a"),
+         MemoryInserted(memory_id="m2", memory_type="semantic", content="b"),
+         MemoryMerged(memory_id="core", memory_type="core", sources=["m1", "m2"], entities=[], description="d")],
+        [MemoryInserted(memory_id="", memory_type="semantic", content="a")],
+        [MemoryInserted(memory_id="m1", memory_type="semantic", content="   ")],
+        [MemoryInserted(memory_id="m1", memory_type="semantic", content="a", entities=[f"e{n}" for n in range(51)])],
+        [MemoryInserted(memory_id="core", memory_type="core", content="a"),
+         MemoryUpdated(memory_id="core", content="", previous="a")],
+        [MemoryInserted(memory_id="h1", memory_type="link", content="a", entities=["x", "y"]),
+         MemoryUpdated(memory_id="h1", content="a", previous="a", entities=[])],
     ]
     for events in bad:
         with pytest.raises(ReplayError):
             replay(events)
+
+
+def test_bm25_puts_a_rare_word_above_a_common_one():
+    session = _session()
+    for n in range(6):
+        _insert(session, "semantic", f"meeting notes number {n}")
+    rare = _insert(session, "semantic", "the meeting about the zeppelin")
+    hits = session.call_tool("memory_search", {"query": "meeting zeppelin"})["hits"]
+    assert hits[0]["memory_id"] == rare and hits[0]["score"] > 2 * hits[1]["score"]
+    assert len(hits) == 7  # every memory with "meeting" still counts, below
+
+
+def test_merged_events_keep_their_time_and_entities_are_one_across_unicode_forms():
+    session = _session()
+    first = _insert(session, "episodic", "Ada arrived", entities=["Jos\u00e9"], when="2025-01-01 09:00")
+    second = _insert(session, "episodic", "Ada left", entities=["Jose\u0301", "\u200b", "  "], when="2025-01-02")
+    merged = session.call_tool("memory_merge", {"memory_ids": [first, second], "description": "Ada's visit"})
+    memory = memory_graph(session.state()).get(merged["memory_id"])
+    assert memory.memory_type == "episodic" and memory.when == "2025-01-01 09:00"
+    assert memory.entities == ("Jos\u00e9",)  # the two spellings of José are one; nothing for a lone zero-width space
+
+
+def test_odd_arguments_get_errors_that_say_how_to_fix_them():
+    session = _session()
+    task = session.call_tool("add_task", {"title": "a task", "parent": "", "depends_on": [""]})
+    assert task["task_id"].startswith("t")  # "" from a model means none
+    wrong_kind = session.call_tool("memory_delete", {"memory_id": task["task_id"]})["error"]
+    assert "looks like a task id" in wrong_kind
+    assert "no searchable words" in session.call_tool("memory_search", {"query": "C++ 🍵"})["error"]
+    as_text = session.call_tool("memory_merge", {"memory_ids": "m1", "description": "x"})["error"]
+    assert 'Example of valid arguments: {"memory_ids": ["m1a2b3", "h4c5d6"]' in as_text
+    assert "at most 100" in session.call_tool("memory_insert", {"memory_type": "episodic", "content": "x",
+                                                                "when": "x" * 101})["error"]
+    assert "at most 200" in session.call_tool("add_task", {"title": "x" * 201})["error"]
+    assert "core memory cannot be merged" in session.call_tool(
+        "memory_merge", {"memory_ids": ["core", "mzzzzz"], "description": "x"})["error"]
+
+
+def test_core_memory_opens_a_system_prompt_instead_of_coming_before_it():
+    session = SessionStore(":memory:").create_session("prompted")
+    session.add_message("system", "You plan offsites.")
+    session.add_message("user", "Hi.")
+    _insert(session, "core", "User: Ada.")
+    state = session.state()
+    shown = render(state)
+    assert [m["role"] for m in shown] == ["system", "user"]
+    assert shown[0]["content"] == f"{CORE_MEMORY_HEADER}\nUser: Ada.\n\nYou plan offsites."
+    counter = token_counter()
+    assert stats(state)["rendered_tokens"] == sum(counter.count(m["content"]) + 3 for m in shown) + 3

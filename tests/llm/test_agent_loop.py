@@ -274,3 +274,20 @@ def test_retry_needs_an_unanswered_message(session, model):
         retry_turn(session)
     with pytest.raises(WorkbenchError, match="nothing to retry"):
         retry_turn(SessionStore(":memory:").create_session("empty"))
+
+
+def test_core_memory_a_model_writes_opens_its_next_request(session, model):
+    session.configure(tools="memory")
+    scripted_model.enqueue(
+        model,
+        {"tool_calls": [{"name": "memory_insert",
+                         "arguments": {"memory_type": "core", "content": "The code word is PELICAN."}}]},
+        "Noted in core memory.",
+    )
+    run_turn(session, "Keep the code word in mind.")
+    first, second = scripted_model.requests(model)[-2:]
+    assert "[core memory]" not in first["messages"][0]["content"]
+    system = second["messages"][0]
+    assert system["role"] == "system" and len([m for m in second["messages"] if m["role"] == "system"]) == 1
+    assert system["content"] == "[core memory]\nThe code word is PELICAN.\n\nYou manage your own context."
+    assert [t["function"]["name"] for t in second["tools"]][0] == "memory_insert"

@@ -49,6 +49,10 @@ def test_tasks_and_memory_read_back_what_the_tools_made(tmp_path):
     tool(db, session, "memory_restore", memory_id=fact)
     found = run(db, "memory", session, "--search", "sailing sunday")
     assert found.returncode == 0 and found.stdout.splitlines()[1].split()[1] == fact
+    assert "live memories only" in run(db, "memory", session, "--search", "sailing", "--all").stderr
+    shown = run(db, "show", session).stdout
+    assert "── core memory · system ·" in shown and shown.index("User: Ada.") < shown.index("── Token breakdown ──")
+    assert "core memory " in shown.split("── Token breakdown ──")[1]
 
 
 def test_bad_requests_say_what_was_wrong(tmp_path):

@@ -129,7 +129,8 @@ def test_new_schema_sample_resolves_blocks_and_tools(sample, imported):
     assert session.title == "Loop"
     assert dict(file.messages_by_role) == {"system": 1, "assistant": 1, "tool": 1}
     assert file.folded_messages == 0
-    assert file.warnings == ["Loop: core memory is over 512 tokens; it is cut to fit (the whole blocks stay in the import record)"]
+    assert file.warnings == ["Loop: core memory is over 512 tokens, so it is cut to fit; preferences is cut short; "
+                             "left out: scratchpad, soul (the whole blocks stay in the import record)"]
     state = session.state()
     origin = IMPORTS.slice_of(state)
     assert origin.model == "claude-sonnet-4-5-20250929" and origin.source_id == "agent-0"

@@ -292,3 +292,14 @@ def test_export_needs_a_path_unless_it_sends(busy):
         export_session(session, "parquet", None)
     with pytest.raises(WorkbenchError, match="--otlp-endpoint goes with --format otlp, not markdown"):
         export_session(session, "markdown", "x.md", otlp_endpoint="http://localhost:4318")
+
+
+def test_core_memory_heads_the_transcript_and_stays_text(store):
+    session = store.create_session("remembered")
+    session.add_message("user", "Hi.")
+    session.call_tool("memory_insert", {"memory_type": "core", "content": "User: Ada.\n<script>alert(1)</script>"})
+    text = markdown_document(session.info(), session.state())
+    assert "## Core memory\n\n> User: Ada.\n> &lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert text.index("## Core memory") < text.index("Hi.")
+    html = markdown_it.MarkdownIt("commonmark", {"html": True}).render(text)
+    assert "script" not in _tags(html).tags

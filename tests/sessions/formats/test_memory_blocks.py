@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 from engine import render
-from engine.memory import CORE_MEMORY_TOKENS, core_memory, memory_graph
+from engine.memory import CORE_MEMORY_TOKENS, TRUNCATED, core_memory, memory_graph, within_bound
 from engine.render import CORE_MEMORY_HEADER
 from engine.tokens import token_counter
-from sessions.formats.memory_blocks import TRUNCATED, within_bound
 
 
 def _call(call_id: str, name: str, **arguments) -> dict:
@@ -52,13 +51,18 @@ def test_the_real_sample_shows_core_memory_as_it_changed(sample, imported):
 
 def test_an_over_long_core_memory_is_cut_to_512_tokens_and_said(sample, imported):
     report, (session,) = imported(sample("letta-agent-file/agent-file/loop.af"))
-    assert any("over 512 tokens" in warning for warning in report.files[0].warnings)
+    (warning,) = [w for w in report.files[0].warnings if "over 512 tokens" in w]
     text = core_memory(session.state())
     assert text.endswith(TRUNCATED) and text.startswith("<about_user>")
     assert token_counter().count(text) <= CORE_MEMORY_TOKENS
+    assert "left out: " in warning and "soul" in warning.split("left out: ")[1]  # the blocks past the cut are named
     counter = token_counter()
     cut, was_cut = within_bound("word " * 2_000, counter)
-    assert was_cut and counter.count(cut) <= CORE_MEMORY_TOKENS and counter.count(cut + " word") > CORE_MEMORY_TOKENS - 20
+    assert was_cut and counter.count(cut) <= CORE_MEMORY_TOKENS and counter.count(cut) > CORE_MEMORY_TOKENS - 20
+    assert cut.endswith("word" + TRUNCATED)  # at a word
+    chinese, _ = within_bound("记忆" * 800, counter)  # no spaces at all: cut at a token, never emptied
+    assert chinese.startswith("记忆记忆") and len(chinese) > 200 and counter.count(chinese) <= CORE_MEMORY_TOKENS
+    assert "\ufffd" not in chinese
     assert within_bound("short", counter) == ("short", False)
 
 
@@ -77,13 +81,55 @@ def test_appends_and_replaces_are_undone_to_the_first_blocks(write, imported):
 
 
 def test_a_call_that_cannot_be_traced_keeps_the_final_blocks_from_the_start(write, imported):
-    blocks = [{"id": "b0", "label": "human", "value": "Name: Ada"}]
-    calls = [_call("c1", "core_memory_replace", label="human", old_content="Name: Bo", new_content="Name: Cy")]
+    blocks = [{"id": "b0", "label": "human", "value": "Name: Ada\nCity: Oslo"}]
+    calls = [_call("c1", "core_memory_append", label="human", content="City: Oslo"),  # traceable alone
+             _call("c2", "core_memory_replace", label="human", old_content="Name: Bo", new_content="Name: Cy")]
     report, (session,) = imported(write("pip.af", _agent_file(blocks, calls)))
     assert any("could not be traced back" in warning for warning in report.files[0].warnings)
-    assert {text for text in _core_by_step(session) if text} == {"<human>\nName: Ada\n</human>"}
+    assert {text for text in _core_by_step(session) if text} == {"<human>\nName: Ada\nCity: Oslo\n</human>"}
     kinds = [r.event.kind for r in session.records()]
     assert kinds.count("memory_inserted") == 1 and "memory_updated" not in kinds
+
+
+def test_a_replacement_whose_text_is_in_the_block_twice_is_not_guessed(write, imported):
+    blocks = [{"id": "b0", "label": "human", "value": "Likes: tea\nShop: the tea room"}]
+    calls = [_call("c1", "core_memory_replace", label="human", old_content="coffee", new_content="tea")]
+    report, (session,) = imported(write("pip.af", _agent_file(blocks, calls)))
+    assert any("could not be traced back" in warning for warning in report.files[0].warnings)
+    assert "coffee" not in "".join(_core_by_step(session))
+
+
+def test_emptied_blocks_clear_core_memory_and_a_new_text_brings_it_back(write, imported):
+    blocks = [{"id": "b0", "label": "human", "value": "Name: Cy"}]
+    calls = [_call("c1", "core_memory_replace", label="human", old_content="Name: Ada", new_content="Name: Bo"),
+             _call("c2", "memory_replace", label="human", old_str="Name: Bo", new_str=" "),
+             _call("c3", "memory_replace", label="human", old_str=" ", new_str="Name: Cy")]
+    blocks[0]["value"] = "Name: Cy"
+    report, (session,) = imported(write("pip.af", _agent_file(blocks, calls)))
+    assert report.files[0].warnings == []
+    kinds = [r.event.kind for r in session.records() if r.event.kind.startswith("memory_")]
+    assert kinds == ["memory_inserted", "memory_updated", "memory_deleted", "memory_restored", "memory_updated"]
+    assert core_memory(session.state()) == "<human>\nName: Cy\n</human>"
+    assert session.call_tool("memory_update", {"memory_id": "core", "content": "Name: Di"})["memory_id"] == "core"
+
+
+def test_odd_blocks_are_kept_under_a_label_of_their_own_and_said(write, imported):
+    blocks = [{"id": "b0", "label": "human", "value": "Name: Ada"}, {"id": "b1", "label": "human", "value": "Tea"},
+              {"id": "b2", "value": "no label"}, {"id": "b3", "label": "numbers", "value": [1, 2]}]
+    report, (session,) = imported(write("pip.af", _agent_file(blocks, [])))
+    text = core_memory(session.state())
+    assert "<human>\nName: Ada" in text and "<human-2>\nTea" in text and "<block 3>\nno label" in text
+    assert "<numbers>\n[1, 2]" in text
+    warnings = " ".join(report.files[0].warnings)
+    assert "labelled 'human'" in warnings and "no label" in warnings and "not text" in warnings
+
+
+def test_archival_inserts_are_kept_without_any_block(write, imported):
+    calls = [_call("c1", "archival_memory_insert", content="Ada moved to Oslo")]
+    _, (session,) = imported(write("pip.af", _agent_file([], calls)))
+    (archived,) = memory_graph(session.state()).live()
+    assert archived.memory_type == "semantic" and archived.content == "Ada moved to Oslo"
+    assert archived.recorded_at is not None and core_memory(session.state()) == ""
 
 
 def test_an_agent_without_blocks_has_no_core_memory(write, imported):
