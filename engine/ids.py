@@ -9,7 +9,14 @@ id is re-derived with a counter until it is free; that too is deterministic.
 from __future__ import annotations
 
 import hashlib
-from typing import Container
+from typing import Annotated, Container
+
+from pydantic import Field
+
+
+RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+"""An id as an event names it: letters, digits, `_` and `-`, so an id read from a file (a trace
+someone edited) can never carry markup into a page or a terminal."""
 
 
 def derive_id(prefix: str, seed: str, taken: Container[str]) -> str:

@@ -29,6 +29,7 @@ from pydantic import Field
 
 from engine.errors import ReplayError
 from engine.events import Event
+from engine.ids import RecordId
 from engine.state import ContextState
 from engine.subsystem import Subsystem, upserted
 
@@ -42,47 +43,47 @@ ENTITY_CHARS = 120
 
 class MemoryInserted(Event):
     kind: Literal["memory_inserted"] = "memory_inserted"
-    memory_id: str
+    memory_id: RecordId
     memory_type: MemoryType
     content: str
     entities: list[str] = Field(default_factory=list)
-    message_id: str | None = None  # the last message in the context when it was written
+    message_id: RecordId | None = None  # the last message in the context when it was written
     recorded_at: str | None = None  # ISO time it was written
     occurred_at: str | None = None  # for an episodic memory: when the event happened, as given
 
 
 class MemoryUpdated(Event):
     kind: Literal["memory_updated"] = "memory_updated"
-    memory_id: str
+    memory_id: RecordId
     content: str
     previous: str
     entities: list[str] | None = None  # the new entities; None leaves them as they were
     previous_entities: list[str] | None = None
-    message_id: str | None = None
+    message_id: RecordId | None = None
 
 
 class MemoryDeleted(Event):
     kind: Literal["memory_deleted"] = "memory_deleted"
-    memory_id: str
-    message_id: str | None = None
+    memory_id: RecordId
+    message_id: RecordId | None = None
 
 
 class MemoryRestored(Event):
     kind: Literal["memory_restored"] = "memory_restored"
-    memory_id: str
-    message_id: str | None = None
+    memory_id: RecordId
+    message_id: RecordId | None = None
 
 
 class MemoryMerged(Event):
     """HGMem's merge: `sources` become one memory over the union of their entities."""
 
     kind: Literal["memory_merged"] = "memory_merged"
-    memory_id: str  # the new memory
+    memory_id: RecordId  # the new memory
     memory_type: MemoryType
-    sources: list[str]
+    sources: list[RecordId]
     entities: list[str]
     description: str
-    message_id: str | None = None
+    message_id: RecordId | None = None
     recorded_at: str | None = None
     occurred_at: str | None = None  # merged events: the time of the first source that has one
 

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from engine.errors import ReplayError
 from engine.events import Event
+from engine.ids import RecordId
 from engine.state import ContextState
 from engine.subsystem import Subsystem, upserted
 
@@ -36,30 +37,30 @@ REVISABLE = ("title", "details", "status", "parent", "depends_on")
 
 class TaskAdded(Event):
     kind: Literal["task_added"] = "task_added"
-    task_id: str
+    task_id: RecordId
     title: str
     details: str = ""
-    parent: str | None = None
-    depends_on: list[str] = Field(default_factory=list)
+    parent: RecordId | None = None
+    depends_on: list[RecordId] = Field(default_factory=list)
     status: TaskStatus = "open"
-    message_id: str | None = None  # the last message in the context when the task was made
+    message_id: RecordId | None = None  # the last message in the context when the task was made
 
 
 class TaskRevised(Event):
     kind: Literal["task_revised"] = "task_revised"
-    task_id: str
+    task_id: RecordId
     changes: dict[str, Any]  # field -> new value (title, details, status, parent, depends_on)
     previous: dict[str, Any]  # field -> the value it replaced
-    made_stale: list[str] = Field(default_factory=list)  # tasks downstream, marked stale by this revision
-    message_id: str | None = None
+    made_stale: list[RecordId] = Field(default_factory=list)  # tasks downstream, marked stale by this revision
+    message_id: RecordId | None = None
 
 
 class TaskCompleted(Event):
     kind: Literal["task_completed"] = "task_completed"
-    task_id: str
+    task_id: RecordId
     summary: str
-    folded_messages: list[str] = Field(default_factory=list)  # the work the summary stands for
-    message_id: str | None = None
+    folded_messages: list[RecordId] = Field(default_factory=list)  # the work the summary stands for
+    message_id: RecordId | None = None
 
 
 @dataclass(frozen=True, slots=True)

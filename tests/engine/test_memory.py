@@ -5,6 +5,7 @@ history, BM25 search, and replay equal to live for every memory event."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from engine import render, stats
 from engine.errors import ReplayError
@@ -229,7 +230,6 @@ def test_replay_equals_live_and_refuses_memory_events_that_do_not_fit(tmp_path):
         [MemoryInserted(memory_id="m1", memory_type="semantic", content="a"),
          MemoryInserted(memory_id="m2", memory_type="semantic", content="b"),
          MemoryMerged(memory_id="core", memory_type="core", sources=["m1", "m2"], entities=[], description="d")],
-        [MemoryInserted(memory_id="", memory_type="semantic", content="a")],
         [MemoryInserted(memory_id="m1", memory_type="semantic", content="   ")],
         [MemoryInserted(memory_id="m1", memory_type="semantic", content="a", entities=[f"e{n}" for n in range(51)])],
         [MemoryInserted(memory_id="core", memory_type="core", content="a"),
@@ -240,6 +240,9 @@ def test_replay_equals_live_and_refuses_memory_events_that_do_not_fit(tmp_path):
     for events in bad:
         with pytest.raises(ReplayError):
             replay(events)
+    for odd_id in ("", "m1`![x](http://evil.example/x.png)`", "m 1", "x" * 41):  # read back from a file: refused
+        with pytest.raises(ValidationError, match="memory_id"):
+            MemoryInserted(memory_id=odd_id, memory_type="semantic", content="a")
 
 
 def test_bm25_puts_a_rare_word_above_a_common_one():

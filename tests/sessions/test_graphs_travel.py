@@ -65,3 +65,19 @@ def test_a_fork_keeps_the_graphs_as_they_were_at_its_step():
     assert len(memories.live()) == 3 and core_memory(fork.state()) == "Ada chairs the offsite."
     fork.call_tool("memory_update", {"memory_id": "core", "content": "Bo chairs it now."})
     assert core_memory(session.state()) == "Ada chairs the offsite."  # the original is not touched
+
+
+def test_a_trace_whose_task_id_carries_markup_is_refused(tmp_path):
+    import pytest
+
+    from engine import WorkbenchError
+
+    store = SessionStore(":memory:")
+    session, _ = _busy(store)
+    path = session.export(tmp_path / "trace.jsonl")
+    task_id = task_board(session.state()).tasks[0].id
+    crafted = tmp_path / "crafted.jsonl"
+    crafted.write_text(path.read_text().replace(task_id, "a`![t](http://evil.example/track.png)`"))
+    with pytest.raises(WorkbenchError, match="task_id"):
+        store.import_session(crafted)
+    assert len(store.list_sessions()) == 1  # nothing was imported
