@@ -48,12 +48,28 @@ def _stem(word: str) -> str:
     return word
 
 
+# Chinese and Japanese write words without spaces between them, so `\w+` takes a whole sentence
+# for one word; their runs become overlapping character pairs (the bigrams CJK search engines
+# index), so "绿茶" finds "用户喜欢喝绿茶".
+_CJK_RUN = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+
+
+def _pieces(word: str) -> list[str]:
+    if word.isascii() or not _CJK_RUN.search(word):
+        return [_stem(word)] if word not in STOPWORDS and (len(word) > 1 or word.isdigit()) else []
+    found: list[str] = []
+    for part in _CJK_RUN.split(word):
+        if not part:
+            continue
+        if _CJK_RUN.fullmatch(part):
+            found += [part] if len(part) == 1 else [part[i : i + 2] for i in range(len(part) - 1)]
+        else:
+            found += _pieces(part)
+    return found
+
+
 def terms(text: str) -> list[str]:
-    return [
-        _stem(word)
-        for word in (w.lower() for w in _WORDS.findall(text))
-        if word not in STOPWORDS and (len(word) > 1 or word.isdigit())
-    ]
+    return [piece for word in _WORDS.findall(text) for piece in _pieces(word.lower())]
 
 
 def split_units(text: str) -> list[str]:

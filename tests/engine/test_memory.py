@@ -292,3 +292,13 @@ def test_core_memory_opens_a_system_prompt_instead_of_coming_before_it():
     assert shown[0]["content"] == f"{CORE_MEMORY_HEADER}\nUser: Ada.\n\nYou plan offsites."
     counter = token_counter()
     assert stats(state)["rendered_tokens"] == sum(counter.count(m["content"]) + 3 for m in shown) + 3
+
+
+def test_chinese_and_japanese_memories_are_found_by_their_words():
+    session = _session()
+    tea = _insert(session, "semantic", "用户喜欢喝绿茶", entities=["用户"])
+    _insert(session, "semantic", "用户住在上海", entities=["用户"])
+    tokyo = _insert(session, "episodic", "会議は東京で開かれた")
+    assert [h["memory_id"] for h in session.call_tool("memory_search", {"query": "绿茶"})["hits"]] == [tea]
+    assert session.call_tool("memory_search", {"query": "東京"})["hits"][0]["memory_id"] == tokyo
+    assert len(session.call_tool("memory_search", {"query": "用户"})["hits"]) == 2
