@@ -11,6 +11,7 @@ from components.app_state import engine_errors, require_session, select_session,
 from components.diff_view import render_diff
 from components.event_view import brake_steps, compaction_steps, render_event, render_timeline
 from components.flash import flash
+from components.follow import chosen_replay_step, keep_replay_step, replay_step_key
 from components.plain import plain
 from components.reasoning_timeline import render_reasoning_panel
 from components.reasoning_view import render_reasoning
@@ -25,7 +26,7 @@ from sessions.service import Workbench
 
 service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
-STEP = f"replay_step-{session.id}"  # each session keeps its own position
+STEP = replay_step_key(session.id)  # the slider's key: Streamlit drops it on pages that do not draw it
 records = session.records()
 st.title("Replay")
 st.caption(f"{plain(session.title)} · {len(records)} events")
@@ -34,7 +35,10 @@ if not records:
     st.stop()
 
 last = len(records)
-if st.session_state.get(STEP) is None or st.session_state[STEP] > last:
+if st.session_state.get(STEP) is None:  # first visit, or back from another page: the step last chosen
+    kept = chosen_replay_step(session.id)
+    st.session_state[STEP] = last if kept is None else kept
+if st.session_state[STEP] > last:
     st.session_state[STEP] = last
 
 
@@ -70,6 +74,7 @@ if brakes:  # where a brake cut the reasoning, warned of a tool loop, or observe
         jumps[position].button(f"Brake ({detector}) at step {seq}", key=f"brake-{seq}", help=plain(text),
                                on_click=jump_to, args=(seq,), width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
+keep_replay_step(session.id, at)  # what Tasks and Memory follow, and where this page opens next time
 
 if at:
     render_event(records[at - 1])

@@ -117,7 +117,7 @@ def test_following_replay_shows_the_board_as_it_was_at_that_step(app, db):
     step = int(ids["before_revision"])
     earlier, _ = _board(db, session_id, step)
     at = _open(app, session_id)
-    at.session_state[f"replay_step-{session_id}"] = step  # where the Replay page's slider stands
+    at.session_state[f"replay_at-{session_id}"] = step  # the step the Replay page keeps (components/follow.py)
     at.toggle(key=f"tasks_follow-{session_id}").set_value(True).run()
     assert not at.exception, at.exception
     assert progress(earlier) == "0 of 8 done, 0 active, 6 blocked"
@@ -126,7 +126,7 @@ def test_following_replay_shows_the_board_as_it_was_at_that_step(app, db):
     at.selectbox(key=f"tasks_pick-{session_id}").set_value(ids["dates"]).run()
     assert any(c.value == "Never revised." for c in at.caption)  # the revision came after that step
 
-    at.session_state[f"replay_step-{session_id}"] = 1  # before the first task
+    at.session_state[f"replay_at-{session_id}"] = 1  # before the first task
     at.run()
     assert "No tasks yet at this step." in at.info[0].value
     at.toggle(key=f"tasks_follow-{session_id}").set_value(False).run()
