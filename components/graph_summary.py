@@ -1,14 +1,28 @@
 """One line under the Chat page's token bar: where the task DAG and the memory graph stand, with
-links to their pages. It is drawn from the state the page shows, so it moves with every turn."""
+links to their pages. It is drawn from the state the page shows, so it moves with every turn.
+
+`memory_summary` words the live memories the same way here and on the Memory page: the core
+memory apart (it is one text always at the top of the context, not a memory among others), with
+its size in tokens, as the Memory page's core panel counts it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine.memory import core_memory, memory_graph
+from engine.memory import CORE_ID, MemoryGraph, memory_graph
 from engine.state import ContextState
 from engine.tasks import progress, task_board
 from engine.tokens import TokenCounter
+
+
+def memory_summary(graph: MemoryGraph, counter: TokenCounter) -> str:
+    """The live memories in words, such as "6 memories + core memory (45 tokens)"."""
+    live = [memory for memory in graph.live() if memory.id != CORE_ID]
+    words = f"{len(live):,} {'memory' if len(live) == 1 else 'memories'}"
+    core = graph.get(CORE_ID)
+    if core is not None and core.live and core.content:
+        words += f" + core memory ({counter.count(core.content):,} tokens)"
+    return words
 
 
 def render_graph_summary(state: ContextState, counter: TokenCounter) -> None:
@@ -20,7 +34,4 @@ def render_graph_summary(state: ContextState, counter: TokenCounter) -> None:
     if board.tasks:
         columns[0].page_link("pages/tasks.py", label=f"Tasks: {progress(board)}", icon=":material/account_tree:")
     if graph.memories:
-        live = [m for m in graph.live() if m.memory_type != "core"]
-        core = core_memory(state)
-        core_part = f", core memory {counter.count(core)} tokens" if core else ""
-        columns[1].page_link("pages/memory.py", label=f"Memory: {len(live)} {'memory' if len(live) == 1 else 'memories'}{core_part}", icon=":material/hub:")
+        columns[1].page_link("pages/memory.py", label=f"Memory: {memory_summary(graph, counter)}", icon=":material/hub:")

@@ -39,6 +39,8 @@ PALETTE: dict[str, tuple[str, str, str]] = {
     "link": ("#e8d7ff", "#8250df", "a link: joins entities with a description"),
 }
 GONE = ("#eaeef2", "#8c959f", "deleted or merged (shown when asked)")
+DELETED_MARK = "✕ "  # starts a deleted memory's label (the legend shows both marks)
+MERGED_MARK = "⇢ "  # starts a merged one's: it lives on in the memory it was merged into
 ENTITY = ("#fff8c5", "#9a6700", "an entity a memory names")
 EDGE = "#8c959f"
 GONE_EDGE = "#afb8c1"
@@ -150,7 +152,7 @@ def memory_drawing(graph: MemoryGraph, chosen: MemoryFilter = MemoryFilter()) ->
         if memory.id not in drawn:
             continue
         fill, outline, _ = PALETTE.get(memory.memory_type, GONE) if memory.live else GONE
-        mark = "" if memory.live else ("✕ " if memory.status == "deleted" else "⇢ ")
+        mark = "" if memory.live else (DELETED_MARK if memory.status == "deleted" else MERGED_MARK)
         nodes.append(GraphNode(
             id=memory.id, label=mark + one_line(memory.content, LABEL_CHARS), title=memory_tooltip(memory),
             details=memory_details(memory), color=fill, border=outline, border_width=2.0 if memory.live else 1.0,

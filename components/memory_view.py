@@ -18,9 +18,13 @@ from typing import Any
 
 import streamlit as st
 
+from components.actions import CallTool
+from components.flash import flash
+from components.follow import open_on_context
 from components.intents import Intent
-from components.memory_graph import ENTITY, GONE, PALETTE, MemoryFilter, drawn_entities, filtered_graph, written_steps
+from components.memory_graph import DELETED_MARK, ENTITY, GONE, MERGED_MARK, PALETTE, MemoryFilter, drawn_entities, filtered_graph, written_steps
 from components.plain import plain
+from engine import WorkbenchError
 from engine.memory import CORE_ID, CORE_MEMORY_TOKENS, MEMORY_TYPES, Memory, MemoryGraph, memory_graph
 from engine.render import core_memory_message
 from engine.state import ContextState
@@ -66,14 +70,43 @@ def render_core_panel(state: ContextState, encoding: str, editable: bool, key: s
     if not editable:
         st.caption("Turn off “Follow the Replay step” to change memories: changes apply to the latest step.")
         return None
-    with st.expander("Edit core memory", expanded=not text):
-        version = len(core.history) if core is not None else 0
+    version = len(core.history) if core is not None else 0
+    text_key = f"{key}-text-{version}"  # a saved change starts a fresh box holding the new text
+    refused = st.session_state.get(_refused_key(key))
+    # shown while the box still holds the refused text: not after a good save, a page switch or a new try
+    refusal = refused["error"] if refused and refused["text"] == st.session_state.get(text_key) else None
+    with st.expander("Edit core memory", expanded=not text or refusal is not None):
+        if refusal is not None:  # here, beside the text to fix, and only here (no notice at the top)
+            st.error(plain(refusal), icon=":material/error:")
         with st.form(f"{key}-form", border=False):
-            new_text = st.text_area("Core memory text", value=text, height=220, key=f"{key}-text-{version}",
+            new_text = st.text_area("Core memory text", value=text, height=220, key=text_key,
                                     help=f"at most {CORE_MEMORY_TOKENS} tokens; saved with memory_update(\"core\", ...)")
             if st.form_submit_button("Save core memory", type="primary", icon=":material/save:", key=f"{key}-save"):
                 return Intent("memory_update", {"memory_id": CORE_ID, "content": new_text})
     return None
+
+
+def _refused_key(key: str) -> str:
+    return f"{key}-refused"
+
+
+def run_core_save(call_tool: CallTool, intent: Intent | None, key: str) -> None:
+    """Run the core form's memory_update as `run_intent` does, except for a refusal (too many
+    tokens, say): it stays in the form, open, beside the text the person typed, once; a notice
+    at the top of the page would be far from the text to fix and would close the form."""
+    if intent is None:
+        return
+    try:
+        with st.spinner(f"{intent.tool} …"):
+            result = call_tool(intent.tool, intent.arguments)
+    except WorkbenchError as exc:
+        result = {"error": str(exc)}
+    if "error" in result:
+        st.session_state[_refused_key(key)] = {"error": result["error"], "text": intent.arguments.get("content")}
+    else:
+        st.session_state.pop(_refused_key(key), None)
+        flash("ok", f"Saved {result['memory_id']}.")
+    st.rerun()
 
 
 # ---- history ----------------------------------------------------------------------------------
@@ -136,7 +169,8 @@ def render_legend() -> None:
                 f'{"dashed" if dashed else "solid"} {outline};{shape};margin-right:7px"></span>{what}</span>')
 
     parts = [swatch(fill, outline, name, False) for name, (fill, outline, _) in PALETTE.items()]
-    parts.append(swatch(GONE[0], GONE[1], "deleted or merged", False, dashed=True))
+    parts.append(swatch(GONE[0], GONE[1], f"{DELETED_MARK.strip()} deleted", False, dashed=True))
+    parts.append(swatch(GONE[0], GONE[1], f"{MERGED_MARK.strip()} merged into another", False, dashed=True))
     parts.append(swatch(ENTITY[0], ENTITY[1], "entity", True))
     st.html('<div style="font:13px sans-serif;line-height:1.9;color:#1f2328">◆ memories: '
             + "".join(parts) + " · size grows with the number of links</div>")
@@ -146,6 +180,24 @@ def _keep_valid(key: str, options: list[Any], default: Any) -> None:
     """Reset a widget's remembered value that is no longer among its options (memories come and go)."""
     if key in st.session_state and st.session_state[key] not in options:
         st.session_state[key] = default
+
+
+def _keep_span(key: str, steps: list[int]) -> None:
+    """Keep a chosen range of steps as memories come (or go, following Replay): an end that stood
+    at the first or last step moves with it, so new memories show; one inside snaps to the
+    nearest step still there. The key stays the same, so a live update keeps the choice."""
+    ends_key = f"{key}-ends"
+    old_first, old_last = st.session_state.get(ends_key, (steps[0], steps[-1]))
+    st.session_state[ends_key] = (steps[0], steps[-1])
+    if key not in st.session_state:
+        return
+    low, high = st.session_state[key]
+    low = steps[0] if low <= old_first else next((step for step in steps if step >= low), steps[-1])
+    high = steps[-1] if high >= old_last else next((step for step in reversed(steps) if step <= high), steps[0])
+    if low > high:
+        low, high = steps[0], steps[-1]
+    if (low, high) != tuple(st.session_state[key]):
+        st.session_state[key] = (low, high)
 
 
 def render_filters(graph: MemoryGraph, key: str) -> MemoryFilter:
@@ -158,8 +210,9 @@ def render_filters(graph: MemoryGraph, key: str) -> MemoryFilter:
     steps = written_steps(graph)
     span = None
     if len(steps) > 1:
+        _keep_span(f"{key}-steps", steps)
         span = bottom[0].select_slider("Written between steps", options=steps, value=(steps[0], steps[-1]),
-                                       key=f"{key}-steps-{steps[0]}-{steps[-1]}", format_func=lambda s: f"step {s}",
+                                       key=f"{key}-steps", format_func=lambda s: f"step {s}",
                                        help="the order memories were written (an event's own time is in the list)")
     unfocused = MemoryFilter(tuple(kinds), gone, span)
     names = [EVERY_ENTITY] + [name for name, _ in drawn_entities(filtered_graph(graph, unfocused))]
@@ -248,10 +301,10 @@ def render_memory_details(memory: Memory, state: ContextState, editable: bool) -
     st.markdown(f"**{plain(memory.id)}** · {memory.memory_type} · **{plain(status)}** · "
                 f"written at step {memory.created_seq}")
     st.text(printable(memory.content))
-    facts = {"entities": ", ".join(memory.entities) or "(none)",
-             "when": memory.when or "(no time)",
-             "happened": memory.occurred_at or "(not given)",
-             "recorded": memory.recorded_at or "(not recorded)"}
+    facts = {"entities": ", ".join(memory.entities) or "(none)"}
+    if memory.occurred_at:  # an event's own time, as given; `when` is it, or else the time recorded
+        facts["happened"] = memory.occurred_at
+    facts["recorded"] = memory.recorded_at or "(no time recorded)"
     if memory.merged_from:
         facts["merged from"] = ", ".join(memory.merged_from)
     if memory.merged_into:
@@ -262,8 +315,9 @@ def render_memory_details(memory: Memory, state: ContextState, editable: bool) -
     st.markdown("**The message it came from**")
     st.text(printable(message_excerpt(state, memory.message_id)))
     if memory.message_id and any(message.id == memory.message_id for message in state.messages):
-        st.page_link("pages/context.py", label=f"Open the Context page to read {memory.message_id}",
-                     icon=":material/view_agenda:")
+        if st.button(f"Read {memory.message_id} on the Context page", key=f"memory_source-{memory.id}",
+                     icon=":material/view_agenda:", help="opens the page of messages that holds it, marked"):
+            open_on_context(memory.message_id)
     if not editable:
         return None
     if memory.live:

@@ -1,4 +1,9 @@
-"""Context: what fills the window, and the tools to sculpt it."""
+"""Context: what fills the window, and the tools to sculpt it.
+
+Another page sends a person to one message by putting its id under `context_jump`
+(components/follow.py `open_on_context`): this page takes it once, opens the page of messages
+that holds it and marks it there.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import streamlit as st
 from components.actions import run_intent
 from components.app_state import require_session, selected_session_id
 from components.flash import show_flash
+from components.follow import CONTEXT_JUMP
 from components.message_view import render_message
 from components.model_view import render_model_messages, render_side_by_side
 from components.plain import plain
@@ -22,6 +28,8 @@ from engine.tokens import token_counter
 from sessions.service import Workbench
 
 PAGE_SIZE = 10
+PAGE_KEY = "message_page"
+MARK = "context_jump_target"  # our constant key: the marked message's box, outlined by constant CSS
 
 service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
@@ -30,6 +38,8 @@ st.caption(plain(session.title))
 show_flash()
 
 state = session.state()
+jump = st.session_state.pop(CONTEXT_JUMP, None)  # taken once: the next rerun shows the page as it was left
+position = next((i for i, message in enumerate(state.messages) if message.id == jump), None)
 window = current_window(settings_window(settings_of(state))[1])
 stats = window_stats(state, settings_of(state), window, session.encoding)  # the same state as the rest of the page
 render_token_bar(stats)
@@ -47,13 +57,28 @@ with messages:
     if not state.messages:
         st.info("This session has no messages yet.")
     pages = max(1, math.ceil(len(state.messages) / PAGE_SIZE))
+    if position is not None:
+        st.session_state[PAGE_KEY] = position // PAGE_SIZE + 1
+        where = f" on page {position // PAGE_SIZE + 1} of {pages}" if pages > 1 else ""
+        st.info(f"Showing {plain(jump)}{where}, the message the link pointed to (outlined below).",
+                icon=":material/my_location:")
+    elif jump is not None:
+        st.warning(f"Message {plain(jump)} is not in this session's context.", icon=":material/search_off:")
     if pages > 1:
-        page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} messages each)", 1, pages, 1, key="message_page")
+        if not 1 <= st.session_state.get(PAGE_KEY, 1) <= pages:
+            st.session_state[PAGE_KEY] = 1
+        page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} messages each)", 1, pages, key=PAGE_KEY)
     else:
         page = 1
     counter = token_counter(session.encoding)
     for message in state.messages[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]:
-        run_intent(session.call_tool, render_message(message, counter, stats["reasoning_sent"]))
+        if position is not None and message.id == jump:
+            st.html(f"<style>.st-key-{MARK} {{outline: 3px solid #0969da; outline-offset: 4px; "
+                    "border-radius: 0.5rem}</style>")  # constant CSS: no text of the message in it
+            with st.container(key=MARK):
+                run_intent(session.call_tool, render_message(message, counter, stats["reasoning_sent"]))
+        else:
+            run_intent(session.call_tool, render_message(message, counter, stats["reasoning_sent"]))
 
 with model_view:
     rendered = render(state, session.encoding)  # the same state as everything else on this page

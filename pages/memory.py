@@ -1,7 +1,8 @@
 """Memory: the core memory, the memory graph (entities and the memories that join them), search,
 the list, and one memory's details, history and source.
 
-It follows the log while a chat runs, or the Replay page's step (components/follow.py); a
+It follows the log while a chat runs, or the Replay page's step (components/follow.py: a fixed
+step, so the page stops rerunning and only the caption that says where it stands polls); a
 person's edit, delete and restore go through the same tools a model calls.
 """
 
@@ -13,19 +14,23 @@ from components.actions import run_intent
 from components.app_state import require_session, selected_session_id
 from components.flash import show_flash
 from components.follow import follow_the_log, followed_step
+from components.graph_summary import memory_summary
 from components.graph_view import graph_html, render_graph
 from components.memory_graph import filtered_memories, memory_drawing
 from components.memory_view import (
     render_core_panel, render_filters, render_legend, render_memory_details, render_memory_list, render_search,
+    run_core_save,
 )
 from components.plain import plain
 from engine.memory import memory_graph
 from engine.text import one_line, printable
+from engine.tokens import token_counter
 from sessions.service import Workbench
 
 service = Workbench.shared()
 session = require_session(service.find(selected_session_id()))
 PICK = f"memory_pick-{session.id}"
+CORE = f"core-{session.id}"
 st.title("Memory")
 st.caption(plain(session.title))
 show_flash()
@@ -49,17 +54,17 @@ if not graph.memories:
     st.page_link("pages/chat.py", label="Go to Chat", icon=":material/chat:")
     st.page_link("pages/sessions.py", label="Import on Sessions", icon=":material/folder_open:")
     if editable:
-        run_intent(session.call_tool, render_core_panel(state, session.encoding, editable, key=f"core-{session.id}"))
+        run_core_save(session.call_tool, render_core_panel(state, session.encoding, editable, key=CORE), key=CORE)
     st.stop()
 
 with st.container(border=True):
-    run_intent(session.call_tool, render_core_panel(state, session.encoding, editable, key=f"core-{session.id}"))
+    run_core_save(session.call_tool, render_core_panel(state, session.encoding, editable, key=CORE), key=CORE)
 
 st.subheader("Memory graph", anchor=False)
 chosen = render_filters(graph, key=f"memory_filter-{session.id}")
 shown = filtered_memories(graph, chosen)
-live = sum(memory.live for memory in graph.memories)
-st.caption(f"{len(shown):,} of {len(graph.memories):,} memories shown ({live:,} live).")
+st.caption(f"Live: {memory_summary(graph, token_counter(session.encoding))}. Shown: {len(shown):,} of the "
+           f"{len(graph.memories):,} written (the core memory, deleted and merged ones counted).")
 graph_tab, list_tab = st.tabs(["Graph", "List"])
 clicked = None
 with graph_tab:

@@ -104,7 +104,7 @@ def test_plain_escapes_every_character_markdown_could_use():
     html = markdown_it.MarkdownIt("commonmark", {"html": True}).render(plain(hostile))
     assert "<img" not in html and "<a" not in html and "<script" not in html and "<em>" not in html
     assert "<code>" not in html and "<h1>" not in html
-    assert plain(hostile).replace("\\", "") == hostile
+    assert plain(hostile).replace("\\", "").replace("\u2060", "") == hostile  # a word joiner keeps a URL unlinked
 
 
 def test_an_imported_regeneration_shows_as_a_fork_under_its_conversation(app, db):

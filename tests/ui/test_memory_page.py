@@ -167,10 +167,20 @@ def test_an_over_long_core_memory_is_refused_with_the_tools_error(app, db):
     at.text_area(key=f"core-{session_id}-text-0").input("word " * 600)
     at.button(key=f"core-{session_id}-save").click()
     _run(at)
-    assert any("at most 512 tokens" in error.value for error in at.error)
+    [error] = at.error  # once, and inside the form, which stays open with the text to fix
+    assert "at most 512 tokens" in error.value
+    form = next(expander for expander in at.expander if expander.label == "Edit core memory")
+    assert form.proto.expanded and [e.value for e in form.error] == [error.value]
+    assert at.text_area(key=f"core-{session_id}-text-0").value == "word " * 600
+    assert not at.toast
     events = events_of(db, session_id)
     assert events[-1]["kind"] == "tool_failed"  # as a model's bad call is recorded
     assert at.code[0].value == "The user is Ada, who organises the team offsite."
+    at.text_area(key=f"core-{session_id}-text-0").input("The user is Ada.")  # fixed: saved, the error gone
+    at.button(key=f"core-{session_id}-save").click()
+    _run(at)
+    assert not at.error and at.code[0].value == "The user is Ada."
+    assert not next(expander for expander in at.expander if expander.label == "Edit core memory").proto.expanded
 
 
 def test_delete_then_restore_through_the_pages_buttons(app, db):
@@ -238,13 +248,22 @@ def test_search_goes_through_memory_search_with_scores(app, db):
     assert any("query is empty" in error.value for error in at.error)
 
 
+def choose_on_replay(at, session_id, step):
+    """Go to Replay and move its slider to `step`, as a person does (the step is kept for other pages)."""
+    at.switch_page("pages/replay.py")
+    _run(at).slider(key=f"replay_step-{session_id}").set_value(step)
+    assert _run(at).slider(key=f"replay_step-{session_id}").value == step
+    return at
+
+
 def test_following_replay_shows_a_deleted_memory_as_it_was_before(app, db):
     session_id, ids = seed_memories(db)
-    at = _open(app, session_id)
-    at.session_state[f"replay_step-{session_id}"] = int(ids["before_delete"])
-    at.toggle(key=f"memory_follow-{session_id}").set_value(True)
+    at = choose_on_replay(_open(app, session_id), session_id, int(ids["before_delete"]))
+    at.switch_page("pages/memory.py")
+    _run(at).toggle(key=f"memory_follow-{session_id}").set_value(True)
     _run(at)
-    assert any(f"Replay step {ids['before_delete']} of " in caption.value for caption in at.caption)
+    assert any(f"Replay step {ids['before_delete']} of {int(ids['before_delete']) + 1};" in caption.value
+               for caption in at.caption)
     listing = _listing(at)
     assert listing[listing["id"] == ids["wrong"]].iloc[0]["status"] == "live"
     at = _pick(at, session_id, ids["wrong"])
@@ -252,8 +271,10 @@ def test_following_replay_shows_a_deleted_memory_as_it_was_before(app, db):
     assert f"memory_delete-{ids['wrong']}" not in [button.key for button in at.button]  # the past is read-only
     assert not at.get("text_area")
 
-    at.session_state[f"replay_step-{session_id}"] = 2  # before any memory
+    at = choose_on_replay(at, session_id, 2)  # before any memory; the toggle stays on meanwhile
+    at.switch_page("pages/memory.py")
     _run(at)
+    assert at.toggle(key=f"memory_follow-{session_id}").value is True
     assert "No memories yet at this step." in at.info[0].value
     at.toggle(key=f"memory_follow-{session_id}").set_value(False)
     assert ids["wrong"] not in list(_listing(_run(at))["id"])
@@ -283,8 +304,9 @@ def test_a_letta_import_fills_the_core_panel_and_its_history(app, db):
     history = next(frame.value for frame in at.dataframe if "value before" in frame.value.columns)
     assert list(history["step"]) == [entry["seq"] for entry in core.history]
 
-    at.session_state[f"replay_step-{session.id}"] = core.created_seq  # core memory as Letta first had it
-    at.toggle(key=f"memory_follow-{session.id}").set_value(True)
+    at = choose_on_replay(at, session.id, core.created_seq)  # core memory as Letta first had it
+    at.switch_page("pages/memory.py")
+    _run(at).toggle(key=f"memory_follow-{session.id}").set_value(True)
     _run(at)
     assert at.code[0].value == core.history[0]["content"] != final
 
