@@ -43,14 +43,18 @@ def replay_at_key(session_id: str) -> str:
 
 
 def chosen_replay_step(session_id: str) -> int | None:
-    """The step last shown on the Replay page for this session, or None before any visit."""
+    """The step chosen on the Replay page for this session; None for the latest (or no visit yet)."""
     step = st.session_state.get(replay_at_key(session_id))
     return None if step is None else int(step)
 
 
-def keep_replay_step(session_id: str, step: int) -> None:
-    """Remember `step` as the Replay page's position (the page calls it each time it draws)."""
-    st.session_state[replay_at_key(session_id)] = int(step)
+def keep_replay_step(session_id: str, step: int | None) -> None:
+    """Remember `step` as the Replay page's position (the page calls it each time it draws);
+    None means the latest, so the Replay page opens at the latest again after the session grew."""
+    if step is None:
+        st.session_state.pop(replay_at_key(session_id), None)
+    else:
+        st.session_state[replay_at_key(session_id)] = int(step)
 
 
 def _kept_toggle(label: str, key: str, kept: str, help: str) -> bool:
@@ -85,7 +89,7 @@ def _replay_caption(session: Any, noun: str, at: int, chosen: bool) -> None:
     while what is shown stays at step `at`."""
     session.refresh()
     last = session.last_seq
-    note = "" if chosen else " (no step chosen on the Replay page yet: the latest when the page was drawn)"
+    note = "" if chosen else " (the latest when the page was drawn: no earlier step is chosen on the Replay page)"
     st.caption(f"Showing {noun} at Replay step {at} of {last}{note}; it stays at that step as the session "
                "grows (turn this off to follow the log).")
 

@@ -74,7 +74,7 @@ if brakes:  # where a brake cut the reasoning, warned of a tool loop, or observe
         jumps[position].button(f"Brake ({detector}) at step {seq}", key=f"brake-{seq}", help=plain(text),
                                on_click=jump_to, args=(seq,), width="stretch")
 at = st.slider("Step (events applied)", 0, last, key=STEP)
-keep_replay_step(session.id, at)  # what Tasks and Memory follow, and where this page opens next time
+keep_replay_step(session.id, at if at < last else None)  # what Tasks and Memory follow; the latest stays the latest
 
 if at:
     render_event(records[at - 1])

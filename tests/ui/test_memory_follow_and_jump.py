@@ -45,6 +45,21 @@ def test_the_step_and_the_toggle_outlive_the_pages_that_do_not_draw_them(app, db
     assert any(f"Replay step {step} of {last};" in c for c in _captions(at))
 
 
+def test_replay_left_at_the_latest_opens_at_the_latest_after_the_session_grew(app, db):
+    session_id, _ = seed_memories(db)
+    at = _open(app, session_id)
+    at.switch_page("pages/replay.py")
+    last = _run(at).slider(key=f"replay_step-{session_id}").value
+    at.switch_page("pages/memory.py")
+    _run(at).toggle(key=f"memory_follow-{session_id}").set_value(True)
+    assert any(f"Replay step {last} of {last} (the latest when the page was drawn" in c for c in _captions(_run(at)))
+    with _store(db) as store:
+        store.open_session(session_id).call_tool(
+            "memory_insert", {"memory_type": "semantic", "content": "Bob flies in on Monday", "entities": ["Bob"]})
+    at.switch_page("pages/replay.py")
+    assert _run(at).slider(key=f"replay_step-{session_id}").value == last + 1
+
+
 def test_following_a_step_says_the_session_grew_without_moving(app, db):
     session_id, ids = seed_memories(db)
     step = int(ids["before_delete"])
