@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 
 from components.graph_view import graph_html
 from components.memory_graph import (
-    ENTITY_SHAPE, GONE, MAX_SIZE, MEMORY_SHAPE, PALETTE, MemoryFilter, drawn_entities, filtered_graph, filtered_memories,
-    memory_drawing, memory_tooltip, node_size, written_steps,
+    DELETED_MARK, ENTITY_SHAPE, GONE, MAX_SIZE, MEMORY_SHAPE, PALETTE, MemoryFilter, drawn_entities, filtered_graph, filtered_memories,
+    MERGED_MARK, memory_drawing, memory_tooltip, node_size, written_steps,
 )
 from engine import replay
 from engine.memory import MEMORY_TYPES, MemoryDeleted, MemoryInserted, MemoryMerged, entity_node, memory_graph
@@ -105,7 +105,8 @@ def test_gone_memories_are_hidden_unless_asked_and_then_greyed():
     nodes, edges = memory_drawing(graph, MemoryFilter(include_gone=True))
     drawn = _by_id(nodes)
     assert {"m1", "m2", "m3"} <= set(drawn)
-    for memory_id, mark in (("m2", "✕ "), ("m1", "⇢ "), ("m3", "⇢ ")):
+    assert (DELETED_MARK, MERGED_MARK) == ("✕ ", "⇢ ")  # the marks the page's legend names
+    for memory_id, mark in (("m2", DELETED_MARK), ("m1", MERGED_MARK), ("m3", MERGED_MARK)):
         assert drawn[memory_id].color == GONE[0] and drawn[memory_id].dashed and drawn[memory_id].label.startswith(mark)
     assert not drawn["m9"].dashed and drawn["m9"].color == PALETTE["semantic"][0]
     assert all(edge.dashes for edge in edges if edge.source in ("m1", "m2", "m3"))
