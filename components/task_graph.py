@@ -11,15 +11,20 @@ the critical path, blockers highlighted. So:
   task it rests on was revised) has a dashed outline and a "⚠ stale" line, the outline red
   when it also waits (the progress line counts it as blocked).
 - The critical path (the longest chain of unfinished dependencies, `engine.tasks.critical_path`)
-  in thick purple edges with a purple outline on its tasks.
+  in thick purple edges with a purple outline on its tasks, when it has two tasks or more (one
+  task alone is no path, and every flat todo list would have its first item outlined).
 - Dependency edges are arrows from the task that must be done first; parent links (goal to
   subtask) are dashed grey lines without an arrow, so the tree and the DAG read apart.
+- A done task without a summary says so ("done, no summary"), never "not done yet".
+
+Everything here is plain text for vis (drawn on a canvas or set as innerText), never Markdown.
 """
 
 from __future__ import annotations
 
 import networkx as nx
 
+from components.graph_layout import ROW_GAP, layered_rows
 from components.graph_view import GraphEdge, GraphNode
 from engine.tasks import Task, TaskBoard, blockers, critical_path, dependency_graph, is_blocked
 
@@ -78,6 +83,8 @@ def task_tooltip(board: TaskBoard, task: Task) -> str:
         lines.append("waits for: " + _titles(board, waiting))
     if task.summary:
         lines.append("outcome: " + _cut(task.summary, TOOLTIP_CHARS))
+    elif task.status == "done":
+        lines.append("outcome: (done, no summary)")
     return "\n".join(lines)
 
 
@@ -96,10 +103,18 @@ def task_details(board: TaskBoard, task: Task) -> str:
     return "\n".join(lines)
 
 
+def graph_height(board: TaskBoard) -> int:
+    """The graph's height in px, from its tallest column as drawn: vis spaces rows ROW_GAP + 30
+    apart; a column folded by graph_layout (a flat todo list) is ROW_GAP a row."""
+    rows, folded = layered_rows(list(levels(board).values()))
+    return min(max(110 + (ROW_GAP if folded else ROW_GAP + 30) * rows, 300), 760)
+
+
 def task_graph(board: TaskBoard) -> tuple[list[GraphNode], list[GraphEdge]]:
     """The board's nodes (one per task) and edges (dependencies, then parent links)."""
     depth = levels(board)
     path = critical_path(board)
+    path = path if len(path) >= 2 else []
     on_path = set(path)
     path_edges = set(zip(path, path[1:]))
     nodes = []

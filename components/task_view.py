@@ -1,29 +1,58 @@
 """The task board as text: the progress line, the colour legend, the indented list, and one task's
 details (its history and the message it came from).
 
-Every title, detail, summary and message excerpt is text from a model or a person: it goes
-through `plain()` for the widgets that read Markdown, or into a dataframe, which shows text as text.
-The legend is our own constant HTML (st.html), never task text.
+Every title, detail, summary, message excerpt and id is text from a model, a person or a file:
+it goes through `plain()` for the widgets that read Markdown, or into a dataframe, which shows
+text as text. An id is shown in code style only when it is letters, digits, `_` and `-` (as
+the engine's ids are): a crafted id in an imported trace once closed the backticks around it
+and made the page load a remote image. The legend is our own constant HTML (st.html), never
+task text.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 import streamlit as st
 
+from components.follow import open_on_context
 from components.plain import plain
 from components.task_graph import BLOCKING, CRITICAL, ICONS, PALETTE, PARENT, shown_status
 from engine.state import ContextState
-from engine.tasks import Task, TaskBoard, blockers, progress
+from engine.tasks import Task, TaskBoard, blockers, is_blocked, progress
 
 EXCERPT_CHARS = 400
 LIST_LIMIT = 500  # past this many tasks the list shows the first ones and says how many more
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def code_id(value: object) -> str:
+    """An id for Markdown: in code style when it is only letters, digits, `_` and `-` (nothing
+    there can close the backticks), else escaped as plain text."""
+    text = str(value)
+    return f"`{text}`" if _PLAIN_ID.fullmatch(text) else plain(text)
+
+
+def status_breakdown(board: TaskBoard) -> str | None:
+    """What the progress line's counts overlap on, as counts that add up: each task once, by the
+    status the graph shows; None when nothing overlaps (no stale task waits)."""
+    shown = Counter(shown_status(board, task) for task in board.tasks)
+    waiting = sum(task.status == "stale" and is_blocked(board, task) for task in board.tasks)
+    if not waiting:
+        return None
+    parts = [f"{shown[status]} {status}" for status in PALETTE if shown[status]]
+    return (f"By status as drawn: {', '.join(parts)} ({len(board.tasks)} in all). \"Blocked\" above counts every "
+            f"task waiting on a dependency, so it includes the {waiting} stale {'one' if waiting == 1 else 'ones'} that wait.")
 
 
 def render_progress(board: TaskBoard) -> None:
-    """The one-line summary the model reads too: "12 of 23 done, 3 active, 8 blocked"."""
+    """The one-line summary the model reads too: "12 of 23 done, 3 active, 8 blocked", and, when
+    its counts overlap, a caption with counts that add up."""
     st.markdown(f"**{plain(progress(board))}**")
+    if breakdown := status_breakdown(board):
+        st.caption(breakdown)
 
 
 def render_legend() -> None:
@@ -76,10 +105,10 @@ def task_tree(board: TaskBoard) -> list[tuple[int, Task]]:
 def task_line(board: TaskBoard, task: Task) -> str:
     """One list item in Markdown, every piece of task text escaped."""
     status = shown_status(board, task)
-    line = f"{ICONS[status]} **{plain(task.title)}** · `{task.id}` · {status}"
+    line = f"{ICONS[status]} **{plain(task.title)}** · {code_id(task.id)} · {status}"
     waiting = blockers(board, task)
     if waiting and task.status != "done":
-        line += " · waits for " + ", ".join(f"`{plain(task_id)}`" for task_id in waiting)
+        line += " · waits for " + ", ".join(code_id(task_id) for task_id in waiting)
     if task.summary:
         line += f" · outcome: {plain(' '.join(task.summary.split()))}"
     return line
@@ -128,26 +157,40 @@ def message_excerpt(state: ContextState, message_id: str | None) -> str:
     return f"{message_id} · {found.role}: {excerpt or '(no text)'}"
 
 
+def _one_line(text: str) -> str:
+    return plain(" ".join(text.split()))
+
+
 def _named(board: TaskBoard, ids) -> str:
-    return ", ".join(f"{task_id} ({board.get(task_id).title})" if board.get(task_id) else task_id for task_id in ids)
+    """Markdown: each id with its task's title, both escaped."""
+    return ", ".join(f"{plain(task_id)} ({_one_line(board.get(task_id).title)})" if board.get(task_id)
+                     else plain(task_id) for task_id in ids)
+
+
+def outcome(task: Task) -> str:
+    """The task's summary, or what stands in for one."""
+    if task.summary:
+        return task.summary
+    return "(done, no summary)" if task.status == "done" else "(not done yet)"
 
 
 def render_task_details(board: TaskBoard, task: Task, state: ContextState) -> None:
-    """A picked task: title, status, links, details, outcome, history and its source message."""
+    """A picked task: title, status, links, details, outcome, history and its source message,
+    with a button that opens that message on the Context page."""
     status = shown_status(board, task)
     st.subheader(plain(task.title), anchor=False)
-    recorded = "" if status == task.status else f" (recorded: {task.status})"
-    st.markdown(f"{ICONS[status]} **{status}**{recorded} · `{task.id}` · added at step {task.created_seq}")
-    facts = {
+    recorded = "" if status == task.status else f" (recorded: {plain(task.status)})"
+    st.markdown(f"{ICONS[status]} **{status}**{recorded} · {code_id(task.id)} · added at step {task.created_seq}")
+    facts = {  # Markdown, every piece escaped
         "part of": _named(board, [task.parent]) if task.parent else "(a top-level goal)",
         "depends on": _named(board, task.depends_on) or "(nothing)",
         "waits for": (_named(board, blockers(board, task)) or "(nothing)") if task.status != "done" else "(done)",
-        "details": task.details or "(none)",
-        "outcome": task.summary or "(not done yet)",
+        "details": _one_line(task.details) or "(none)",
+        "outcome": _one_line(outcome(task)),
     }
     if task.folded_messages:
-        facts["folded behind the outcome"] = ", ".join(task.folded_messages)
-    st.markdown("  \n".join(f"**{key}:** {plain(' '.join(value.split()))}" for key, value in facts.items()))
+        facts["folded behind the outcome"] = ", ".join(plain(message_id) for message_id in task.folded_messages)
+    st.markdown("  \n".join(f"**{key}:** {value}" for key, value in facts.items()))
     st.markdown("**History**")
     rows = history_rows(task)
     if rows:
@@ -156,3 +199,7 @@ def render_task_details(board: TaskBoard, task: Task, state: ContextState) -> No
         st.caption("Never revised.")
     st.markdown("**The message it came from**")
     st.text(message_excerpt(state, task.message_id))
+    if task.message_id and any(message.id == task.message_id for message in state.messages):
+        if st.button(f"Read {plain(task.message_id)} on the Context page", key=f"task_source-{task.id}",
+                     icon=":material/view_agenda:", help="opens the page of messages that holds it, marked"):
+            open_on_context(task.message_id)

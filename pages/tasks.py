@@ -2,12 +2,11 @@
 
 It follows the log: while a chat runs (in this tab, another tab or another process), a small
 fragment polls the session's last event number and reruns the page only when it moved. With
-"Follow the Replay step" on, it shows the board as it was at the Replay page's step instead.
+"Follow the Replay step" on, it shows the board as it was at the Replay page's step instead. A
+task's source message opens on the Context page (components/follow.py `open_on_context`).
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 import streamlit as st
 
@@ -15,7 +14,7 @@ from components.app_state import require_session, selected_session_id
 from components.follow import follow_the_log, followed_step
 from components.graph_view import graph_html, render_graph
 from components.plain import plain
-from components.task_graph import levels, task_graph
+from components.task_graph import graph_height, task_graph
 from components.task_view import render_legend, render_progress, render_task_details, render_task_list
 from engine.tasks import task_board
 from engine.text import printable
@@ -50,12 +49,12 @@ render_progress(board)
 graph_tab, list_tab = st.tabs(["Graph", "List"])
 with graph_tab:
     render_legend()
-    rows = max(Counter(levels(board).values()).values(), default=1)  # the tallest column
-    height = min(max(120 + 90 * rows, 300), 760)
+    height = graph_height(board)
     nodes, edges = task_graph(board)
     clicked = render_graph(graph_html(nodes, edges, height=height, channel="tasks"), height,
                            channel="tasks", alt="task graph")
-    st.caption("Hover a task for a summary; click it to open its details here and below. Drag to pan, scroll to zoom.")
+    st.caption("Hover a task for a summary; click it to open its details here and below (× closes them). "
+               "Drag to pan, scroll to zoom: the view is kept while the board grows.")
 with list_tab:
     render_task_list(board)
 

@@ -1,16 +1,21 @@
-"""components/graph_view.py: the pyvis HTML draws offline, escapes text, and stops physics past a size."""
+"""components/graph_view.py: the pyvis HTML draws offline, escapes text, places force drawings in
+Python (steady from one draw to the next), and folds tall columns."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from html.parser import HTMLParser
 
 import pytest
 
-from components.graph_layout import LAYER_GAP, SPRING_LIMIT, layered_positions, spring_positions
+from components import graph_layout, graph_view
+from components.graph_layout import (
+    FOLD_MIN, LAYER_GAP, ROW_GAP, SPRING_LIMIT, fold_rows, layered_positions, layered_rows, spring_positions,
+)
 from components.graph_view import (
-    HIERARCHY_LIMIT, PHYSICS_LIMIT, GraphEdge, GraphNode, graph_html, remote_references, script_json,
+    HIERARCHY_LIMIT, LARGE, MIN_SCALE, GraphEdge, GraphNode, graph_html, remote_references, script_json,
 )
 
 EVIL = "</script><img src=x onerror=alert(1)>"
@@ -50,8 +55,8 @@ class _Tags(HTMLParser):
             self.scripts.append(data)
 
 
-def _chain(count: int, **node) -> tuple[list[GraphNode], list[GraphEdge]]:
-    nodes = [GraphNode(f"n{i}", f"node {i}", level=i % 7, **node) for i in range(count)]
+def _chain(count: int, depth: int = 7, **node) -> tuple[list[GraphNode], list[GraphEdge]]:
+    nodes = [GraphNode(f"n{i}", f"node {i}", level=i % depth, **node) for i in range(count)]
     return nodes, [GraphEdge(f"n{i}", f"n{i + 1}") for i in range(count - 1)]
 
 
@@ -92,23 +97,43 @@ def test_script_json_escapes_every_character_that_could_end_a_script():
     assert json.loads(text) == {"x": "</script>&'\u2028"}
 
 
-def test_physics_runs_below_the_limit_and_stops_past_it():
-    small = graph_html(*_chain(PHYSICS_LIMIT), layout="force")
-    assert _options(small)["physics"]["enabled"] is True
-    assert all("x" not in node for node in _data(small, "nodes"))  # vis places them
-    big = graph_html(*_chain(PHYSICS_LIMIT + 1), layout="force")
-    assert _options(big)["physics"] == {"enabled": False}
-    placed = _data(big, "nodes")
+def _fresh(nodes, edges, **options) -> str:
+    """A drawing built as if never seen: no cached page, no earlier layout to start from."""
+    graph_view._graph_html.cache_clear()
+    graph_layout._LAID.clear()
+    return graph_html(nodes, edges, **options)
+
+
+@pytest.mark.parametrize("count", [5, LARGE + 1])
+def test_every_force_drawing_is_placed_in_python_the_same_each_time(count):
+    html = _fresh(*_chain(count), layout="force")
+    assert _options(html)["physics"] == {"enabled": False}  # vis's physics starts from a random seed
+    placed = _data(html, "nodes")
     assert all(isinstance(node["x"], float) and isinstance(node["y"], float) for node in placed)
     assert len({(node["x"], node["y"]) for node in placed}) == len(placed)  # no two on one spot
+    again = _fresh(*_chain(count), layout="force")  # another visit, another process
+    assert [(n["x"], n["y"]) for n in _data(again, "nodes")] == [(n["x"], n["y"]) for n in placed]
+    assert _options(html)["interaction"]["hideEdgesOnDrag"] is (count > LARGE)
+
+
+def test_separate_components_stay_together_and_edges_keep_a_readable_length():
+    nodes = [GraphNode(f"c{i}", f"c{i}") for i in range(20)]
+    edges = [GraphEdge(f"c{i}", f"c{i + 1}") for i in range(0, 20, 2)]  # ten separate pairs
+    placed = {node["id"]: (node["x"], node["y"]) for node in _data(_fresh(nodes, edges, layout="force"), "nodes")}
+    length = sorted(((placed[e.source][0] - placed[e.target][0]) ** 2 + (placed[e.source][1] - placed[e.target][1]) ** 2)
+                    ** 0.5 for e in edges)
+    assert 80 < length[len(length) // 2] < 140  # about graph_layout.EDGE px, not a huddle of labels
+    span = max(max(abs(x), abs(y)) for x, y in placed.values())
+    assert span < 6 * length[len(length) // 2]  # the pairs pulled to the middle, not flung to the corners
 
 
 def test_layered_drawings_use_each_nodes_level():
-    small = graph_html(*_chain(PHYSICS_LIMIT + 10))  # a layered drawing leaves vis its layout longer
+    small = graph_html(*_chain(110, depth=10))  # a layered drawing leaves vis its layout longer
     hierarchical = _options(small)["layout"]["hierarchical"]
     assert hierarchical["enabled"] is True and hierarchical["direction"] == "LR"
-    assert [node["level"] for node in _data(small, "nodes")] == [i % 7 for i in range(PHYSICS_LIMIT + 10)]
-    assert graph_html(*_chain(HIERARCHY_LIMIT)).count('"x": ') == 0
+    assert hierarchical["treeSpacing"] == hierarchical["nodeSpacing"]  # separate trees no further apart than rows
+    assert [node["level"] for node in _data(small, "nodes")] == [i % 10 for i in range(110)]
+    assert graph_html(*_chain(HIERARCHY_LIMIT, depth=30)).count('"x": ') == 0  # 10 a column: none folds
     big = graph_html(*_chain(HIERARCHY_LIMIT + 1))  # columns placed in Python, in level order
     assert _options(big)["layout"]["hierarchical"]["enabled"] is False
     placed = _data(big, "nodes")
@@ -118,6 +143,27 @@ def test_layered_drawings_use_each_nodes_level():
     # 43 nodes a level, more than 1.5·√301 = 26: each level folds into two columns side by side
     assert {len({n["x"] for n in placed if n["level"] == level}) for level in range(7)} == {2}
     assert {n["x"] % LAYER_GAP for n in placed} == {0}
+
+
+def test_a_flat_list_folds_into_columns_of_legible_height():
+    todos = [GraphNode(f"t{i}", f"todo {i}", level=0) for i in range(20)]  # no dependencies: one level
+    assert layered_rows([0] * 20) == (7, True) and layered_rows([0] * FOLD_MIN) == (FOLD_MIN, False)
+    html = graph_html(todos, [])
+    assert _options(html)["layout"]["hierarchical"]["enabled"] is False  # placed in Python, folded
+    placed = [(node["x"], node["y"]) for node in _data(html, "nodes")]
+    columns = sorted({x for x, _ in placed})
+    assert columns == [0, LAYER_GAP, 2 * LAYER_GAP]  # 7, 7 and 6 rows, not one column of 20
+    assert [x for x, _ in placed] == sorted(x for x, _ in placed)  # read down, then across, in order
+    first = [y for x, y in placed if x == 0]
+    assert first == sorted(first) and first[1] - first[0] == ROW_GAP
+    assert fold_rows(1000) == 47 and fold_rows(20) == FOLD_MIN
+    five = graph_html(todos[:5], [])  # short enough for vis's own layout
+    assert _options(five)["layout"]["hierarchical"]["enabled"] is True
+
+
+def test_a_small_drawing_is_never_fitted_below_the_minimum_scale():
+    assert f"minScale = {MIN_SCALE}" in graph_html(*_chain(20))
+    assert "minScale = 0" in graph_html(*_chain(LARGE + 1, depth=30))  # a big one may be seen whole
 
 
 def test_a_layered_column_follows_the_nodes_that_point_at_it():
@@ -170,17 +216,21 @@ def test_spring_positions_spread_nodes_apart_and_pull_neighbours_together():
     assert len({tuple(point) for point in spiral.round(6)}) == SPRING_LIMIT + 1
 
 
-def test_a_grown_force_drawing_keeps_its_nodes_where_they_were():
-    nodes = [GraphNode(id=f"warm{i}", label=str(i)) for i in range(PHYSICS_LIMIT + 40)]
+@pytest.mark.parametrize("count", [8, 140])
+def test_a_grown_force_drawing_keeps_its_nodes_where_they_were(count):
+    graph_layout._LAID.clear()
+    nodes = [GraphNode(id=f"warm{i}", label=str(i)) for i in range(count)]
     edges = [GraphEdge(source=f"warm{i}", target=f"warm{i + 1}") for i in range(len(nodes) - 1)]
     first = _positions_of(graph_html(nodes, edges, layout="force"))
     grown = [GraphNode(id="warm-new", label="new"), *nodes]  # first: a cold start would shuffle every place
     second = _positions_of(graph_html(grown, [*edges, GraphEdge(source="warm-new", target="warm0")], layout="force"))
+    moved = [math.dist(first[k], second[k]) for k in first]
+    assert max(moved) < 1.0  # not one pixel: a new memory moved every node by 411 px at the median
     scale = max(abs(v) for point in first.values() for v in point)
-    moved = sorted(((first[k][0] - second[k][0]) ** 2 + (first[k][1] - second[k][1]) ** 2) ** 0.5 for k in first)
-    assert moved[len(moved) // 2] < 0.1 * scale  # most stay about where they were
-    near = ((second["warm-new"][0] - second["warm0"][0]) ** 2 + (second["warm-new"][1] - second["warm0"][1]) ** 2) ** 0.5
-    assert near < 0.5 * scale  # the new node settles by its neighbour
+    assert math.dist(second["warm-new"], second["warm0"]) < 0.5 * scale  # the new node settles by its neighbour
+    assert min(math.dist(second["warm-new"], point) for point in first.values()) > 10  # and on no other
+    fewer = _positions_of(graph_html(nodes[1:], edges[1:], layout="force"))  # one filtered out: the rest stay too
+    assert max(math.dist(first[k], fewer[k]) for k in fewer) < 1.0
 
 
 def _positions_of(html: str) -> dict[str, tuple[float, float]]:

@@ -5,14 +5,24 @@ Boards are made the way a model makes them: `call_tool("add_task", ...)` on a re
 
 from __future__ import annotations
 
-from components.plain import plain
-from components.task_graph import BLOCKING, CRITICAL, PALETTE, PARENT, levels, shown_status, task_graph
-from components.task_view import history_rows, message_excerpt, task_tree
+import html
+import re
+
+from markdown_it import MarkdownIt
+from streamlit.testing.v1 import AppTest
+
+from components.follow import CONTEXT_JUMP
+from components.plain import WORD_JOINER, plain
+from components.task_graph import (
+    BLOCKING, CRITICAL, PALETTE, PARENT, graph_height, levels, shown_status, task_graph, task_tooltip,
+)
+from components.task_view import code_id, history_rows, message_excerpt, status_breakdown, task_tree
 from engine import replay
 from engine.tasks import TaskAdded, TaskCompleted, progress, task_board
 from sessions import SessionStore
 
 EVIL = "<img src=x onerror=alert(1)>"
+CRAFTED = "a`![t](http://evil.example/track.png)`"  # an id edited into an imported trace (the engine now refuses it)
 
 
 def seed_board(db, title: str = "offsite") -> tuple[str, dict[str, str]]:
@@ -190,3 +200,87 @@ def test_the_tree_puts_each_subtask_under_its_goal(db):
     assert [row["field"] for row in rows] == ["status", "status"]  # made stale, then started
     assert message_excerpt(state, None).startswith("It was made before any message")
     assert message_excerpt(state, "m99") == "Message m99 is not in this session's context at this step."
+
+
+def test_a_done_task_without_a_summary_says_so():
+    board = task_board(replay([TaskAdded(task_id="t00001", title="ticked off in a todo list", status="done")]))
+    assert "outcome: (done, no summary)" in task_tooltip(board, board.tasks[0])
+
+
+def test_a_single_task_is_no_critical_path():
+    board = task_board(replay([TaskAdded(task_id="t00001", title="one"), TaskAdded(task_id="t00002", title="two")]))
+    nodes, _ = task_graph(board)
+    assert CRITICAL not in {node.border for node in nodes} and {node.border_width for node in nodes} == {1.5}
+    chained = task_board(replay([TaskAdded(task_id="t00001", title="one"),
+                                 TaskAdded(task_id="t00002", title="two", depends_on=["t00001"])]))
+    assert {node.border for node in task_graph(chained)[0]} == {CRITICAL}
+
+
+def test_a_flat_todo_list_gets_a_frame_as_tall_as_its_folded_columns():
+    flat = task_board(replay([TaskAdded(task_id=f"t{i:05x}", title=f"todo {i}") for i in range(20)]))
+    assert graph_height(flat) == 110 + 70 * 7  # three columns of 7, 7 and 6 rows (vis drew one of 20)
+    assert graph_height(task_board(replay([TaskAdded(task_id="t00001", title="one")]))) == 300
+
+
+def test_the_breakdown_adds_up_where_the_progress_line_overlaps(db):
+    session_id, _ = seed_board(db)
+    board, _ = _board(db, session_id)
+    breakdown = status_breakdown(board)
+    counts = [int(n) for n in re.findall(r"(\d+) (?:open|active|done|blocked|stale)\b", breakdown.split(" (")[0])]
+    assert sum(counts) == len(board.tasks) == 8  # "4 blocked, 5 stale" of 8 overlap; these do not
+    assert "includes the 4 stale ones that wait" in breakdown
+    at = _open(app_for(db), session_id)
+    assert breakdown in [c.value for c in at.caption]
+    assert status_breakdown(task_board(replay([TaskAdded(task_id="t00001", title="one")]))) is None
+
+
+def app_for(db):
+    from tests.ui.conftest import APP
+
+    return lambda: AppTest.from_file(APP, default_timeout=60).run()
+
+
+def test_the_source_message_opens_on_the_context_page(app, db):
+    session_id, ids = seed_board(db)
+    at = _open(app, session_id)
+    at.selectbox(key=f"tasks_pick-{session_id}").set_value(ids["hotel"]).run()
+    at.button(key=f"task_source-{ids['hotel']}").click().run()
+    assert not at.exception, at.exception
+    assert CONTEXT_JUMP not in at.session_state  # handed to the Context page, which took it ...
+    assert any(info.value.startswith("Showing m2") for info in at.info)  # ... and shows that message, marked
+
+
+def _crafted_details():
+    """A page that shows a hand-built task whose ids (its own, a dependency's, its message's) hold Markdown."""
+    from components.task_view import render_task_details, render_task_list
+    from engine.state import ContextState
+    from engine.tasks import Task, TaskBoard
+
+    crafted = "a`![t](http://evil.example/track.png)`"
+    tasks = (Task(id=crafted, title="crafted id", details="", status="done", parent=None, depends_on=(),
+                  message_id="![p](http://evil.example/p.png)", created_seq=1,
+                  folded_messages=("m1`![f](http://evil.example/f.png)`",)),
+             Task(id="t1f3de", title="second", details="", status="open", parent=crafted, depends_on=(crafted,),
+                  message_id=None, created_seq=2))
+    board = TaskBoard(tasks, {task.id: position for position, task in enumerate(tasks)})
+    render_task_list(board)
+    render_task_details(board, tasks[0], ContextState())
+    render_task_details(board, tasks[1], ContextState())
+
+
+def _shown_text(markdown: str) -> str:
+    """What a CommonMark reader makes of `markdown`, checked for links and images, as text."""
+    rendered = MarkdownIt("commonmark").render(markdown)
+    assert "<a " not in rendered and "<img" not in rendered, rendered
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered))
+
+
+def test_a_crafted_id_shows_as_text_and_loads_nothing():
+    at = AppTest.from_function(_crafted_details, default_timeout=30).run()
+    assert not at.exception, at.exception
+    shown = [element.value for element in [*at.markdown, *at.subheader, *at.caption]]
+    assert any(CRAFTED in _shown_text(value).replace(WORD_JOINER, "") for value in shown)  # the id, as it is
+    for value in shown:
+        text = _shown_text(value)
+        assert not re.search(r"(?i)https?://|www\.", text.replace(WORD_JOINER + "://", "")), text  # GFM would link it
+    assert code_id("t1f3de") == "`t1f3de`" and code_id(CRAFTED) == plain(CRAFTED)
