@@ -7,16 +7,16 @@ the page's own buttons and forms must leave the same events.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 
 from components.plain import plain
 from engine.memory import core_memory, memory_graph
 from engine.tokens import token_counter
 from sessions import SessionStore
 
+from tests.conftest import ROOT
 from tests.ui.conftest import events_of
 
-LETTA = Path("/work/shared/data/conversations/letta-agent-file/agent-file/memgpt_agent_with_convo.af")
+LETTA = ROOT.parent / "shared" / "data" / "conversations" / "letta-agent-file" / "agent-file" / "memgpt_agent_with_convo.af"
 EVIL = "<img src=x onerror=alert(1)>"
 
 
