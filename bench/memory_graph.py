@@ -124,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     from components import graph_layout, graph_view
 
-    limit = graph_view.PHYSICS_LIMIT  # with the deleted ones shown, memories + entities nodes
+    limit = graph_view.LARGE  # with the deleted ones shown, memories + entities nodes
     sizes = args.sizes or [(limit * 3 // 5, limit * 2 // 5), (limit * 3 // 5 + 1, limit * 2 // 5), (600, 400)]
     rows = []
     for memories, entities in sizes:

@@ -113,7 +113,7 @@ def seed_session(db, title: str, *texts: str) -> str:
     return session.id
 
 
-# ---- graph pages (the Memory page's test uses these; they match test_graphs_in_browser.py's) ----
+# ---- graph pages (test_graphs_in_browser.py and test_memory_in_browser.py share these) ----
 
 GRAPH_TIMEOUT = 60_000
 
