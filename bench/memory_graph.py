@@ -1,6 +1,6 @@
 """Memory graph benchmark: building and drawing the bipartite memory drawing up to 1,000 nodes.
 
-    .venv/bin/python bench/memory_graph.py                     # either side of PHYSICS_LIMIT, and 1,000 nodes
+    .venv/bin/python bench/memory_graph.py                     # either side of LARGE, and 1,000 nodes
     .venv/bin/python bench/memory_graph.py --sizes 600:400 --repeat 5 --json
     .venv/bin/python bench/memory_graph.py --no-browser        # build times and sizes only
 
@@ -12,7 +12,7 @@ edges), `graph_html` (the pyvis page, built afresh each time: force layout, as t
 draws it), the same with one memory more (as while a chat runs: the layout starts from the last
 one), the cached rebuild, the page's size, and, in Debian's headless Chromium, the time from
 loading the page until vis has drawn it (its first `afterDrawing`) with the canvas painted.
-Sizes either side of graph_view's `PHYSICS_LIMIT` show what the limit buys.
+Sizes either side of graph_view's `LARGE` show what that threshold changes.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def build(graph, repeat: int, include_gone: bool) -> dict:
                            channel="memory")[1])
     return {"memories": len(graph.memories), "nodes": len(nodes), "edges": len(edges), "gone_shown": include_gone,
             "data": summary(data), "html": summary(pages), "grown": summary(grown), "cached_ms": cached * 1000, "html_bytes": len(html),
-            "vis_layout": len(nodes) <= graph_view.PHYSICS_LIMIT, "page": html}
+            "vis_layout": len(nodes) <= graph_view.PHYSICS_LIMIT, "page": html}  # never, now (0)
 
 
 def draw(browser, html: str, folder: Path, repeat: int) -> dict:
@@ -117,7 +117,7 @@ def _size(text: str) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=_size, nargs="+",
-                        help="memories:entities pairs; by default either side of PHYSICS_LIMIT, then 600:400")
+                        help="memories:entities pairs; by default either side of LARGE, then 600:400")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -147,7 +147,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"PHYSICS_LIMIT = {graph_view.PHYSICS_LIMIT} nodes; force layout; times p50 / tail in ms")
+    print(f"LARGE = {graph_view.LARGE} nodes; force layout, placed in Python; times p50 / tail in ms")
     header = f"{'memories':>8} {'nodes':>6} {'edges':>6} {'gone':5} {'vis lays out':12} {'memory_drawing':>26} " \
              f"{'graph_html':>26} {'one more memory':>26} {'cached':>7} {'HTML KB':>8} {'draw (Chromium)':>28} {'painted px':>10}"
     print(header)
