@@ -21,6 +21,8 @@ from engine import replay
 from engine.tasks import TaskAdded, TaskCompleted, progress, task_board
 from sessions import SessionStore
 
+from tests.conftest import ROOT
+
 EVIL = "<img src=x onerror=alert(1)>"
 CRAFTED = "a`![t](http://evil.example/track.png)`"  # an id edited into an imported trace (the engine now refuses it)
 
@@ -284,3 +286,23 @@ def test_a_crafted_id_shows_as_text_and_loads_nothing():
         text = _shown_text(value)
         assert not re.search(r"(?i)https?://|www\.", text.replace(WORD_JOINER + "://", "")), text  # GFM would link it
     assert code_id("t1f3de") == "`t1f3de`" and code_id(CRAFTED) == plain(CRAFTED)
+
+
+CLAUDE_CODE = ROOT.parent / "shared" / "data" / "conversations" / "claude-code-jsonl" / "claude-code-viewer" \
+    / "fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"
+
+
+def test_an_imported_claude_code_todo_list_fills_the_board(app, db):
+    store = SessionStore(db, linger=0)
+    try:
+        report = store.import_file(CLAUDE_CODE)
+        boards = {session_id: task_board(store.open_session(session_id).state()) for session_id in report.session_ids}
+    finally:
+        store.close()
+    session_id, board = max(boards.items(), key=lambda item: len(item[1].tasks))
+    assert len(board.tasks) > 1 and "done" in {task.status for task in board.tasks}
+    at = _open(app, session_id)
+    assert f"**{plain(progress(board))}**" in [m.value for m in at.markdown]
+    assert len(at.get("iframe")) == 1
+    listing = next(m.value for m in at.markdown if board.tasks[0].title in m.value and m.value.startswith("- "))
+    assert all(task.title in listing for task in board.tasks)  # every todo item, in the list view too
