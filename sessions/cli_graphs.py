@@ -96,8 +96,10 @@ def cmd_memory(store: SessionStore, args: argparse.Namespace) -> int:
     print_safe(f"core memory ({tokens} of {CORE_MEMORY_TOKENS} tokens):" if core else "core memory: (empty)")
     if core:
         print_safe("  " + core.replace("\n", "\n  "))
-    print_safe(f"{len(graph.live())} memories" + (f", {len(graph.memories) - len(graph.live())} deleted or merged"
-                                                  if len(graph.memories) > len(graph.live()) else ""))
+    others = [m for m in graph.live() if m.memory_type != "core"]  # counted as the pages count them
+    gone = len(graph.memories) - len(graph.live())
+    print_safe(f"{len(others)} {'memory' if len(others) == 1 else 'memories'}"
+               + (" + core memory" if core else "") + (f", {gone} deleted or merged" if gone else ""))
     for memory in shown:
         if memory.memory_type == "core":
             continue

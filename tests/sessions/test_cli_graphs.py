@@ -40,7 +40,7 @@ def test_tasks_and_memory_read_back_what_the_tools_made(tmp_path):
     tool(db, session, "memory_delete", memory_id=fact)
     listed = run(db, "memory", session)
     assert listed.stdout.splitlines()[0].startswith("core memory (") and "User: Ada." in listed.stdout
-    assert fact not in listed.stdout and "1 deleted or merged" in listed.stdout
+    assert fact not in listed.stdout and "0 memories + core memory, 1 deleted or merged" in listed.stdout
     assert f"{fact}  semantic  Ada sails on Sundays  (Ada) [deleted]" in run(db, "memory", session, "--all").stdout
     events = [json.loads(line) for line in run(db, "events", session).stdout.splitlines()]
     deleted_at = next(e["seq"] for e in events if e["kind"] == "memory_deleted")
