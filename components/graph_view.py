@@ -310,7 +310,8 @@ _PANEL = """
       try { kept = JSON.parse(sessionStorage.getItem(viewKey) || "null"); } catch (e) {}
       if (kept && kept.scale > 0 && kept.position && isFinite(kept.position.x) && isFinite(kept.position.y)) {
         network.moveTo({position: kept.position, scale: kept.scale, animation: false});
-        return;
+        if (anyInView()) return;  // else the kept view shows nothing of this graph: fit it instead
+        network.fit({animation: false});
       }
       if (network.getScale() >= minScale) return;
       var at = network.getPositions(), ids = Object.keys(at), scale = minScale;
@@ -324,7 +325,17 @@ _PANEL = """
         x: axis(Math.min.apply(null, xs), Math.max.apply(null, xs), box.clientWidth, 130),
         y: axis(Math.min.apply(null, ys), Math.max.apply(null, ys), box.clientHeight, 40)}});
     }
+    function anyInView() {
+      var at = network.getPositions();
+      return Object.keys(at).some(function (id) {
+        var dom = network.canvasToDOM(at[id]);
+        return dom.x >= 0 && dom.y >= 0 && dom.x <= box.clientWidth && dom.y <= box.clientHeight;
+      });
+    }
     network.once("afterDrawing", function () { startView(); window.graphReady = true; });
+    network.on("doubleClick", function (params) {  // on empty canvas: the whole graph again
+      if (!params.nodes.length) { network.fit({animation: false}); keepView(); }
+    });
     network.redraw();  // vis may have drawn once already, before this script ran
     network.on("zoom", keepView);
     network.on("dragEnd", function (params) { if (!params.nodes.length) keepView(); });

@@ -72,8 +72,8 @@ with graph_tab:
     nodes, edges = memory_drawing(graph, chosen)
     if nodes:
         height = 560 if len(nodes) > 12 else 420
-        clicked = render_graph(graph_html(nodes, edges, layout="force", height=height, channel="memory"), height,
-                               channel="memory", alt="memory graph")
+        clicked = render_graph(graph_html(nodes, edges, layout="force", height=height, channel=f"memory-{session.id}"), height,
+                               channel=f"memory-{session.id}", alt="memory graph")
         st.caption("Hover a node for its text; click a memory to open it here and below. Drag to pan, scroll to zoom.")
     else:
         st.info("No memory matches these filters.", icon=":material/filter_alt_off:")

@@ -51,8 +51,8 @@ with graph_tab:
     render_legend()
     height = graph_height(board)
     nodes, edges = task_graph(board)
-    clicked = render_graph(graph_html(nodes, edges, height=height, channel="tasks"), height,
-                           channel="tasks", alt="task graph")
+    clicked = render_graph(graph_html(nodes, edges, height=height, channel=f"tasks-{session.id}"), height,
+                           channel=f"tasks-{session.id}", alt="task graph")
     st.caption("Hover a task for a summary; click it to open its details here and below (× closes them). "
                "Drag to pan, scroll to zoom: the view is kept while the board grows.")
 with list_tab:

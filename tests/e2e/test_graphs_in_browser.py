@@ -149,6 +149,28 @@ def test_the_page_follows_tasks_added_while_it_is_open_and_keeps_the_view(server
     page.close()
 
 
+def test_a_kept_view_that_shows_nothing_of_the_graph_gives_way_to_the_whole_graph(server, browser):
+    ids = _seed(server["db"], "far away view")
+    page, _ = _open_tasks(server, browser, "far away view")
+    frame = wait_for_graph(page, "task graph")
+    frame.evaluate("""() => {  // a view kept from another drawing, far from every node of this one
+        for (const key of Object.keys(sessionStorage)) if (key.startsWith('workbench-graph-view:'))
+            sessionStorage.setItem(key, JSON.stringify({scale: 4, position: {x: 90000, y: 90000}}));
+        network.moveTo({scale: 4, position: {x: 90000, y: 90000}, animation: false});
+        network.emit('zoom', {});  // kept as the person's view
+    }""")
+    page.reload()
+    frame = wait_for_graph(page, "task graph")
+    inside = frame.evaluate("""() => Object.values(network.getPositions()).filter(p => {
+        const d = network.canvasToDOM(p), box = document.getElementById('mynetwork');
+        return d.x >= 0 && d.y >= 0 && d.x <= box.clientWidth && d.y <= box.clientHeight; }).length""")
+    assert inside == len(ids) - 1  # every task in sight again (ids also holds the session)
+    frame.evaluate("network.moveTo({scale: 4, position: {x: 90000, y: 90000}, animation: false})")
+    frame.locator("canvas").dblclick(position={"x": 20, "y": 20})  # empty canvas: the whole graph again
+    assert frame.evaluate("network.getScale()") < 4
+    page.close()
+
+
 def test_a_flat_todo_list_draws_legibly(server, browser, shots):
     store = SessionStore(server["db"], lock_timeout=30)
     session = store.create_session("twenty todos")
@@ -168,7 +190,9 @@ def test_only_a_click_in_the_pages_own_graph_picks_a_task(server, browser, tmp_p
     frame = wait_for_graph(page, "task graph")
     chosen = page.get_by_role("heading", name="Team offsite")  # the first task, picked by default
     expect(chosen).to_be_visible(timeout=GRAPH_TIMEOUT)
-    page.evaluate("node => window.postMessage({workbenchGraph: 'tasks', node}, '*')", ids["hotel"])  # not a graph frame
+    channel = f"tasks-{ids['session']}"  # the page's own channel: only the sender is wrong
+    page.evaluate("([channel, node]) => window.postMessage({workbenchGraph: channel, node}, '*')",
+                  [channel, ids["hotel"]])  # not a graph frame
     time.sleep(QUIET)
     expect(chosen).to_be_visible()
     frame.evaluate("network.emit('click', {nodes: ['constructor'], edges: [], event: {}, pointer: {}})")
@@ -178,7 +202,7 @@ def test_only_a_click_in_the_pages_own_graph_picks_a_task(server, browser, tmp_p
     (tmp_path / "framing.html").write_text(  # another site (another port) framing the app, posting into it
         f'<iframe id="app" src="{server["url"]}/tasks" width="1350" height="1150"></iframe><script>'
         f'setInterval(() => document.getElementById("app").contentWindow.postMessage('
-        f'{{workbenchGraph: "tasks", node: "{ids["hotel"]}"}}, "*"), 300);</script>', encoding="utf-8")
+        f'{{workbenchGraph: "{channel}", node: "{ids["hotel"]}"}}, "*"), 300);</script>', encoding="utf-8")
     site = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
     threading.Thread(target=site.serve_forever, daemon=True).start()
     try:
