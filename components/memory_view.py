@@ -60,10 +60,10 @@ def render_core_panel(state: ContextState, encoding: str, editable: bool, key: s
         st.caption("No core memory yet. A model writes it with memory_insert(\"core\", ...) or "
                    "memory_update(\"core\", ...); you can write it below.")
     st.progress(min(tokens / CORE_MEMORY_TOKENS, 1.0), text=f"{tokens:,} of {CORE_MEMORY_TOKENS} tokens")
-    message = core_memory_message(state)
+    message = core_memory_message(state, counter.name)
     if message is not None:
-        st.caption(f"Sent at the top of the context as a system message: {counter.count(message['content']):,} "
-                   "tokens with its header.")
+        st.caption(f"Sent first with every request, opening the system prompt (or as a system message of its own "
+                   f"when there is none): {counter.count(message['content']):,} tokens with its header.")
     if core is not None and core.history:
         with st.expander(f"History ({len(core.history)} change{'s' if len(core.history) != 1 else ''})"):
             render_history(core, key=f"{key}-history")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 from engine.memory import core_memory, within_bound
@@ -124,12 +125,27 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
     return rendered
 
 
+def sent_core_memory(state: ContextState, encoding: str = DEFAULT_ENCODING) -> str:
+    """Core memory's text as the model is sent it ("" when there is none)."""
+    text = core_memory(state)
+    return _bounded(text, encoding) if text else ""
+
+
 def core_memory_message(state: ContextState, encoding: str = DEFAULT_ENCODING) -> dict[str, Any] | None:
     """Core memory as a system message (its block, header included), or None when it is empty."""
-    text = core_memory(state)
-    if not text:
-        return None
-    return {"role": "system", "content": f"{CORE_MEMORY_HEADER}\n{within_bound(text, token_counter(encoding))[0]}"}
+    text = sent_core_memory(state, encoding)
+    return {"role": "system", "content": f"{CORE_MEMORY_HEADER}\n{text}"} if text else None
+
+
+@lru_cache(maxsize=64)
+def _bounded(text: str, encoding: str) -> str:
+    """Core memory as sent: cut to 512 tokens if a hand-made log holds more (cached: every render asks)."""
+    return within_bound(text, token_counter(encoding))[0]
+
+
+def joined_with_core(core: str, first: str | None) -> str:
+    """The leading system prompt with the core memory block opening it."""
+    return core + CORE_MEMORY_GAP + first if first else core
 
 
 def opens_with_system(state: ContextState) -> bool:
@@ -153,8 +169,7 @@ def render(state: ContextState, encoding: str = DEFAULT_ENCODING, include_reason
     if core is None:
         return messages
     if opens_with_system(state):
-        first = {**messages[0], "content": core["content"] + CORE_MEMORY_GAP + (messages[0]["content"] or "")}
-        return [first, *messages[1:]]
+        return [{**messages[0], "content": joined_with_core(core["content"], messages[0]["content"])}, *messages[1:]]
     return [core, *messages]
 
 
@@ -194,7 +209,10 @@ def stats(
     by_role: dict[str, dict[str, int]] = {}
     core = core_memory_message(state, encoding)
     joined = core is not None and opens_with_system(state)
-    core_tokens = counter.count(core["content"] + (CORE_MEMORY_GAP if joined else "")) if core else 0
+    core_tokens = counter.count(core["content"]) if core else 0
+    if joined:  # tokens do not add up across the join: the block is what the joined prompt costs more
+        first = render_message(state.messages[0], counter)["content"]
+        core_tokens = counter.count(joined_with_core(core["content"], first)) - counter.count(first)
     overhead = (TOKENS_REPLY_PRIMING if state.messages or core else 0) + (TOKENS_PER_MESSAGE if core and not joined else 0)
     for message in state.messages:
         role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})

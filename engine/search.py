@@ -225,7 +225,12 @@ class _WholePart:
 
 
 def _locate_term(text: str, term: str) -> tuple[int, int]:
+    """Where a term is: a word that starts with it, else the term anywhere (Chinese and Japanese
+    terms are character pairs inside a run with no word boundary)."""
     found = regex.search(r"\b" + regex.escape(term) + r"\w*", text, flags=regex.IGNORECASE)
+    if found:
+        return found.start(), found.end()
+    found = regex.search(regex.escape(term), text, flags=regex.IGNORECASE)
     return (found.start(), found.end()) if found else (0, min(len(text), len(term)))
 
 

@@ -69,6 +69,9 @@ def _pieces(word: str) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
+    if text.isascii() or not _CJK_RUN.search(text):  # most text: no pairs to make
+        return [_stem(word) for word in (w.lower() for w in _WORDS.findall(text))
+                if word not in STOPWORDS and (len(word) > 1 or word.isdigit())]
     return [piece for word in _WORDS.findall(text) for piece in _pieces(word.lower())]
 
 

@@ -21,7 +21,6 @@ from components.plain import plain
 from components.search_panel import latest_search, render_search_form, render_search_results
 from components.token_bar import current_window, render_token_bar
 from engine import render
-from engine.render import render_each
 from engine.settings import settings_of, window_stats
 from engine.windows import settings_window
 from engine.tokens import token_counter
@@ -89,6 +88,7 @@ with model_view:
 
 with side_by_side:
     if state.messages:
-        by_id = {message.id: (message, shown) for message, shown in zip(state.messages, render_each(state, session.encoding))}
+        paired = rendered[len(rendered) - len(state.messages):]  # core memory, when it is a message of its own, left out
+        by_id = {message.id: (message, shown) for message, shown in zip(state.messages, paired)}
         chosen = st.selectbox("Message", list(by_id), key="side_by_side")
         render_side_by_side(*by_id[chosen])

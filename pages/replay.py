@@ -95,7 +95,7 @@ if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
 
 render_reasoning_panel(state, key=f"replay-reasoning-{session.id}", counter=token_counter(session.encoding))
 rendered_now = render_each(state, session.encoding)
-core = core_memory_message(state)
+core = core_memory_message(state, session.encoding)
 context_tab, diff_tab, timeline_tab = st.tabs(["Context at this step", "Diff between two steps", "All events"])
 with timeline_tab:
     st.caption("Pick an event to jump just after it.")
@@ -104,7 +104,7 @@ with context_tab:
     if not rendered_now and core is None:
         st.caption("Nothing yet.")
     if core is not None:  # always at the top of what the model is sent
-        with st.expander(f"core memory · system · {len(core['content']):,} characters"):
+        with st.expander(f"core memory · sent first, opening the system prompt · {len(core['content']):,} characters"):
             st.code(printable(core["content"]), language=None, wrap_lines=True)
     counter = token_counter(session.encoding)
     for message, shown in zip(state.messages, rendered_now):

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from engine import WorkbenchError
-from engine.memory import core_memory
-from engine.render import render, render_pieces
+from engine.render import render, render_pieces, sent_core_memory
 from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.tokens import token_counter
 from engine.tools import TOOL_PROFILES
@@ -203,7 +202,7 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
         print_safe(f"warning: this session's {session.replay_error}; shown up to event {session.last_seq}")
     if stats["core_memory_tokens"]:  # always first in what the model is sent
         print_safe(f"\n── core memory · system · {stats['core_memory_tokens']:,} tokens ──")
-        print_safe(_clip(core_memory(state), args.full))
+        print_safe(_clip(sent_core_memory(state, session.encoding), args.full))
     for message in state.messages:
         pieces = render_pieces(message, counter)
         original = sum(p.original_tokens for p in pieces)

@@ -34,9 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.brakes.events import BrakeRecord, brake_log
-from engine.memory import core_memory
 from engine.records import format_ts
-from engine.render import fold_marker, render_pieces, summary_header
+from engine.render import fold_marker, render_pieces, sent_core_memory, summary_header
 from engine.state import ContextState, Message
 from engine.text import printable
 from engine.tokens import DEFAULT_ENCODING, token_counter
@@ -282,7 +281,7 @@ def markdown_document(info: dict[str, Any], state: ContextState, encoding: str =
         ]),
         "---",
     ]
-    core = core_memory(state)
+    core = sent_core_memory(state, encoding)
     if core:  # sent first with every request (engine/render.py)
         head += ["## Core memory", _quoted(prose(core, fences=False).split("\n"))]
     log = brake_log(state)

@@ -292,6 +292,12 @@ def test_core_memory_opens_a_system_prompt_instead_of_coming_before_it():
     assert shown[0]["content"] == f"{CORE_MEMORY_HEADER}\nUser: Ada.\n\nYou plan offsites."
     counter = token_counter()
     assert stats(state)["rendered_tokens"] == sum(counter.count(m["content"]) + 3 for m in shown) + 3
+    for prompt, core in (("\nYou plan offsites.", "User: Ada"), ("\n\n\nBe brief", "User: Ada"), ("x", "Ada")):
+        other = SessionStore(":memory:").create_session("prompted")  # tokens do not add up across the join
+        other.add_message("system", prompt)
+        _insert(other, "core", core)
+        shown = render(other.state())
+        assert stats(other.state())["rendered_tokens"] == sum(counter.count(m["content"]) + 3 for m in shown) + 3
 
 
 def test_chinese_and_japanese_memories_are_found_by_their_words():

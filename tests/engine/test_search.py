@@ -161,3 +161,12 @@ def test_text_in_tool_call_arguments_is_searched_as_written_not_as_json_escapes(
         found = registry.call("search_context", {"query": query, "role": "all"}, ToolContext.for_state(state))
         assert found.result["total_matches"] == 1, query
     assert state.messages[0].calls_text == 'send_message(message=she said "soon"\nover café, meta.tags.0=naïve)'
+
+
+def test_ranked_search_points_at_a_chinese_word_inside_a_sentence():
+    state = state_with(("user", "今天天气很好。" * 40 + "用户喜欢喝绿茶。" + "明天下雨。" * 40))
+    outcome = call(state, "search_context", {"query": "绿茶", "mode": "ranked", "context_size": 50})
+    (hit,) = outcome.result["results"]
+    assert "绿茶" in hit["snippet"]
+    detail = call(outcome.state, "get_search_detail", {"search_id": hit["search_id"]})
+    assert detail.result["match"] == "绿茶"

@@ -118,7 +118,7 @@ def test_memories_made_by_tool_calls_show_in_the_list_graph_and_core_panel(app, 
     assert EVIL not in page  # escaped inside the script
     assert at.code[0].value == "The user is Ada, who organises the team offsite."
     assert _tokens(at) == f"{token_counter().count(at.code[0].value)} of 512 tokens"
-    assert any("Sent at the top of the context" in caption.value for caption in at.caption)
+    assert any("Sent first with every request, opening the system prompt" in caption.value for caption in at.caption)
 
 
 def test_filters_narrow_the_list_and_show_deleted_memories_greyed(app, db):

@@ -104,7 +104,6 @@ def test_emptied_blocks_clear_core_memory_and_a_new_text_brings_it_back(write, i
     calls = [_call("c1", "core_memory_replace", label="human", old_content="Name: Ada", new_content="Name: Bo"),
              _call("c2", "memory_replace", label="human", old_str="Name: Bo", new_str=" "),
              _call("c3", "memory_replace", label="human", old_str=" ", new_str="Name: Cy")]
-    blocks[0]["value"] = "Name: Cy"
     report, (session,) = imported(write("pip.af", _agent_file(blocks, calls)))
     assert report.files[0].warnings == []
     kinds = [r.event.kind for r in session.records() if r.event.kind.startswith("memory_")]
