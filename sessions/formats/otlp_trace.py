@@ -18,14 +18,14 @@ from engine.events import LLMCalled, LLMFailed, MessageAdded
 from engine.fold import Folder
 from engine.imports import IMPORTS, imported_tools
 from engine.records import EventRecord, format_ts
-from engine.render import core_memory_message, join_pieces, render_pieces, stats
+from engine.render import core_memory_message, join_pieces, joined_with_core, opens_with_system, render_pieces, stats
 from engine.settings import settings_of
 from engine.state import Message
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import tool_schemas
 from sessions.formats.otlp_attributes import OURS, provider_of
 from sessions.formats.otlp_encode import (
-    KIND_CLIENT, KIND_INTERNAL, SCOPE, STATUS_ERROR, VERSION, as_json, attribute_list, definition, digest,
+    KIND_CLIENT, KIND_INTERNAL, MESSAGE_KEY, SCOPE, STATUS_ERROR, VERSION, as_json, attribute_list, definition, digest,
     finish_reason, message_item, ns, redacted, request_model, span_body, usage_attributes,
 )
 
@@ -283,11 +283,27 @@ class TraceBuilder:
             if 0 < count <= len(found):
                 found[count - 1]["parts"].append({"type": "compaction", "content": note, OURS + "seq": seq})
         compacted = any(part.get("type") == "compaction" for item in found for part in item["parts"])
-        core = core_memory_message(self.folder.state)
-        if core is not None:  # the model is sent core memory first (engine/render.py)
-            found.insert(0, {"role": "system", "parts": [{"type": "text", "content": core["content"]}],
-                             OURS + "core_memory": True})
+        core = core_memory_message(self.folder.state, self.encoding)
+        if core is not None:  # the model is sent core memory first, as render() sends it
+            if opens_with_system(self.folder.state):
+                self._open_with_core(found[0], core["content"], messages[0])
+            else:
+                found.insert(0, {"role": "system", "parts": [{"type": "text", "content": core["content"]}],
+                                 OURS + "core_memory": True})
         return found, compacted, len(messages)
+
+    @staticmethod
+    def _open_with_core(item: dict[str, Any], core: str, message: Message) -> None:
+        """The leading system prompt's text with the core memory block opening it; the message's own
+        content kept in its `context_workbench.message` object, so a re-import gets it back."""
+        text = next((part for part in item["parts"] if part.get("type") == "text"), None)
+        if text is None:
+            item["parts"].insert(0, {"type": "text", "content": core})
+        else:
+            text["content"] = joined_with_core(core, text["content"])
+        item[OURS + "core_memory"] = True
+        if MESSAGE_KEY in item:
+            item[MESSAGE_KEY].setdefault("content", message.content)
 
     def _offered(self) -> str | None:
         """The tool definitions the model was offered: an import's own, and this workbench's profile

@@ -81,3 +81,23 @@ def test_a_trace_whose_task_id_carries_markup_is_refused(tmp_path):
     with pytest.raises(WorkbenchError, match="task_id"):
         store.import_session(crafted)
     assert len(store.list_sessions()) == 1  # nothing was imported
+
+
+def test_otlp_shows_core_memory_opening_the_system_prompt_and_reimports_the_prompt_alone(tmp_path):
+    store = SessionStore(":memory:")
+    session = store.create_session("prompted")
+    session.add_message("system", "You plan offsites.")
+    session.add_message("user", "Hi.")
+    session.call_tool("memory_insert", {"memory_type": "core", "content": "User: Ada."})
+    session.add_message("assistant", "Hello Ada.", before=[LLMCalled(model="openai/gpt-4.1-mini", latency_ms=5.0,
+                                                                   finish_reason="stop", usage={"prompt_tokens": 9})])
+    document = otlp_document(session.info(), session.records())
+    [resource] = document["resourceSpans"]
+    chat = next(span for span in resource["scopeSpans"][0]["spans"] if span["name"].startswith("chat "))
+    inputs = next(json.loads(a["value"]["stringValue"]) for a in chat["attributes"] if a["key"] == "gen_ai.input.messages")
+    assert [item["role"] for item in inputs] == [m["role"] for m in session.render()[:2]] == ["system", "user"]
+    assert inputs[0]["parts"][0]["content"] == session.render()[0]["content"]
+    back = store.open_session(store.import_file(write_otlp(tmp_path / "t.json", session.info(),
+                                                            session.records())).first_id)
+    assert back.state().messages[0].content == "You plan offsites."  # the prompt itself, not what was sent
+    assert back.render() == session.render()
