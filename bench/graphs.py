@@ -18,21 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser_draw import CHROMIUM, CHROMIUM_ARGS, draw  # noqa: E402
 from timing import cell, summary, timed  # noqa: E402
-
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def random_board(count: int, seed: int = 10):
@@ -85,26 +80,6 @@ def build(board, layout: str, repeat: int) -> dict:
             "page": html}
 
 
-def draw(browser, html: str, folder: Path, repeat: int) -> dict:
-    """Load the page from a file until vis has drawn it, `repeat` times; the painted pixels of the last."""
-    path = folder / "graph.html"
-    path.write_text(html, encoding="utf-8")
-    seconds, painted = [], 0
-    for _ in range(repeat):
-        page = browser.new_page(viewport={"width": 1200, "height": 760})
-        started = time.perf_counter()
-        page.goto(path.as_uri())
-        page.wait_for_function("window.graphReady === true", timeout=300_000, polling=20)
-        seconds.append(time.perf_counter() - started)
-        painted = page.evaluate("""() => {
-            const c = document.querySelector('#mynetwork canvas');
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] && (d[i] < 240 || d[i + 1] < 240)) n++;
-            return n; }""")
-        page.close()
-    return {"draw": summary(seconds), "painted_px": painted}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 101, 150, 300, 301, 1000])
@@ -114,7 +89,7 @@ def main() -> None:
     parser.add_argument("--vis-lays-out", action="store_true", help="let vis lay out every size (no limits)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from components import graph_layout, graph_view
+    from components import graph_view
 
     if args.vis_lays_out:
         graph_view.PHYSICS_LIMIT = graph_view.HIERARCHY_LIMIT = 10**9

@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser_draw import CHROMIUM, CHROMIUM_ARGS, draw  # noqa: E402
 from timing import cell, summary, timed  # noqa: E402
 
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WORDS = ["venue", "budget", "flight", "hotel", "agenda", "dinner", "invoice", "contract", "badge", "room"]
 
 
@@ -89,26 +85,6 @@ def build(graph, repeat: int, include_gone: bool) -> dict:
             "vis_layout": len(nodes) <= graph_view.PHYSICS_LIMIT, "page": html}  # never, now (0)
 
 
-def draw(browser, html: str, folder: Path, repeat: int) -> dict:
-    """Load the page from a file until vis has drawn it, `repeat` times; the painted pixels of the last."""
-    path = folder / "memory-graph.html"
-    path.write_text(html, encoding="utf-8")
-    seconds, painted = [], 0
-    for _ in range(repeat):
-        page = browser.new_page(viewport={"width": 1200, "height": 760})
-        started = time.perf_counter()
-        page.goto(path.as_uri())
-        page.wait_for_function("window.graphReady === true", timeout=300_000, polling=20)
-        seconds.append(time.perf_counter() - started)
-        painted = page.evaluate("""() => {
-            const c = document.querySelector('#mynetwork canvas');
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] && (d[i] < 240 || d[i + 1] < 240)) n++;
-            return n; }""")
-        page.close()
-    return {"draw": summary(seconds), "painted_px": painted}
-
-
 def _size(text: str) -> tuple[int, int]:
     memories, _, entities = text.partition(":")
     return int(memories), int(entities)
@@ -122,7 +98,7 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from components import graph_layout, graph_view
+    from components import graph_view
 
     limit = graph_view.LARGE  # with the deleted ones shown, memories + entities nodes
     sizes = args.sizes or [(limit * 3 // 5, limit * 2 // 5), (limit * 3 // 5 + 1, limit * 2 // 5), (600, 400)]
@@ -140,7 +116,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for row in rows:
                 print(f"drawing {row['nodes']} nodes ...", file=sys.stderr, flush=True)
-                row.update(draw(browser, row["page"], Path(folder), args.repeat))
+                row.update(draw(browser, row["page"], Path(folder), args.repeat, "memory-graph.html"))
             browser.close()
     for row in rows:
         del row["page"]
