@@ -23,7 +23,7 @@ from components.flash import flash
 from components.follow import open_on_context
 from components.intents import Intent
 from components.memory_graph import DELETED_MARK, ENTITY, GONE, MERGED_MARK, PALETTE, MemoryFilter, drawn_entities, filtered_graph, written_steps
-from components.plain import plain
+from components.plain import plain, shown_value
 from engine import WorkbenchError
 from engine.memory import CORE_ID, CORE_MEMORY_TOKENS, MEMORY_TYPES, Memory, MemoryGraph, memory_graph
 from engine.render import core_memory_message
@@ -112,14 +112,6 @@ def run_core_save(call_tool: CallTool, intent: Intent | None, key: str) -> None:
 # ---- history ----------------------------------------------------------------------------------
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or "(none)"
-    return str(value)
-
-
 def history_rows(memory: Memory) -> list[dict[str, Any]]:
     """A row per past value: the step that changed it, the change, the field, the value it had before."""
     rows = []
@@ -128,7 +120,7 @@ def history_rows(memory: Memory) -> list[dict[str, Any]]:
                   if name not in ("seq", "change") and not (name == "merged_into" and value is None)]
         for name, value in fields or [("", None)]:
             rows.append({"step": entry.get("seq"), "change": entry.get("change"), "field": name,
-                         "value before": printable(_value(value))})
+                         "value before": printable(shown_value(value))})
     return rows
 
 

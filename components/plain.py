@@ -29,3 +29,12 @@ def plain(text: object) -> str:
     and a word joiner inside every URL or address GitHub-flavoured Markdown would link."""
     joined = _AUTOLINK.sub(WORD_JOINER, str(text))  # first: an escaped ":" later would hide "://"
     return _DIRECTIVE.sub(r"\\:", _ALWAYS.sub(lambda match: "\\" + match.group(), joined))
+
+
+def shown_value(value: object) -> str:
+    """A past value as a table cell: "(none)" for nothing, a list joined by commas."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "(none)"
+    return str(value)

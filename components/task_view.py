@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from components.follow import open_on_context
-from components.plain import plain
+from components.plain import plain, shown_value
 from components.task_graph import BLOCKING, CRITICAL, ICONS, PALETTE, PARENT, shown_status
 from engine.state import ContextState
 from engine.tasks import Task, TaskBoard, blockers, is_blocked, progress
@@ -123,14 +123,6 @@ def render_task_list(board: TaskBoard) -> None:
         st.caption(f"… and {len(tree) - len(shown):,} more tasks (pick one above to see it)")
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or "(none)"
-    return str(value)
-
-
 def history_rows(task: Task) -> list[dict[str, Any]]:
     """A row per past value: the step that changed it, the field, the value it had before, and why."""
     rows = []
@@ -140,7 +132,7 @@ def history_rows(task: Task) -> list[dict[str, Any]]:
             if key in ("seq", "because"):
                 continue
             note = f"made stale because {because} was revised" if because else ""
-            rows.append({"step": entry.get("seq"), "field": key, "value before": _value(value), "note": note})
+            rows.append({"step": entry.get("seq"), "field": key, "value before": shown_value(value), "note": note})
     return rows
 
 
