@@ -1,0 +1,160 @@
+"""PI-LLM through the workbench: what the tools achieve with no model, and any model's score.
+
+    ./workbench bench-pi-llm                                   # both reference policies, Sculptor's sizes
+    ./workbench bench-pi-llm --policy fold --updates 4 64 400 --seed 3 --json
+    ./workbench bench-pi-llm --model openai/gpt-4.1 --setting task --updates 4 8 16
+
+The case, the prompt and the scorer are the authors' (bench/pi_llm_case.py). Reference policies
+play Sculptor's two strategies through the real tool registry, as a person or a model would:
+- `fold`: fragment the stream into ten and fold all but the last `--keep` (2 or 3), as the
+  paper's PI-LLM prompt asks; reported: tokens in context before and after, and the share of keys
+  whose latest value is still visible;
+- `search`: one exact `search_context` per key ("; key: ", most recent first); reported: the share
+  of keys whose latest value is the first hit, the calls made against Sculptor's budget of 20 per
+  turn, and the turns it would take to stay within it.
+With `--model`, the prompt goes to that model through the agent loop in one of three settings:
+`baseline` (no tools), `unified` (Sculptor's six tools and its unified system prompt) or `task`
+(the tools and the PI-LLM prompt), and the reply is scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pi_llm_case import SCULPTOR_SWEEP, Case, Generator, accuracy, auc_log15, load_vocabulary  # noqa: E402
+
+TOOL_BUDGET = 20  # Sculptor's tool calls per turn (§3.1 of the paper)
+UNIFIED_PROMPT = ("You are a helpful assistant. You can autonomously manage your own context: fold irrelevant "
+                  "information, focus on useful details, summarize long texts to keep your context concise, and use "
+                  "search tools to find key information in large documents.")
+# Only the key part of the paper's PI-LLM prompt is published (App. C); it is used as published.
+TASK_PROMPT = ("First use the fragment_context tool to split the long text into multiple fragments, then use "
+               "fold_fragment to fold unimportant, earlier key-value updates... divide the entire update stream into "
+               "multiple fragments (e.g., ten fragments), then keep only the last two or three fragments while "
+               "folding the rest.")
+SETTINGS = {"baseline": ("none", None), "unified": ("sculptor", UNIFIED_PROMPT), "task": ("sculptor", TASK_PROMPT)}
+
+
+def _session(case: Case, system: str | None = None):
+    from sessions import SessionStore
+
+    session = SessionStore(":memory:").create_session(f"PI-LLM {case.n_updates} updates per key")
+    if system:
+        session.add_message("system", system)
+    session.add_message("user", case.prompt)
+    return session
+
+
+def _latest_offsets(case: Case, content: str) -> dict[str, int]:
+    """Where in the user message each key's latest update starts."""
+    at = content.index(case.stream)
+    offsets: dict[str, int] = {}
+    for key, value in case.updates:
+        offsets[key] = at
+        at += len(f"{key}: {value}; ")
+    return offsets
+
+
+def fold_policy(case: Case, keep: int = 2, pieces: int = 10) -> dict:
+    session = _session(case)
+    before = session.stats()["rendered_tokens"]
+    first, last = case.updates[0], case.updates[-1]
+    made = session.call_tool("fragment_context", {"start_marker": f"{first[0]}: {first[1]};",
+                                                  "end_marker": f"{last[0]}: {last[1]};", "num_fragments": pieces})
+    if "error" in made:
+        raise RuntimeError(made["error"])
+    fragments = [piece["fragment_id"] for piece in made["fragments"]]
+    for fragment_id in fragments[:-keep]:
+        session.call_tool("fold_fragment", {"fragment_id": fragment_id})
+    state = session.state()
+    message = next(m for m in state.messages if m.role == "user")
+    visible = [(f.start, f.end) for f in message.fragments if f.status == "visible"]
+    latest = _latest_offsets(case, message.content)
+    kept = sum(any(start <= latest[key] < end for start, end in visible) for key in case.keys)
+    return {"policy": f"fold (keep {keep} of {len(fragments)})", "updates": case.n_updates,
+            "tokens_before": before, "tokens_after": session.stats()["rendered_tokens"],
+            "score": kept / len(case.keys), "calls": 1 + len(fragments) - keep}
+
+
+def search_policy(case: Case) -> dict:
+    session = _session(case)
+    before = session.stats()["rendered_tokens"]
+    right = 0
+    for key in case.keys:
+        query = f"; {key}: "  # the separator first: "body: " alone also finds "water body: "
+        found = session.call_tool("search_context", {"query": query, "max_results": 1, "context_size": 80})
+        hit = (found.get("results") or [{}])[0].get("snippet", "")
+        # the hit is the latest update of the key, so the last place the key is named in its snippet
+        value = hit[hit.rfind(query) + len(query):].split(";")[0].strip() if query in hit else None
+        right += value == case.truth[key]
+    calls = len(case.keys)
+    return {"policy": "search (one per key)", "updates": case.n_updates, "tokens_before": before,
+            "tokens_after": session.stats()["rendered_tokens"], "score": right / len(case.keys), "calls": calls,
+            "turns_within_budget": math.ceil(calls / TOOL_BUDGET)}
+
+
+def model_run(case: Case, model: str, setting: str, api_base: str | None) -> dict:
+    from sessions.agent import run_turn
+
+    tools, system = SETTINGS[setting]
+    session = _session(case, system)
+    changes = {"model": model, "tools": tools, **({"api_base": api_base} if api_base else {})}
+    if tools != "none":
+        changes["tool_choice"] = "required"  # the first step, as Sculptor's zero-shot runs (§3.1)
+    session.configure(**changes)
+    started = time.perf_counter()
+    result = run_turn(session, None)
+    return {"policy": f"{model} · {setting}", "updates": case.n_updates, "tokens_before": None,
+            "tokens_after": session.stats()["rendered_tokens"], "score": accuracy(case, result.get("reply")),
+            "calls": len(result.get("tool_calls") or []), "seconds": round(time.perf_counter() - started, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--updates", type=int, nargs="+", default=list(SCULPTOR_SWEEP), help="updates per key")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--policy", choices=["fold", "search", "both"], default="both")
+    parser.add_argument("--keep", type=int, default=2, help="fragments the fold policy leaves visible (2 or 3)")
+    parser.add_argument("--model", help="a litellm model string: score that model instead of a policy")
+    parser.add_argument("--api-base", help="an OpenAI-compatible server's base URL, with an openai/... model")
+    parser.add_argument("--setting", choices=list(SETTINGS), default="baseline")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    generator = Generator(load_vocabulary(args.data), args.seed)
+    rows = []
+    for n in args.updates:
+        case = generator.case(n)
+        print(f"{n} updates per key: {len(case.updates):,} updates ...", file=sys.stderr, flush=True)
+        if args.model:
+            rows.append(model_run(case, args.model, args.setting, args.api_base))
+            continue
+        if args.policy in ("fold", "both"):
+            rows.append(fold_policy(case, args.keep))
+        if args.policy in ("search", "both"):
+            rows.append(search_policy(case))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"PI-LLM, 46 keys, seed {args.seed}; score = share of keys whose latest value is "
+          + ("answered right" if args.model else "still visible (fold) / the first hit (search)"))
+    print(f"{'policy':<28} {'N':>5} {'tokens before':>14} {'after':>9} {'score':>7} {'calls':>6}")
+    for row in rows:
+        before = f"{row['tokens_before']:,}" if row["tokens_before"] is not None else "-"
+        print(f"{row['policy']:<28} {row['updates']:>5} {before:>14} {row['tokens_after']:>9,} "
+              f"{row['score']:>7.1%} {row['calls']:>6}")
+    for policy in dict.fromkeys(row["policy"] for row in rows):
+        scores = {row["updates"]: row["score"] for row in rows if row["policy"] == policy}
+        print(f"{policy}: auc_log1.5 {auc_log15(scores):.1%}")
+
+
+if __name__ == "__main__":
+    main()
