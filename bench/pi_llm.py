@@ -146,10 +146,11 @@ def main() -> None:
         return
     print(f"PI-LLM, 46 keys, seed {args.seed}; score = share of keys whose latest value is "
           + ("answered right" if args.model else "still visible (fold) / the first hit (search)"))
-    print(f"{'policy':<28} {'N':>5} {'tokens before':>14} {'after':>9} {'score':>7} {'calls':>6}")
+    width = max([28] + [len(row['policy']) for row in rows])
+    print(f"{'policy':<{width}} {'N':>5} {'tokens before':>14} {'after':>9} {'score':>7} {'calls':>6}")
     for row in rows:
         before = f"{row['tokens_before']:,}" if row["tokens_before"] is not None else "-"
-        print(f"{row['policy']:<28} {row['updates']:>5} {before:>14} {row['tokens_after']:>9,} "
+        print(f"{row['policy']:<{width}} {row['updates']:>5} {before:>14} {row['tokens_after']:>9,} "
               f"{row['score']:>7.1%} {row['calls']:>6}")
     for policy in dict.fromkeys(row["policy"] for row in rows):
         scores = {row["updates"]: row["score"] for row in rows if row["policy"] == policy}
