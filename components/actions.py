@@ -27,20 +27,24 @@ _DONE = {
 CallTool = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def run_intent(call_tool: CallTool, intent: Intent | None) -> None:
-    """Run the tool call with `call_tool` (the session's, leaving its events), note the
-    outcome, and rerun the page."""
-    if intent is None:
-        return
+def call_intent(call_tool: CallTool, intent: Intent) -> dict[str, Any]:
+    """The intent's tool call through `call_tool` (the session's, leaving its events); a store
+    that refuses comes back as an error result, like a tool's."""
     try:
         with st.spinner(f"{intent.tool} …"):
-            result = call_tool(intent.tool, intent.arguments)
+            return call_tool(intent.tool, intent.arguments)
     except WorkbenchError as exc:
-        flash("error", str(exc))
+        return {"error": str(exc)}
+
+
+def run_intent(call_tool: CallTool, intent: Intent | None) -> None:
+    """Run the tool call, note the outcome, and rerun the page."""
+    if intent is None:
+        return
+    result = call_intent(call_tool, intent)
+    if "error" in result:
+        flash("error", result["error"])
     else:
-        if "error" in result:
-            flash("error", result["error"])
-        else:
-            describe = _DONE.get(intent.tool, lambda r: one_line(json.dumps(r), 200))
-            flash("ok", describe(result))
+        describe = _DONE.get(intent.tool, lambda r: one_line(json.dumps(r), 200))
+        flash("ok", describe(result))
     st.rerun()

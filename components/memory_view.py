@@ -18,13 +18,13 @@ from typing import Any
 
 import streamlit as st
 
-from components.actions import CallTool
+from components.actions import CallTool, call_intent
 from components.flash import flash
 from components.follow import open_on_context
 from components.intents import Intent
 from components.memory_graph import DELETED_MARK, ENTITY, GONE, MERGED_MARK, PALETTE, MemoryFilter, drawn_entities, filtered_graph, written_steps
+from components.message_view import source_excerpt
 from components.plain import plain, shown_value
-from engine import WorkbenchError
 from engine.memory import CORE_ID, CORE_MEMORY_TOKENS, MEMORY_TYPES, Memory, MemoryGraph, memory_graph
 from engine.render import core_memory_message
 from engine.state import ContextState
@@ -96,11 +96,7 @@ def run_core_save(call_tool: CallTool, intent: Intent | None, key: str) -> None:
     at the top of the page would be far from the text to fix and would close the form."""
     if intent is None:
         return
-    try:
-        with st.spinner(f"{intent.tool} …"):
-            result = call_tool(intent.tool, intent.arguments)
-    except WorkbenchError as exc:
-        result = {"error": str(exc)}
+    result = call_intent(call_tool, intent)
     if "error" in result:
         st.session_state[_refused_key(key)] = {"error": result["error"], "text": intent.arguments.get("content")}
     else:
@@ -277,14 +273,8 @@ def render_memory_list(memories: list[Memory]) -> None:
 
 
 def message_excerpt(state: ContextState, message_id: str | None) -> str:
-    """Where a memory came from, as plain text: the message's id, role and the start of its text."""
-    if message_id is None:
-        return "It was written before any message was in the context (or by an import that named none)."
-    found = next((message for message in state.messages if message.id == message_id), None)
-    if found is None:
-        return f"Message {message_id} is not in this session's context at this step."
-    text = one_line(found.text or found.calls_text or found.reasoning or "", EXCERPT_CHARS)
-    return f"{message_id} · {found.role}: {text or '(no text)'}"
+    """Where a memory came from, as plain text."""
+    return source_excerpt(state, message_id, "written", EXCERPT_CHARS)
 
 
 def render_memory_details(memory: Memory, state: ContextState, editable: bool) -> Intent | None:

@@ -12,7 +12,7 @@ import streamlit as st
 from components.intents import Intent
 from components.reasoning_view import render_reasoning
 from engine.render import tool_call_tokens, render_pieces
-from engine.state import Message
+from engine.state import ContextState, Message
 from engine.text import one_line, printable
 from engine.tokens import TokenCounter
 
@@ -122,3 +122,15 @@ def render_message(message: Message, counter: TokenCounter, reasoning_sent: bool
         if len(pieces) > FRAGMENTS_SHOWN:
             st.caption(f"{len(pieces) - FRAGMENTS_SHOWN} more fragments not shown; search finds text in all of them.")
     return intent
+
+
+def source_excerpt(state: ContextState, message_id: str | None, made: str = "made", chars: int = 400) -> str:
+    """Where a task or a memory came from, as plain text: the message's id, role and the start of
+    its text, or why there is none to show."""
+    if message_id is None:
+        return f"It was {made} before any message was in the context (or by an import that named none)."
+    found = next((message for message in state.messages if message.id == message_id), None)
+    if found is None:
+        return f"Message {message_id} is not in this session's context at this step."
+    text = one_line(found.text or found.calls_text or found.reasoning or "", chars)
+    return f"{message_id} · {found.role}: {text or '(no text)'}"

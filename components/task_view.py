@@ -18,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from components.follow import open_on_context
+from components.message_view import source_excerpt
 from components.plain import plain, shown_value
 from components.task_graph import BLOCKING, CRITICAL, ICONS, PALETTE, PARENT, shown_status
 from engine.state import ContextState
@@ -137,16 +138,8 @@ def history_rows(task: Task) -> list[dict[str, Any]]:
 
 
 def message_excerpt(state: ContextState, message_id: str | None) -> str:
-    """Where the task came from, as plain text: the message's role and the start of its text."""
-    if message_id is None:
-        return "It was made before any message was in the context (or by an import that named none)."
-    found = next((message for message in state.messages if message.id == message_id), None)
-    if found is None:
-        return f"Message {message_id} is not in this session's context at this step."
-    text = found.text or found.calls_text or found.reasoning or ""
-    text = " ".join(text.split())
-    excerpt = text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
-    return f"{message_id} · {found.role}: {excerpt or '(no text)'}"
+    """Where the task came from, as plain text."""
+    return source_excerpt(state, message_id, "made", EXCERPT_CHARS)
 
 
 def _one_line(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,21 @@ PROSE = (
     "By noon the sky had turned grey. Children were called home from the beach.\n"
     "The mayor decided to close the harbour until the storm passed; the decision was final.\n"
 )
+
+
+def bench_module(name: str):
+    """A benchmark script of bench/ as a module (bench/ is no package: its scripts import each other
+    by name, so the folder goes on the path)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    bench = ROOT / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def long_text(paragraphs: int = 40) -> str:

@@ -3,31 +3,18 @@ replies of the original extraction rules, and the reference policies through the
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bench_module
 
-BENCH = ROOT / "bench"
 DATA = ROOT.parent / "shared" / "data"
 
 
-def _module(name: str):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-case_module = _module("pi_llm_case")
-bench = _module("pi_llm")
+case_module = bench_module("pi_llm_case")
+bench = bench_module("pi_llm")
 
 
 @pytest.fixture(scope="module")

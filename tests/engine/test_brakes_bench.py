@@ -4,31 +4,15 @@ of the tune part, and the continuation ratios are the braked traces' own."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from engine.brakes import answer_stability, overthink_score, split_steps
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.conftest import bench_module
 
-
-def _module(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-metrics = _module("brakes_metrics")
-report = _module("brakes_report")
-bench = _module("brakes")
+metrics = bench_module("brakes_metrics")
+report = bench_module("brakes_report")
+bench = bench_module("brakes")
 
 # Settles on 12 in step 1, checks it calmly in step 2: SBT and answer stability fire there, keeping 12.
 SETTLED = ("Twelve eggs, so the answer is 12.\n\nLet me check: 6 + 6, so \\boxed{12}.\n\n"
