@@ -5,7 +5,8 @@
     ./workbench bench-pi-llm --model openai/gpt-4.1 --setting task --updates 4 8 16
 
 The case, the prompt and the scorer are the authors' (bench/pi_llm_case.py). Reference policies
-play Sculptor's two strategies through the real tool registry, as a person or a model would:
+play Sculptor's two strategies through the real tool registry as a model's tool calls (each result
+a tool message at the end of the context, so "tokens after" counts what the results add):
 - `fold`: fragment the stream into ten and fold all but the last `--keep` (2 or 3), as the
   paper's PI-LLM prompt asks; reported: tokens in context before and after, and the share of keys
   whose latest value is still visible;
@@ -20,37 +21,28 @@ With `--model`, the prompt goes to that model through the agent loop in one of t
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import sys
-import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pi_llm_case import SCULPTOR_SWEEP, Case, Generator, accuracy, auc_log15, load_vocabulary  # noqa: E402
+from sculptor_settings import SETTINGS, TOOL_BUDGET, model_calls, new_session, run_setting  # noqa: E402
 
-TOOL_BUDGET = 20  # Sculptor's tool calls per turn (§3.1 of the paper)
-UNIFIED_PROMPT = ("You are a helpful assistant. You can autonomously manage your own context: fold irrelevant "
-                  "information, focus on useful details, summarize long texts to keep your context concise, and use "
-                  "search tools to find key information in large documents.")
 # Only the key part of the paper's PI-LLM prompt is published (App. C); it is used as published.
 TASK_PROMPT = ("First use the fragment_context tool to split the long text into multiple fragments, then use "
                "fold_fragment to fold unimportant, earlier key-value updates... divide the entire update stream into "
                "multiple fragments (e.g., ten fragments), then keep only the last two or three fragments while "
                "folding the rest.")
-SETTINGS = {"baseline": ("none", None), "unified": ("sculptor", UNIFIED_PROMPT), "task": ("sculptor", TASK_PROMPT)}
 
 
-def _session(case: Case, system: str | None = None):
-    from sessions import SessionStore
-
-    session = SessionStore(":memory:").create_session(f"PI-LLM {case.n_updates} updates per key")
-    if system:
-        session.add_message("system", system)
-    session.add_message("user", case.prompt)
-    return session
+def _session(case: Case):
+    return new_session(f"PI-LLM {case.n_updates} updates per key", case.prompt)
 
 
 def _latest_offsets(case: Case, content: str) -> dict[str, int]:
@@ -67,13 +59,14 @@ def fold_policy(case: Case, keep: int = 2, pieces: int = 10) -> dict:
     session = _session(case)
     before = session.stats()["rendered_tokens"]
     first, last = case.updates[0], case.updates[-1]
-    made = session.call_tool("fragment_context", {"start_marker": f"{first[0]}: {first[1]};",
-                                                  "end_marker": f"{last[0]}: {last[1]};", "num_fragments": pieces})
+    made = model_calls(session, [("fragment_context", {"start_marker": f"{first[0]}: {first[1]};",
+                                                       "end_marker": f"{last[0]}: {last[1]};", "num_fragments": pieces})])[0]
     if "error" in made:
         raise RuntimeError(made["error"])
     fragments = [piece["fragment_id"] for piece in made["fragments"]]
-    for fragment_id in fragments[:-keep]:
-        session.call_tool("fold_fragment", {"fragment_id": fragment_id})
+    folded = model_calls(session, [("fold_fragment", {"fragment_id": f}) for f in fragments[:-keep]])
+    if any("error" in result for result in folded):
+        raise RuntimeError(next(result["error"] for result in folded if "error" in result))
     state = session.state()
     message = next(m for m in state.messages if m.role == "user")
     visible = [(f.start, f.end) for f in message.fragments if f.status == "visible"]
@@ -85,50 +78,52 @@ def fold_policy(case: Case, keep: int = 2, pieces: int = 10) -> dict:
 
 
 def search_policy(case: Case) -> dict:
+    """One search per key, made as a model makes them: Sculptor's budget of 20 calls to an assistant
+    message, the results landing in the context as tool messages."""
     session = _session(case)
     before = session.stats()["rendered_tokens"]
+    queries = [f"; {key}: " for key in case.keys]  # the separator first: "body: " alone also finds "water body: "
+    found = []
+    for at in range(0, len(queries), TOOL_BUDGET):
+        found += model_calls(session, [("search_context", {"query": query, "max_results": 1, "context_size": 80})
+                                       for query in queries[at: at + TOOL_BUDGET]])
     right = 0
-    for key in case.keys:
-        query = f"; {key}: "  # the separator first: "body: " alone also finds "water body: "
-        found = session.call_tool("search_context", {"query": query, "max_results": 1, "context_size": 80})
-        hit = (found.get("results") or [{}])[0].get("snippet", "")
+    for key, query, result in zip(case.keys, queries, found):
+        hit = (result.get("results") or [{}])[0].get("snippet", "")
         # the hit is the latest update of the key, so the last place the key is named in its snippet
         value = hit[hit.rfind(query) + len(query):].split(";")[0].strip() if query in hit else None
         right += value == case.truth[key]
-    calls = len(case.keys)
     return {"policy": "search (one per key)", "updates": case.n_updates, "tokens_before": before,
-            "tokens_after": session.stats()["rendered_tokens"], "score": right / len(case.keys), "calls": calls,
-            "turns_within_budget": math.ceil(calls / TOOL_BUDGET)}
+            "tokens_after": session.stats()["rendered_tokens"], "score": right / len(case.keys),
+            "calls": len(queries), "turns_within_budget": math.ceil(len(queries) / TOOL_BUDGET)}
 
 
 def model_run(case: Case, model: str, setting: str, api_base: str | None) -> dict:
-    from sessions.agent import run_turn
-
-    tools, system = SETTINGS[setting]
-    session = _session(case, system)
-    changes = {"model": model, "tools": tools, **({"api_base": api_base} if api_base else {})}
-    if tools != "none":
-        changes["tool_choice"] = "required"  # the first step, as Sculptor's zero-shot runs (§3.1)
-    session.configure(**changes)
-    started = time.perf_counter()
-    result = run_turn(session, None)
+    ran = run_setting(f"PI-LLM {case.n_updates} updates per key", case.prompt, TASK_PROMPT, model, setting, api_base)
     return {"policy": f"{model} · {setting}", "updates": case.n_updates, "tokens_before": None,
-            "tokens_after": session.stats()["rendered_tokens"], "score": accuracy(case, result.get("reply")),
-            "calls": len(result.get("tool_calls") or []), "seconds": round(time.perf_counter() - started, 1)}
+            "tokens_after": ran["tokens_after"], "score": accuracy(case, ran["reply"]), "calls": ran["calls"],
+            "seconds": ran["seconds"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--updates", type=int, nargs="+", default=list(SCULPTOR_SWEEP), help="updates per key")
+    parser.add_argument("--updates", type=int, nargs="+", default=[*SCULPTOR_SWEEP, 400],
+                        help="updates per key (default: Sculptor's columns and the original's 400)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--policy", choices=["fold", "search", "both"], default="both")
-    parser.add_argument("--keep", type=int, default=2, help="fragments the fold policy leaves visible (2 or 3)")
+    parser.add_argument("--keep", type=int, nargs="+", default=[2, 3],
+                        help="fragments the fold policy leaves visible (the paper: two or three)")
     parser.add_argument("--model", help="a litellm model string: score that model instead of a policy")
     parser.add_argument("--api-base", help="an OpenAI-compatible server's base URL, with an openai/... model")
     parser.add_argument("--setting", choices=list(SETTINGS), default="baseline")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
+    if any(not 1 <= keep <= 9 for keep in args.keep):
+        parser.error("--keep: each must be 1 to 9 of the ten fragments")
+    if any(not 1 <= n <= 400 for n in args.updates):
+        parser.error("--updates: each must be 1 to 400 (the vocabulary has 400 items per key)")
     generator = Generator(load_vocabulary(args.data), args.seed)
     rows = []
     for n in args.updates:
@@ -138,24 +133,40 @@ def main() -> None:
             rows.append(model_run(case, args.model, args.setting, args.api_base))
             continue
         if args.policy in ("fold", "both"):
-            rows.append(fold_policy(case, args.keep))
+            rows += [fold_policy(case, keep) for keep in args.keep]
         if args.policy in ("search", "both"):
             rows.append(search_policy(case))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"PI-LLM, 46 keys, seed {args.seed}; score = share of keys whose latest value is "
-          + ("answered right" if args.model else "still visible (fold) / the first hit (search)"))
-    width = max([28] + [len(row['policy']) for row in rows])
-    print(f"{'policy':<{width}} {'N':>5} {'tokens before':>14} {'after':>9} {'score':>7} {'calls':>6}")
-    for row in rows:
-        before = f"{row['tokens_before']:,}" if row["tokens_before"] is not None else "-"
-        print(f"{row['policy']:<{width}} {row['updates']:>5} {before:>14} {row['tokens_after']:>9,} "
-              f"{row['score']:>7.1%} {row['calls']:>6}")
-    for policy in dict.fromkeys(row["policy"] for row in rows):
-        scores = {row["updates"]: row["score"] for row in rows if row["policy"] == policy}
-        print(f"{policy}: auc_log1.5 {auc_log15(scores):.1%}")
+    what = "answered right" if args.model else "still visible (fold) / the first hit (search)"
+    text = table(rows, f"PI-LLM, 46 keys, seed {args.seed}; score = share of keys whose latest value is {what}",
+                 policies=not args.model)
+    print(text, end="")
+    if not args.no_record:
+        from results import record, slug
 
+        who = f"{args.model} · {args.setting}" if args.model else f"reference policies ({args.policy})"
+        record(slug("pi-llm", args.model or "policy", args.setting if args.model else args.policy),
+               f"PI-LLM: {who}", text)
+
+
+def table(rows: list[dict], title: str, policies: bool = True) -> str:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print(title)
+        width = max([28] + [len(row['policy']) for row in rows])
+        print(f"{'policy':<{width}} {'N':>5} {'tokens before':>14} {'after':>9} {'score':>7} {'calls':>6} {'turns':>6}")
+        for row in rows:
+            before = f"{row['tokens_before']:,}" if row["tokens_before"] is not None else "-"
+            print(f"{row['policy']:<{width}} {row['updates']:>5} {before:>14} {row['tokens_after']:>9,} "
+                  f"{row['score']:>7.1%} {row['calls']:>6} {row.get('turns_within_budget', 1):>6}")
+        for policy in dict.fromkeys(row["policy"] for row in rows):
+            scores = {row["updates"]: row["score"] for row in rows if row["policy"] == policy}
+            print(f"{policy}: auc_log1.5 {auc_log15(scores):.1%}")
+        if policies:
+            print(f"calls are per case; turns: how many turns of Sculptor's {TOOL_BUDGET} calls they take")
+    return out.getvalue()
 
 if __name__ == "__main__":
     main()

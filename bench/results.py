@@ -25,6 +25,15 @@ HEADING = """# Benchmark results
 Written by the scripts in `bench/` (each replaces its own section when it runs; `--no-record`
 skips that). Times are wall-clock on the machine named in each section; tests never assert on
 them. The README's Benchmarks section says what each script measures.
+
+To score any model on the paper's benchmarks, give its litellm name (and its key in the usual
+environment variable, such as `OPENAI_API_KEY`; keys never reach a file):
+
+    ./workbench bench-pi-llm --model openai/gpt-4.1 --setting task            # or baseline, unified
+    ./workbench bench-needlebench --model anthropic/claude-sonnet-4-20250514 --setting task
+    ./workbench bench-needlebench --model openai/qwen3-8b --api-base http://127.0.0.1:8000/v1 --setting unified
+
+Each run writes its own section below (named by benchmark, model and setting).
 """
 
 
@@ -49,10 +58,16 @@ def versions() -> str:
     return ", ".join(found)
 
 
+COMMANDS = {"scale.py": "bench", "ui.py": "bench-ui", "pi_llm.py": "bench-pi-llm",
+            "needlebench.py": "bench-needlebench"}
+
+
 def command() -> str:
     """The command that reproduces this run, as a user types it."""
     script = Path(sys.argv[0]).name
-    return " ".join(["python", f"bench/{script}", *(shlex.quote(a) for a in sys.argv[1:])])
+    verb = COMMANDS.get(script)
+    head = ["./workbench", verb] if verb else [".venv/bin/python", f"bench/{script}"]
+    return " ".join([*head, *(shlex.quote(a) for a in sys.argv[1:])])
 
 
 def section(name: str, title: str, table: str, notes: str = "", when: datetime | None = None) -> str:
@@ -76,7 +91,9 @@ def record(name: str, title: str, table: str, notes: str = "", path: Path | None
     if not re.fullmatch(r"[a-z0-9-]+", name):
         raise ValueError(f"section name {name!r}: use lower-case letters, digits and hyphens")
     path = path or Path(os.environ.get("WORKBENCH_RESULTS", RESULTS))
-    text = path.read_text(encoding="utf-8") if path.exists() else HEADING
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    first = text.find("<!-- section:")
+    text = HEADING + ("\n" + text[first:] if first >= 0 else "")  # the heading is always this version's
     block = section(name, title, table, notes)
     pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- /section:{name} -->", re.DOTALL)
     text = pattern.sub(lambda _: block, text, count=1) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block

@@ -1,0 +1,211 @@
+"""NeedleBench multi-needle reasoning through the workbench: a chained search with no model, or any model.
+
+    ./workbench bench-needlebench                          # the reference policy at Sculptor's grid
+    ./workbench bench-needlebench --length 1000 16000 --needles 2 5 --repeats 3 --json
+    ./workbench bench-needlebench --model openai/gpt-4.1 --setting task --length 1000 2000
+
+The case, the prompt and the scorer are OpenCompass's (bench/needlebench_case.py). The reference
+policy plays the strategy of Sculptor's NeedleBench prompt through the real tool registry, as a
+model's tool calls (each result lands in the context as a tool message, so its tokens count):
+`search_context` for the last person; each hit's line that names them as the younger of a pair
+gives the next elder (a hit whose line the snippet cuts is widened with `get_search_detail`); on
+to the elder, until a search finds no one older: that search is the check the prompt asks for. It
+answers in `\\boxed{}` and is scored like a model. Reported per length and needle count: the share
+of chains recovered whole, the score, the calls (against Sculptor's budget of 20 per turn) and the
+tokens the tool results added. With `--model`, the prompt goes to that model in the `baseline`,
+`unified` or `task` setting and its reply is scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import statistics
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from needlebench_case import (DEPTH, RELATIONSHIP_TERMS, SCULPTOR_LENGTHS, SCULPTOR_NEEDLES, TEMPLATES,  # noqa: E402
+                              Case, Generator, load_haystack, load_names, score)
+from sculptor_settings import SETTINGS, TOOL_BUDGET, model_calls, new_session, run_setting  # noqa: E402
+
+# Only the key part of the paper's NeedleBench prompt is published (App. C); it is used as published.
+TASK_PROMPT = ('You are an agent skilled at analyzing family relationships... You have "search_context" and '
+               '"get_search_detail" tools... conducting chained searches... When searching for the oldest ancestor, '
+               "ensure that every person name found has been verified through the search tools to confirm they truly "
+               "have no higher-level ancestors before concluding.")
+SNIPPET_CHARS = 100  # the policy's search snippets: enough for most needle lines, few tokens
+DETAIL_CHARS = 200  # get_search_detail for a line the snippet cut
+
+
+def _relation_pattern(template: str) -> re.Pattern:
+    terms = "|".join(re.escape(t) for t in sorted(RELATIONSHIP_TERMS, key=len, reverse=True))
+    pattern, seen = "", set()
+    for piece in re.split(r"(\{A\}|\{B\}|\{relationship\})", template):
+        if piece in ("{A}", "{B}"):
+            group = piece[1]
+            pattern += f"(?P={group})" if group in seen else f"(?P<{group}>.+?)"
+            seen.add(group)
+        elif piece == "{relationship}":
+            pattern += f"(?:{terms})"
+        else:
+            pattern += re.escape(piece)
+    return re.compile(pattern)
+
+
+RELATIONS = tuple(_relation_pattern(template) for template in TEMPLATES)
+
+
+def relation(line: str) -> tuple[str, str] | None:
+    """(elder, younger) when the line is one of the needle templates, else None."""
+    for pattern in RELATIONS:
+        found = pattern.fullmatch(line.strip())
+        if found:
+            return found["A"], found["B"]
+    return None
+
+
+def _model_call(session, name: str, arguments: dict) -> dict:
+    return model_calls(session, [(name, arguments)])[0]
+
+
+def _elder_in(lines: list[str], person: str) -> str | None:
+    for line in lines:
+        pair = relation(line)
+        if pair and pair[1].casefold() == person.casefold():
+            return pair[0]
+    return None
+
+
+def elder_of(session, person: str) -> tuple[str | None, int]:
+    """The elder a search for `person` shows, and the tool calls it took."""
+    found = _model_call(session, "search_context", {"query": person, "max_results": 10, "context_size": SNIPPET_CHARS})
+    if "error" in found:
+        raise RuntimeError(found["error"])
+    calls = 1
+    for hit in found["results"]:
+        lines = hit["snippet"].split("\n")
+        cut = {0} if hit["snippet"].startswith("…") else set()
+        cut |= {len(lines) - 1} if hit["snippet"].endswith("…") else set()
+        whole = [line for i, line in enumerate(lines) if i not in cut]
+        elder = _elder_in(whole, person)
+        if elder:
+            return elder, calls
+        named = [lines[i] for i in cut if person.casefold() in lines[i].casefold()]
+        if any(f"'{person}'".casefold() in line.casefold() for line in named):
+            continue  # the question quotes the last person; it holds no relation
+        if named:
+            detail = _model_call(session, "get_search_detail", {"search_id": hit["search_id"],
+                                                                "extended_context": DETAIL_CHARS})
+            calls += 1
+            elder = _elder_in(detail.get("text", "").split("\n"), person)
+            if elder:
+                return elder, calls
+    return None, calls
+
+
+def chained_search(case: Case) -> dict:
+    session = new_session(f"NeedleBench {case.length:,} tokens, {len(case.needles)} needles", case.prompt)
+    before = session.stats()["rendered_tokens"]
+    chain, calls = [case.last_person], 0
+    while True:
+        elder, made = elder_of(session, chain[-1])
+        calls += made
+        if elder is None or elder in chain:  # no one older (or a loop, which a chain cannot have)
+            break
+        chain.append(elder)
+    reply = (f"So the oldest relative '{case.last_person}' can trace back to in the provided text is "
+             f"\\boxed{{{chain[-1]}}}.")
+    return {"length": case.length, "needles": len(case.needles), "counter": case.counter,
+            "recovered": tuple(chain) == tuple(reversed(case.people)), "score": score(case, reply), "calls": calls,
+            "tokens_before": before, "tokens_added": session.stats()["rendered_tokens"] - before}
+
+
+def model_run(case: Case, model: str, setting: str, api_base: str | None) -> dict:
+    ran = run_setting(f"NeedleBench {case.length:,} tokens", case.prompt, TASK_PROMPT, model, setting, api_base)
+    return {"length": case.length, "needles": len(case.needles), "counter": case.counter, "recovered": None,
+            "score": score(case, ran["reply"]), "calls": ran["calls"], "tokens_before": None,
+            "tokens_added": None, "seconds": ran["seconds"]}
+
+
+def table(rows: list[dict], source: str, title: str) -> str:
+    """Per length and needle count, then per needle count (Sculptor's Table 1 columns)."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print(title)
+        print(source)
+        print(f"{'length':>8} {'needles':>7} {'cases':>5} {'recovered':>9} {'score':>6} {'calls':>9} "
+              f"{'tokens in':>10} {'added':>7}")
+        for length in dict.fromkeys(r["length"] for r in rows):
+            for needles in dict.fromkeys(r["needles"] for r in rows):
+                group = [r for r in rows if r["length"] == length and r["needles"] == needles]
+                if not group:
+                    continue
+                recovered = "-" if group[0]["recovered"] is None else f"{statistics.mean(r['recovered'] for r in group):.0%}"
+                calls = f"{statistics.mean(r['calls'] for r in group):.1f}/{max(r['calls'] for r in group)}"
+                before = "-" if group[0]["tokens_before"] is None else f"{statistics.mean(r['tokens_before'] for r in group):,.0f}"
+                added = "-" if group[0]["tokens_added"] is None else f"{statistics.mean(r['tokens_added'] for r in group):,.0f}"
+                print(f"{length:>8,} {needles:>7} {len(group):>5} {recovered:>9} "
+                      f"{statistics.mean(r['score'] for r in group):>6.0%} {calls:>9} {before:>10} {added:>7}")
+        by_needles = {n: statistics.mean(r["score"] for r in rows if r["needles"] == n)
+                      for n in dict.fromkeys(r["needles"] for r in rows)}
+        print("score by needles: " + ", ".join(f"{n}N {s:.0%}" for n, s in by_needles.items())
+              + f"; average {statistics.mean(by_needles.values()):.1%}")
+        over = sum(r["calls"] > TOOL_BUDGET for r in rows)
+        print(f"calls are mean/max per case; {over} of {len(rows)} cases needed more than Sculptor's {TOOL_BUDGET}")
+    return out.getvalue()
+
+
+def main() -> None:
+    from engine.tokens import TokenCounter
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--length", type=int, nargs="+", default=list(SCULPTOR_LENGTHS), help="target tokens")
+    parser.add_argument("--needles", type=int, nargs="+", default=list(SCULPTOR_NEEDLES), help="relations per chain")
+    parser.add_argument("--repeats", type=int, default=10, help="cases per length and needle count (Sculptor: 10)")
+    parser.add_argument("--seed", type=int, default=0, help="the first repeat's number (the original's counter)")
+    parser.add_argument("--depth", type=int, default=DEPTH, help="the first needle's depth in percent")
+    parser.add_argument("--policy", choices=["chain"], default="chain", help="the reference policy (the default)")
+    parser.add_argument("--model", help="a litellm model string: score that model instead of the policy")
+    parser.add_argument("--api-base", help="an OpenAI-compatible server's base URL, with an openai/... model")
+    parser.add_argument("--setting", choices=list(SETTINGS), default="baseline")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
+    args = parser.parse_args()
+    if args.repeats < 1 or any(n < 1 for n in args.needles) or any(n < 1 for n in args.length):
+        parser.error("--repeats, --needles and --length must be positive")
+    lines, haystack = load_haystack(args.data)
+    names, names_source = load_names(args.data)
+    generator = Generator(lines, names, TokenCounter("cl100k_base"))
+    rows = []
+    total = len(args.length) * len(args.needles) * args.repeats
+    for length in args.length:
+        for needles in args.needles:
+            print(f"[{len(rows)}/{total}] {length:,} tokens, {needles} needles, {args.repeats} cases ...",
+                  file=sys.stderr, flush=True)
+            for counter in range(args.seed, args.seed + args.repeats):
+                case = generator.case(length, needles, counter, args.depth)
+                rows.append(model_run(case, args.model, args.setting, args.api_base) if args.model
+                            else chained_search(case))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    who = f"{args.model} · {args.setting}" if args.model else "reference policy: chained search"
+    text = table(rows, f"haystack: {haystack}\nnames: {names_source}",
+                 f"NeedleBench multi-needle reasoning, depth {args.depth}%, {who}")
+    print(text, end="")
+    if not args.no_record:
+        from results import record, slug
+
+        record(slug("needlebench", args.model or "policy", args.setting if args.model else "chain"),
+               f"NeedleBench: {who}", text)
+
+
+if __name__ == "__main__":
+    main()
