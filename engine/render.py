@@ -23,15 +23,21 @@ per message, for views that pair them with the state's. A core memory longer tha
 Token counts come from the per-text cache in `engine.tokens`; the rendered total is the
 sum of the parts plus OpenAI's per-message framing (3 tokens a message, 1 for a name, 3 to
 prime the reply), which is how chat APIs bill a message list.
+
+A message is an immutable value that is replaced, never changed, when one of its fragments
+is folded or restored, so what it renders to and what it costs are kept per message object
+(`_PerMessage`): a render of a 10M-token session then redoes only the messages that changed
+since the last one, instead of joining and counting sixty thousand fragments on every rerun.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from engine.memory import core_memory, within_bound
 from engine.state import ContextState, Fragment, Message
@@ -70,7 +76,36 @@ class RenderedPiece:
     rendered_tokens: int
 
 
+class _PerMessage:
+    """Values derived from one message object and one tokenizer, kept while the message is
+    held here. Keyed by the object's identity (a message is never changed, only replaced); the
+    entry holds the message, so its id cannot be reused by another object while it is kept."""
+
+    def __init__(self, build: Callable[[Message, TokenCounter], Any], entries: int = 8_192) -> None:
+        self._build = build
+        self._items: dict[tuple[int, str], tuple[Message, Any]] = {}
+        self._entries = entries
+        self._lock = threading.Lock()
+
+    def get(self, message: Message, counter: TokenCounter) -> Any:
+        key = (id(message), counter.name)
+        found = self._items.get(key)
+        if found is not None and found[0] is message:
+            return found[1]
+        value = self._build(message, counter)
+        with self._lock:
+            self._items[key] = (message, value)
+            while len(self._items) > self._entries:  # oldest first: dicts keep insertion order
+                del self._items[next(iter(self._items))]
+        return value
+
+
 def render_pieces(message: Message, counter: TokenCounter) -> list[RenderedPiece]:
+    """Each fragment of `message` as the model sees it (a new list; the pieces are shared)."""
+    return list(_pieces.get(message, counter))
+
+
+def _render_pieces(message: Message, counter: TokenCounter) -> tuple[RenderedPiece, ...]:
     pieces = []
     for fragment in message.fragments:
         original = counter.count(fragment.text)
@@ -82,7 +117,10 @@ def render_pieces(message: Message, counter: TokenCounter) -> list[RenderedPiece
         else:
             block = summary_header(fragment.id, original, fragment.focus) + "\n" + (fragment.summary or "")
         pieces.append(RenderedPiece(fragment, block, original, counter.count(block)))
-    return pieces
+    return tuple(pieces)
+
+
+_pieces = _PerMessage(_render_pieces)
 
 
 def join_pieces(pieces: list[RenderedPiece]) -> str:
@@ -101,12 +139,7 @@ def join_pieces(pieces: list[RenderedPiece]) -> str:
 
 
 def render_message(message: Message, counter: TokenCounter, include_reasoning: bool = False) -> dict[str, Any]:
-    if message.content is None:
-        content: Any = None
-    elif all(f.status == "visible" for f in message.fragments):
-        content = message.content
-    else:
-        content = join_pieces(render_pieces(message, counter))
+    content: Any = _content.get(message, counter)
     sent = [part for part in message.attachments if part.get("type") in SENDABLE_PARTS]
     if sent:
         text_part = [{"type": "text", "text": content}] if content else []
@@ -123,6 +156,15 @@ def render_message(message: Message, counter: TokenCounter, include_reasoning: b
     if include_reasoning and message.extra.get("thinking_blocks"):  # Anthropic's signed (or redacted) blocks
         rendered["thinking_blocks"] = copy.deepcopy(message.extra["thinking_blocks"])
     return rendered
+
+
+def _rendered_content(message: Message, counter: TokenCounter) -> str | None:
+    if message.content is None or all(f.status == "visible" for f in message.fragments):
+        return message.content
+    return join_pieces(list(_pieces.get(message, counter)))
+
+
+_content = _PerMessage(_rendered_content)
 
 
 def sent_core_memory(state: ContextState, encoding: str = DEFAULT_ENCODING) -> str:
@@ -183,6 +225,45 @@ def tool_call_tokens(message: Message, counter: TokenCounter) -> int:
     return total
 
 
+_STATUSES = ("visible", "folded", "summarized")
+
+
+class _Figures(NamedTuple):
+    """What one message adds to `stats()`: fragments and their tokens by status (in
+    `_STATUSES` order), markers, framing, tool calls and reasoning."""
+
+    counts: tuple[int, int, int]
+    tokens: tuple[int, int, int]
+    markers: int
+    fold_markers: int
+    original: int
+    pieces_rendered: int
+    framing: int
+    calls: int
+    reasoning: int
+
+
+def _message_figures(message: Message, counter: TokenCounter) -> _Figures:
+    counts, tokens = [0, 0, 0], [0, 0, 0]
+    markers = fold_markers = original = rendered = 0
+    for piece in _pieces.get(message, counter):
+        position = _STATUSES.index(piece.fragment.status)
+        counts[position] += 1
+        tokens[position] += piece.original_tokens
+        if position:
+            markers += piece.rendered_tokens
+        if position == 1:
+            fold_markers += piece.rendered_tokens
+        original += piece.original_tokens
+        rendered += piece.rendered_tokens
+    framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)
+    return _Figures((counts[0], counts[1], counts[2]), (tokens[0], tokens[1], tokens[2]), markers, fold_markers,
+                    original, rendered, framing, tool_call_tokens(message, counter), counter.count(message.reasoning))
+
+
+_figures = _PerMessage(_message_figures)
+
+
 def stats(
     state: ContextState,
     encoding: str = DEFAULT_ENCODING,
@@ -216,27 +297,21 @@ def stats(
     overhead = (TOKENS_REPLY_PRIMING if state.messages or core else 0) + (TOKENS_PER_MESSAGE if core and not joined else 0)
     for message in state.messages:
         role = by_role.setdefault(message.role, {"messages": 0, "total_tokens": 0, "rendered_tokens": 0})
-        framing = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if message.name else 0)
-        calls = tool_call_tokens(message, counter)
-        reasoning = counter.count(message.reasoning)
-        reasoning_total += reasoning
+        figures: _Figures = _figures.get(message, counter)
+        reasoning_total += figures.reasoning
         if include_reasoning:
-            role["rendered_tokens"] += reasoning
-        overhead += framing
-        calls_total += calls
+            role["rendered_tokens"] += figures.reasoning
+        overhead += figures.framing
+        calls_total += figures.calls
         role["messages"] += 1
-        role["rendered_tokens"] += framing + calls
-        for piece in render_pieces(message, counter):
-            status = piece.fragment.status
-            fragments += 1
-            by_status[status] += 1
-            tokens_by_status[status] += piece.original_tokens
-            if status != "visible":
-                marker_tokens += piece.rendered_tokens
-            if status == "folded":
-                fold_marker_tokens += piece.rendered_tokens
-            role["total_tokens"] += piece.original_tokens
-            role["rendered_tokens"] += piece.rendered_tokens
+        role["rendered_tokens"] += figures.framing + figures.calls + figures.pieces_rendered
+        role["total_tokens"] += figures.original
+        fragments += sum(figures.counts)
+        for position, status in enumerate(_STATUSES):
+            by_status[status] += figures.counts[position]
+            tokens_by_status[status] += figures.tokens[position]
+        marker_tokens += figures.markers
+        fold_marker_tokens += figures.fold_markers
     content_total = sum(tokens_by_status.values())
     rendered = tokens_by_status["visible"] + marker_tokens + calls_total + overhead + core_tokens
     if include_reasoning:

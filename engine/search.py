@@ -13,7 +13,9 @@ tool calls are always searched (a Letta agent's replies live in `send_message` c
 hit there is `part="tool_calls"`, with offsets into `Message.calls_text`.
 
 Lower-cased texts and per-fragment term counts are cached by text, so repeated searches of
-a long session do not redo that work.
+a long session do not redo that work. Exact search counts most queries from a token index
+(`engine.search_index`) instead of reading every text; the index only skips reading, so the
+counts and hits are those a full read gives.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Callable, Iterable
 import regex
 
 from engine.errors import ToolInputError
+from engine.search_index import INDEX
 from engine.state import ContextState, Fragment
 from engine.summarize import terms
 
@@ -95,8 +98,16 @@ def search_exact(state: ContextState, query: str, role: str, limit: int,
     needle = query.lower()
     matches: list[Match] = []
     total = 0
-    for index, part, text in _texts(state, role, include_reasoning, skip_calls):
-        lowered = _lowered.get(text)
+    texts = list(_texts(state, role, include_reasoning, skip_calls))
+    pairs = [(text, _lowered.get(text)) for _, _, text in texts]
+    counts: list[int | None] | None = None  # from the index: exact counts, None where a text must be read
+    possible: list[bool] | None = None  # from the index: False where a text cannot hold the query
+    if len(needle) == len(query) and needle:
+        if needle.split() == [needle]:
+            counts = INDEX.counts(pairs, needle)
+        else:
+            possible = INDEX.candidates(pairs, needle)
+    for position, ((index, part, text), (_, lowered)) in enumerate(zip(texts, pairs)):
         if len(lowered) != len(text) or len(needle) != len(query):
             # Lower-casing changed lengths (e.g. 'İ'), so offsets would drift: match a pattern.
             found = [
@@ -109,7 +120,12 @@ def search_exact(state: ContextState, query: str, role: str, limit: int,
                     break
                 matches.append(Match(index, start, end, part=part))
             continue
-        count = lowered.count(needle)
+        if counts is not None and counts[position] is not None:
+            count = counts[position]
+        elif possible is not None and not possible[position]:
+            count = 0
+        else:
+            count = lowered.count(needle)
         total += count
         end = len(lowered)
         while count and len(matches) < limit:

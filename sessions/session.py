@@ -34,7 +34,8 @@ from engine.summarize import Summarizer
 from engine.text import normalize_value
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import ToolContext
-from sessions.log import SessionLog, Unfolded
+from sessions.log import SessionLog, Unfolded, paused_collector
+from sessions.snapshots import Snapshots
 from sessions.stores.base import SESSION_COLUMNS, EventStore, SessionRow, StoredEvent
 from sessions.summaries import RecordingSummarizer, calls_a_model, model_summarizer
 
@@ -47,7 +48,7 @@ class Session:
     """A conversation: its events, the state they fold to, and the tools that change it."""
 
     def __init__(self, store: EventStore, row: SessionRow, stored: Sequence[StoredEvent] = (),
-                 records: Sequence[EventRecord] = ()) -> None:
+                 records: Sequence[EventRecord] = (), log: SessionLog | None = None) -> None:
         self._store = store
         self.id: str = row.id
         self.title: str = row.title
@@ -57,15 +58,34 @@ class Session:
         self.imported_from: str | None = row.imported_from
         self.encoding = DEFAULT_ENCODING
         self.summarizer: Summarizer | None = None  # set to override the session's choice
-        self._log = SessionLog()
+        self._log = log if log is not None else SessionLog()
         self._lock = threading.RLock()  # one Session may serve several UI threads
         for record in records:
             self._log.fold(record)
         self._log.absorb(stored)
 
     @classmethod
-    def open(cls, store: EventStore, session_id: str) -> "Session":
-        return cls(store, store.session_row(session_id), store.load(session_id))
+    def open(cls, store: EventStore, session_id: str, snapshots: Snapshots | None = None) -> "Session":
+        """The session as its log folds. With `snapshots`, a snapshot of the folded state that
+        passes every check (`sessions.snapshots`) stands in for the events it covers, and a
+        long log without a usable one gets one for next time."""
+        row = store.session_row(session_id)
+        found = snapshots.read(session_id, store) if snapshots is not None else None
+        if found is None:
+            with paused_collector():  # a long log's read makes many objects, none in cycles
+                session = cls(store, row, store.load(session_id))
+            base = 0
+        else:
+            base, state = found
+            session = cls(store, row, log=SessionLog.from_state(base, state, cls._loader(store, session_id)))
+            session.refresh()  # the events after the snapshot, folded on top
+        if snapshots is not None and session.replay_error is None and snapshots.wanted(session.last_seq, base):
+            snapshots.write(session_id, session.last_seq, session._state, store)
+        return session
+
+    @staticmethod
+    def _loader(store: EventStore, session_id: str):
+        return lambda after, upto: store.load(session_id, after, upto)
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.title!r}: {self.last_seq} events>"
@@ -138,7 +158,7 @@ class Session:
         """The last `count` events (cheap on a long log, unlike `records()`)."""
         with self._lock:
             self.refresh()
-            return self._log.records[-count:] if count > 0 else []
+            return list(self._log.tail(count))
 
     def info(self) -> dict[str, Any]:
         """The session's row: id, title, created_at, and where a fork or an import came from."""
@@ -347,8 +367,12 @@ class Session:
             if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= self.last_seq:
                 raise WorkbenchError(f"cannot fork at {at!r}: choose an event number from 0 to {self.last_seq}")
             row = SessionRow.new(title or f"{self.title} (fork at {at})", forked_from=self.id, forked_at=at)
+            state = self._log.state_at(at, self.id).copy()
             self._store.fork(self.id, at, row)
-            return Session(self._store, row, records=self._log.records[:at])
+            if at == 0:
+                return Session(self._store, row)
+            # the fork starts from the state at `at` and reads its records from the store when wanted
+            return Session(self._store, row, log=SessionLog.from_state(at, state, self._loader(self._store, row.id)))
 
     def export(self, path: str | Path) -> Path:
         """Write this session as a workbench trace (canonical JSON lines); returns the path."""

@@ -17,6 +17,7 @@ from sessions.formats.report import ImportReport
 from sessions.formats.source import Progress
 from sessions.importing import import_into
 from sessions.session import Session
+from sessions.snapshots import Snapshots
 from sessions.stores.base import SessionRow
 from sessions.stores import EventStore, open_event_store
 
@@ -35,9 +36,11 @@ class SessionStore:
     """Creates, opens, lists, imports and checks sessions held in one event store."""
 
     def __init__(self, path: str | Path | None = None, *, lock_timeout: float | None = None,
-                 linger: float | None = None) -> None:
+                 linger: float | None = None, snapshots: bool = True) -> None:
         self.path = str(path) if path is not None else str(default_db_path())
         self.events: EventStore = open_event_store(self.path, lock_timeout=lock_timeout, linger=linger)
+        # snapshots of long sessions' folded state, beside the file (never authoritative: see sessions.snapshots)
+        self.snapshots = Snapshots.beside(self.path) if snapshots else Snapshots(None)
 
     def __repr__(self) -> str:
         return f"<SessionStore {self.path}>"
@@ -65,8 +68,9 @@ class SessionStore:
 
     def open_session(self, session_id: str) -> Session:
         """The session with this id. A log that does not fold opens at its last good event,
-        with `session.replay_error` saying which event is at fault."""
-        return Session.open(self.events, session_id)
+        with `session.replay_error` saying which event is at fault. A long session opens from
+        a snapshot of its folded state when one matches its log (`sessions.snapshots`)."""
+        return Session.open(self.events, session_id, self.snapshots)
 
     def resolve_id(self, prefix: str) -> str:
         """The id of the one session whose id starts with `prefix`."""
@@ -80,7 +84,7 @@ class SessionStore:
         """Replay every session; one row each: id, title, events, and `error` (None when it folds)."""
         results = []
         for row in self.list_sessions():
-            session = self.open_session(row["id"])
+            session = Session.open(self.events, row["id"])  # the log itself, never a snapshot
             error = session.replay_error
             results.append({"id": row["id"], "title": row["title"], "events": row["events"],
                             "good_events": session.last_seq, "error": str(error) if error else None})

@@ -1,9 +1,10 @@
 """The event-store protocol: what a `Session` needs from wherever its events are kept.
 
-Seven operations, nothing more: create a session (optionally with events), list sessions,
+Eight operations, nothing more: create a session (optionally with events), list sessions,
 resolve an id prefix, read a session's row, load its events after a seq, append one unit
-of work atomically, fork a prefix into a new session, and create many sessions at once
-(an import, whole or not at all). DuckDB is the first
+of work atomically, fork a prefix into a new session, create many sessions at once
+(an import, whole or not at all), and fingerprint a prefix of a session's events (so a
+snapshot of the state folded from them can be checked against the log). DuckDB is the first
 implementation (`sessions.stores.duckdb`); a server database is another module beside it,
 not edits throughout.
 
@@ -93,8 +94,12 @@ class EventStore(Protocol):
     def session_row(self, session_id: str) -> SessionRow:
         """The session's row; SessionNotFound if there is none."""
 
-    def load(self, session_id: str, after: int = 0) -> list[StoredEvent]:
-        """The session's events with seq > `after`, in order."""
+    def load(self, session_id: str, after: int = 0, upto: int | None = None) -> list[StoredEvent]:
+        """The session's events with seq > `after` (and <= `upto`, when given), in order."""
+
+    def fingerprint(self, session_id: str, upto: int) -> str:
+        """A digest of the session's events 1 to `upto` (their seq, ts, kind and payload): it
+        changes when any of them does, or when one is missing."""
 
     def append(self, session_id: str, after: int, build: Build) -> tuple[list[StoredEvent], list[EventRecord]]:
         """One unit of work, atomically: returns the events others wrote since `after`, and the new records."""

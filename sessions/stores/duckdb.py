@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -71,9 +72,20 @@ class DuckDBEventStore:
         with self.db.connect() as connection:
             return self._row(connection, session_id)
 
-    def load(self, session_id: str, after: int = 0) -> list[StoredEvent]:
+    def load(self, session_id: str, after: int = 0, upto: int | None = None) -> list[StoredEvent]:
         with self.db.connect() as connection:
-            return self._load(connection, session_id, after)
+            return self._load(connection, session_id, after, upto)
+
+    def fingerprint(self, session_id: str, upto: int) -> str:
+        # DuckDB hashes the rows in its own threads: about 30 ms for the 100k events (40 MB) of a
+        # 10M-token session, against seconds to read and fold them. Its hash may change between
+        # DuckDB versions; a fingerprint that no longer matches only means folding the log again.
+        with self.db.connect() as connection:
+            count, last, total = connection.execute(
+                "SELECT count(*), max(seq), sum(hash(seq, ts, kind, payload)) FROM events "
+                "WHERE session_id = ? AND seq <= ?", [session_id, upto]
+            ).fetchone()
+        return f"duckdb {duckdb.__version__}: {count} events to {last}, {total}"
 
     # ---- writing ---------------------------------------------------------------------
 
@@ -167,10 +179,10 @@ class DuckDBEventStore:
         return SessionRow(*found)
 
     @staticmethod
-    def _load(connection, session_id: str, after: int) -> list[StoredEvent]:
+    def _load(connection, session_id: str, after: int, upto: int | None = None) -> list[StoredEvent]:
         rows = connection.execute(
-            "SELECT seq, ts, kind, payload FROM events WHERE session_id = ? AND seq > ? ORDER BY seq",
-            [session_id, after],
+            "SELECT seq, ts, kind, payload FROM events WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            [session_id, after, upto if upto is not None else 2 ** 62],
         ).fetchall()
         return [StoredEvent(*row) for row in rows]
 

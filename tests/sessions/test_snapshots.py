@@ -1,0 +1,246 @@
+"""Snapshots of a long session's folded state (`sessions.snapshots`): they serve only when they
+match the log, and nothing wrong with one ever changes what a session shows."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from engine import render
+from engine.summarize import ExtractiveSummarizer
+from engine.tokens import token_counter
+from sessions import SessionStore
+from sessions.session import Session
+from sessions.snapshots import MAGIC, Snapshots, engine_digest
+
+from tests.conftest import long_text
+
+
+def open_store(path) -> SessionStore:
+    store = SessionStore(path)
+    store.snapshots.min_events, store.snapshots.refresh_events = 20, 12  # small logs count as long here
+    return store
+
+
+def truth(store: SessionStore, session_id: str) -> Session:
+    """The session as its log folds, no snapshot involved."""
+    return Session.open(store.events, session_id)
+
+
+def busy(session: Session, rounds: int = 3, first: int = 0) -> None:
+    """Events of every kind a state is made of: messages, fragments, folds, a summary, searches,
+    settings, tasks and memories (the subsystems' slices)."""
+    session.summarizer = ExtractiveSummarizer(token_counter())  # no model: the embedded one takes seconds
+    session.configure(window=64_000, policy={"threshold": 6000})
+    for round_ in range(first, first + rounds):
+        session.add_message("user", f"Round {round_}.\n{long_text(12)}")
+        session.call_tool("fragment_context", {"start_marker": f"Round {round_}.", "end_marker": "End of notes.",
+                                               "num_fragments": 6})
+        ids = [f.id for f in session.state().messages[-1].fragments]
+        for fragment_id in ids[:4]:
+            session.call_tool("fold_fragment", {"fragment_id": fragment_id})
+        session.call_tool("restore_fragment", {"fragment_id": ids[0]})
+        session.call_tool("summarize_fragment", {"fragment_id": ids[4], "focus": "budget"})
+        session.call_tool("search_context", {"query": f"paragraph {round_ + 3}"})
+        session.call_tool("add_task", {"title": f"task {round_}"})
+        session.call_tool("memory_insert", {"memory_type": "semantic", "content": f"fact {round_}",
+                                            "entities": ["Ada"]})
+        session.add_message("assistant", f"Done with round {round_}.")
+
+
+@pytest.fixture
+def long_session(tmp_path):
+    store = open_store(tmp_path / "long.duckdb")
+    session = store.create_session("long")
+    busy(session)
+    assert session.last_seq >= 30
+    store.close()
+    return tmp_path / "long.duckdb", session.id
+
+
+def assert_shows_the_log(session: Session, store: SessionStore) -> None:
+    expected = truth(store, session.id)
+    assert session.last_seq == expected.last_seq
+    assert session.state() == expected.state()
+    assert render(session.state()) == render(expected.state())
+    assert str(session.replay_error) == str(expected.replay_error)
+
+
+def test_a_long_session_opens_from_its_snapshot_as_its_log_folds(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    first = store.open_session(session_id)  # folds the log, then writes the snapshot
+    assert store.snapshots.last_refusal == "no snapshot" and store.snapshots.path(session_id).exists()
+    again = open_store(path).open_session(session_id)
+    assert_shows_the_log(again, store)
+    assert again.state() == first.state()
+    assert [r.to_dict() for r in again.records()] == [r.to_dict() for r in truth(store, session_id).records()]
+
+
+def test_a_short_session_and_a_memory_store_get_none(tmp_path):
+    store = open_store(tmp_path / "short.duckdb")
+    session = store.create_session("short")
+    session.add_message("user", "hello")
+    store.open_session(session.id)
+    assert not store.snapshots.path(session.id).exists()
+    memory = SessionStore(":memory:")
+    assert memory.snapshots.folder is None and memory.snapshots.path(session.id) is None
+
+
+def test_events_after_the_snapshot_fold_on_top_and_a_far_behind_one_is_written_again(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    store.open_session(session_id)
+    written = _header(store, session_id)["seq"]
+    other = open_store(path).open_session(session_id)  # another process carries on
+    other.add_message("user", "a little more")
+    reopened = open_store(path).open_session(session_id)
+    assert_shows_the_log(reopened, store)
+    assert _header(store, session_id)["seq"] == written  # one event behind: still serves as it is
+    busy(other, rounds=1, first=7)
+    reopened = open_store(path).open_session(session_id)
+    assert_shows_the_log(reopened, store)
+    assert _header(store, session_id)["seq"] == reopened.last_seq  # far behind: written again
+
+
+def _header(store: SessionStore, session_id: str) -> dict:
+    data = store.snapshots.path(session_id).read_bytes()
+    return json.loads(data[len(MAGIC):data.index(b"\n", len(MAGIC))])
+
+
+def _flip_a_body_byte(data: bytes) -> bytes:
+    at = len(data) - 200
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+def _header_says(**changes):
+    def change(data: bytes) -> bytes:
+        end = data.index(b"\n", len(MAGIC))
+        header = {**json.loads(data[len(MAGIC):end]), **changes}
+        return MAGIC + json.dumps(header).encode() + data[end:]
+    return change
+
+
+DAMAGE = {
+    "a flipped bit in the body": _flip_a_body_byte,
+    "a body cut short": lambda data: data[:-100],
+    "a header cut short": lambda data: data[: len(MAGIC) + 20],
+    "an empty file": lambda data: b"",
+    "not a snapshot at all": lambda data: b"PK\x03\x04 something else entirely",
+    "a header that is not JSON": lambda data: MAGIC + b"{not json\n" + data[data.index(b"\n", len(MAGIC)) + 1:],
+    "another session's": _header_says(session="0123456789ab"),
+    "another engine's": _header_says(engine="0" * 64),
+    "another format's": _header_says(format=99),
+    "a later event number": _header_says(seq=10_000),
+    "a checksum of other bytes": _header_says(sha256="0" * 64),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_damaged_snapshot_is_ignored_and_made_again(long_session, damage):
+    path, session_id = long_session
+    store = open_store(path)
+    store.open_session(session_id)
+    snapshot = store.snapshots.path(session_id)
+    snapshot.write_bytes(DAMAGE[damage](snapshot.read_bytes()))
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert reader.snapshots.last_refusal not in (None, "no snapshot")
+    assert_shows_the_log(session, store)
+    session = open_store(path).open_session(session_id)  # the snapshot was made again, whole
+    assert _header(store, session_id)["seq"] == session.last_seq
+    assert_shows_the_log(session, store)
+
+
+def test_an_edited_log_retires_its_snapshot(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    store.open_session(session_id)
+    with store.events.db.transaction() as connection:  # a person edits an early message by hand
+        payload = json.loads(connection.execute(
+            "SELECT payload FROM events WHERE session_id = ? AND kind = 'message_added' ORDER BY seq LIMIT 1",
+            [session_id]).fetchone()[0])
+        payload["content"] = payload["content"].replace("Round 0.", "Round 9.")
+        connection.execute("UPDATE events SET payload = ? WHERE session_id = ? AND seq = 2",
+                           [json.dumps(payload), session_id])
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert "changed since the snapshot was made" in reader.snapshots.last_refusal
+    assert session.state().messages[0].text.startswith("Round 9.")
+    assert_shows_the_log(session, store)
+
+
+def test_an_event_lost_from_the_log_retires_its_snapshot(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    seq = store.open_session(session_id).last_seq
+    with store.events.db.transaction() as connection:
+        connection.execute("DELETE FROM events WHERE session_id = ? AND seq = ?", [session_id, seq])
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert reader.snapshots.last_refusal is not None and session.last_seq == seq - 1
+    assert_shows_the_log(session, store)
+
+
+def test_a_bad_event_after_the_snapshot_stops_the_fold_as_without_one(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    seq = store.open_session(session_id).last_seq
+    with store.events.db.transaction() as connection:
+        connection.execute("INSERT INTO events VALUES (?, ?, now(), 'fragment_folded', ?)",
+                           [session_id, seq + 1, json.dumps({"fragment_id": "fdead0"})])
+    session = open_store(path).open_session(session_id)
+    assert session.replay_error is not None and session.replay_error.seq == seq + 1
+    assert_shows_the_log(session, store)
+    assert session.state(3) == truth(store, session_id).state(3)  # seeking before the snapshot reads the log
+
+
+def test_a_snapshot_of_a_log_that_does_not_fold_is_never_written(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    with store.events.db.transaction() as connection:
+        connection.execute("INSERT INTO events VALUES (?, 2, now(), 'fragment_folded', ?)",
+                           ["0" * 12, json.dumps({"fragment_id": "fdead0"})])
+        connection.execute("UPDATE events SET kind = 'no_such_kind' WHERE session_id = ? AND seq = 5", [session_id])
+    session = store.open_session(session_id)
+    assert session.replay_error is not None and session.replay_error.seq == 5
+    assert not store.snapshots.path(session_id).exists()
+
+
+class _Runs:
+    def __reduce__(self):
+        import os
+        return os.system, ("touch ran-from-a-snapshot",)
+
+
+def test_a_snapshot_that_names_code_is_refused_without_running_it(long_session, monkeypatch):
+    path, session_id = long_session
+    monkeypatch.chdir(path.parent)
+    store = open_store(path)
+    store.open_session(session_id)
+    header = _header(store, session_id)
+    body = pickle.dumps(_Runs())
+    import hashlib
+    header.update(length=len(body), sha256=hashlib.sha256(body).hexdigest())
+    store.snapshots.path(session_id).write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert "posix.system" in reader.snapshots.last_refusal or "os.system" in reader.snapshots.last_refusal
+    assert not (path.parent / "ran-from-a-snapshot").exists()
+    assert_shows_the_log(session, store)
+
+
+def test_a_snapshot_that_cannot_be_written_costs_nothing(long_session):
+    path, session_id = long_session
+    store = open_store(path)
+    store.snapshots.folder.write_text("a file where the folder would go")
+    session = store.open_session(session_id)
+    assert store.snapshots.last_write_error is not None
+    assert_shows_the_log(session, store)
+
+
+def test_the_engine_digest_names_this_code():
+    assert len(engine_digest()) == 64 and engine_digest() == engine_digest()
+    assert Snapshots(None).wanted(10 ** 6, 0) is False
