@@ -37,14 +37,29 @@ def call_intent(call_tool: CallTool, intent: Intent) -> dict[str, Any]:
         return {"error": str(exc)}
 
 
-def run_intent(call_tool: CallTool, intent: Intent | None) -> None:
-    """Run the tool call, note the outcome, and rerun the page."""
-    if intent is None:
-        return
-    result = call_intent(call_tool, intent)
+def note_outcome(intent: Intent, result: dict[str, Any]) -> None:
+    """A notice for the next run of the page: the tool's error, or what the call did."""
     if "error" in result:
         flash("error", result["error"])
     else:
         describe = _DONE.get(intent.tool, lambda r: one_line(json.dumps(r), 200))
         flash("ok", describe(result))
+
+
+def carry_out(call_tool: CallTool, intent: Intent) -> None:
+    """The tool call and its notice, with no rerun and no spinner: for a button's `on_click`,
+    which Streamlit runs before the rerun the click starts, so that rerun already shows the
+    change (one run per click, not a run that finds the click and a second that shows it)."""
+    try:
+        result = call_tool(intent.tool, intent.arguments)
+    except WorkbenchError as exc:
+        result = {"error": str(exc)}
+    note_outcome(intent, result)
+
+
+def run_intent(call_tool: CallTool, intent: Intent | None) -> None:
+    """Run the tool call, note the outcome, and rerun the page."""
+    if intent is None:
+        return
+    note_outcome(intent, call_intent(call_tool, intent))
     st.rerun()

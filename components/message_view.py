@@ -7,6 +7,8 @@ through the tool registry, so a click leaves the same events a model's call woul
 
 from __future__ import annotations
 
+from typing import Callable
+
 import streamlit as st
 
 from components.intents import Intent
@@ -17,8 +19,14 @@ from engine.text import one_line, printable
 from engine.tokens import TokenCounter
 
 STATUS_ICON = {"visible": "●", "folded": "▸", "summarized": "≈"}
+Act = Callable[[Intent], None]  # a page's callback that carries out an intent before the rerun
 FRAGMENTS_SHOWN = 30
 TEXT_SHOWN = 20_000
+PREVIEW_CHARS = 800  # a visible fragment up to this long (and 12 lines) is shown whole, with no expander
+# What the buttons do, said once above the list: a tooltip on every Hide and Restore button was
+# a few hundred more nodes on the page for the browser to redraw on each click (bench/ui.py).
+CONTROLS_HELP = ("Hide runs fold_fragment (a one-line marker takes the fragment's place), Restore runs "
+                 "restore_fragment, Summarize… runs summarize_fragment: the tool calls a model makes.")
 
 
 def even_split_markers(message: Message) -> tuple[str, str] | None:
@@ -39,17 +47,25 @@ def even_split_markers(message: Message) -> tuple[str, str] | None:
         length *= 4
 
 
-def _fragment_controls(fragment, key: str, first, second) -> Intent | None:
+def _fragment_controls(fragment, key: str, first, second, act: Act | None) -> Intent | None:
+    """Hide or Restore, and Summarize. With `act`, Hide and Restore hand their intent to it
+    from the click's callback (and return nothing); without, the intent is returned."""
+    def pressed(label: str, suffix: str, intent: Intent) -> bool:
+        clicked = first.button(label, key=f"{key}-{suffix}", on_click=act, args=(intent,) if act else None)
+        return clicked and act is None
+
     if fragment.status == "visible":
-        if first.button("Hide", key=f"{key}-hide", help="fold_fragment: replace it with a one-line marker"):
-            return Intent("fold_fragment", {"fragment_id": fragment.id})
+        hide = Intent("fold_fragment", {"fragment_id": fragment.id})
+        if pressed("Hide", "hide", hide):
+            return hide
         with second.popover("Summarize"):
             focus = st.text_input("Focus", value="key points", key=f"{key}-focus")
             if st.button("Summarize", key=f"{key}-summarize", type="primary"):
                 return Intent("summarize_fragment", {"fragment_id": fragment.id, "focus": focus})
         return None
-    if first.button("Restore", key=f"{key}-restore", help="restore_fragment: show the original text again"):
-        return Intent("restore_fragment", {"fragment_id": fragment.id})
+    restore = Intent("restore_fragment", {"fragment_id": fragment.id})
+    if pressed("Restore", "restore", restore):
+        return restore
     return None
 
 
@@ -74,14 +90,20 @@ def _fragment_form(message: Message) -> Intent | None:
 
 
 def _preview(text: str) -> tuple[str, bool]:
-    """The first lines of a long text (code and logs keep their lines), and whether it was cut."""
+    """A short text whole; the first lines of a long one (code and logs keep their lines); and
+    whether it was cut."""
+    if len(text) <= PREVIEW_CHARS and text.count("\n") < 12:
+        return text, False
     lines = text.splitlines()
     head = "\n".join(line if len(line) <= 300 else line[:299] + "…" for line in lines[:6])
     return head, len(lines) > 6 or len(head) < len(text.rstrip("\n"))
 
 
-def render_message(message: Message, counter: TokenCounter, reasoning_sent: bool = False) -> Intent | None:
-    """A bordered card: header, reasoning (collapsed), tool-call details, fragments with their controls."""
+def render_message(message: Message, counter: TokenCounter, reasoning_sent: bool = False,
+                   act: Act | None = None) -> Intent | None:
+    """A bordered card: header, reasoning (collapsed), tool-call details, fragments with their
+    controls; the intent of a button pressed, or, with `act`, Hide and Restore go to `act` from
+    the click's callback."""
     pieces = render_pieces(message, counter)
     original = sum(p.original_tokens for p in pieces)
     rendered = sum(p.rendered_tokens for p in pieces)
@@ -118,10 +140,28 @@ def render_message(message: Message, counter: TokenCounter, reasoning_sent: bool
                 if cut:
                     with st.expander("Full text"):
                         st.text(printable(shown))
-            intent = _fragment_controls(fragment, f"{message.id}-{fragment.id}-{position}", first, second) or intent
+            intent = _fragment_controls(fragment, f"{message.id}-{fragment.id}-{position}", first, second, act) or intent
         if len(pieces) > FRAGMENTS_SHOWN:
             st.caption(f"{len(pieces) - FRAGMENTS_SHOWN} more fragments not shown; search finds text in all of them.")
     return intent
+
+
+def message_pages(messages: list[Message], size: int, rows: int) -> list[int]:
+    """Where each page of the message list starts: at most `size` messages, and no more than
+    `rows` fragment rows unless one message alone has more (a page holds at least one).
+
+    The browser's cost of a click grows with the widgets on the page, not with the session:
+    ten essays of twenty fragments each made 200 rows, about 10,000 DOM nodes, and a second of
+    Chromium's time per Hide click (bench/ui.py, issue 11). Short messages still come ten a page."""
+    starts, count, used = [0], 0, 0
+    for index, message in enumerate(messages):
+        shown = min(max(len(message.fragments), 1), FRAGMENTS_SHOWN)
+        if count and (count == size or used + shown > rows):
+            starts.append(index)
+            count = used = 0
+        count += 1
+        used += shown
+    return starts
 
 
 def source_excerpt(state: ContextState, message_id: str | None, made: str = "made", chars: int = 400) -> str:

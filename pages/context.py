@@ -3,91 +3,165 @@
 Another page sends a person to one message by putting its id under `context_jump`
 (components/follow.py `open_on_context`): this page takes it once, opens the page of messages
 that holds it and marks it there.
+
+A Hide or Restore click reruns only what it changes: the token bar, the search hits and the
+card of that one message, each an `st.fragment` with a key, named by the click's callback
+(`st.rerun([...])` from `on_click`). The callback makes the tool call before that rerun, so the
+rerun already shows the change. A whole-page run per click, twice over (one to find the click,
+one after `st.rerun()` to show it), took 0.7-1.8 s at 1M tokens in Chromium (bench/ui.py,
+issue 11). The other tabs run only while open (`on_change="rerun"`): what they show is
+computed when a person opens them, so it is never a view from before the last click.
+
+A fragment's rerun calls it with the arguments of its last call from a full run, so each
+fragment takes ids and reads the session's state afresh.
 """
 
 from __future__ import annotations
 
-import math
+from bisect import bisect_right
 
 import streamlit as st
 
-from components.actions import run_intent
+from components.actions import carry_out, run_intent
 from components.app_state import require_session, selected_session_id
 from components.flash import show_flash
 from components.follow import CONTEXT_JUMP
-from components.message_view import render_message
+from components.intents import Intent
+from components.message_view import CONTROLS_HELP, message_pages, render_message
 from components.model_view import render_model_messages, render_side_by_side
 from components.plain import plain
 from components.search_panel import latest_search, render_search_form, render_search_results
 from components.token_bar import current_window, render_token_bar
 from engine import render
-from engine.settings import settings_of, window_stats
+from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.windows import settings_window
 from engine.tokens import token_counter
 from sessions.service import Workbench
 
-PAGE_SIZE = 10
+PAGE_SIZE = 10  # messages on a page at most
+PAGE_ROWS = 40  # fragment rows on a page at most (components/message_view.py `message_pages`)
 PAGE_KEY = "message_page"
+TAB_KEY = "context_tab"
 MARK = "context_jump_target"  # our constant key: the marked message's box, outlined by constant CSS
+SUMMARY = "context-summary"  # the fragments' keys, for st.rerun([...])
+SEARCH = "context-search"
 
 service = Workbench.shared()
+
+
+def _message_key(message_id: str) -> str:
+    return f"context-message-{message_id}"
+
+
+def _session(session_id: str):
+    """The page's session inside a fragment (the page has said whatever there is to say of it)."""
+    session = service.find(session_id)
+    if session is None:
+        st.stop()
+    return session
+
+
+@st.fragment(key=SUMMARY)
+def _summary(session_id: str) -> None:
+    """The notice of the last action, the token bar and the tokens by role."""
+    show_flash()
+    session = _session(session_id)
+    state = session.state()
+    window = current_window(settings_window(settings_of(state))[1])
+    stats = window_stats(state, settings_of(state), window, session.encoding)
+    render_token_bar(stats)
+    with st.expander("By role"):
+        # a static table: a data grid here was redrawn on every Hide click, for five rows
+        st.table([{"role": role, **numbers} for role, numbers in stats["by_role"].items()])
+
+
+@st.fragment(key=SEARCH)
+def _search_hits(session_id: str) -> None:
+    """The hits of the newest search: a hit's fragment may be the one just hidden."""
+    session = _session(session_id)
+    search, detail = latest_search(session.tail(200))
+    run_intent(session.call_tool, render_search_results(session.state(), search, detail,
+                                                        cleared_key=f"search_cleared-{session.id}"))
+
+
+def _act(session_id: str, message_id: str, intent: Intent) -> None:
+    """A Hide or Restore click's callback: the tool call, then a rerun of what it changed."""
+    carry_out(_session(session_id).call_tool, intent)
+    st.rerun([SUMMARY, SEARCH, _message_key(message_id)])
+
+
+def _message_card(session_id: str, message_id: str, marked: bool) -> None:
+    """One message's card (run as a fragment keyed by the message)."""
+    session = _session(session_id)
+    state = session.state()
+    message = state.message(message_id)
+    counter = token_counter(session.encoding)
+    sent = sends_reasoning(settings_of(state))
+
+    def act(intent: Intent) -> None:
+        _act(session_id, message_id, intent)
+
+    if not marked:
+        run_intent(session.call_tool, render_message(message, counter, sent, act))
+        return
+    st.html(f"<style>.st-key-{MARK} {{outline: 3px solid #0969da; outline-offset: 4px; "
+            "border-radius: 0.5rem}</style>")  # constant CSS: no text of the message in it
+    with st.container(key=MARK):
+        run_intent(session.call_tool, render_message(message, counter, sent, act))
+
+
 session = require_session(service.find(selected_session_id()))
 st.title("Context")
 st.caption(plain(session.title))
-show_flash()
+_summary(session.id)
+run_intent(session.call_tool, render_search_form())
+_search_hits(session.id)
 
 state = session.state()
 jump = st.session_state.pop(CONTEXT_JUMP, None)  # taken once: the next rerun shows the page as it was left
 position = next((i for i, message in enumerate(state.messages) if message.id == jump), None)
-window = current_window(settings_window(settings_of(state))[1])
-stats = window_stats(state, settings_of(state), window, session.encoding)  # the same state as the rest of the page
-render_token_bar(stats)
-with st.expander("By role"):
-    st.dataframe(
-        [{"role": role, **numbers} for role, numbers in stats["by_role"].items()], hide_index=True, width="stretch"
-    )
+if position is not None:
+    st.session_state[TAB_KEY] = "Messages"  # the jump's message is on that tab
+messages, model_view, side_by_side = st.tabs(["Messages", "What the model sees", "Original and rendered"],
+                                             key=TAB_KEY, on_change="rerun")
 
-run_intent(session.call_tool, render_search_form())
-search, detail = latest_search(session.tail(200))
-run_intent(session.call_tool, render_search_results(state, search, detail, cleared_key=f"search_cleared-{session.id}"))
-
-messages, model_view, side_by_side = st.tabs(["Messages", "What the model sees", "Original and rendered"])
-with messages:
-    if not state.messages:
-        st.info("This session has no messages yet.")
-    pages = max(1, math.ceil(len(state.messages) / PAGE_SIZE))
-    if position is not None:
-        st.session_state[PAGE_KEY] = position // PAGE_SIZE + 1
-        where = f" on page {position // PAGE_SIZE + 1} of {pages}" if pages > 1 else ""
-        st.info(f"Showing {plain(jump)}{where}, the message the link pointed to (outlined below).",
-                icon=":material/my_location:")
-    elif jump is not None:
-        st.warning(f"Message {plain(jump)} is not in this session's context.", icon=":material/search_off:")
-    if pages > 1:
-        if not 1 <= st.session_state.get(PAGE_KEY, 1) <= pages:
-            st.session_state[PAGE_KEY] = 1
-        page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} messages each)", 1, pages, key=PAGE_KEY)
-    else:
-        page = 1
-    counter = token_counter(session.encoding)
-    for message in state.messages[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]:
-        if position is not None and message.id == jump:
-            st.html(f"<style>.st-key-{MARK} {{outline: 3px solid #0969da; outline-offset: 4px; "
-                    "border-radius: 0.5rem}</style>")  # constant CSS: no text of the message in it
-            with st.container(key=MARK):
-                run_intent(session.call_tool, render_message(message, counter, stats["reasoning_sent"]))
+if messages.open:
+    with messages:
+        if not state.messages:
+            st.info("This session has no messages yet.")
+        starts = message_pages(state.messages, PAGE_SIZE, PAGE_ROWS)
+        pages = len(starts)
+        if position is not None:
+            st.session_state[PAGE_KEY] = bisect_right(starts, position)
+            where = f" on page {st.session_state[PAGE_KEY]} of {pages}" if pages > 1 else ""
+            st.info(f"Showing {plain(jump)}{where}, the message the link pointed to (outlined below).",
+                    icon=":material/my_location:")
+        elif jump is not None:
+            st.warning(f"Message {plain(jump)} is not in this session's context.", icon=":material/search_off:")
+        st.caption(CONTROLS_HELP)
+        if pages > 1:
+            if not 1 <= st.session_state.get(PAGE_KEY, 1) <= pages:
+                st.session_state[PAGE_KEY] = 1
+            page = st.number_input(f"Page (of {pages}; up to {PAGE_SIZE} messages or {PAGE_ROWS} fragments each)",
+                                   1, pages, key=PAGE_KEY)
         else:
-            run_intent(session.call_tool, render_message(message, counter, stats["reasoning_sent"]))
+            page = 1
+        shown = state.messages[starts[page - 1] : starts[page] if page < pages else None]
+        for message in shown:
+            marked = position is not None and message.id == jump
+            st.fragment(key=_message_key(message.id))(_message_card)(session.id, message.id, marked)
 
-with model_view:
-    rendered = render(state, session.encoding)  # the same state as everything else on this page
-    if rendered:
-        first, last = st.slider("Messages", 1, max(len(rendered), 2), (1, min(len(rendered), 5)), key="model_range") \
-            if len(rendered) > 1 else (1, 1)
-        render_model_messages(rendered, first, last)
+if model_view.open:
+    with model_view:
+        rendered = render(state, session.encoding)  # the same state as everything else on this page
+        if rendered:
+            first, last = st.slider("Messages", 1, max(len(rendered), 2), (1, min(len(rendered), 5)),
+                                    key="model_range") if len(rendered) > 1 else (1, 1)
+            render_model_messages(rendered, first, last)
 
-with side_by_side:
-    if state.messages:
+if side_by_side.open and state.messages:
+    with side_by_side:
+        rendered = render(state, session.encoding)
         paired = rendered[len(rendered) - len(state.messages):]  # core memory, when it is a message of its own, left out
         by_id = {message.id: (message, shown) for message, shown in zip(state.messages, paired)}
         chosen = st.selectbox("Message", list(by_id), key="side_by_side")

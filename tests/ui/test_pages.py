@@ -156,9 +156,12 @@ def test_what_the_model_sees_and_side_by_side(app, db):
     rendered = session.render()
     store.close()
     at = app("pages/context.py")
-    code = at.code[0].value
+    assert not at.code  # a tab runs only while open
+    at.session_state["context_tab"] = "What the model sees"  # as a click on the tab sets it
+    code = at.run().code[0].value
     assert json.loads(code) == rendered[:2]
-    at.selectbox(key="side_by_side").select("m2").run()
+    at.session_state["context_tab"] = "Original and rendered"
+    at.run().selectbox(key="side_by_side").select("m2").run()
     texts = [t.value for t in at.text]
     assert rendered[1]["content"] in texts and long_text(12) in texts
 
