@@ -43,7 +43,7 @@ def _message_added(state: ContextState, event: MessageAdded) -> None:
         if not event.fragment_id or event.fragment_id in state.fragment_owner:
             raise ReplayError(f"message needs a new fragment id, got {event.fragment_id!r}")
         fragments = (Fragment(event.fragment_id, expected, 0, len(event.content), event.content),)
-        state.fragment_owner[event.fragment_id] = index
+        state.owners_to_change()[event.fragment_id] = index
     state.messages.append(
         Message(
             id=expected,
@@ -89,10 +89,11 @@ def _context_fragmented(state: ContextState, event: ContextFragmented) -> None:
             edge = piece.end
         if edge != old[-1].end:
             raise ReplayError(f"pieces end at {edge}, the fragments they replace at {old[-1].end}")
+        owners = state.owners_to_change()
         for fragment in old:
-            del state.fragment_owner[fragment.id]
+            del owners[fragment.id]
         for fragment in new_fragments:
-            state.fragment_owner[fragment.id] = index
+            owners[fragment.id] = index
         before, after = message.fragments[: positions[0]], message.fragments[positions[-1] + 1 :]
         state.messages[index] = replace(message, fragments=before + tuple(new_fragments) + after)
 

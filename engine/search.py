@@ -99,15 +99,22 @@ def search_exact(state: ContextState, query: str, role: str, limit: int,
     matches: list[Match] = []
     total = 0
     texts = list(_texts(state, role, include_reasoning, skip_calls))
-    pairs = [(text, _lowered.get(text)) for _, _, text in texts]
     counts: list[int | None] | None = None  # from the index: exact counts, None where a text must be read
     possible: list[bool] | None = None  # from the index: False where a text cannot hold the query
     if len(needle) == len(query) and needle:
+        plain = [text for _, _, text in texts]
         if needle.split() == [needle]:
-            counts = INDEX.counts(pairs, needle)
+            counts = INDEX.counts(plain, needle, _lowered.get)
         else:
-            possible = INDEX.candidates(pairs, needle)
-    for position, ((index, part, text), (_, lowered)) in enumerate(zip(texts, pairs)):
+            possible = INDEX.candidates(plain, needle, _lowered.get)
+    for position, (index, part, text) in enumerate(texts):
+        known = counts[position] if counts is not None else None
+        if known == 0 or (possible is not None and not possible[position]):
+            continue  # the index says it is not there
+        if known is not None and len(matches) >= limit:
+            total += known  # counted, and no more hits wanted: nothing to read
+            continue
+        lowered = _lowered.get(text)
         if len(lowered) != len(text) or len(needle) != len(query):
             # Lower-casing changed lengths (e.g. 'İ'), so offsets would drift: match a pattern.
             found = [
@@ -120,12 +127,7 @@ def search_exact(state: ContextState, query: str, role: str, limit: int,
                     break
                 matches.append(Match(index, start, end, part=part))
             continue
-        if counts is not None and counts[position] is not None:
-            count = counts[position]
-        elif possible is not None and not possible[position]:
-            count = 0
-        else:
-            count = lowered.count(needle)
+        count = known if known is not None else lowered.count(needle)
         total += count
         end = len(lowered)
         while count and len(matches) < limit:

@@ -47,18 +47,19 @@ class TextIndex:
 
     def _clear(self) -> None:
         self._numbers: dict[str, int] = {}  # indexed text -> its number
+        self._unindexed: set[str] = set()  # texts whose length changes when lower-cased
         self._postings: dict[str, tuple[array, array]] = {}  # token -> (text numbers, counts)
         self._vocabulary: str | None = ""  # "\n" + tokens joined by "\n" + "\n"; None when stale
         self._chars = 0
 
-    def counts(self, texts: Iterable[tuple[str, str]], needle: str) -> list[int | None] | None:
-        """For each (text, lowered) pair, how often `needle` (lower-cased, no whitespace) occurs
-        in the lowered text: a count, or None where the text is not indexed (read it). None in
-        place of the list when the index would be slower than reading every text."""
-        pairs = list(texts)
+    def counts(self, texts: list[str], needle: str, lower: Callable[[str], str]) -> list[int | None] | None:
+        """For each text, how often `needle` (lower-cased, no whitespace) occurs in it lower-cased
+        (`lower(text)`, asked only of texts not indexed yet): a count, or None where the text
+        cannot be indexed (read it). None in place of the list when the index would be slower
+        than reading every text."""
         with self._lock:
-            numbers = self._numbers_of(pairs)
-            budget = POSTINGS_PER_CHAR * sum(len(text) for text, _ in pairs)
+            numbers = self._numbers_of(texts, lower)
+            budget = POSTINGS_PER_CHAR * sum(map(len, texts))
             weights = self._holding(needle, budget, lambda token: token.count(needle))
             if weights is None:
                 return None
@@ -69,17 +70,16 @@ class TextIndex:
                     totals[number] = totals.get(number, 0) + count * weight
         return [None if number is None else totals.get(number, 0) for number in numbers]
 
-    def candidates(self, texts: Iterable[tuple[str, str]], needle: str) -> list[bool] | None:
-        """For each pair, whether the lowered text may hold `needle` (lower-cased, with
-        whitespace): False only where it cannot. None when the index cannot narrow cheaply."""
-        pairs = list(texts)
+    def candidates(self, texts: list[str], needle: str, lower: Callable[[str], str]) -> list[bool] | None:
+        """For each text, whether it may hold `needle` (lower-cased, with whitespace) when
+        lower-cased: False only where it cannot. None when the index cannot narrow cheaply."""
         words = needle.split()
         if not words:
             return None
         with self._lock:
-            numbers = self._numbers_of(pairs)
+            numbers = self._numbers_of(texts, lower)
             # a set of text numbers costs more to build than a sum: a tenth of what counts() spends
-            budget = POSTINGS_PER_CHAR / 10 * sum(len(text) for text, _ in pairs)
+            budget = POSTINGS_PER_CHAR / 10 * sum(map(len, texts))
             allowed: set[int] | None = None
             last = len(words) - 1
             for position, word in enumerate(words):
@@ -96,15 +96,19 @@ class TextIndex:
 
     # ---- inside the lock -----------------------------------------------------------------
 
-    def _numbers_of(self, pairs: list[tuple[str, str]]) -> list[int | None]:
-        missing = [(text, lowered) for text, lowered in pairs
-                   if text not in self._numbers and len(lowered) == len(text)]
-        if self._chars + sum(len(text) for text, _ in missing) > self._budget:
+    def _numbers_of(self, texts: list[str], lower: Callable[[str], str]) -> list[int | None]:
+        known, unindexed = self._numbers, self._unindexed
+        missing = [text for text in texts if text not in known and text not in unindexed]
+        if missing and self._chars + sum(map(len, missing)) > self._budget:
             self._clear()
-            missing = [(text, lowered) for text, lowered in pairs if len(lowered) == len(text)]
-        for text, lowered in dict(missing).items():
-            self._add(text, lowered)
-        return [self._numbers.get(text) for text, _ in pairs]
+            known, unindexed, missing = self._numbers, self._unindexed, list(texts)
+        for text in dict.fromkeys(missing):
+            lowered = lower(text)
+            if len(lowered) == len(text):
+                self._add(text, lowered)
+            else:
+                unindexed.add(text)
+        return [known.get(text) for text in texts]
 
     def _add(self, text: str, lowered: str) -> None:
         number = len(self._numbers)

@@ -88,13 +88,27 @@ class ContextState:
     event_count: int = 0
     settings: dict[str, Any] = field(default_factory=dict)  # replaced whole, never changed in place
     slices: dict[str, Any] = field(default_factory=dict)  # subsystem name -> its immutable slice
+    # whether `fragment_owner` may be shared with a copy: then it is copied before it changes
+    owner_shared: bool = field(default=False, repr=False, compare=False)
 
     def copy(self) -> "ContextState":
-        """A state that can be changed without touching this one (values are shared)."""
+        """A state that can be changed without touching this one (values are shared).
+
+        The fragment index is shared too, and copied only when one of the two changes it
+        (`owners_to_change`): most events (folds, restores, searches) leave it alone, and in a
+        10M-token session it holds 60,000 ids, which every tool call copied twice before."""
+        self.owner_shared = True
         return ContextState(
-            list(self.messages), dict(self.fragment_owner), dict(self.searches), self.event_count, self.settings,
-            dict(self.slices),
+            list(self.messages), self.fragment_owner, dict(self.searches), self.event_count, self.settings,
+            dict(self.slices), True,
         )
+
+    def owners_to_change(self) -> dict[str, int]:
+        """`fragment_owner`, this state's own (copied first if a copy shares it), to change in place."""
+        if self.owner_shared:
+            self.fragment_owner = dict(self.fragment_owner)
+            self.owner_shared = False
+        return self.fragment_owner
 
     # ---- queries -------------------------------------------------------------------
 

@@ -177,9 +177,12 @@ class Session:
         self._writable()
         summarizer = self.summarizer
         if may_summarize:
-            state = self.state()
-            summarizer = self._summarizer(state, stop)
+            with self._lock:  # the settings say whether a model summarizes: no copy of the state for that
+                self.refresh()
+                summarizer = self._summarizer(self._state, stop)
             if calls_a_model(summarizer):
+                state = self.state()
+                summarizer = self._summarizer(state, stop)
                 recorder = RecordingSummarizer(summarizer)
                 build(state, recorder)  # a dry run: its events are thrown away
                 summarizer = recorder.prepared()

@@ -52,7 +52,7 @@ REFRESH_EVENTS = 2_000  # events folded on top of a snapshot at opening, past wh
 _MESSAGE_FIELDS = ("id", "role", "content", "fragments", "name", "tool_calls", "tool_call_id", "attachments",
                    "extra", "reasoning", "stopped")
 _FRAGMENT_FIELDS = ("id", "message_id", "start", "end", "text", "status", "summary", "focus", "summarizer")
-_STATE_FIELDS = ("messages", "fragment_owner", "searches", "event_count", "settings", "slices")
+_STATE_FIELDS = ("messages", "fragment_owner", "searches", "event_count", "settings", "slices", "owner_shared")
 if (tuple(f.name for f in fields(Message)) != _MESSAGE_FIELDS
         or tuple(f.name for f in fields(Fragment)) != _FRAGMENT_FIELDS
         or tuple(f.name for f in fields(ContextState)) != _STATE_FIELDS):  # a developer's mistake: fail at import

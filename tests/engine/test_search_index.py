@@ -18,10 +18,10 @@ from tests.conftest import state_with
 class _NoIndex:
     """Search as it was before the index: read every text."""
 
-    def counts(self, texts, needle):
+    def counts(self, texts, needle, lower):
         return None
 
-    def candidates(self, texts, needle):
+    def candidates(self, texts, needle, lower):
         return None
 
 
@@ -59,31 +59,31 @@ def test_the_index_serves_a_token_query_without_reading(monkeypatch):
     state = state_with(("user", "alpha beta alphabet"), ("user", "gamma rays"))
     monkeypatch.setattr(index_module, "POSTINGS_PER_CHAR", 1e9)
     index = TextIndex()
-    pairs = [(m.content, m.content.lower()) for m in reversed(state.messages)]
-    assert index.counts(pairs, "alpha") == [0, 2]  # "alpha" and inside "alphabet"
-    assert index.counts(pairs, "bet") == [0, 2]  # "beta", "alphabet"
-    assert index.candidates(pairs, "beta alpha") == [False, True]
-    assert index.candidates(pairs, "amma ray") == [True, False]  # ends a token, then begins one
-    assert index.candidates(pairs, "gamm ray") == [False, False]  # no token ends with "gamm"
-    assert index.candidates(pairs, "gamma ray ") == [False, False]  # "ray" would have to be a whole token
+    texts = [m.content for m in reversed(state.messages)]
+    assert index.counts(texts, "alpha", str.lower) == [0, 2]  # "alpha" and inside "alphabet"
+    assert index.counts(texts, "bet", str.lower) == [0, 2]  # "beta", "alphabet"
+    assert index.candidates(texts, "beta alpha", str.lower) == [False, True]
+    assert index.candidates(texts, "amma ray", str.lower) == [True, False]  # ends a token, then begins one
+    assert index.candidates(texts, "gamm ray", str.lower) == [False, False]  # no token ends with "gamm"
+    assert index.candidates(texts, "gamma ray ", str.lower) == [False, False]  # "ray" would be a whole token
+    assert index.counts(["İstanbul", "istanbul"], "istanbul", str.lower) == [None, 1]  # 'İ' is never indexed
 
 
 def test_a_query_in_too_many_tokens_falls_back_to_reading():
     index = TextIndex()
     texts = [f"word{n} other{n} the{n}" for n in range(50)]
-    pairs = [(text, text.lower()) for text in texts]
-    assert index.counts(pairs, "the") is None  # 50 tokens hold it: dearer than reading 900 characters
-    assert index.counts(pairs, "word7") == [1 if n == 7 else 0 for n in range(50)]
+    assert index.counts(texts, "the", str.lower) is None  # 50 tokens hold it: dearer than reading 900 characters
+    assert index.counts(texts, "word7", str.lower) == [1 if n == 7 else 0 for n in range(50)]
 
 
 def test_past_its_budget_the_index_starts_again(monkeypatch):
     monkeypatch.setattr(index_module, "POSTINGS_PER_CHAR", 1e9)
     index = TextIndex(budget_chars=40)
-    first = [("one two three", "one two three"), ("four five", "four five")]
-    second = [("six seven eight nine", "six seven eight nine"), ("ten eleven twelve", "ten eleven twelve")]
-    assert index.counts(first, "two") == [1, 0]
-    assert index.counts(second, "seven") == [1, 0]
-    assert index.counts(first, "five") == [0, 1]  # indexed again after the clear
+    first = ["one two three", "four five"]
+    second = ["six seven eight nine", "ten eleven twelve"]
+    assert index.counts(first, "two", str.lower) == [1, 0]
+    assert index.counts(second, "seven", str.lower) == [1, 0]
+    assert index.counts(first, "five", str.lower) == [0, 1]  # indexed again after the clear
 
 
 words = st.sampled_from(["a", "ab", "ba", "abc", "A", "B", "c", "İ", "é", "É", ".", ",", "'"])
