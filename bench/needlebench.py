@@ -193,6 +193,9 @@ def main() -> None:
                 case = generator.case(length, needles, counter, args.depth)
                 rows.append(model_run(case, args.model, args.setting, args.api_base) if args.model
                             else chained_search(case))
+                if args.model:  # a model's case takes seconds to minutes: say how each went
+                    print(f"  repeat {counter}: score {rows[-1]['score']:.0%}, {rows[-1]['calls']} calls, "
+                          f"{rows[-1]['seconds']} s", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
