@@ -14,6 +14,9 @@ snapshot is used only when everything below holds, else it is ignored and the lo
 - the body unpickles using only the classes a state is made of (`_Restricted`), to a state
   that has folded exactly that many events.
 
+These checks catch damage and staleness, not forgery: a snapshot is as trusted as the database
+beside it (whoever can write one can write the other), and unpickling it never runs code.
+
 The events after the snapshot's seq are folded on top as usual, so a snapshot that is behind
 the log still serves (the log only grows); it is written again once it is far behind. A log
 that does not fold whole never gets one. The files live beside the database
