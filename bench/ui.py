@@ -152,6 +152,16 @@ def measure(tokens: int, corpus, cache: Path, clicks: int, with_apptest: bool, r
     return result
 
 
+NOTES = """\
+From a Hide click until the token bar's "In the window" number changes, timed inside the page
+(bench/ui_browser.py), {clicks} clicks per size in one Chromium tab; "settled": until the run is
+over too. Sessions built by bench/scale.py's `build`. The first load is a fresh server's first
+page: Streamlit's start, the imports and the session opened from the store. On a Hide the page
+reruns only the token bar, the search hits and that message's card (keyed `st.fragment`s), and
+its list holds up to 10 messages or 40 fragment rows a page. Load average at the start:
+{load:.1f} on {cores} cores."""
+
+
 def _ms(numbers: dict) -> str:
     return f"{numbers['p50_ms']:,.0f} / {tail(numbers):,.0f} {tail_label(numbers)} (n={numbers['n']})"
 
@@ -207,13 +217,13 @@ def main() -> None:
             parser.error(f"unknown size {unknown[0]!r}; use {', '.join(SIZES)} or --tokens N")
         sizes = [SIZES[s] for s in names]
     corpus = scale.essays(args.data, args.synthetic)
+    load = os.getloadavg()[0]  # other work on the machine slows a browser benchmark: said with the numbers
     results = [measure(tokens, corpus, args.cache, args.clicks, args.apptest, args.rebuild) for tokens in sizes]
     text = table(results)
     print(json.dumps(results, indent=2) if args.json else "\n" + text)
     if not args.no_record:
-        record("ui", "Context page: a Hide click in Chromium", text,
-               notes="Click to the token bar's new number, timed inside the page (bench/ui_browser.py); "
-                     "sessions built by bench/scale.py's `build`.")
+        record("ui", "Context page: a Hide click in Chromium", text, notes=NOTES.format(
+            clicks=args.clicks, load=load, cores=os.cpu_count()))
 
 
 if __name__ == "__main__":
