@@ -60,7 +60,7 @@ if (tuple(f.name for f in fields(Message)) != _MESSAGE_FIELDS
         or tuple(f.name for f in fields(Fragment)) != _FRAGMENT_FIELDS
         or tuple(f.name for f in fields(ContextState)) != _STATE_FIELDS):  # a developer's mistake: fail at import
     raise RuntimeError("engine.state changed its fields: update the packing in sessions/snapshots.py")
-_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot-fingerprint")
+_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot-check")
 _ALLOWED_GLOBALS = {("datetime", "datetime"), ("datetime", "date"), ("datetime", "timedelta"),
                     ("datetime", "timezone"), ("collections", "OrderedDict")}
 
@@ -110,11 +110,16 @@ class Snapshots:
             seq = header.get("seq")
             if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
                 raise SnapshotRefused("no event number in the header")
-            # DuckDB hashes the log in its own threads while this one checks and unpickles the body
-            fingerprint = _BACKGROUND.submit(events.fingerprint, session_id, seq)
             _check_header(header, session_id, body)
+            # DuckDB hashes the log, and hashlib the body, in threads of their own (both let go of
+            # the interpreter) while this one unpickles it; unpickling runs no code, so a damaged
+            # body is refused after as safely as before
+            fingerprint = _BACKGROUND.submit(events.fingerprint, session_id, seq)
+            checksum = _BACKGROUND.submit(lambda: hashlib.sha256(body).hexdigest())
             with paused_collector():
                 state = _Restricted(io.BytesIO(body)).load()
+            if checksum.result() != header["sha256"]:
+                raise SnapshotRefused("the body does not match its checksum (changed since it was written)")
             if not isinstance(state, ContextState) or state.event_count != seq:
                 raise SnapshotRefused(f"the body is not the state after event {seq}")
             if fingerprint.result() != header["fingerprint"]:
@@ -191,8 +196,8 @@ def _check_header(header: dict[str, Any], session_id: str, body: bytes) -> None:
     for key, value in expected.items():
         if header.get(key) != value:
             raise SnapshotRefused(f"made for another {key}")
-    if header.get("length") != len(body) or header.get("sha256") != hashlib.sha256(body).hexdigest():
-        raise SnapshotRefused("the body does not match its length and checksum (cut short or changed)")
+    if header.get("length") != len(body) or not isinstance(header.get("sha256"), str):
+        raise SnapshotRefused("the body is not as long as its header says (cut short?)")
 
 
 # ---- packing ---------------------------------------------------------------------------------
@@ -221,16 +226,16 @@ class _Packer(pickle.Pickler):
 
 
 def _message(id, role, content, pieces, name, tool_calls, tool_call_id, attachments, extra, reasoning, stopped):
-    text = content or ""
-    fragments = tuple(Fragment(fragment_id, id, start, end, text[start:end], status, summary, focus, summarizer)
-                      for fragment_id, start, end, status, summary, focus, summarizer in pieces)
+    text, make = content or "", Fragment
+    fragments = tuple([make(fragment_id, id, start, end, text[start:end], status, summary, focus, summarizer)
+                       for fragment_id, start, end, status, summary, focus, summarizer in pieces])
     return Message(id, role, content, fragments, name, tool_calls, tool_call_id, attachments, extra, reasoning,
                    stopped)
 
 
 def _state(messages, searches, event_count, settings, slices) -> ContextState:
     owner = {fragment.id: index for index, message in enumerate(messages) for fragment in message.fragments}
-    return ContextState(list(messages), owner, searches, event_count, settings, slices)
+    return ContextState(messages, owner, searches, event_count, settings, slices)
 
 
 class _Restricted(pickle.Unpickler):
