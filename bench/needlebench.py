@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from needlebench_case import (DEPTH, RELATIONSHIP_TERMS, SCULPTOR_LENGTHS, SCULPTOR_NEEDLES, TEMPLATES,  # noqa: E402
-                              Case, Generator, load_haystack, load_names, score)
-from sculptor_settings import SETTINGS, TOOL_BUDGET, model_calls, new_session, run_setting  # noqa: E402
+                              Case, Generator, extract_answer, load_haystack, load_names, score)
+from sculptor_settings import (TOOL_BUDGET, add_model_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
+                               new_session, run_setting, settings_note, stop_if_all_failed)
 
 # Only the key part of the paper's NeedleBench prompt is published (App. C); it is used as published.
 TASK_PROMPT = ('You are an agent skilled at analyzing family relationships... You have "search_context" and '
@@ -86,7 +87,7 @@ def elder_of(session, person: str) -> tuple[str | None, int]:
     """The elder a search for `person` shows, and the tool calls it took."""
     found = _model_call(session, "search_context", {"query": person, "max_results": 10, "context_size": SNIPPET_CHARS})
     if "error" in found:
-        raise RuntimeError(found["error"])
+        raise RuntimeError(f"search_context: {found['error']}")
     calls = 1
     for hit in found["results"]:
         lines = hit["snippet"].split("\n")
@@ -103,38 +104,49 @@ def elder_of(session, person: str) -> tuple[str | None, int]:
             detail = _model_call(session, "get_search_detail", {"search_id": hit["search_id"],
                                                                 "extended_context": DETAIL_CHARS})
             calls += 1
-            elder = _elder_in(detail.get("text", "").split("\n"), person)
+            if "error" in detail:
+                raise RuntimeError(f"get_search_detail: {detail['error']}")
+            elder = _elder_in(detail["text"].split("\n"), person)
             if elder:
                 return elder, calls
     return None, calls
 
 
 def chained_search(case: Case) -> dict:
+    """The reference policy on one case; a tool's error ends the case as an error row (the grid goes on)."""
     session = new_session(f"NeedleBench {case.length:,} tokens, {len(case.needles)} needles", case.prompt)
     before = session.stats()["rendered_tokens"]
-    chain, calls = [case.last_person], 0
-    while True:
-        elder, made = elder_of(session, chain[-1])
-        calls += made
-        if elder is None or elder in chain:  # no one older (or a loop, which a chain cannot have)
-            break
-        chain.append(elder)
+    chain, calls, error = [case.last_person], 0, None
+    try:
+        while True:
+            elder, made = elder_of(session, chain[-1])
+            calls += made
+            if elder is None or elder in chain:  # no one older (or a loop, which a chain cannot have)
+                break
+            chain.append(elder)
+    except RuntimeError as exc:
+        error = str(exc)
     reply = (f"So the oldest relative '{case.last_person}' can trace back to in the provided text is "
              f"\\boxed{{{chain[-1]}}}.")
     return {"length": case.length, "needles": len(case.needles), "counter": case.counter,
-            "recovered": tuple(chain) == tuple(reversed(case.people)), "score": score(case, reply), "calls": calls,
+            "recovered": error is None and tuple(chain) == tuple(reversed(case.people)),
+            "score": 0.0 if error else score(case, reply), "calls": calls, "error": error,
             "tokens_before": before, "tokens_added": session.stats()["rendered_tokens"] - before}
 
 
-def model_run(case: Case, model: str, setting: str, api_base: str | None) -> dict:
-    ran = run_setting(f"NeedleBench {case.length:,} tokens", case.prompt, TASK_PROMPT, model, setting, api_base)
+def model_run(case: Case, model: str, setting: str, api_base: str | None, max_tokens: int = 1024) -> dict:
+    ran = run_setting(f"NeedleBench {case.length:,} tokens", case.prompt, TASK_PROMPT, model, setting, api_base,
+                      max_tokens)
     return {"length": case.length, "needles": len(case.needles), "counter": case.counter, "recovered": None,
-            "score": score(case, ran["reply"]), "calls": ran["calls"], "tokens_before": None,
-            "tokens_added": None, "seconds": ran["seconds"]}
+            "score": score(case, ran["reply"]), "calls": ran["calls"], "error": ran["error"],
+            "tokens_before": ran["tokens_before"], "tokens_added": ran["tokens_after"] - ran["tokens_before"],
+            "seconds": ran["seconds"], "answer": case.answer, "extracted": extract_answer(ran["reply"]),
+            "reply": ran["reply"]}
 
 
 def table(rows: list[dict], source: str, title: str) -> str:
-    """Per length and needle count, then per needle count (Sculptor's Table 1 columns)."""
+    """Per length and needle count, then per needle count (Sculptor's Table 1 columns); failed
+    cases are counted apart and left out of the scores."""
     out = io.StringIO()
     with redirect_stdout(out):
         print(title)
@@ -144,20 +156,27 @@ def table(rows: list[dict], source: str, title: str) -> str:
         for length in dict.fromkeys(r["length"] for r in rows):
             for needles in dict.fromkeys(r["needles"] for r in rows):
                 group = [r for r in rows if r["length"] == length and r["needles"] == needles]
-                if not group:
+                good = answered(group)
+                if not good:
+                    print(f"{length:>8,} {needles:>7} {len(group):>5}  all failed")
                     continue
-                recovered = "-" if group[0]["recovered"] is None else f"{statistics.mean(r['recovered'] for r in group):.0%}"
-                calls = f"{statistics.mean(r['calls'] for r in group):.1f}/{max(r['calls'] for r in group)}"
-                before = "-" if group[0]["tokens_before"] is None else f"{statistics.mean(r['tokens_before'] for r in group):,.0f}"
-                added = "-" if group[0]["tokens_added"] is None else f"{statistics.mean(r['tokens_added'] for r in group):,.0f}"
-                print(f"{length:>8,} {needles:>7} {len(group):>5} {recovered:>9} "
-                      f"{statistics.mean(r['score'] for r in group):>6.0%} {calls:>9} {before:>10} {added:>7}")
-        by_needles = {n: statistics.mean(r["score"] for r in rows if r["needles"] == n)
-                      for n in dict.fromkeys(r["needles"] for r in rows)}
+                mean = (lambda key: statistics.mean(r[key] for r in good))
+                recovered = "-" if good[0]["recovered"] is None else f"{mean('recovered'):.0%}"
+                calls = f"{mean('calls'):.1f}/{max(r['calls'] for r in good)}"
+                failed = f"  ({len(group) - len(good)} failed)" if len(good) < len(group) else ""
+                print(f"{length:>8,} {needles:>7} {len(group):>5} {recovered:>9} {mean('score'):>6.0%} {calls:>9} "
+                      f"{mean('tokens_before'):>10,.0f} {mean('tokens_added'):>7,.0f}{failed}")
+        good = answered(rows)
+        by_needles = {n: statistics.mean(r["score"] for r in good if r["needles"] == n)
+                      for n in dict.fromkeys(r["needles"] for r in good)}
         print("score by needles: " + ", ".join(f"{n}N {s:.0%}" for n, s in by_needles.items())
               + f"; average {statistics.mean(by_needles.values()):.1%}")
-        over = sum(r["calls"] > TOOL_BUDGET for r in rows)
-        print(f"calls are mean/max per case; {over} of {len(rows)} cases needed more than Sculptor's {TOOL_BUDGET}")
+        over = sum(r["calls"] > TOOL_BUDGET for r in good)
+        print(f"calls are mean/max per case; {over} of {len(good)} cases needed more than Sculptor's {TOOL_BUDGET}; "
+              "tokens are the session's (o200k_base; the lengths are cl100k_base, as the original's)")
+        errors = dict.fromkeys(r["error"] for r in rows if r.get("error"))
+        for error in errors:
+            print(f"failed: {error}")
     return out.getvalue()
 
 
@@ -168,20 +187,24 @@ def main() -> None:
     parser.add_argument("--length", type=int, nargs="+", default=list(SCULPTOR_LENGTHS), help="target tokens")
     parser.add_argument("--needles", type=int, nargs="+", default=list(SCULPTOR_NEEDLES), help="relations per chain")
     parser.add_argument("--repeats", type=int, default=10, help="cases per length and needle count (Sculptor: 10)")
-    parser.add_argument("--seed", type=int, default=0, help="the first repeat's number (the original's counter)")
-    parser.add_argument("--depth", type=int, default=DEPTH, help="the first needle's depth in percent")
+    parser.add_argument("--seed", type=int, default=0, help="the first repeat's number (the original's counter), 0 or more")
+    parser.add_argument("--depth", type=int, default=DEPTH, help="the first needle's depth in percent (0-100)")
     parser.add_argument("--policy", choices=["chain"], default="chain", help="the reference policy (the default)")
-    parser.add_argument("--model", help="a litellm model string: score that model instead of the policy")
-    parser.add_argument("--api-base", help="an OpenAI-compatible server's base URL, with an openai/... model")
-    parser.add_argument("--setting", choices=list(SETTINGS), default="baseline")
+    add_model_arguments(parser)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (and record nothing)")
     parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
+    check_model_arguments(parser, args)
+    args.length, args.needles = list(dict.fromkeys(args.length)), list(dict.fromkeys(args.needles))
     if args.repeats < 1 or any(n < 1 for n in args.needles) or any(n < 1 for n in args.length):
         parser.error("--repeats, --needles and --length must be positive")
+    if not 0 <= args.depth <= 100 or args.seed < 0:
+        parser.error("--depth must be 0 to 100 and --seed 0 or more")
     lines, haystack = load_haystack(args.data)
     names, names_source = load_names(args.data)
+    if max(args.needles) + 1 > len(names):
+        parser.error(f"--needles: at most {len(names) - 1} with {len(names):,} names")
     generator = Generator(lines, names, TokenCounter("cl100k_base"))
     rows = []
     total = len(args.length) * len(args.needles) * args.repeats
@@ -191,11 +214,15 @@ def main() -> None:
                   file=sys.stderr, flush=True)
             for counter in range(args.seed, args.seed + args.repeats):
                 case = generator.case(length, needles, counter, args.depth)
-                rows.append(model_run(case, args.model, args.setting, args.api_base) if args.model
+                rows.append(model_run(case, args.model, args.setting, args.api_base, args.max_tokens) if args.model
                             else chained_search(case))
-                if args.model:  # a model's case takes seconds to minutes: say how each went
-                    print(f"  repeat {counter}: score {rows[-1]['score']:.0%}, {rows[-1]['calls']} calls, "
-                          f"{rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+                row = rows[-1]
+                if args.model or row["error"]:  # a model's case takes seconds to minutes: say how each went
+                    print(f"  repeat {counter}: " + (f"error: {row['error']}" if row["error"] else
+                          f"score {row['score']:.0%}, answered {row['extracted']!r}")
+                          + f", {row['calls']} calls" + (f", {row['seconds']} s" if args.model else ""),
+                          file=sys.stderr, flush=True)
+    stop_if_all_failed(rows)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -206,8 +233,13 @@ def main() -> None:
     if not args.no_record:
         from results import record, slug
 
-        record(slug("needlebench", args.model or "policy", args.setting if args.model else "chain"),
-               f"NeedleBench: {who}", text)
+        default = (args.length == list(SCULPTOR_LENGTHS) and args.needles == list(SCULPTOR_NEEDLES)
+                   and args.repeats == 10 and args.seed == 0 and args.depth == DEPTH)
+        sizes = "" if default else (f"{'-'.join(map(str, args.length))}-n{'-'.join(map(str, args.needles))}"
+                                    f"-r{args.repeats}-s{args.seed}-d{args.depth}")
+        notes = settings_note(args.model, args.setting, args.max_tokens) if args.model else ""
+        record(slug("needlebench", args.model or "policy", args.setting if args.model else "chain", sizes),
+               f"NeedleBench: {who}" + (f" ({sizes})" if sizes else ""), text, notes)
 
 
 if __name__ == "__main__":

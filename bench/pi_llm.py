@@ -24,6 +24,8 @@ import argparse
 import io
 import json
 import math
+import re
+import statistics
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -31,8 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pi_llm_case import SCULPTOR_SWEEP, Case, Generator, accuracy, auc_log15, load_vocabulary  # noqa: E402
-from sculptor_settings import SETTINGS, TOOL_BUDGET, model_calls, new_session, run_setting  # noqa: E402
+from pi_llm_case import (SCULPTOR_SWEEP, UPDATES_SWEEP, Case, Generator, accuracy, auc_log15, load_vocabulary,  # noqa: E402
+                         mean_accuracy)
+from sculptor_settings import (TOOL_BUDGET, add_model_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
+                               new_session, run_setting, settings_note, stop_if_all_failed)
 
 # Only the key part of the paper's PI-LLM prompt is published (App. C); it is used as published.
 TASK_PROMPT = ("First use the fragment_context tool to split the long text into multiple fragments, then use "
@@ -82,91 +86,130 @@ def search_policy(case: Case) -> dict:
     message, the results landing in the context as tool messages."""
     session = _session(case)
     before = session.stats()["rendered_tokens"]
-    queries = [f"; {key}: " for key in case.keys]  # the separator first: "body: " alone also finds "water body: "
+    # an update starts after "; " or, the stream's first, after "\n ": "body: " alone also finds "water body: "
+    queries = [rf"(?:; |\n ){re.escape(key)}: " for key in case.keys]
     found = []
     for at in range(0, len(queries), TOOL_BUDGET):
-        found += model_calls(session, [("search_context", {"query": query, "max_results": 1, "context_size": 80})
+        found += model_calls(session, [("search_context", {"query": query, "mode": "regex", "max_results": 1,
+                                                           "context_size": 80})
                                        for query in queries[at: at + TOOL_BUDGET]])
     right = 0
-    for key, query, result in zip(case.keys, queries, found):
+    for key, result in zip(case.keys, found):
         hit = (result.get("results") or [{}])[0].get("snippet", "")
         # the hit is the latest update of the key, so the last place the key is named in its snippet
-        value = hit[hit.rfind(query) + len(query):].split(";")[0].strip() if query in hit else None
+        marker = f"{key}: "
+        at = max(hit.rfind("; " + marker), hit.rfind("\n " + marker))
+        value = hit[hit.index(marker, at) + len(marker):].split(";")[0].strip() if at >= 0 else None
         right += value == case.truth[key]
     return {"policy": "search (one per key)", "updates": case.n_updates, "tokens_before": before,
             "tokens_after": session.stats()["rendered_tokens"], "score": right / len(case.keys),
             "calls": len(queries), "turns_within_budget": math.ceil(len(queries) / TOOL_BUDGET)}
 
 
-def model_run(case: Case, model: str, setting: str, api_base: str | None) -> dict:
-    ran = run_setting(f"PI-LLM {case.n_updates} updates per key", case.prompt, TASK_PROMPT, model, setting, api_base)
-    return {"policy": f"{model} · {setting}", "updates": case.n_updates, "tokens_before": None,
-            "tokens_after": ran["tokens_after"], "score": accuracy(case, ran["reply"]), "calls": ran["calls"],
-            "seconds": ran["seconds"]}
+def model_run(case: Case, model: str, setting: str, api_base: str | None, max_tokens: int = 1024) -> dict:
+    ran = run_setting(f"PI-LLM {case.n_updates} updates per key", case.prompt, TASK_PROMPT, model, setting, api_base,
+                      max_tokens)
+    score = accuracy(case, ran["reply"])
+    return {"policy": f"{model} · {setting}", "updates": case.n_updates, "tokens_before": ran["tokens_before"],
+            "tokens_after": ran["tokens_after"], "score": None if math.isnan(score) else score, "calls": ran["calls"],
+            "seconds": ran["seconds"], "error": ran["error"], "reply": ran["reply"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--updates", type=int, nargs="+", default=[*SCULPTOR_SWEEP, 400],
                         help="updates per key (default: Sculptor's columns and the original's 400)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sweep", choices=["sculptor", "original"],
+                        help="a whole sweep instead of --updates: Sculptor's 4-256, or the authors' 16 sizes 2-400")
+    parser.add_argument("--repeats", type=int, help="cases per size (default 5 with --model, as the original's "
+                                                    "minimum; 1 for the policies, which are deterministic)")
+    parser.add_argument("--seed", type=int, default=0, help="0 or more; the same seed makes the same cases")
     parser.add_argument("--policy", choices=["fold", "search", "both"], default="both")
     parser.add_argument("--keep", type=int, nargs="+", default=[2, 3],
                         help="fragments the fold policy leaves visible (the paper: two or three)")
-    parser.add_argument("--model", help="a litellm model string: score that model instead of a policy")
-    parser.add_argument("--api-base", help="an OpenAI-compatible server's base URL, with an openai/... model")
-    parser.add_argument("--setting", choices=list(SETTINGS), default="baseline")
+    add_model_arguments(parser)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (and record nothing)")
     parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
+    check_model_arguments(parser, args)
+    if args.sweep:
+        args.updates = list(SCULPTOR_SWEEP if args.sweep == "sculptor" else UPDATES_SWEEP)
+    args.updates = list(dict.fromkeys(args.updates))
+    args.repeats = args.repeats if args.repeats is not None else (5 if args.model else 1)
     if any(not 1 <= keep <= 9 for keep in args.keep):
         parser.error("--keep: each must be 1 to 9 of the ten fragments")
     if any(not 1 <= n <= 400 for n in args.updates):
         parser.error("--updates: each must be 1 to 400 (the vocabulary has 400 items per key)")
+    if args.repeats < 1 or args.seed < 0:
+        parser.error("--repeats must be 1 or more and --seed 0 or more")
     generator = Generator(load_vocabulary(args.data), args.seed)
     rows = []
     for n in args.updates:
-        case = generator.case(n)
-        print(f"{n} updates per key: {len(case.updates):,} updates ...", file=sys.stderr, flush=True)
-        if args.model:
-            rows.append(model_run(case, args.model, args.setting, args.api_base))
-            continue
-        if args.policy in ("fold", "both"):
-            rows += [fold_policy(case, keep) for keep in args.keep]
-        if args.policy in ("search", "both"):
-            rows.append(search_policy(case))
+        print(f"{n} updates per key: {46 * n:,} updates, {args.repeats} case(s) ...", file=sys.stderr, flush=True)
+        for repeat in range(args.repeats):
+            case = generator.case(n, repeat)
+            if args.model:
+                rows.append(model_run(case, args.model, args.setting, args.api_base, args.max_tokens))
+                row = rows[-1]
+                print(f"  repeat {repeat}: " + (f"error: {row['error']}" if row["error"] else
+                      f"score {row['score']:.1%}" if row["score"] is not None else "missing (an error reply)")
+                      + f", {row['calls']} calls, {row['seconds']} s", file=sys.stderr, flush=True)
+                continue
+            if args.policy in ("fold", "both"):
+                rows += [fold_policy(case, keep) for keep in args.keep]
+            if args.policy in ("search", "both"):
+                rows.append(search_policy(case))
+    stop_if_all_failed(rows)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     what = "answered right" if args.model else "still visible (fold) / the first hit (search)"
-    text = table(rows, f"PI-LLM, 46 keys, seed {args.seed}; score = share of keys whose latest value is {what}",
-                 policies=not args.model)
+    text = table(rows, f"PI-LLM, 46 keys, seed {args.seed}, {args.repeats} case(s) per size; score = share of keys "
+                       f"whose latest value is {what}", policies=not args.model)
     print(text, end="")
     if not args.no_record:
         from results import record, slug
 
         who = f"{args.model} · {args.setting}" if args.model else f"reference policies ({args.policy})"
-        record(slug("pi-llm", args.model or "policy", args.setting if args.model else args.policy),
-               f"PI-LLM: {who}", text)
+        sizes = "" if args.updates == [*SCULPTOR_SWEEP, 400] else "n" + "-".join(map(str, args.updates))
+        notes = settings_note(args.model, args.setting, args.max_tokens) if args.model else ""
+        record(slug("pi-llm", args.model or "policy", args.setting if args.model else args.policy, sizes),
+               f"PI-LLM: {who}" + (f", {sizes}" if sizes else ""), text, notes)
 
 
 def table(rows: list[dict], title: str, policies: bool = True) -> str:
+    """One line per policy (or model) and size: the means over the cases answered."""
     out = io.StringIO()
     with redirect_stdout(out):
         print(title)
         width = max([28] + [len(row['policy']) for row in rows])
-        print(f"{'policy':<{width}} {'N':>5} {'tokens before':>14} {'after':>9} {'score':>7} {'calls':>6} {'turns':>6}")
-        for row in rows:
-            before = f"{row['tokens_before']:,}" if row["tokens_before"] is not None else "-"
-            print(f"{row['policy']:<{width}} {row['updates']:>5} {before:>14} {row['tokens_after']:>9,} "
-                  f"{row['score']:>7.1%} {row['calls']:>6} {row.get('turns_within_budget', 1):>6}")
+        print(f"{'policy':<{width}} {'N':>5} {'cases':>5} {'tokens before':>14} {'after':>9} {'score':>7} "
+              f"{'calls':>6} {'turns':>6}")
+        scores: dict[str, dict[int, float]] = {}
         for policy in dict.fromkeys(row["policy"] for row in rows):
-            scores = {row["updates"]: row["score"] for row in rows if row["policy"] == policy}
-            print(f"{policy}: auc_log1.5 {auc_log15(scores):.1%}")
+            for n in dict.fromkeys(row["updates"] for row in rows):
+                group = [row for row in rows if row["policy"] == policy and row["updates"] == n]
+                if not group:
+                    continue
+                good = answered(group)
+                failed = len(group) - len(good)
+                score = mean_accuracy([row["score"] if row["score"] is not None else math.nan for row in good])
+                scores.setdefault(policy, {})[n] = score
+                mean = (lambda key: f"{statistics.mean(row[key] for row in good):,.0f}" if good else "-")
+                print(f"{policy:<{width}} {n:>5} {len(group):>5} {mean('tokens_before'):>14} {mean('tokens_after'):>9} "
+                      f"{'-' if math.isnan(score) else f'{score:.1%}':>7} {mean('calls'):>6} "
+                      f"{max(row.get('turns_within_budget', 1) for row in group):>6}"
+                      + (f"  ({failed} failed)" if failed else ""))
+        for policy, by_n in scores.items():
+            known = {n: score for n, score in by_n.items() if not math.isnan(score)}
+            print(f"{policy}: auc_log1.5 " + (f"{auc_log15(known):.1%}" if known else "-"))
         if policies:
             print(f"calls are per case; turns: how many turns of Sculptor's {TOOL_BUDGET} calls they take")
+        else:
+            print("tokens are the session's (o200k_base); a case whose reply was missing or whose call failed is left out")
     return out.getvalue()
+
 
 if __name__ == "__main__":
     main()

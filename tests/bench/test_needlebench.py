@@ -214,7 +214,45 @@ def test_the_command_line_runs_a_small_grid_and_records_its_table(tmp_path):
     assert "[0/4] 1,000 tokens, 2 needles" in run.stderr  # progress on stderr
     assert "score by needles: 2N 100%" in run.stdout
     recorded = results.read_text(encoding="utf-8")
-    assert "<!-- section:needlebench-policy-chain -->" in recorded and "./workbench bench-needlebench --length 1000 16000" in recorded
-    bad = subprocess.run([sys.executable, str(ROOT / "bench" / "needlebench.py"), "--needles", "0"],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 2 and "must be positive" in bad.stderr
+    assert "<!-- section:needlebench-policy-chain-1000-16000-n2-r2-s0-d40 -->" in recorded
+    assert "./workbench bench-needlebench --length 1000 16000" in recorded
+    as_json = subprocess.run([sys.executable, str(ROOT / "bench" / "needlebench.py"), "--length", "1000", "--needles",
+                              "3", "--repeats", "1", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    rows = json.loads(as_json.stdout)
+    assert [(r["length"], r["needles"], r["recovered"], r["error"]) for r in rows] == [(1000, 3, True, None)]
+    for flags, message in ((["--needles", "0"], "must be positive"), (["--depth", "101"], "--depth must be 0 to 100"),
+                           (["--setting", "task"], "--setting needs --model"),
+                           (["--data", str(tmp_path / "nowhere")], "no haystack")):
+        bad = subprocess.run([sys.executable, str(ROOT / "bench" / "needlebench.py"), *flags],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert bad.returncode != 0 and message in bad.stderr, (flags, bad.stderr)
+
+
+def test_a_model_that_cannot_be_reached_fails_loudly_and_records_nothing(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    env = {**os.environ, "WORKBENCH_RESULTS": str(results)}
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "needlebench.py"), "--length", "1000", "--needles", "2",
+                          "--repeats", "1", "--model", "openai/nothing-here", "--api-base", "http://127.0.0.1:9/v1"],
+                         capture_output=True, text=True, env={**env, "OPENAI_API_KEY": "sk-test"}, timeout=300)
+    assert run.returncode == 1 and "every model call failed, so nothing is scored or recorded" in run.stderr
+    assert not results.exists()
+
+
+def test_a_tool_error_in_the_policy_ends_that_case_as_an_error(generator):
+    case = generator.case(1_000, 2, counter=0)
+    nameless = dataclasses.replace(case, people=(*case.people[:-1], "   "))
+    result = bench.chained_search(nameless)
+    assert "query is empty" in result["error"] and result["score"] == 0.0 and not result["recovered"]
+
+
+def test_the_first_cases_are_the_ones_the_original_code_makes(generator):
+    # The values the review got from OpenCompass 0.5.4's own NeedleBenchMultiDataset, fed these
+    # names and essays (it matched ours on 112 cases: 1k-128k, 2 and 5 needles, repeats 0-3).
+    case = generator.case(1_000, 2, counter=0)
+    assert case.people == ("Orrin Quigley", "Rosalind Nakamura", "Ansel Jessup")
+    assert case.needles[1] == ("\nRosalind Nakamura is not only Ansel Jessup's maternal grandmother but also "
+                               "Ansel Jessup's role model.\n")
+    deeper = generator.case(16_000, 5, counter=3)
+    assert deeper.people == ("Ivo Okonkwo", "Zelda Quigley", "Willa Redfern", "Edith Underhill", "Odette Jessup",
+                             "Zoltan Northcott")
+    assert deeper.starts == (5161, 6479, 7823, 9143, 10461) and deeper.haystack_tokens == 12903
