@@ -9,6 +9,7 @@ replace the committed numbers); `WORKBENCH_RESULTS` points it at another file.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import re
@@ -91,14 +92,19 @@ def record(name: str, title: str, table: str, notes: str = "", path: Path | None
     if not re.fullmatch(r"[a-z0-9-]+", name):
         raise ValueError(f"section name {name!r}: use lower-case letters, digits and hyphens")
     path = path or Path(os.environ.get("WORKBENCH_RESULTS", RESULTS))
+    with open(path.with_suffix(".md.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two benchmarks finishing at once both keep their sections
+        _replace_section(path, name, section(name, title, table, notes))
+    print(f"results recorded in {path} (section {name})", file=sys.stderr)
+    return path
+
+
+def _replace_section(path: Path, name: str, block: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     first = text.find("<!-- section:")
     text = HEADING + ("\n" + text[first:] if first >= 0 else "")  # the heading is always this version's
-    block = section(name, title, table, notes)
     pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- /section:{name} -->", re.DOTALL)
     text = pattern.sub(lambda _: block, text, count=1) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     temporary = path.with_suffix(".md.tmp")
     temporary.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     temporary.replace(path)  # a run killed mid-write leaves the old file whole
-    print(f"results recorded in {path} (section {name})", file=sys.stderr)
-    return path
