@@ -33,9 +33,11 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +52,8 @@ from engine.records import EventRecord, utc_now  # noqa: E402
 from engine.tokens import TokenCounter, token_counter  # noqa: E402
 from engine.tools import ToolContext  # noqa: E402
 from sessions import SessionStore  # noqa: E402
-from timing import cell, summary, tail, tail_label, timed  # noqa: E402
+from timing import cell, summary, tail, tail_label  # noqa: E402
+from timing import timed as wall_timed  # noqa: E402
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000, "10M": 10_000_000}
 ONE_CALL_AT_A_TIME = 1_000_000  # sizes up to this are built one API call at a time
@@ -59,6 +62,23 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "paul-graham-essays"
 QUERIES = ["startup", "Lisp", "investors", "hackers", "Y Combinator", "wealth", "programming language",
            "essay", "founders", "Viaweb", "the", "Microsoft", "design", "office hours", "taste", "painting",
            "users", "money", "ideas", "school"]
+
+
+_CPU: list[float] = []  # the CPU time of every timed call, in order
+
+
+def timed(function, *args, **kwargs):
+    """`timing.timed`, keeping the call's CPU time too (this process's threads, DuckDB's included)."""
+    started = time.process_time()
+    value, seconds = wall_timed(function, *args, **kwargs)
+    _CPU.append(time.process_time() - started)
+    return value, seconds
+
+
+def sample(seconds: list[float]) -> dict:
+    """`summary` of the calls just timed, with the p50 of their CPU time: far below the wall
+    time, the process was waiting for a core (the machine is shared)."""
+    return {**summary(seconds), "cpu_p50_ms": statistics.median(_CPU[-len(seconds):]) * 1000}
 
 
 def essays(data: Path | None, synthetic: bool) -> list[tuple[str, str]]:
@@ -156,37 +176,39 @@ def measure(size: str, corpus, folder: Path) -> dict:
     result["count_tokens_cold"] = {"tokens_per_s": total / ours, "tiktoken_tokens_per_s": total / theirs,
                                    "ratio": theirs / ours}
 
-    result["render+stats (first, cold)"] = summary([timed(lambda: (render(state), stats(state)))[1]])
-    result["render"] = summary([timed(render, state)[1] for _ in range(20)])
-    result["stats"] = summary([timed(stats, state)[1] for _ in range(20)])
-    result["render+stats"] = summary([timed(lambda: (render(state), stats(state)))[1] for _ in range(20)])
+    result["render+stats (first, cold)"] = sample([timed(lambda: (render(state), stats(state)))[1]])
+    result["render"] = sample([timed(render, state)[1] for _ in range(20)])
+    result["stats"] = sample([timed(stats, state)[1] for _ in range(20)])
+    result["render+stats"] = sample([timed(lambda: (render(state), stats(state)))[1] for _ in range(20)])
+    result["search_context (exact), first (builds the index)"] = sample(
+        [timed(session.call_tool, "search_context", {"query": "founder", "mode": "exact"})[1]])
     for mode in ("exact", "regex", "ranked"):
         queries = QUERIES if mode != "regex" else [q.replace(" ", r"\s+") for q in QUERIES]
         times = [timed(session.call_tool, "search_context", {"query": query, "mode": mode})[1] for query in queries]
-        result[f"search_context ({mode})"] = summary(times)
+        result[f"search_context ({mode})"] = sample(times)
     from engine.search import search_exact
-    result["search engine only (exact)"] = summary([timed(search_exact, state, q, "user", 10)[1] for q in QUERIES])
+    result["search engine only (exact)"] = sample([timed(search_exact, state, q, "user", 10)[1] for q in QUERIES])
     records = session.records()
     result["events"] = len(records)
     events = [record.event for record in records]
     rounds = 20 if len(events) < 50_000 else 5
-    result["replay"] = summary([timed(replay, events)[1] for _ in range(rounds)])
+    result["replay"] = sample([timed(replay, events)[1] for _ in range(rounds)])
     del events, records
     last = session.last_seq
     steps = random.Random(11).sample(range(last), min(20, last))  # distinct: each seek is cold
-    result["replay to any step"] = summary([timed(session.state, at)[1] for at in steps])
+    result["replay to any step"] = sample([timed(session.state, at)[1] for at in steps])
     session_id = session.id
     del session, state
     store.close()
-    result["open_session, no snapshot (load + fold)"] = summary(
+    result["open_session, no snapshot (load + fold)"] = sample(
         [timed(store.open_session, session_id)[1] for _ in range(min(rounds, 5)) if gc.collect() >= 0])
     result.update(snapshots(path, session_id))
     out = folder / f"bench-{size}.jsonl"
     session = store.open_session(session_id)
-    result["export"] = summary([timed(session.export, out)[1] for _ in range(3)])
+    result["export"] = sample([timed(session.export, out)[1] for _ in range(3)])
     result["export_mb"] = out.stat().st_size / 1e6
     del session
-    result["import"] = summary([timed(store.import_file, out)[1] for _ in range(3)])
+    result["import"] = sample([timed(store.import_file, out)[1] for _ in range(3)])
     store.close()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -211,15 +233,16 @@ def snapshots(path: Path, session_id: str) -> dict:
         session, seconds = timed(store.open_session, session_id)
         assert store.snapshots.last_refusal is None, store.snapshots.last_refusal
         opened.append(seconds)
-    result["open_session (snapshot)"] = summary(opened)
+    result["open_session (snapshot)"] = sample(opened)
     at = random.Random(5).randrange(max(session.last_seq // 2, 1))
-    result["first seek before the snapshot (reads the log)"] = summary([timed(session.state, at)[1]])
+    result["first seek before the snapshot (reads the log)"] = sample([timed(session.state, at)[1]])
     store.close()
     return result
 
 
 ROWS = ["add_message", "fragment_context (20)", "fold_fragment", "restore_fragment", "render", "stats",
-        "render+stats", "render+stats (first, cold)", "search_context (exact)", "search engine only (exact)",
+        "render+stats", "render+stats (first, cold)", "search_context (exact)",
+        "search_context (exact), first (builds the index)", "search engine only (exact)",
         "search_context (regex)", "search_context (ranked)", "replay", "replay to any step",
         "open_session, no snapshot (load + fold)", "open_session, first (fold + write snapshot)",
         "open_session (snapshot)", "first seek before the snapshot (reads the log)", "export", "import"]
@@ -262,14 +285,17 @@ def checks_1m(big: dict) -> list[tuple[str, bool]]:
 
 
 def checks_10m(big: dict) -> list[tuple[str, bool]]:
-    seek = big["replay to any step"]
+    seek, search, shown, opened = (big["replay to any step"], big["search_context (exact)"], big["render+stats"],
+                                   big["open_session (snapshot)"])
     return [
-        (f"search_context exact p50 {big['search_context (exact)']['p50_ms']:.1f} ms < 20 ms",
-         big["search_context (exact)"]["p50_ms"] < 20),
-        (f"render + stats p50 {big['render+stats']['p50_ms']:.1f} ms < 100 ms", big["render+stats"]["p50_ms"] < 100),
-        (f"open_session (snapshot) p50 {big['open_session (snapshot)']['p50_ms']:.0f} ms < 500 ms",
-         big["open_session (snapshot)"]["p50_ms"] < 500),
-        (f"replay to any step {tail_label(seek)} {tail(seek):.0f} ms < 300 ms", tail(seek) < 300),
+        (f"search_context exact p50 {search['p50_ms']:.1f} ms < 20 ms (CPU {search['cpu_p50_ms']:.1f} ms)",
+         search["p50_ms"] < 20),
+        (f"render + stats p50 {shown['p50_ms']:.1f} ms < 100 ms (CPU {shown['cpu_p50_ms']:.1f} ms)",
+         shown["p50_ms"] < 100),
+        (f"open_session (snapshot) p50 {opened['p50_ms']:.0f} ms < 500 ms (CPU {opened['cpu_p50_ms']:.0f} ms, "
+         "DuckDB's threads included)", opened["p50_ms"] < 500),
+        (f"replay to any step {tail_label(seek)} {tail(seek):.0f} ms < 300 ms (CPU p50 {seek['cpu_p50_ms']:.0f} ms)",
+         tail(seek) < 300),
         (f"peak RSS {big['peak_rss_mb']:,.0f} MB < 2,048 MB", big["peak_rss_mb"] < 2048),
     ]
 
@@ -310,7 +336,8 @@ def main() -> None:
 
         record("scale", "Scale: 10k to 10M tokens", text, notes=(
             f"Each size in a process of its own. Load average (1 min) {load[0]:.1f} at the start and {load[1]:.1f} "
-            f"at the end, on {os.cpu_count()} cores: other work on the machine inflates wall-clock times."))
+            f"at the end, on {os.cpu_count()} cores: other work on the machine inflates wall-clock times, and "
+            "the targets show the CPU time of the same calls beside them."))
 
 
 if __name__ == "__main__":
