@@ -210,8 +210,9 @@ def _pack(state: ContextState) -> bytes:
 
 class _Packer(pickle.Pickler):
     def reducer_override(self, value: Any) -> Any:
-        if type(value) is ContextState:  # the fragment index is rebuilt from the messages
-            return _state, (value.messages, value.searches, value.event_count, value.settings, value.slices)
+        if type(value) is ContextState:  # its ids are the fragments' own strings: stored once, referred to
+            return _state, (value.messages, value.fragment_owner, value.searches, value.event_count, value.settings,
+                            value.slices)
         if type(value) is Message:
             text = value.content or ""
             pieces = []
@@ -233,8 +234,7 @@ def _message(id, role, content, pieces, name, tool_calls, tool_call_id, attachme
                    stopped)
 
 
-def _state(messages, searches, event_count, settings, slices) -> ContextState:
-    owner = {fragment.id: index for index, message in enumerate(messages) for fragment in message.fragments}
+def _state(messages, owner, searches, event_count, settings, slices) -> ContextState:
     return ContextState(messages, owner, searches, event_count, settings, slices)
 
 
