@@ -121,8 +121,8 @@ def main() -> None:
                         help="updates per key (default: Sculptor's columns and the original's 400)")
     parser.add_argument("--sweep", choices=["sculptor", "original"],
                         help="a whole sweep instead of --updates: Sculptor's 4-256, or the authors' 16 sizes 2-400")
-    parser.add_argument("--repeats", type=int, help="cases per size (default 5 with --model, as the original's "
-                                                    "minimum; 1 for the policies, which are deterministic)")
+    parser.add_argument("--repeats", type=int, default=5, help="cases per size (default 5, the original's minimum "
+                                                               "number of sessions)")
     parser.add_argument("--seed", type=int, default=0, help="0 or more; the same seed makes the same cases")
     parser.add_argument("--policy", choices=["fold", "search", "both"], default="both")
     parser.add_argument("--keep", type=int, nargs="+", default=[2, 3],
@@ -136,7 +136,6 @@ def main() -> None:
     if args.sweep:
         args.updates = list(SCULPTOR_SWEEP if args.sweep == "sculptor" else UPDATES_SWEEP)
     args.updates = list(dict.fromkeys(args.updates))
-    args.repeats = args.repeats if args.repeats is not None else (5 if args.model else 1)
     if any(not 1 <= keep <= 9 for keep in args.keep):
         parser.error("--keep: each must be 1 to 9 of the ten fragments")
     if any(not 1 <= n <= 400 for n in args.updates):
@@ -172,7 +171,8 @@ def main() -> None:
         from results import record, slug
 
         who = f"{args.model} · {args.setting}" if args.model else f"reference policies ({args.policy})"
-        sizes = "" if args.updates == [*SCULPTOR_SWEEP, 400] else "n" + "-".join(map(str, args.updates))
+        default = args.updates == [*SCULPTOR_SWEEP, 400] and args.repeats == 5 and args.seed == 0
+        sizes = "" if default else f"n{'-'.join(map(str, args.updates))}-r{args.repeats}-s{args.seed}"
         notes = settings_note(args.model, args.setting, args.max_tokens) if args.model else ""
         record(slug("pi-llm", args.model or "policy", args.setting if args.model else args.policy, sizes),
                f"PI-LLM: {who}" + (f", {sizes}" if sizes else ""), text, notes)

@@ -64,7 +64,10 @@ def settings_note(model: str, setting: str, max_tokens: int) -> str:
     tools = "no tools" if setting == "baseline" else f"Sculptor's six tools, {TOOL_BUDGET} calls a turn, the first forced"
     return (f"Model `{model}`, setting `{setting}` ({tools}); replies up to {max_tokens} tokens; the workbench's "
             "brakes off; the backend's default temperature. Cases whose call failed are left out of the scores "
-            "and counted as errors.")
+            "and counted as errors."
+            + (" This is the embedded SmolLM2-135M, the model that runs with no key and no GPU: far too small for "
+               "these tasks, so it scores near 0%, and the table says so rather than hide it. Run the same command "
+               "with any litellm model (see the top of this file) for a real score." if "smollm2" in model else ""))
 
 
 def model_calls(session, calls: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -153,15 +153,15 @@ def test_the_command_line_runs_records_and_refuses_what_it_cannot_do(tmp_path):
     results = tmp_path / "RESULTS.md"
     env = {**os.environ, "WORKBENCH_RESULTS": str(results)}
     script = str(ROOT / "bench" / "pi_llm.py")
-    run = subprocess.run([sys.executable, script, "--updates", "1", "4", "--policy", "search"],
+    run = subprocess.run([sys.executable, script, "--updates", "1", "4", "--policy", "search", "--repeats", "1"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "1 updates per key: 46 updates, 1 case(s)" in run.stderr
     lines = [line.split() for line in run.stdout.splitlines() if line.startswith("search")]
     assert [(line[4], line[-3]) for line in lines if len(line) > 6] == [("1", "100.0%"), ("4", "100.0%")]  # N, score
     recorded = results.read_text(encoding="utf-8")
-    assert "<!-- section:pi-llm-policy-search-n1-4 -->" in recorded and "`./workbench bench-pi-llm --updates 1 4" in recorded
-    as_json = subprocess.run([sys.executable, script, "--updates", "2", "--policy", "fold", "--keep", "3", "--json"],
+    assert "<!-- section:pi-llm-policy-search-n1-4-r1-s0 -->" in recorded and "`./workbench bench-pi-llm --updates 1 4" in recorded
+    as_json = subprocess.run([sys.executable, script, "--updates", "2", "--policy", "fold", "--keep", "3", "--repeats", "1", "--json"],
                              capture_output=True, text=True, env=env, timeout=300)
     rows = json.loads(as_json.stdout)
     assert [(row["policy"], row["updates"]) for row in rows] == [("fold (keep 3 of 10)", 2)]
