@@ -10,7 +10,10 @@ card of that one message, each an `st.fragment` with a key, named by the click's
 rerun already shows the change. A whole-page run per click, twice over (one to find the click,
 one after `st.rerun()` to show it), took 0.7-1.8 s at 1M tokens in Chromium (bench/ui.py,
 issue 11). The other tabs run only while open (`on_change="rerun"`): what they show is
-computed when a person opens them, so it is never a view from before the last click.
+computed when a person opens them, so it is never a view from before the last click. A closed
+tab draws none of its widgets, and Streamlit drops the value of a widget a run does not draw, so
+the page number and the tabs' own choices are kept while their tab is closed
+(`persist_state="page"`: kept while the person stays on this page).
 
 A fragment's rerun calls it with the arguments of its last call from a full run, so each
 fragment takes ids and reads the session's state afresh.
@@ -42,6 +45,7 @@ PAGE_SIZE = 10  # messages on a page at most
 PAGE_ROWS = 40  # fragment rows on a page at most (components/message_view.py `message_pages`)
 PAGE_KEY = "message_page"
 TAB_KEY = "context_tab"
+RANGE_KEY = "model_range"  # What the model sees: the messages shown
 MARK = "context_jump_target"  # our constant key: the marked message's box, outlined by constant CSS
 SUMMARY = "context-summary"  # the fragments' keys, for st.rerun([...])
 SEARCH = "context-search"
@@ -143,7 +147,7 @@ if messages.open:
             if not 1 <= st.session_state.get(PAGE_KEY, 1) <= pages:
                 st.session_state[PAGE_KEY] = 1
             page = st.number_input(f"Page (of {pages}; up to {PAGE_SIZE} messages or {PAGE_ROWS} fragments each)",
-                                   1, pages, key=PAGE_KEY)
+                                   1, pages, key=PAGE_KEY, persist_state="page")
         else:
             page = 1
         shown = state.messages[starts[page - 1] : starts[page] if page < pages else None]
@@ -155,8 +159,11 @@ if model_view.open:
     with model_view:
         rendered = render(state, session.encoding)  # the same state as everything else on this page
         if rendered:
+            kept = st.session_state.get(RANGE_KEY)
+            if kept is not None and not 1 <= kept[0] <= kept[1] <= len(rendered):
+                del st.session_state[RANGE_KEY]  # a range kept from a longer session: back to the default
             first, last = st.slider("Messages", 1, max(len(rendered), 2), (1, min(len(rendered), 5)),
-                                    key="model_range") if len(rendered) > 1 else (1, 1)
+                                    key=RANGE_KEY, persist_state="page") if len(rendered) > 1 else (1, 1)
             render_model_messages(rendered, first, last)
 
 if side_by_side.open and state.messages:
@@ -164,5 +171,5 @@ if side_by_side.open and state.messages:
         rendered = render(state, session.encoding)
         paired = rendered[len(rendered) - len(state.messages):]  # core memory, when it is a message of its own, left out
         by_id = {message.id: (message, shown) for message, shown in zip(state.messages, paired)}
-        chosen = st.selectbox("Message", list(by_id), key="side_by_side")
+        chosen = st.selectbox("Message", list(by_id), key="side_by_side", persist_state="page")
         render_side_by_side(*by_id[chosen])
