@@ -46,15 +46,22 @@ def note_outcome(intent: Intent, result: dict[str, Any]) -> None:
         flash("ok", describe(result))
 
 
-def carry_out(call_tool: CallTool, intent: Intent) -> None:
-    """The tool call and its notice, with no rerun and no spinner: for a button's `on_click`,
-    which Streamlit runs before the rerun the click starts, so that rerun already shows the
-    change (one run per click, not a run that finds the click and a second that shows it)."""
+def carry_out(call_tool: CallTool, intent: Intent) -> bool:
+    """The tool call and its notice, with no rerun: for a button's `on_click`, which Streamlit
+    runs before the rerun the click starts, so that rerun already shows the change (one run per
+    click, not a run that finds the click and a second that shows it). Whether the call reached
+    the log: a tool's error is recorded (`tool_failed`), a store that refuses records nothing.
+
+    The spinner of a callback shows at the top of the page: Streamlit puts what a callback draws
+    there, and a spinner is transient, so it takes no element's place."""
     try:
-        result = call_tool(intent.tool, intent.arguments)
+        with st.spinner(f"{intent.tool} …"):
+            result = call_tool(intent.tool, intent.arguments)
     except WorkbenchError as exc:
-        result = {"error": str(exc)}
+        note_outcome(intent, {"error": str(exc)})
+        return False
     note_outcome(intent, result)
+    return True
 
 
 def run_intent(call_tool: CallTool, intent: Intent | None) -> None:

@@ -16,7 +16,14 @@ the page number and the tabs' own choices are kept while their tab is closed
 (`persist_state="page"`: kept while the person stays on this page).
 
 A fragment's rerun calls it with the arguments of its last call from a full run, so each
-fragment takes ids and reads the session's state afresh.
+fragment takes ids and reads the session's state afresh, and shows a store that cannot be read
+(busy, held by the CLI) as an error in its place: a fragment's exception is not caught by
+anything around its call.
+
+The keyed rerun shows one click's change and nothing else, so it is right only when that click's
+event is the first since the page was drawn. The page keeps the last event it shows (`DRAWN`, a
+UI fact); when other events came first (the CLI added a message, another tab folded one), the
+click reruns the whole page instead, sidebar included.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from bisect import bisect_right
 import streamlit as st
 
 from components.actions import carry_out, run_intent
-from components.app_state import require_session, selected_session_id
+from components.app_state import engine_errors, require_session, selected_session_id
 from components.flash import show_flash
 from components.follow import CONTEXT_JUMP
 from components.intents import Intent
@@ -49,6 +56,7 @@ RANGE_KEY = "model_range"  # What the model sees: the messages shown
 MARK = "context_jump_target"  # our constant key: the marked message's box, outlined by constant CSS
 SUMMARY = "context-summary"  # the fragments' keys, for st.rerun([...])
 SEARCH = "context-search"
+DRAWN = "context_drawn_at"  # (session id, the last event the page shows)
 
 service = Workbench.shared()
 
@@ -69,59 +77,79 @@ def _session(session_id: str):
 def _summary(session_id: str) -> None:
     """The notice of the last action, the token bar and the tokens by role."""
     show_flash()
-    session = _session(session_id)
-    state = session.state()
-    window = current_window(settings_window(settings_of(state))[1])
-    stats = window_stats(state, settings_of(state), window, session.encoding)
-    render_token_bar(stats)
-    with st.expander("By role"):
-        # a static table: a data grid here was redrawn on every Hide click, for five rows
-        st.table([{"role": role, **numbers} for role, numbers in stats["by_role"].items()])
+    with engine_errors():
+        session = _session(session_id)
+        state = session.state()
+        window = current_window(settings_window(settings_of(state))[1])
+        stats = window_stats(state, settings_of(state), window, session.encoding)
+        render_token_bar(stats)
+        with st.expander("By role"):
+            # a static table: a data grid here was redrawn on every Hide click, for five rows.
+            # st.table reads its cells as Markdown: a role is one of the four fixed names
+            # (engine.state checks it), and plain() keeps it text all the same
+            st.table([{"role": plain(role), **numbers} for role, numbers in stats["by_role"].items()])
 
 
 @st.fragment(key=SEARCH)
 def _search_hits(session_id: str) -> None:
     """The hits of the newest search: a hit's fragment may be the one just hidden."""
-    session = _session(session_id)
-    search, detail = latest_search(session.tail(200))
-    run_intent(session.call_tool, render_search_results(session.state(), search, detail,
-                                                        cleared_key=f"search_cleared-{session.id}"))
+    with engine_errors():
+        session = _session(session_id)
+        search, detail = latest_search(session.tail(200))
+        run_intent(session.call_tool, render_search_results(session.state(), search, detail,
+                                                            cleared_key=f"search_cleared-{session.id}"))
 
 
 def _act(session_id: str, message_id: str, intent: Intent) -> None:
-    """A Hide or Restore click's callback: the tool call, then a rerun of what it changed."""
-    carry_out(_session(session_id).call_tool, intent)
+    """A Hide or Restore click's callback: the tool call, then a rerun of what it changed.
+
+    A fold or a restore leaves one event (its own, or `tool_failed`); any other event since the
+    page was drawn came from elsewhere, and the whole page reruns to show it. A call the store
+    refused left none: only the notice is new."""
+    session = _session(session_id)
+    recorded = carry_out(session.call_tool, intent)
+    if st.session_state.get(DRAWN) != (session_id, session.last_seq - recorded):
+        st.rerun()
+    if not recorded:
+        st.rerun(SUMMARY)
+    st.session_state[DRAWN] = (session_id, session.last_seq)  # the reruns below bring the page up to it
     st.rerun([SUMMARY, SEARCH, _message_key(message_id)])
 
 
 def _message_card(session_id: str, message_id: str, marked: bool) -> None:
     """One message's card (run as a fragment keyed by the message)."""
-    session = _session(session_id)
+    with engine_errors():
+        session = _session(session_id)
+        state = session.state()
+        message = state.message(message_id)
+        counter = token_counter(session.encoding)
+        sent = sends_reasoning(settings_of(state))
+
+        def act(intent: Intent) -> None:
+            _act(session_id, message_id, intent)
+
+        if not marked:
+            run_intent(session.call_tool, render_message(message, counter, sent, act))
+            return
+        st.html(f"<style>.st-key-{MARK} {{outline: 3px solid #0969da; outline-offset: 4px; "
+                "border-radius: 0.5rem}</style>")  # constant CSS: no text of the message in it
+        with st.container(key=MARK):
+            run_intent(session.call_tool, render_message(message, counter, sent, act))
+
+
+state = None
+with engine_errors():
+    session = require_session(service.find(selected_session_id()))
     state = session.state()
-    message = state.message(message_id)
-    counter = token_counter(session.encoding)
-    sent = sends_reasoning(settings_of(state))
-
-    def act(intent: Intent) -> None:
-        _act(session_id, message_id, intent)
-
-    if not marked:
-        run_intent(session.call_tool, render_message(message, counter, sent, act))
-        return
-    st.html(f"<style>.st-key-{MARK} {{outline: 3px solid #0969da; outline-offset: 4px; "
-            "border-radius: 0.5rem}</style>")  # constant CSS: no text of the message in it
-    with st.container(key=MARK):
-        run_intent(session.call_tool, render_message(message, counter, sent, act))
-
-
-session = require_session(service.find(selected_session_id()))
+if state is None:
+    st.stop()
+st.session_state[DRAWN] = (session.id, session.last_seq)
 st.title("Context")
 st.caption(plain(session.title))
 _summary(session.id)
 run_intent(session.call_tool, render_search_form())
 _search_hits(session.id)
 
-state = session.state()
 jump = st.session_state.pop(CONTEXT_JUMP, None)  # taken once: the next rerun shows the page as it was left
 position = next((i for i, message in enumerate(state.messages) if message.id == jump), None)
 if position is not None:
