@@ -26,7 +26,7 @@ PREVIEW_CHARS = 800  # a visible fragment up to this long (and 12 lines) is show
 # What the buttons do, said once above the list: a tooltip on every Hide and Restore button was
 # a few hundred more nodes on the page for the browser to redraw on each click (bench/ui.py).
 CONTROLS_HELP = ("Hide runs fold_fragment (a one-line marker takes the fragment's place), Restore runs "
-                 "restore_fragment, Summarize… runs summarize_fragment: the tool calls a model makes.")
+                 "restore_fragment, Summarize runs summarize_fragment: the tool calls a model makes.")
 
 
 def even_split_markers(message: Message) -> tuple[str, str] | None:

@@ -5,8 +5,11 @@ while open. Under AppTest, the elements after a fragment's rerun are those the r
 
 from __future__ import annotations
 
-from components.message_view import FRAGMENTS_SHOWN, message_pages
+import re
+
+from components.message_view import CONTROLS_HELP, FRAGMENTS_SHOWN, message_pages
 from engine.settings import settings_of, window_stats
+from engine.tools import registry
 from sessions import SessionStore
 
 from tests.conftest import long_text
@@ -59,7 +62,7 @@ def test_a_hide_click_reruns_the_bar_and_that_message_only_and_leaves_its_event(
     assert not at.exception, at.exception
     events = events_of(db, session_id)
     assert (events[-1]["kind"], events[-1]["payload"]) == ("fragment_folded", {"fragment_id": target})
-    assert sum(e["kind"] == "fragment_folded" for e in events) == 1  # once: by the callback, not again by the run
+    assert sum(e["kind"] == "fragment_folded" for e in events) == 1  # the click left one event, its fold
     after = _metric(at, "In the window")
     assert after < before and after == _in_window(db, session_id)  # the bar shows what the store holds
     assert _headers(at) == ["**m2**"]  # m1's card was not run again
@@ -69,6 +72,7 @@ def test_a_hide_click_reruns_the_bar_and_that_message_only_and_leaves_its_event(
     at.button(key=f"m2-{target}-3-restore").click().run()  # Restore takes the same path back
     assert events_of(db, session_id)[-1]["kind"] == "fragment_restored"
     assert _metric(at, "In the window") == before
+    assert _headers(at) == ["**m2**"] and at.button(key=f"m2-{target}-3-hide")  # that card only, showing the restore
     at.run()  # a whole run afterwards draws every card from the same store
     assert _headers(at) == ["**m1**", "**m2**"] and at.button(key=f"m2-{target}-3-hide")
 
@@ -129,3 +133,26 @@ def test_the_other_tabs_run_when_opened_and_show_the_fold(app, db):
     at.run()
     assert any(f"[folded fragment {ids[0][0]}" in code.value for code in at.code)
     assert not _headers(at)  # the Messages tab does not run while closed
+
+
+def _labels(node) -> set[str]:
+    """The labels of every button and popover under `node` in AppTest's tree."""
+    proto = getattr(node, "proto", None)
+    found = {node.label} if getattr(node, "type", None) == "button" else set()
+    if getattr(node, "type", None) == "popover":
+        found.add(proto.popover.label)
+    for child in getattr(node, "children", {}).values():
+        found |= _labels(child)
+    return found
+
+
+def test_the_controls_help_names_each_control_as_it_is_labelled(app, db):
+    _, ids = _seed(db, messages=1, fragments=2)
+    at = app("pages/context.py")
+    at.button(key=f"m1-{ids[0][0]}-0-hide").click().run()
+    at.run()  # the whole page: one fragment visible (Hide, Summarize), one folded (Restore)
+    named = dict(re.findall(r"(\S+) runs (\w+)", CONTROLS_HELP))
+    assert set(named) == {"Hide", "Restore", "Summarize"}
+    assert set(named) <= _labels(at.main)
+    assert set(named.values()) <= set(registry.names)
+    assert CONTROLS_HELP in [caption.value for caption in at.caption]
