@@ -1,6 +1,11 @@
 """The Context page in Chromium at the scale of issue 11's benchmark: a Hide click reruns the token
 bar and that message's card only (keyed fragments), the other tabs show the fold when opened,
-and the message list pages by fragment rows."""
+and the message list pages by fragment rows.
+
+"Only" is watched, not assumed: a MutationObserver on another message's card records every
+change under it, attributes included. A whole-page rerun marks each element it has not yet
+redrawn as stale (`data-stale`) and then redraws it, so it leaves records there; a rerun of
+other fragments leaves none."""
 
 from __future__ import annotations
 
@@ -44,6 +49,19 @@ def _in_window(page) -> str:
     return block.locator('[data-testid="stMetricValue"]').inner_text(timeout=TIMEOUT)
 
 
+WATCH = """selector => {
+    const card = document.querySelector(selector);
+    window.cardChanges = [];
+    new MutationObserver(records => {
+        for (const r of records) {
+            const where = r.target.getAttribute ? (r.target.getAttribute('data-testid') || r.target.className) : '#text';
+            window.cardChanges.push(`${r.type} ${r.attributeName || ''} on ${where}`);
+        }
+    }).observe(card.closest('[data-testid="stVerticalBlock"]').parentElement,
+               {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
 def _idle(page) -> None:
     page.wait_for_timeout(300)
     expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=TIMEOUT)
@@ -60,11 +78,13 @@ def test_a_hide_click_updates_the_bar_and_its_card_and_the_tabs_follow(server, b
     before, _ = _store_numbers(server["db"], session_id)
     assert _in_window(page) == f"{before:,}"
     first_card = page.locator(".st-key-message-m1").inner_text()
+    page.evaluate(WATCH, ".st-key-message-m1")
 
     target = ids[1][0]
     page.locator(f".st-key-m2-{target}-0-hide").get_by_role("button", name="Hide").click()
     expect(page.locator(f".st-key-m2-{target}-0-restore")).to_be_visible(timeout=TIMEOUT)
     _idle(page)
+    assert page.evaluate("window.cardChanges") == []  # m1's card was not rerun, nor marked stale
     after, kinds = _store_numbers(server["db"], session_id)
     assert after < before and _in_window(page) == f"{after:,}"  # the bar shows what the store holds
     assert kinds[-1] == "fragment_folded" and kinds.count("fragment_folded") == 1
@@ -80,4 +100,33 @@ def test_a_hide_click_updates_the_bar_and_its_card_and_the_tabs_follow(server, b
     expect(page.locator(".st-key-message-m3")).to_be_visible(timeout=TIMEOUT)
     expect(page.locator(".st-key-message-m1")).to_have_count(0)
     shots(page, "context-page-two")
+    page.close()
+
+
+def test_a_hide_click_after_the_cli_added_a_message_redraws_the_page_and_the_sidebar(server, browser, shots):
+    title = "two messages, then one more from the CLI"
+    store = SessionStore(server["db"], lock_timeout=30)
+    session = store.create_session(title)
+    ids = []
+    for number in (1, 2):
+        message_id = session.add_message("user", f"Start {number}.\n{long_text(3)}\nEnd {number}.")
+        cut = session.call_tool("fragment_context", {"start_marker": f"Start {number}.", "end_marker": f"End {number}.",
+                                                     "num_fragments": 3, "message_id": message_id})
+        ids.append([piece["fragment_id"] for piece in cut["fragments"]])
+    store.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Context")
+    expect(page.locator(".st-key-message-m2")).to_be_visible(timeout=TIMEOUT)
+    _idle(page)
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input').first
+    expect(picker).to_have_value(re.compile(r"· 2 msgs$"))
+
+    store = SessionStore(server["db"], lock_timeout=30)  # as `python -m sessions` would, while the page is open
+    store.open_session(session.id).add_message("user", "Added by the CLI.")
+    store.close()
+    page.locator(f".st-key-m1-{ids[0][0]}-0-hide").get_by_role("button", name="Hide").click()
+    expect(page.locator(f".st-key-m1-{ids[0][0]}-0-restore")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".st-key-message-m3").get_by_text("Added by the CLI.")).to_be_visible(timeout=TIMEOUT)
+    expect(picker).to_have_value(re.compile(r"· 3 msgs$"), timeout=TIMEOUT)  # the sidebar redrawn too
+    shots(page, "context-hide-after-the-cli")
     page.close()
