@@ -85,8 +85,8 @@ def _summary(session_id: str) -> None:
         render_token_bar(stats)
         with st.expander("By role"):
             # a static table: a data grid here was redrawn on every Hide click, for five rows.
-            # st.table reads its cells as Markdown: a role is one of the four fixed names
-            # (engine.state checks it), and plain() keeps it text all the same
+            # st.table reads its cells as Markdown: a role is one of four fixed names (a message
+            # is refused otherwise, engine/messages.py), and plain() keeps it text all the same
             st.table([{"role": plain(role), **numbers} for role, numbers in stats["by_role"].items()])
 
 
@@ -108,7 +108,7 @@ def _act(session_id: str, message_id: str, intent: Intent) -> None:
     refused left none: only the notice is new."""
     session = _session(session_id)
     recorded = carry_out(session.call_tool, intent)
-    if st.session_state.get(DRAWN) != (session_id, session.last_seq - recorded):
+    if st.session_state.get(DRAWN) != (session_id, session.last_seq - int(recorded)):
         st.rerun()
     if not recorded:
         st.rerun(SUMMARY)
@@ -142,6 +142,7 @@ with engine_errors():
     session = require_session(service.find(selected_session_id()))
     state = session.state()
 if state is None:
+    show_flash()  # a click's notice, now or never: it would be stale on the next run
     st.stop()
 st.session_state[DRAWN] = (session.id, session.last_seq)
 st.title("Context")
