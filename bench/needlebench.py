@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from needlebench_case import (DEPTH, RELATIONSHIP_TERMS, SCULPTOR_LENGTHS, SCULPTOR_NEEDLES, TEMPLATES,  # noqa: E402
                               Case, Generator, extract_answer, load_haystack, load_names, score)
-from sculptor_settings import (TOOL_BUDGET, add_model_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
+from sculptor_settings import (TOOL_BUDGET, add_run_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
                                new_session, run_setting, settings_note, stop_if_all_failed)
 
 # Only the key part of the paper's NeedleBench prompt is published (App. C); it is used as published.
@@ -190,10 +190,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the first repeat's number (the original's counter), 0 or more")
     parser.add_argument("--depth", type=int, default=DEPTH, help="the first needle's depth in percent (0-100)")
     parser.add_argument("--policy", choices=["chain"], default="chain", help="the reference policy (the default)")
-    add_model_arguments(parser)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON (and record nothing)")
-    parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
+    add_run_arguments(parser, ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     check_model_arguments(parser, args)
     args.length, args.needles = list(dict.fromkeys(args.length)), list(dict.fromkeys(args.needles))

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pi_llm_case import (SCULPTOR_SWEEP, UPDATES_SWEEP, Case, Generator, accuracy, auc_log15, load_vocabulary,  # noqa: E402
                          mean_accuracy)
-from sculptor_settings import (TOOL_BUDGET, add_model_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
+from sculptor_settings import (TOOL_BUDGET, add_run_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
                                new_session, run_setting, settings_note, stop_if_all_failed)
 
 # Only the key part of the paper's PI-LLM prompt is published (App. C); it is used as published.
@@ -127,10 +127,7 @@ def main() -> None:
     parser.add_argument("--policy", choices=["fold", "search", "both"], default="both")
     parser.add_argument("--keep", type=int, nargs="+", default=[2, 3],
                         help="fragments the fold policy leaves visible (the paper: two or three)")
-    add_model_arguments(parser)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON (and record nothing)")
-    parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
+    add_run_arguments(parser, ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     check_model_arguments(parser, args)
     if args.sweep:

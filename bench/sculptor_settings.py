@@ -11,6 +11,7 @@ and the agent loop stops at the session's tool budget, Sculptor's 20 calls per t
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 TOOL_BUDGET = 20  # Sculptor's tool calls per turn (§3.1 of the paper)
@@ -80,12 +81,16 @@ def model_calls(session, calls: list[tuple[str, dict[str, Any]]]) -> list[dict[s
     return session.run_model_tool_calls(made)
 
 
-def add_model_arguments(parser) -> None:
-    """--model, --api-base, --setting, --max-tokens and --repeats, the same in both benchmarks."""
+def add_run_arguments(parser, data: Path) -> None:
+    """The options both benchmarks share: a model's (--model, --api-base, --setting, --max-tokens),
+    --data, --json and --no-record."""
     parser.add_argument("--model", help="a litellm model string: score that model instead of the reference policy")
     parser.add_argument("--api-base", help="an OpenAI-compatible server's base URL, with an openai/... model")
     parser.add_argument("--setting", choices=list(SETTINGS), help="with --model: baseline (the default), unified, task")
     parser.add_argument("--max-tokens", type=int, default=1024, help="with --model: the longest reply (default 1024)")
+    parser.add_argument("--data", type=Path, default=data, help=f"the data sets' folder (default {data})")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (and record nothing)")
+    parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
 
 
 def check_model_arguments(parser, args) -> None:
