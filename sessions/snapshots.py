@@ -8,14 +8,19 @@ snapshot is used only when everything below holds, else it is ignored and the lo
 - the file reads whole: its header parses and its body has the length and SHA-256 it names
   (a torn write, a flipped bit or a truncated file fails here);
 - it was made for this session, in this snapshot format, by this exact engine (a digest of
-  the engine's source, so a change to any fold rule retires every snapshot) on this Python;
+  the engine's source, sessions/log.py, this module and the versions of pydantic, pydantic-core
+  and networkx, taken when this module is imported, so a change to any fold rule retires every
+  snapshot) on this Python; and the source files still have the mtime and size they had when
+  the digest was taken (else this process runs code that is no longer on disk, and neither
+  reads nor writes snapshots);
 - the log's events 1 to the snapshot's seq still have the fingerprint the snapshot recorded
   (`EventStore.fingerprint`: an edited, lost or reordered event fails here);
-- the body unpickles using only the classes a state is made of (`_Restricted`), to a state
-  that has folded exactly that many events.
+- the body unpickles using only the exact classes a state is made of (`_Restricted`), to a
+  state that has folded exactly that many events.
 
 These checks catch damage and staleness, not forgery: a snapshot is as trusted as the database
-beside it (whoever can write one can write the other), and unpickling it never runs code.
+beside it (whoever can write one can write the other). Unpickling imports no module beyond
+those the state's classes live in and calls no code but the constructors of those classes.
 
 The events after the snapshot's seq are folded on top as usual, so a snapshot that is behind
 the log still serves (the log only grows); it is written again once it is far behind. A log
@@ -37,13 +42,12 @@ import pickle
 import platform
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import fields, is_dataclass
-from functools import lru_cache
+from dataclasses import fields
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import engine
-from engine.errors import WorkbenchError
 from engine.state import ContextState, Fragment, Message
 from sessions.log import paused_collector
 from sessions.stores.base import EventStore
@@ -63,6 +67,12 @@ if (tuple(f.name for f in fields(Message)) != _MESSAGE_FIELDS
 _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot-check")
 _ALLOWED_GLOBALS = {("datetime", "datetime"), ("datetime", "date"), ("datetime", "timedelta"),
                     ("datetime", "timezone"), ("collections", "OrderedDict")}
+# the frozen slots classes a folded state holds (what `_Packer` emits, found by unpickling the
+# state of a session that uses every subsystem); frozen, so a BUILD on one of them fails
+_ALLOWED_CLASSES = {("engine.state", "Fragment"), ("engine.state", "Message"), ("engine.state", "SearchRecord"),
+                    ("engine.tasks", "Task"), ("engine.tasks", "TaskBoard"), ("engine.memory", "Memory"),
+                    ("engine.memory", "MemoryGraph"), ("engine.brakes.events", "BrakeLog"),
+                    ("engine.brakes.events", "BrakeRecord"), ("engine.imports", "ImportOrigin")}
 
 
 class SnapshotRefused(Exception):
@@ -101,31 +111,31 @@ class Snapshots:
     def read(self, session_id: str, events: EventStore) -> tuple[int, ContextState] | None:
         """(seq, the state after event seq) from a snapshot that passes every check, else None."""
         path = self.path(session_id)
-        if path is None or not path.exists():
-            self.last_refusal = "no snapshot"
-            return None
         fingerprint: Future | None = None
         try:
+            if path is None or not path.exists():
+                self.last_refusal = "no snapshot"
+                return None
+            if not source_unchanged():
+                raise SnapshotRefused("the code on disk changed since this process imported it")
             header, body = _read(path)
             seq = header.get("seq")
             if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
                 raise SnapshotRefused("no event number in the header")
             _check_header(header, session_id, body)
-            # DuckDB hashes the log, and hashlib the body, in threads of their own (both let go of
-            # the interpreter) while this one unpickles it; unpickling runs no code, so a damaged
-            # body is refused after as safely as before
+            # DuckDB hashes the log in a thread of its own (it lets go of the interpreter) while
+            # this one checks the body and unpickles it; the body's checksum is checked before
+            # unpickling, so damaged bytes never reach the unpickler
             fingerprint = _BACKGROUND.submit(events.fingerprint, session_id, seq)
-            checksum = _BACKGROUND.submit(lambda: hashlib.sha256(body).hexdigest())
+            if hashlib.sha256(body).hexdigest() != header["sha256"]:
+                raise SnapshotRefused("the body does not match its checksum (changed since it was written)")
             with paused_collector():
                 state = _Restricted(io.BytesIO(body)).load()
-            if checksum.result() != header["sha256"]:
-                raise SnapshotRefused("the body does not match its checksum (changed since it was written)")
             if not isinstance(state, ContextState) or state.event_count != seq:
                 raise SnapshotRefused(f"the body is not the state after event {seq}")
             if fingerprint.result() != header["fingerprint"]:
                 raise SnapshotRefused(f"the log's events 1 to {seq} changed since the snapshot was made")
-        except (SnapshotRefused, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError,
-                pickle.UnpicklingError, RecursionError, MemoryError, WorkbenchError) as exc:
+        except Exception as exc:  # noqa: BLE001 -- whatever is wrong with a snapshot, the log is folded instead
             self.last_refusal = f"{type(exc).__name__}: {exc}"[:300]
             return None
         finally:
@@ -141,6 +151,8 @@ class Snapshots:
         if path is None or state.event_count != seq:
             return None
         try:
+            if not source_unchanged():
+                raise SnapshotRefused("the code on disk changed since this process imported it")
             body = _pack(state)
             header = {"format": FORMAT, "session": session_id, "seq": seq, "engine": engine_digest(),
                       "python": platform.python_version(), "fingerprint": events.fingerprint(session_id, seq),
@@ -155,7 +167,7 @@ class Snapshots:
             except BaseException:
                 os.unlink(temporary)
                 raise
-        except (OSError, pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
+        except Exception as exc:  # noqa: BLE001 -- a snapshot is only a shortcut: no failure of one may fail an opening
             self.last_write_error = f"{type(exc).__name__}: {exc}"[:300]
             return None
         self.last_write_error = None
@@ -167,14 +179,54 @@ class Snapshots:
             path.unlink(missing_ok=True)
 
 
-@lru_cache(maxsize=1)
-def engine_digest() -> str:
-    """A digest of the engine's source and of this module: a snapshot made by other code is not used."""
-    digest = hashlib.sha256(f"format {FORMAT}".encode())
+def _source_files() -> list[Path]:
+    import sessions.log as log_module  # the fold's own modules, imported before their source is read
     root = Path(engine.__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")) + [Path(__file__).resolve()]:
+    return sorted(root.rglob("*.py")) + [Path(log_module.__file__).resolve(), Path(__file__).resolve()]
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _digest_now() -> tuple[str, dict[Path, tuple[int, int] | None]]:
+    """The digest of the source this process imported (engine/, sessions/log.py, this module,
+    and the libraries the events validate and the memory graph fold with), with each source
+    file's (mtime_ns, size) as it was read: a file changed after this (a `git pull` under a
+    running server) is no longer the code running, so `source_unchanged()` turns snapshots off."""
+    import engine.catalog, engine.fold  # noqa: F401,E401 -- the fold's modules, loaded before hashing
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    for package in ("pydantic", "pydantic-core", "networkx"):
+        digest.update(f"{package} {_version(package)}\0".encode())
+    stats = {}
+    for path in _source_files():
+        stats[path] = _stat(path)
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return digest.hexdigest(), stats
+
+
+_DIGEST, _SOURCES = _digest_now()
+
+
+def engine_digest() -> str:
+    """A digest of the code this process runs, taken when it was imported: a snapshot made by other code is not used."""
+    return _DIGEST
+
+
+def source_unchanged() -> bool:
+    """Whether every source file the digest read still has the mtime and size it had then."""
+    return all(_stat(path) == stat for path, stat in _SOURCES.items())
 
 
 def _read(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -221,13 +273,28 @@ class _Packer(pickle.Pickler):
                     return NotImplemented  # not a slice of its message: pickled whole
                 pieces.append((fragment.id, fragment.start, fragment.end, fragment.status, fragment.summary,
                                fragment.focus, fragment.summarizer))
+            if pieces and not _tiles(pieces, len(text)):
+                return NotImplemented  # fragments that do not cut the whole text: pickled whole
             return _message, (value.id, value.role, value.content, tuple(pieces), value.name, value.tool_calls,
                               value.tool_call_id, value.attachments, value.extra, value.reasoning, value.stopped)
         return NotImplemented
 
 
+def _tiles(pieces: Any, length: int) -> bool:
+    """Whether `pieces` ((id, start, end, ...) each) cut [0, length) into consecutive slices, none empty."""
+    at = 0
+    for piece in pieces:
+        start, end = piece[1], piece[2]
+        if type(start) is not int or type(end) is not int or start != at or end <= start:
+            return False
+        at = end
+    return at == length
+
+
 def _message(id, role, content, pieces, name, tool_calls, tool_call_id, attachments, extra, reasoning, stopped):
     text, make = content or "", Fragment
+    if not isinstance(text, str) or not isinstance(pieces, tuple) or (pieces and not _tiles(pieces, len(text))):
+        raise SnapshotRefused("a message's fragments do not cut its text into consecutive slices")
     fragments = tuple([make(fragment_id, id, start, end, text[start:end], status, summary, focus, summarizer)
                        for fragment_id, start, end, status, summary, focus, summarizer in pieces])
     return Message(id, role, content, fragments, name, tool_calls, tool_call_id, attachments, extra, reasoning,
@@ -239,17 +306,21 @@ def _state(messages, owner, searches, event_count, settings, slices) -> ContextS
 
 
 class _Restricted(pickle.Unpickler):
-    """Unpickles only what a state is made of: the engine's dataclasses, the two rebuilders
-    above and a few standard values. Anything else (a function that runs a command, say)
-    refuses the snapshot instead of running."""
+    """Unpickles only what a state is made of: the two rebuilders above, the frozen classes a
+    state holds (`_ALLOWED_CLASSES`, each by its exact module and name) and a few standard
+    values. Any other name (a function that runs a command, say, or a dotted path through a
+    module) refuses the snapshot instead of being imported. ContextState itself is never
+    handed out by name: only `_state` builds one. What this guards against is damage and
+    stale code, not a forger (see the module's docstring)."""
 
     def find_class(self, module: str, name: str) -> Any:
+        if "." in name:
+            raise SnapshotRefused(f"the body names {module}:{name}, a dotted name a state never holds")
         if module == __name__ and name in ("_message", "_state"):
             return globals()[name]
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        if module == "engine" or module.startswith("engine."):
-            found = super().find_class(module, name)
-            if isinstance(found, type) and is_dataclass(found):
-                return found
+        if (module, name) in _ALLOWED_GLOBALS or (module, name) in _ALLOWED_CLASSES:
+            try:
+                return super().find_class(module, name)
+            except Exception as exc:  # noqa: BLE001 -- a class that no longer imports refuses the snapshot
+                raise SnapshotRefused(f"the body names {module}.{name}, which does not import: {exc}") from None
         raise SnapshotRefused(f"the body names {module}.{name}, which a state never holds")

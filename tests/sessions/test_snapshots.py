@@ -3,12 +3,19 @@ match the log, and nothing wrong with one ever changes what a session shows."""
 
 from __future__ import annotations
 
+import gc
+import io
 import json
+import os
 import pickle
+import random
+from pathlib import Path
 
 import pytest
 
-from engine import render
+import sessions.snapshots as snapshots
+from engine import ContextState, Message, render
+from engine.errors import StoreError
 from engine.summarize import ExtractiveSummarizer
 from engine.tokens import token_counter
 from sessions import SessionStore
@@ -244,3 +251,141 @@ def test_a_snapshot_that_cannot_be_written_costs_nothing(long_session):
 def test_the_engine_digest_names_this_code():
     assert len(engine_digest()) == 64 and engine_digest() == engine_digest()
     assert Snapshots(None).wanted(10 ** 6, 0) is False
+
+
+def _opened_from_its_snapshot(store: SessionStore, session: Session) -> bool:
+    return store.snapshots.last_refusal is None and session._log._folded_from > 0 and gc.isenabled()
+
+
+def test_code_changed_on_disk_after_import_neither_reads_nor_writes_snapshots(long_session, tmp_path, monkeypatch):
+    path, session_id = long_session
+    open_store(path).open_session(session_id)  # a snapshot by this code
+    source = tmp_path / "rules.py"  # stands for an engine file the digest read at import
+    source.write_text("# a fold rule\n")
+    monkeypatch.setattr(snapshots, "_SOURCES", {**snapshots._SOURCES, source: snapshots._stat(source)})
+    store = open_store(path)
+    assert _opened_from_its_snapshot(store, store.open_session(session_id))  # unchanged: still serves
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a `git pull` lands
+    store = open_store(path)
+    store.snapshots.refresh_events = 1
+    snapshot = store.snapshots.path(session_id)
+    before = snapshot.read_bytes()
+    session = store.open_session(session_id)
+    assert "changed since this process imported it" in store.snapshots.last_refusal
+    assert session._log._folded_from == 0 and snapshot.read_bytes() == before  # not read, not written
+    assert_shows_the_log(session, store)
+    snapshot.unlink()
+    store.open_session(session_id)
+    assert not snapshot.exists() and "changed since" in store.snapshots.last_write_error
+
+
+def test_the_engine_digest_covers_the_log_module_and_the_libraries():
+    named = {path.name for path in snapshots._SOURCES}
+    assert {"log.py", "snapshots.py", "fold.py", "context_rules.py"} <= named
+    assert snapshots.source_unchanged()
+
+
+def test_no_flipped_byte_anywhere_in_the_body_fails_an_opening(tmp_path):
+    path = tmp_path / "small.duckdb"
+    store = open_store(path)
+    store.snapshots.min_events = 10
+    session = store.create_session("small")
+    for turn in range(6):
+        session.add_message("user", f"turn {turn}: {long_text(1)}")
+        session.call_tool("add_task", {"title": f"task {turn}"})
+    store.open_session(session.id)
+    snapshot = store.snapshots.path(session.id)
+    good = snapshot.read_bytes()
+    start = good.index(b"\n", len(MAGIC)) + 1
+    expected = truth(store, session.id).state()
+    positions = sorted(random.Random(7).sample(range(start, len(good)), min(300, len(good) - start)))
+    for at in positions:
+        for mask in (0x01, 0x80):
+            snapshot.write_bytes(good[:at] + bytes([good[at] ^ mask]) + good[at + 1:])
+            reader = open_store(path)
+            reader.snapshots.min_events = 10 ** 9  # keeps the damaged file for the next position
+            opened = reader.open_session(session.id)
+            assert reader.snapshots.last_refusal is not None, (at, mask)
+            assert opened.state() == expected and gc.isenabled(), (at, mask)
+
+
+def _load(data: bytes):
+    return snapshots._Restricted(io.BytesIO(data)).load()
+
+
+def _text(value: str) -> bytes:
+    encoded = value.encode()
+    return pickle.SHORT_BINUNICODE + bytes([len(encoded)]) + encoded
+
+
+def _global(module: str, name: str) -> bytes:
+    return _text(module) + _text(name) + pickle.STACK_GLOBAL
+
+
+@pytest.mark.parametrize("module, name", [("engine", "tasks.nx.utils.configs.NetworkXConfig"),
+                                          ("engine.state", "Message.__init__"), ("engine.state", "ContextState"),
+                                          ("engine.local_model", "Nope"), ("engine.state", "replace")])
+def test_the_unpickler_hands_out_only_exact_names(module, name):
+    with pytest.raises(snapshots.SnapshotRefused):
+        _load(pickle.PROTO + b"\x04" + _global(module, name) + pickle.STOP)
+
+
+def test_a_build_on_a_class_is_refused_and_changes_nothing():
+    copy, init = ContextState.copy, Message.__init__
+    for module, name in (("engine.state", "ContextState"), ("engine.state", "Message")):
+        data = (pickle.PROTO + b"\x04" + _global(module, name) + pickle.NONE + pickle.EMPTY_DICT + _text("copy")
+                + _global("collections", "OrderedDict") + pickle.SETITEM + pickle.TUPLE2 + pickle.BUILD + pickle.STOP)
+        with pytest.raises(Exception):
+            _load(data)
+    assert ContextState.copy is copy and Message.__init__ is init and not hasattr(Message, "copy")
+    assert ContextState().copy() == ContextState()
+
+
+class _AMessage:
+    def __init__(self, pieces) -> None:
+        self.pieces = pieces
+
+    def __reduce__(self):
+        return snapshots._message, ("m1", "user", "abcdef", self.pieces, None, (), None, (), {}, None, None)
+
+
+def test_pieces_that_do_not_tile_their_text_are_refused():
+    whole = (("f1", 0, 3, "active", None, None, None), ("f2", 3, 6, "active", None, None, None))
+    assert [f.text for f in _load(pickle.dumps(_AMessage(whole))).fragments] == ["abc", "def"]
+    for pieces in ((("f1", 0, 6, "active", None, None, None),) * 1000,  # the whole text a thousand times
+                   (("f1", 0, 3, "active", None, None, None),), (("f1", 1, 6, "active", None, None, None),),
+                   (("f1", 0, 4, "active", None, None, None), ("f2", 3, 6, "active", None, None, None))):
+        with pytest.raises(snapshots.SnapshotRefused):
+            _load(pickle.dumps(_AMessage(pieces)))
+
+
+def test_an_unreadable_snapshot_folder_opens_from_the_log(long_session, monkeypatch):
+    path, session_id = long_session
+    open_store(path).open_session(session_id)
+    real = Path.exists
+
+    def refused(self, *args, **kwargs):
+        if self.name.endswith(".snapshot"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", refused)
+    store = open_store(path)
+    session = store.open_session(session_id)
+    assert "PermissionError" in store.snapshots.last_refusal
+    assert_shows_the_log(session, store)
+
+
+def test_a_snapshot_write_that_raises_anything_costs_nothing(long_session, monkeypatch):
+    path, session_id = long_session
+    store = open_store(path)
+
+    def broken(*args):
+        raise StoreError("the store is gone")
+
+    monkeypatch.setattr(store.events, "fingerprint", broken)
+    session = store.open_session(session_id)
+    assert "StoreError" in store.snapshots.last_write_error
+    assert not store.snapshots.path(session_id).exists()
+    assert_shows_the_log(session, store)
