@@ -335,8 +335,7 @@ class Session:
         longer fits (another process changed the fragment) fails alone, with its reason. `stop`
         (a turn's StopSignal) also ends a summary the model is writing.
         """
-        self.refresh()
-        state = self._state.copy()
+        state = self.state()  # a copy taken under the session's lock (state() refreshes first)
         settings = settings_of(state)
         policy = ContextPolicy.from_settings(settings.get("policy"))
         if policy is None:

@@ -9,6 +9,7 @@ import random
 import pytest
 
 import sessions.log as log_module
+from engine import ContextState
 from engine.fold import replay
 from sessions import SessionStore
 from sessions.session import Session
@@ -102,3 +103,18 @@ def test_a_fork_holds_the_state_and_records_at_its_step(stored, opened):
         fork.add_message("user", "forked on")
         reopened = Session.open(store.events, fork.id)
         assert reopened.state() == fork.state() and reopened.last_seq == at + 1
+
+
+def test_apply_policy_copies_the_state_only_under_the_session_lock(stored, monkeypatch):
+    path, session_id = stored
+    session = open_store(path).open_session(session_id)
+    held = []
+    real_copy = ContextState.copy
+
+    def watched(state):
+        held.append(session._lock._is_owned())
+        return real_copy(state)
+
+    monkeypatch.setattr(ContextState, "copy", watched)
+    session.apply_policy(window=64_000)
+    assert held and all(held)  # another thread folding into the live state cannot tear a copy
