@@ -4,6 +4,7 @@ one a plain fold of the whole log gives (`sessions.log`)."""
 
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -64,7 +65,9 @@ def test_a_log_opened_from_a_snapshot_seeks_reads_and_tails_as_the_log(stored):
     store = open_store(path)
     store.open_session(session_id)  # writes the snapshot
     records, states = plain(store, session_id)
-    session = open_store(path).open_session(session_id)
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert reader.snapshots.last_refusal is None and gc.isenabled()
     assert session._log._folded_from == len(records)  # from the snapshot: nothing before it read yet
     for count in (1, 3, 10, len(records) + 5):
         assert [r.to_dict() for r in session.tail(count)] == [r.to_dict() for r in records[-count:]]
@@ -73,7 +76,7 @@ def test_a_log_opened_from_a_snapshot_seeks_reads_and_tails_as_the_log(stored):
     random.Random(5).shuffle(steps)
     for at in steps:
         assert session.state(at) == states[at], at
-    assert session._log._folded_from == 0  # the first seek before the snapshot folded the whole log
+    assert session._log._folded_from == 0 and gc.isenabled()  # the first seek before the snapshot folded the whole log
     assert [r.to_dict() for r in session.records()] == [r.to_dict() for r in records]
     assert session.add_message("user", "and on") == f"m{len(states[-1].messages) + 1}"
 
@@ -83,9 +86,11 @@ def test_records_of_a_log_opened_from_a_snapshot_come_from_the_store(stored):
     store = open_store(path)
     store.open_session(session_id)
     records, states = plain(store, session_id)
-    session = open_store(path).open_session(session_id)
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert reader.snapshots.last_refusal is None and session._log._folded_from == len(records)
     assert [r.to_dict() for r in session.records()] == [r.to_dict() for r in records]
-    assert session.state() == states[-1] and session.state(4) == states[4]
+    assert session.state() == states[-1] and session.state(4) == states[4] and gc.isenabled()
 
 
 @pytest.mark.parametrize("opened", ["from its log", "from a snapshot"])
@@ -95,6 +100,8 @@ def test_a_fork_holds_the_state_and_records_at_its_step(stored, opened):
     store.open_session(session_id)
     records, states = plain(store, session_id)
     source = store.open_session(session_id) if opened == "from a snapshot" else Session.open(store.events, session_id)
+    if opened == "from a snapshot":
+        assert store.snapshots.last_refusal is None and source._log._folded_from == len(records)
     for at in (0, 5, len(records) - 3, len(records)):
         fork = source.fork(at=at)
         assert fork.last_seq == at and fork.state() == states[at]

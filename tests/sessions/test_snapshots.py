@@ -80,9 +80,11 @@ def test_a_long_session_opens_from_its_snapshot_as_its_log_folds(long_session):
     store = open_store(path)
     first = store.open_session(session_id)  # folds the log, then writes the snapshot
     assert store.snapshots.last_refusal == "no snapshot" and store.snapshots.path(session_id).exists()
-    again = open_store(path).open_session(session_id)
+    reader = open_store(path)
+    again = reader.open_session(session_id)
+    assert _opened_from_its_snapshot(reader, again) and again._log._folded_from == first.last_seq
     assert_shows_the_log(again, store)
-    assert again.state() == first.state()
+    assert again.state() == first.state() and gc.isenabled()
     assert [r.to_dict() for r in again.records()] == [r.to_dict() for r in truth(store, session_id).records()]
 
 
@@ -198,10 +200,13 @@ def test_a_bad_event_after_the_snapshot_stops_the_fold_as_without_one(long_sessi
     with store.events.db.transaction() as connection:
         connection.execute("INSERT INTO events VALUES (?, ?, now(), 'fragment_folded', ?)",
                            [session_id, seq + 1, json.dumps({"fragment_id": "fdead0"})])
-    session = open_store(path).open_session(session_id)
+    reader = open_store(path)
+    session = reader.open_session(session_id)
+    assert _opened_from_its_snapshot(reader, session) and session._log._folded_from == seq
     assert session.replay_error is not None and session.replay_error.seq == seq + 1
     assert_shows_the_log(session, store)
     assert session.state(3) == truth(store, session_id).state(3)  # seeking before the snapshot reads the log
+    assert gc.isenabled()
 
 
 def test_a_snapshot_of_a_log_that_does_not_fold_is_never_written(long_session):
