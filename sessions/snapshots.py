@@ -135,7 +135,7 @@ class Snapshots:
                 raise SnapshotRefused(f"the body is not the state after event {seq}")
             if fingerprint.result() != header["fingerprint"]:
                 raise SnapshotRefused(f"the log's events 1 to {seq} changed since the snapshot was made")
-        except Exception as exc:  # noqa: BLE001 -- whatever is wrong with a snapshot, the log is folded instead
+        except Exception as exc:  # noqa: BLE001 (whatever is wrong with a snapshot, the log is folded instead)
             self.last_refusal = f"{type(exc).__name__}: {exc}"[:300]
             return None
         finally:
@@ -167,7 +167,7 @@ class Snapshots:
             except BaseException:
                 os.unlink(temporary)
                 raise
-        except Exception as exc:  # noqa: BLE001 -- a snapshot is only a shortcut: no failure of one may fail an opening
+        except Exception as exc:  # noqa: BLE001 (a snapshot is a shortcut: no failure of one may fail an opening)
             self.last_write_error = f"{type(exc).__name__}: {exc}"[:300]
             return None
         self.last_write_error = None
@@ -205,7 +205,8 @@ def _digest_now() -> tuple[str, dict[Path, tuple[int, int] | None]]:
     and the libraries the events validate and the memory graph fold with), with each source
     file's (mtime_ns, size) as it was read: a file changed after this (a `git pull` under a
     running server) is no longer the code running, so `source_unchanged()` turns snapshots off."""
-    import engine.catalog, engine.fold  # noqa: F401,E401 -- the fold's modules, loaded before hashing
+    import engine.catalog  # noqa: F401 (the fold's modules, loaded before their source is hashed)
+    import engine.fold  # noqa: F401
     digest = hashlib.sha256(f"format {FORMAT}".encode())
     for package in ("pydantic", "pydantic-core", "networkx"):
         digest.update(f"{package} {_version(package)}\0".encode())
@@ -321,6 +322,6 @@ class _Restricted(pickle.Unpickler):
         if (module, name) in _ALLOWED_GLOBALS or (module, name) in _ALLOWED_CLASSES:
             try:
                 return super().find_class(module, name)
-            except Exception as exc:  # noqa: BLE001 -- a class that no longer imports refuses the snapshot
+            except Exception as exc:  # noqa: BLE001 (a class that no longer imports refuses the snapshot)
                 raise SnapshotRefused(f"the body names {module}.{name}, which does not import: {exc}") from None
         raise SnapshotRefused(f"the body names {module}.{name}, which a state never holds")
