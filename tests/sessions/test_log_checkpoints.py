@@ -15,7 +15,7 @@ from engine.fold import replay
 from sessions import SessionStore
 from sessions.session import Session
 
-from tests.sessions.test_snapshots import busy, open_store
+from tests.sessions.test_snapshots import busy, open_store, source_as_now  # noqa: F401 (an autouse fixture)
 
 
 @pytest.fixture

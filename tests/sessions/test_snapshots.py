@@ -25,6 +25,13 @@ from sessions.snapshots import MAGIC, Snapshots, engine_digest
 from tests.conftest import long_text
 
 
+@pytest.fixture(autouse=True)
+def source_as_now(monkeypatch):
+    """The source's stats as they are when each test starts: others editing the tree while the
+    suite runs would otherwise turn snapshots off in this (long-lived) process, as they should."""
+    monkeypatch.setattr(snapshots, "_SOURCES", {path: snapshots._stat(path) for path in snapshots._SOURCES})
+
+
 def open_store(path) -> SessionStore:
     store = SessionStore(path)
     store.snapshots.min_events, store.snapshots.refresh_events = 20, 12  # small logs count as long here
@@ -285,10 +292,13 @@ def test_code_changed_on_disk_after_import_neither_reads_nor_writes_snapshots(lo
     assert not snapshot.exists() and "changed since" in store.snapshots.last_write_error
 
 
-def test_the_engine_digest_covers_the_log_module_and_the_libraries():
+def test_the_engine_digest_covers_the_log_module_and_the_libraries(monkeypatch):
     named = {path.name for path in snapshots._SOURCES}
     assert {"log.py", "snapshots.py", "fold.py", "context_rules.py"} <= named
     assert snapshots.source_unchanged()
+    some = next(iter(snapshots._SOURCES))
+    monkeypatch.setitem(snapshots._SOURCES, some, (0, 0))
+    assert not snapshots.source_unchanged()
 
 
 def test_no_flipped_byte_anywhere_in_the_body_fails_an_opening(tmp_path):
