@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -260,11 +261,6 @@ def test_a_snapshot_that_cannot_be_written_costs_nothing(long_session):
     assert_shows_the_log(session, store)
 
 
-def test_the_engine_digest_names_this_code():
-    assert len(engine_digest()) == 64 and engine_digest() == engine_digest()
-    assert Snapshots(None).wanted(10 ** 6, 0) is False
-
-
 def _opened_from_its_snapshot(store: SessionStore, session: Session) -> bool:
     return store.snapshots.last_refusal is None and session._log._folded_from > 0 and gc.isenabled()
 
@@ -277,11 +273,9 @@ def test_code_changed_on_disk_after_import_neither_reads_nor_writes_snapshots(lo
     monkeypatch.setattr(snapshots, "_SOURCES", {**snapshots._SOURCES, source: snapshots._stat(source)})
     store = open_store(path)
     assert _opened_from_its_snapshot(store, store.open_session(session_id))  # unchanged: still serves
-    stat = source.stat()
-    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a `git pull` lands
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10 ** 9))  # a `git pull` lands
     store = open_store(path)
-    store.snapshots.refresh_events = 1
-    snapshot = store.snapshots.path(session_id)
+    store.snapshots.refresh_events, snapshot = 1, store.snapshots.path(session_id)
     before = snapshot.read_bytes()
     session = store.open_session(session_id)
     assert "changed since this process imported it" in store.snapshots.last_refusal
@@ -293,11 +287,12 @@ def test_code_changed_on_disk_after_import_neither_reads_nor_writes_snapshots(lo
 
 
 def test_the_engine_digest_covers_the_log_module_and_the_libraries(monkeypatch):
+    assert len(engine_digest()) == 64 and engine_digest() == engine_digest()
+    assert Snapshots(None).wanted(10 ** 6, 0) is False
     named = {path.name for path in snapshots._SOURCES}
     assert {"log.py", "snapshots.py", "fold.py", "context_rules.py"} <= named
     assert snapshots.source_unchanged()
-    some = next(iter(snapshots._SOURCES))
-    monkeypatch.setitem(snapshots._SOURCES, some, (0, 0))
+    monkeypatch.setitem(snapshots._SOURCES, next(iter(snapshots._SOURCES)), (0, 0))
     assert not snapshots.source_unchanged()
 
 
@@ -330,8 +325,7 @@ def _load(data: bytes):
 
 
 def _text(value: str) -> bytes:
-    encoded = value.encode()
-    return pickle.SHORT_BINUNICODE + bytes([len(encoded)]) + encoded
+    return pickle.SHORT_BINUNICODE + bytes([len(value.encode())]) + value.encode()
 
 
 def _global(module: str, name: str) -> bytes:
@@ -357,9 +351,9 @@ def test_a_build_on_a_class_is_refused_and_changes_nothing():
     assert ContextState().copy() == ContextState()
 
 
-class _AMessage:
-    def __init__(self, pieces) -> None:
-        self.pieces = pieces
+@dataclass
+class _AMessage:  # pickles as the packer's own `_message` call, with the pieces given
+    pieces: tuple
 
     def __reduce__(self):
         return snapshots._message, ("m1", "user", "abcdef", self.pieces, None, (), None, (), {}, None, None)
@@ -380,7 +374,7 @@ def test_an_unreadable_snapshot_folder_opens_from_the_log(long_session, monkeypa
     open_store(path).open_session(session_id)
     real = Path.exists
 
-    def refused(self, *args, **kwargs):
+    def refused(self, *args, **kwargs):  # as a folder this user may not read does (root ignores chmod)
         if self.name.endswith(".snapshot"):
             raise PermissionError(13, "Permission denied", str(self))
         return real(self, *args, **kwargs)
