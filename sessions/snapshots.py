@@ -217,17 +217,43 @@ def _digest_now() -> tuple[str, dict[Path, tuple[int, int] | None]]:
     return digest.hexdigest(), stats
 
 
-_DIGEST, _SOURCES = _digest_now()
+def _process_started_ns() -> int | None:
+    """When this process started (Linux: its /proc entry's ctime), or None where that is unknown."""
+    try:
+        return os.stat(f"/proc/{os.getpid()}").st_ctime_ns
+    except OSError:
+        return None
 
 
-def engine_digest() -> str:
-    """A digest of the code this process runs, taken when it was imported: a snapshot made by other code is not used."""
+def _digest_or_none() -> tuple[str | None, dict[Path, tuple[int, int] | None]]:
+    """The digest, or None (snapshots off) when the source cannot be read whole (an unreadable
+    file, a dangling editor lock link), is not there (an install of bytecode only), or was
+    changed after this process started (it may have imported the code before the change)."""
+    try:
+        digest, stats = _digest_now()
+    except Exception:  # noqa: BLE001 (a snapshot is a shortcut: without a sure digest there are none)
+        return None, {}
+    engine_root = Path(engine.__file__).resolve().parent
+    if not any(engine_root in path.parents for path in stats):
+        return None, {}
+    started = _process_started_ns()
+    if started is not None and any(stat is None or stat[0] > started for stat in stats.values()):
+        return None, {}
+    return digest, stats
+
+
+_DIGEST, _SOURCES = _digest_or_none()
+
+
+def engine_digest() -> str | None:
+    """A digest of the code this process runs, taken when it was imported (None: snapshots are
+    off in this process): a snapshot made by other code is not used."""
     return _DIGEST
 
 
 def source_unchanged() -> bool:
     """Whether every source file the digest read still has the mtime and size it had then."""
-    return all(_stat(path) == stat for path, stat in _SOURCES.items())
+    return _DIGEST is not None and all(_stat(path) == stat for path, stat in _SOURCES.items())
 
 
 def _read(path: Path) -> tuple[dict[str, Any], bytes]:
