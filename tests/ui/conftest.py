@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from sessions import SessionStore
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, long_text
 
 APP = str(ROOT / "app.py")
 
@@ -37,3 +37,19 @@ def events_of(db, session_id):
         return store.open_session(session_id).events()
     finally:
         store.close()
+
+
+def fragmented_session(db, messages: int, fragments: int, text: str | None = None) -> tuple[str, list[list[str]]]:
+    """A session of `messages` user messages, each cut into `fragments`; the fragment ids per message."""
+    store = SessionStore(db, linger=0)
+    session = store.create_session("fragmented")
+    ids = []
+    for number in range(1, messages + 1):
+        body = f"Start of message {number}.\n" + (text or long_text(fragments)) + f"\nEnd of message {number}."
+        message_id = session.add_message("user", body)
+        cut = session.call_tool("fragment_context", {"start_marker": f"Start of message {number}.",
+                                                     "end_marker": f"End of message {number}.",
+                                                     "num_fragments": fragments, "message_id": message_id})
+        ids.append([piece["fragment_id"] for piece in cut["fragments"]])
+    store.close()
+    return session.id, ids

@@ -14,8 +14,8 @@ from engine import StoreError
 from sessions import SessionStore
 from sessions.service import Workbench
 
-from tests.conftest import ROOT, long_text
-from tests.ui.conftest import events_of
+from tests.conftest import ROOT
+from tests.ui.conftest import events_of, fragmented_session
 
 HOLDER = """
 import sys
@@ -28,18 +28,7 @@ with db.connect():   # the file held, as a long CLI command holds it
 
 
 def _seed(db, messages: int = 2, fragments: int = 4) -> tuple[str, list[list[str]]]:
-    store = SessionStore(db, linger=0)
-    session = store.create_session("fragmented")
-    ids = []
-    for number in range(1, messages + 1):
-        body = f"Start of message {number}.\n{long_text(fragments)}\nEnd of message {number}."
-        message_id = session.add_message("user", body)
-        cut = session.call_tool("fragment_context", {"start_marker": f"Start of message {number}.",
-                                                     "end_marker": f"End of message {number}.",
-                                                     "num_fragments": fragments, "message_id": message_id})
-        ids.append([piece["fragment_id"] for piece in cut["fragments"]])
-    store.close()
-    return session.id, ids
+    return fragmented_session(db, messages, fragments)
 
 
 def _as_the_cli(db, session_id, act) -> None:

@@ -13,23 +13,11 @@ from engine.tools import registry
 from sessions import SessionStore
 
 from tests.conftest import long_text
-from tests.ui.conftest import events_of
+from tests.ui.conftest import events_of, fragmented_session
 
 
 def _seed(db, messages: int = 3, fragments: int = 20, text: str | None = None) -> tuple[str, list[list[str]]]:
-    """A session of `messages` user messages, each cut into `fragments`; the fragment ids per message."""
-    store = SessionStore(db, linger=0)
-    session = store.create_session("fragmented")
-    ids = []
-    for number in range(1, messages + 1):
-        body = f"Start of message {number}.\n" + (text or long_text(fragments)) + f"\nEnd of message {number}."
-        message_id = session.add_message("user", body)
-        cut = session.call_tool("fragment_context", {"start_marker": f"Start of message {number}.",
-                                                     "end_marker": f"End of message {number}.",
-                                                     "num_fragments": fragments, "message_id": message_id})
-        ids.append([piece["fragment_id"] for piece in cut["fragments"]])
-    store.close()
-    return session.id, ids
+    return fragmented_session(db, messages, fragments, text)
 
 
 def _in_window(db, session_id) -> int:
