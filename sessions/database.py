@@ -16,6 +16,13 @@ shares its instance between connections to one file in one process). Threads of 
 thread waits for the file: one thread opens, the others wait on a condition, and threads
 that do not need the database are never held up. `:memory:` keeps one connection for the
 life of the object (it cannot be reopened).
+
+Watching for change without opening the file: `change_token()` is the file's and its
+write-ahead log's size and modification time, a stat each. DuckDB appends every commit to
+`<name>.wal` (its size grows) and folds the log into the file when the last connection closes
+(the file is rewritten, the log removed); a read leaves both alone. So a page that polls for
+other processes' events costs a stat while nothing happens, and opens DuckDB only once the
+token moved. `:memory:` counts its commits instead.
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ class Database:
         self._close_at = 0.0
         self._turn_ends = 0.0
         self._shared: SharedFile | None = None
+        self._commits = 0  # `:memory:`'s change token: commits so far
         if self.in_memory:
             self._connection = duckdb.connect(":memory:")
         else:
@@ -82,6 +90,13 @@ class Database:
             self._shared = shared_file(self.path)
         with self.connect() as connection:
             migrate(connection)
+
+    def change_token(self) -> tuple:
+        """A value that moves whenever a transaction committed to this database, in any process
+        (equal tokens: nothing was committed in between); it never opens the database."""
+        if self.in_memory:
+            return ("memory", self._commits)
+        return tuple(_stat(name) for name in (self.path, f"{self.path}.wal"))
 
     # ---- opening -----------------------------------------------------------------------
 
@@ -206,6 +221,7 @@ class Database:
                 connection.execute("COMMIT")
             except duckdb.Error as exc:
                 raise StoreError(f"could not commit to {self.path}: {str(exc).splitlines()[0]}") from None
+            self._commits += 1
 
     # ---- closing (callers hold self._state) ----------------------------------------------
 
@@ -282,6 +298,15 @@ def _close_all_at_exit() -> None:
             database.close()
         except Exception as exc:  # exiting anyway: say so, but do not hide the real exit status
             print(f"warning: could not close {database.path} at exit: {exc}", file=sys.stderr)
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    """(inode, size, mtime in ns) of a file, or None when it does not exist."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _is_lock_error(exc: Exception) -> bool:

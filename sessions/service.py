@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Hashable
 
 from engine.errors import SessionNotFound, WorkbenchError
 from sessions.formats.report import ImportReport
@@ -117,6 +117,20 @@ class Workbench:
         with self._lock:
             self._sessions[session.id] = session
         return session
+
+    # ---- following -------------------------------------------------------------------
+
+    def latest(self, session_id: str, seen: Hashable = None) -> tuple[int, Hashable]:
+        """(the session's last event number, the store's change token) for a page that follows
+        the log. The store is read only when its token moved since `seen` (the token this gave
+        last time), so a poll with nothing new costs a stat of the file, never a DuckDB open
+        that would make the CLI or an MCP server wait. The token is taken before the read: a
+        commit landing in between moves it again, so the next poll reads it."""
+        token = self.store.change_token()
+        session = self.session(session_id)
+        if token != seen:
+            session.refresh()
+        return session.last_seq, token
 
     # ---- turns ---------------------------------------------------------------------------
 

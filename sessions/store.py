@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Hashable, Sequence
 
 from engine import WorkbenchError
 from engine.records import EventRecord
@@ -48,6 +48,11 @@ class SessionStore:
     def close(self) -> None:
         """Release the store now; it reopens when used again."""
         self.events.close()
+
+    def change_token(self) -> Hashable:
+        """Moves whenever anything was committed to the store, by any process; reading it never
+        opens the store (`EventStore.change_token`)."""
+        return self.events.change_token()
 
     def create_session(
         self,

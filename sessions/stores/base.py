@@ -1,10 +1,12 @@
 """The event-store protocol: what a `Session` needs from wherever its events are kept.
 
-Eight operations, nothing more: create a session (optionally with events), list sessions,
+Nine operations, nothing more: create a session (optionally with events), list sessions,
 resolve an id prefix, read a session's row, load its events after a seq, append one unit
 of work atomically, fork a prefix into a new session, create many sessions at once
-(an import, whole or not at all), and fingerprint a prefix of a session's events (so a
-snapshot of the state folded from them can be checked against the log). DuckDB is the first
+(an import, whole or not at all), fingerprint a prefix of a session's events (so a
+snapshot of the state folded from them can be checked against the log), and say cheaply
+whether anything was committed since a moment (`change_token`: the pages that follow other
+processes' events poll it, and read the store only once it moved). DuckDB is the first
 implementation (`sessions.stores.duckdb`); a server database is another module beside it,
 not edits throughout.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
 
 from engine.errors import WorkbenchError
 from engine.events import Event
@@ -114,6 +116,12 @@ class EventStore(Protocol):
         raise to refuse it); the store is then held only for the write. A session that copies
         another's first events (a branch of an imported conversation) gets them inside the
         store, after the sessions it copies from. Returns the count."""
+
+    def change_token(self) -> Hashable:
+        """A value that moves whenever anything was committed to the store, by any process:
+        equal tokens mean nothing was, so a poller need not read. It must be cheap (DuckDB: a
+        stat of the file and its write-ahead log) and never take the store from its writers; a
+        token that moves with nothing new only costs a read that finds nothing."""
 
     def close(self) -> None:
         """Release what the store holds now (it reopens on next use)."""

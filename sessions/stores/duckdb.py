@@ -164,6 +164,9 @@ class DuckDBEventStore:
                                        "WHERE session_id = ? AND seq <= ?", [session_id, source_id, count])
         return len(rows)
 
+    def change_token(self) -> tuple:
+        return self.db.change_token()  # a stat of the file and its .wal, never a connection
+
     def close(self) -> None:
         self.db.close()
 
