@@ -35,11 +35,7 @@ from needlebench_case import (DEPTH, RELATIONSHIP_TERMS, SCULPTOR_LENGTHS, SCULP
 from sculptor_settings import (TOOL_BUDGET, add_run_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
                                new_session, run_setting, settings_note, stop_if_all_failed)
 
-# Only the key part of the paper's NeedleBench prompt is published (App. C); it is used as published.
-TASK_PROMPT = ('You are an agent skilled at analyzing family relationships... You have "search_context" and '
-               '"get_search_detail" tools... conducting chained searches... When searching for the oldest ancestor, '
-               "ensure that every person name found has been verified through the search tools to confirm they truly "
-               "have no higher-level ancestors before concluding.")
+from engine.prompts import NEEDLEBENCH_PROMPT as TASK_PROMPT  # noqa: E402  (only its key part is published; used as published)
 SNIPPET_CHARS = 100  # the policy's search snippets: enough for most needle lines, few tokens
 DETAIL_CHARS = 200  # get_search_detail for a line the snippet cut
 

@@ -38,11 +38,7 @@ from pi_llm_case import (SCULPTOR_SWEEP, UPDATES_SWEEP, Case, Generator, accurac
 from sculptor_settings import (TOOL_BUDGET, add_run_arguments, answered, check_model_arguments, model_calls,  # noqa: E402
                                new_session, run_setting, settings_note, stop_if_all_failed)
 
-# Only the key part of the paper's PI-LLM prompt is published (App. C); it is used as published.
-TASK_PROMPT = ("First use the fragment_context tool to split the long text into multiple fragments, then use "
-               "fold_fragment to fold unimportant, earlier key-value updates... divide the entire update stream into "
-               "multiple fragments (e.g., ten fragments), then keep only the last two or three fragments while "
-               "folding the rest.")
+from engine.prompts import PI_LLM_PROMPT as TASK_PROMPT  # noqa: E402  (only its key part is published; used as published)
 
 
 def _session(case: Case):

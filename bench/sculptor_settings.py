@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.prompts import UNIFIED_PROMPT  # the paper's text, kept once: MCP clients get it too
+
 TOOL_BUDGET = 20  # Sculptor's tool calls per turn (§3.1 of the paper)
-UNIFIED_PROMPT = ("You are a helpful assistant. You can autonomously manage your own context: fold irrelevant "
-                  "information, focus on useful details, summarize long texts to keep your context concise, and use "
-                  "search tools to find key information in large documents.")
 SETTINGS = ("baseline", "unified", "task")
 
 

@@ -135,6 +135,13 @@ def memory_graph(state: ContextState) -> MemoryGraph:
     return MEMORY.slice_of(state)
 
 
+def memory_record(memory: Memory) -> dict[str, Any]:
+    """A memory as JSON, for the CLI's --json and the MCP memory resource."""
+    return {"memory_id": memory.id, "memory_type": memory.memory_type, "status": memory.status,
+            "content": memory.content, "entities": list(memory.entities), "when": memory.when,
+            "message_id": memory.message_id, "merged_into": memory.merged_into, "history": list(memory.history)}
+
+
 def core_memory(state: ContextState) -> str:
     """The core memory's text as the model is shown it ("" when there is none, or it was deleted)."""
     core = memory_graph(state).get(CORE_ID)

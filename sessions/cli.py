@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"DuckDB file (default: ${DB_ENV}, else {default_db_path()})")
     parser = argparse.ArgumentParser(prog="python -m sessions", parents=[common],
                                      description="Context Workbench sessions: list, import, export, show, call tools, chat, brakes, "
-                                     "tasks, memory.")
+                                     "tasks, memory, and an MCP server.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -314,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sessions.cli_graphs import add_graph_commands
 
     add_graph_commands(command)
+    from sessions.cli_mcp import add_mcp_command
+
+    add_mcp_command(command)
     sub = command("check", cmd_check, "Replay every session in the store and say which ones do not (exit 1 if any).")
     sub.add_argument("--json", action="store_true", help="print JSON instead of lines")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")

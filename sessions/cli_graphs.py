@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from engine import WorkbenchError
-from engine.memory import CORE_MEMORY_TOKENS, MEMORY_TYPES, core_memory, memory_graph
+from engine.memory import CORE_MEMORY_TOKENS, MEMORY_TYPES, core_memory, memory_graph, memory_record
 from engine.text import one_line
 from engine.tools import registry
 from engine.tools.registry import ToolContext
@@ -65,12 +65,6 @@ def cmd_tasks(store: SessionStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _memory_row(memory: Any) -> dict[str, Any]:
-    return {"memory_id": memory.id, "memory_type": memory.memory_type, "status": memory.status,
-            "content": memory.content, "entities": list(memory.entities), "when": memory.when,
-            "message_id": memory.message_id, "merged_into": memory.merged_into, "history": list(memory.history)}
-
-
 def cmd_memory(store: SessionStore, args: argparse.Namespace) -> int:
     session, state = _state(store, args)
     if args.search is not None and args.all:
@@ -90,7 +84,7 @@ def cmd_memory(store: SessionStore, args: argparse.Namespace) -> int:
     shown = [m for m in graph.memories if (args.all or m.live) and (args.type is None or m.memory_type == args.type)]
     core = core_memory(state)
     if args.json:
-        print(as_json({"core_memory": core, "memories": [_memory_row(m) for m in shown]}))
+        print(as_json({"core_memory": core, "memories": [memory_record(m) for m in shown]}))
         return 0
     tokens = ToolContext.for_state(state, session.encoding).counter.count(core)
     print_safe(f"core memory ({tokens} of {CORE_MEMORY_TOKENS} tokens):" if core else "core memory: (empty)")

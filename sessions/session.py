@@ -237,16 +237,18 @@ class Session:
 
         return self._commit(build)
 
-    def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None) -> dict[str, Any]:
+    def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None, *,
+                  from_model: bool = False) -> dict[str, Any]:
         """Run a tool as a person or a program: it leaves events but adds no messages.
 
         Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
-        event is recorded.
+        event is recorded. `from_model`: the caller was shown only the published schema (an
+        MCP client), so a parameter hidden from models is refused as unknown.
         """
         arguments = _normalized(arguments)
 
         def build(state: ContextState, summarizer):
-            outcome = registry.call(name, arguments, self._tool_context(state, summarizer))
+            outcome = registry.call(name, arguments, self._tool_context(state, summarizer, from_model))
             return outcome.result, outcome.events, outcome.state
 
         return self._commit(build, may_summarize=True)

@@ -118,12 +118,17 @@ def _listed(text: str) -> list[Any]:
     return value if isinstance(value, list) else ["..."]
 
 
-def _is_context(hint: Any) -> bool:
-    return isinstance(hint, type) and issubclass(hint, ToolContext)
+def _is_context(hint: Any, context_type: type) -> bool:
+    return isinstance(hint, type) and issubclass(hint, context_type)
 
 
-def make_tool(function: Callable[..., ToolResult]) -> Tool:
-    """Derive a Tool from a function; raise ToolDefinitionError if it is not well formed."""
+def make_tool(function: Callable[..., Any], context_type: type = ToolContext) -> Tool:
+    """Derive a Tool from a function; raise ToolDefinitionError if it is not well formed.
+
+    `context_type` is what the one parameter the caller passes in is typed: `ToolContext` for
+    the registry's tools; a tool that acts on something other than a session's state (the MCP
+    server's `create_session`, which acts on the store) names its own, and gets its schema and
+    validation from the same code."""
     name = function.__name__
     description, descriptions = read_docstring(function)
     try:
@@ -143,11 +148,12 @@ def make_tool(function: Callable[..., ToolResult]) -> Tool:
                 f"tool {name}: a parameter may not be named {parameter.name} (names starting with model_ "
                 "belong to pydantic); choose another name"
             )
-    contexts = [parameter.name for parameter in parameters if _is_context(hints[parameter.name])]
+    contexts = [parameter.name for parameter in parameters if _is_context(hints[parameter.name], context_type)]
     if len(contexts) != 1:
         found = f"it has {len(contexts)}: {', '.join(contexts)}" if contexts else "it has none"
+        kind = context_type.__name__
         raise ToolDefinitionError(
-            f"tool {name} must take one parameter typed ToolContext, such as `ctx: ToolContext` ({found})"
+            f"tool {name} must take one parameter typed {kind}, such as `ctx: {kind}` ({found})"
         )
     fields: dict[str, Any] = {}
     for parameter in parameters:
@@ -244,7 +250,7 @@ class ToolRegistry:
         """Validate and run one tool call. Never raises; failures come back as results."""
         try:
             tool = self.get(name)
-            parsed = self._parse_arguments(tool, arguments, context.from_model)
+            parsed = parse_arguments(tool, arguments, context.from_model)
             result = tool.function(**{tool.context_parameter: context}, **parsed)
             state = replay(result.events, context.state)
             return ToolOutcome(result.data, result.events, state)
@@ -257,35 +263,37 @@ class ToolRegistry:
             return self._failure(context, name, arguments, message, type(exc).__name__)
 
     @staticmethod
-    def _parse_arguments(tool: Tool, arguments: Any, from_model: bool = False) -> dict[str, Any]:
-        if arguments is None or arguments == "":
-            arguments = {}
-        if isinstance(arguments, (str, bytes)):
-            try:
-                arguments = json.loads(arguments)
-            except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-                raise ToolInputError(
-                    f"arguments are not valid JSON ({exc}). Send one JSON object, for example "
-                    f"{tool.example_arguments()}"
-                ) from None
-        if not isinstance(arguments, dict):
-            raise ToolInputError(
-                f"arguments must be a JSON object, not {type(arguments).__name__}; for example "
-                f"{tool.example_arguments()}"
-            )
-        hidden = set(tool.arguments_model.model_fields) - set(tool.parameters["properties"])
-        if from_model and hidden & set(arguments):  # as if it did not exist: the model was never shown it
-            unexpected = sorted(hidden & set(arguments))[0]
-            raise ToolInputError(f"unexpected parameter '{unexpected}'; this tool takes only: "
-                                 f"{', '.join(tool.parameters['properties'])}. Example of valid arguments: "
-                                 f"{tool.example_arguments()}")
-        try:
-            validated = tool.arguments_model.model_validate(arguments)
-        except ValidationError as exc:
-            raise ToolInputError(_describe_validation_error(tool, exc)) from None
-        return {key: getattr(validated, key) for key in tool.arguments_model.model_fields}
-
-    @staticmethod
     def _failure(context: ToolContext, name: Any, arguments: Any, message: str, error_type: str) -> ToolOutcome:
         event = ToolFailed(tool=str(name)[:200], arguments=_loggable(arguments), error=message, error_type=error_type)
         return ToolOutcome({"error": message}, [event], replay([event], context.state))
+
+
+def parse_arguments(tool: Tool, arguments: Any, from_model: bool = False) -> dict[str, Any]:
+    """The call's arguments (a dict, or JSON text) checked against the tool's model; raise
+    ToolInputError with what was wrong and an example of valid arguments."""
+    if arguments is None or arguments == "":
+        arguments = {}
+    if isinstance(arguments, (str, bytes)):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            raise ToolInputError(
+                f"arguments are not valid JSON ({exc}). Send one JSON object, for example "
+                f"{tool.example_arguments()}"
+            ) from None
+    if not isinstance(arguments, dict):
+        raise ToolInputError(
+            f"arguments must be a JSON object, not {type(arguments).__name__}; for example "
+            f"{tool.example_arguments()}"
+        )
+    hidden = set(tool.arguments_model.model_fields) - set(tool.parameters["properties"])
+    if from_model and hidden & set(arguments):  # as if it did not exist: the model was never shown it
+        unexpected = sorted(hidden & set(arguments))[0]
+        raise ToolInputError(f"unexpected parameter '{unexpected}'; this tool takes only: "
+                             f"{', '.join(tool.parameters['properties'])}. Example of valid arguments: "
+                             f"{tool.example_arguments()}")
+    try:
+        validated = tool.arguments_model.model_validate(arguments)
+    except ValidationError as exc:
+        raise ToolInputError(_describe_validation_error(tool, exc)) from None
+    return {key: getattr(validated, key) for key in tool.arguments_model.model_fields}
