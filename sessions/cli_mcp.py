@@ -34,7 +34,7 @@ def client_setup(db: str | Path | None = None) -> str:
         + "\n".join("  " + line for line in json.dumps(snippet, indent=2).splitlines())
         + "\n\n"
         "Add \"--session\", \"ID\" to \"args\" to give the client one session's tools (no session_id argument).\n"
-        "Run ./workbench once by hand first: the first run installs the requirements, which takes minutes.\n\n"
+        "Run ./workbench run once by hand first: the first run installs the requirements, which takes minutes.\n\n"
         "Over HTTP: python -m sessions mcp --http 8765 serves http://127.0.0.1:8765/mcp\n"
         "(only this machine can reach it; there is no authentication). A client connects to that URL.\n\n"
         "Open the workbench (./workbench run) on the same database to watch a client's changes as they happen.")

@@ -1,0 +1,178 @@
+"""The MCP server as a client meets it: a real subprocess over stdio (started the way the README's
+desktop snippet starts it) and a real port on 127.0.0.1 over streamable HTTP, on a DuckDB file
+the test process reads and writes at the same time."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+
+from engine import registry
+from sessions import SessionStore
+from sessions.cli_mcp import client_setup
+from tests.conftest import ROOT, long_text
+
+WAIT = 60  # seconds a server may take to start on a loaded machine
+
+
+def seeded_file(path: Path) -> str:
+    store = SessionStore(path, linger=0)
+    session = store.create_session("notes")
+    session.add_message("user", long_text(20))
+    store.close()
+    return session.id
+
+
+def events_of(path: Path, session_id: str) -> list[dict]:
+    store = SessionStore(path, linger=0)
+    try:
+        return store.open_session(session_id).events()
+    finally:
+        store.close()
+
+
+def sculpt(client: Client, session_id: str, argument: bool) -> dict:
+    """List the tools, fragment and fold, send bad arguments, read the context: what a client does first.
+    `argument`: the tools take the session as their session_id argument (a server on the whole store)."""
+
+    async def run() -> dict:
+        where = {"session_id": session_id} if argument else {}
+        listed = (await client.list_tools()).tools
+        made = await client.call_tool("fragment_context", {**where, "start_marker": "Paragraph 2.",
+                                                           "end_marker": "End of notes.", "num_fragments": 3})
+        fragment = made.structured_content["fragments"][0]["fragment_id"]
+        folded = await client.call_tool("fold_fragment", {**where, "fragment_id": fragment})
+        bad = await client.call_tool("fold_fragment", {**where, "fragment_id": ["not", "an", "id"]})
+        resources = (await client.list_resources()).resources
+        [uri] = [r.uri for r in resources if r.uri == f"workbench://sessions/{session_id}/context"]
+        context = await client.read_resource(uri)
+        return {"tools": listed, "fragment": fragment, "folded": folded, "bad": bad,
+                "context": json.loads(context.contents[0].text)}
+
+    return run()
+
+
+def over(server, session_id: str, argument: bool = True) -> dict:
+    async def run() -> dict:
+        async with Client(server, read_timeout_seconds=WAIT) as client:
+            return await sculpt(client, session_id, argument)
+
+    return anyio.run(run)
+
+
+def check_sculpted(seen: dict, path: Path, session_id: str, tool_names: list[str]) -> None:
+    assert [tool.name for tool in seen["tools"]] == tool_names
+    assert seen["folded"].is_error is False
+    assert seen["bad"].is_error and "parameter 'fragment_id'" in seen["bad"].content[0].text
+    marker = f"[folded fragment {seen['fragment']}:"
+    assert any(marker in str(message["content"]) for message in seen["context"])
+    events = events_of(path, session_id)  # read by this process from the file the server wrote
+    assert [e["kind"] for e in events][-3:] == ["context_fragmented", "fragment_folded", "tool_failed"]
+    assert events[-2]["payload"]["fragment_id"] == seen["fragment"]
+
+
+def test_over_stdio_the_workbench_script_serves_one_session_as_the_readme_snippet_starts_it(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    session_id = seeded_file(path)
+    snippet = json.loads(client_setup(path).split("\n\n")[1])["mcpServers"]["context-workbench"]
+    assert snippet["command"] == str(ROOT / "workbench") and snippet["args"] == ["mcp"]
+    env = {**snippet["env"], **({"WORKBENCH_VENV": os.environ["WORKBENCH_VENV"]} if "WORKBENCH_VENV" in os.environ else {})}
+    server = StdioServerParameters(command=snippet["command"], args=[*snippet["args"], "--session", session_id[:5]],
+                                   env=env, cwd=str(tmp_path))  # a client starts it from anywhere, with little env
+    seen = over(server, session_id, argument=False)
+    check_sculpted(seen, path, session_id, registry.names)
+
+
+def test_over_stdio_without_a_session_the_tools_take_a_session_id(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    session_id = seeded_file(path)
+    server = StdioServerParameters(command=sys.executable, args=["-m", "sessions", "mcp", "--db", str(path)],
+                                   env={"PYTHONPATH": str(ROOT)}, cwd=str(tmp_path))
+    seen = over(server, session_id)
+    check_sculpted(seen, path, session_id, ["list_sessions", "create_session", *registry.names])
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """`python -m sessions mcp --http 0` on a file: (url, path, session id); stopped afterwards."""
+    path = tmp_path / "shared.duckdb"
+    session_id = seeded_file(path)
+    process = subprocess.Popen([sys.executable, "-m", "sessions", "mcp", "--db", str(path), "--http", "0"],
+                               cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = process.stderr.readline()  # the server says where it listens once the port is bound
+        found = re.search(r"http://127\.0\.0\.1:\d+/mcp", line)
+        assert found, f"no URL in {line!r}"
+        yield found.group(), path, session_id
+    finally:
+        process.terminate()
+        process.wait(WAIT)
+
+
+def test_over_http_on_a_real_port_while_this_process_writes_the_same_file(http_server):
+    url, path, session_id = http_server
+    seen = over(url, session_id)
+    check_sculpted(seen, path, session_id, ["list_sessions", "create_session", *registry.names])
+    store = SessionStore(path, linger=0)  # another writer on the file while the server runs
+    store.open_session(session_id).add_message("user", "A late line about the zebra crossing.")
+    store.close()
+
+    async def search() -> dict:
+        async with Client(url, read_timeout_seconds=WAIT) as client:
+            found = await client.call_tool("search_context", {"session_id": session_id, "query": "zebra crossing"})
+            return found.structured_content
+
+    found = anyio.run(search)
+    assert found["total_matches"] == 1 and found["results"][0]["message_id"] == "m2"
+
+
+def test_over_http_a_request_from_another_origin_is_refused(http_server):
+    url, _, _ = http_server
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    refused = httpx.post(url, json=request, headers={**headers, "Origin": "http://evil.example"}, timeout=WAIT)
+    assert refused.status_code in (400, 403)
+    rebound = httpx.post(url, json=request, headers={**headers, "Host": "evil.example"}, timeout=WAIT)
+    assert rebound.status_code in (400, 421)
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sessions", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=WAIT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL)
+
+
+def test_a_port_in_use_and_an_unknown_session_are_refused_before_serving(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    seeded_file(path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        busy = run_cli("mcp", "--db", str(path), "--http", str(port))
+    assert busy.returncode == 1 and f"port {port} on 127.0.0.1 is in use" in busy.stderr and "--http 0" in busy.stderr
+    unknown = run_cli("mcp", "--db", str(path), "--session", "nosuchsession")
+    assert unknown.returncode == 1 and "no session 'nosuchsession'" in unknown.stderr
+    assert unknown.stdout == ""  # stdout is the protocol's, even for an error
+    not_a_port = run_cli("mcp", "--db", str(path), "--http", "70000")
+    assert not_a_port.returncode == 1 and "is not a port" in not_a_port.stderr
+
+
+def test_mcp_help_gives_the_client_snippet_and_the_http_url_as_the_readme_does(tmp_path):
+    shown = run_cli("mcp", "--help", "--db", str(tmp_path / "x.duckdb"))
+    assert shown.returncode == 0
+    snippet = json.loads(shown.stdout[shown.stdout.index("{"):shown.stdout.rindex("}") + 1])
+    assert snippet["mcpServers"]["context-workbench"]["command"] == str(ROOT / "workbench")
+    assert "http://127.0.0.1:8765/mcp" in shown.stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert '"args": ["mcp"]' in readme and "http://127.0.0.1:8765/mcp" in readme and "python -m sessions mcp" in readme
