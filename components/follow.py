@@ -1,9 +1,22 @@
-"""How a page keeps up with a session: it follows the log, or the Replay page's step; and how it
-sends a person to one message on the Context page.
+"""How a page keeps up with a session: it follows the log live, or the Replay page's step; and
+how it sends a person to one message on the Context page.
 
-- Following the log: while a chat runs (in this tab, another tab or another process), a small
-  fragment polls the session's last event number every `POLL_SECONDS` and reruns the page only
-  when it moved; a rerun with nothing new costs one cheap read past the last seq.
+- Following live: another process (an MCP server, the CLI, a program) or another tab writes
+  events; the page shows them within about a second, without a click, redrawing only what
+  they touched. A small fragment in the sidebar (`POLL`) runs every `LIVE_SECONDS`; it asks
+  the service for the session's last event (`Workbench.latest`: a stat of the DuckDB file
+  while nothing was committed, a read only once it moved). When the log moved past the event
+  the page shows, the page should rerun its keyed fragments, but Streamlit 1.67 takes
+  `st.rerun([keys])` only from a widget's callback, never from a fragment's body. So the poll
+  mounts a bodiless component (`_bridge`, inline JS that sees two numbers and no text) whose
+  script sets a trigger when they differ; the trigger's callback (`_caught_up`) asks
+  `engine.changes.touched` what the new events touch, asks the page which keys that means
+  (its `choose`), and reruns those and the poll, or the whole page when `choose` says None.
+  The page keeps the last event it shows under `SHOWN` (a UI fact); a whole run draws the
+  latest and sets it.
+- Pausing: the sidebar's "Follow live" toggle (on by default, kept under `LIVE`, a key no
+  widget owns, so it holds on every page). Paused, the poll still looks (a stat) and says how
+  many events wait, but reruns nothing; turning it on reruns the page, which shows them.
 - Following the Replay step: with the toggle on, the page shows the session as it was at the
   step chosen on the Replay page, so a graph can be stepped through like the conversation. The
   step is fixed, so the page does not rerun as events arrive; only its caption polls, so its
@@ -18,18 +31,31 @@ step is kept under `replay_at-<session id>` and each toggle under `<page>_follow
 the widgets start from them and write them back, as the sidebar's session picker keeps its
 choice (components/session_picker.py).
 
-Components never open a session: the functions take the page's session as a parameter. It needs
-only `id`, `last_seq` and `refresh()`.
+Components never open a session: the functions take the page's session (they need `id`,
+`last_seq`, `tail` and `state`) and its service (`latest`) as parameters.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable, Hashable, Sequence
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-POLL_SECONDS = 2.0  # how often a page looks for new events
+from engine.changes import Touched, touched
+
+LIVE_SECONDS = 0.5  # how often a following page looks for new events (a stat while there are none)
+POLL_SECONDS = 2.0  # how often the "Follow the Replay step" caption looks
 CONTEXT_JUMP = "context_jump"  # a message id the Context page opens and marks, then forgets
+LIVE = "follow_live"  # the "Follow live" choice, kept for every page (no widget owns it)
+SHOWN = "follow_shown"  # (session id, the last event the page shows)
+POLL = "follow-poll"  # the poll fragment's key
+_TOKEN = "follow_token"  # the store's change token this tab saw last
+_TICK = "follow_tick"  # counts polls that found the page behind, so the bridge's script runs again
+# What a page reruns for the events it is told of: fragment keys, or None for the whole page.
+Choose = Callable[[Touched], "Sequence[str] | None"]
 
 
 def replay_step_key(session_id: str) -> str:
@@ -66,11 +92,12 @@ def _kept_toggle(label: str, key: str, kept: str, help: str) -> bool:
     return value
 
 
-def followed_step(session: Any, page_key: str, noun: str = "page") -> int | None:
+def followed_step(session: Any, page_key: str, noun: str = "page", service: Any = None) -> int | None:
     """Draw the "Follow the Replay step" toggle; return the step to fold (`session.state(at)`),
     or None for the latest when the toggle is off.
 
-    `page_key` keeps each page's toggle apart; `noun` names what is shown ("the board as it was...")."""
+    `page_key` keeps each page's toggle apart; `noun` names what is shown ("the board as it was...");
+    with `service`, its caption's poll is a stat while nothing was committed."""
     follow = _kept_toggle("Follow the Replay step", key=f"{page_key}_follow-{session.id}",
                           kept=f"{page_key}_following-{session.id}",
                           help=f"Show {noun} as it was at the step chosen on the Replay page")
@@ -78,28 +105,138 @@ def followed_step(session: Any, page_key: str, noun: str = "page") -> int | None
         return None
     step = chosen_replay_step(session.id)
     at = min(max(step, 0), session.last_seq) if step is not None else session.last_seq
-    _replay_caption(session, noun, at, chosen=step is not None)
+    _replay_caption(session, noun, at, step is not None, service)
     st.page_link("pages/replay.py", label="Choose the step on Replay", icon=":material/history:")
     return at
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _replay_caption(session: Any, noun: str, at: int, chosen: bool) -> None:
+def _replay_caption(session: Any, noun: str, at: int, chosen: bool, service: Any = None) -> None:
     """Where the page stands against the log; reruns alone, so "of N" grows with the session
-    while what is shown stays at step `at`."""
-    session.refresh()
-    last = session.last_seq
+    while what is shown stays at step `at` (with `service`, a stat while nothing was committed)."""
+    if service is not None:
+        last, st.session_state[_TOKEN] = service.latest(session.id, st.session_state.get(_TOKEN))
+    else:
+        session.refresh()
+        last = session.last_seq
     note = "" if chosen else " (the latest when the page was drawn: no earlier step is chosen on the Replay page)"
     st.caption(f"Showing {noun} at Replay step {at} of {last}{note}; it stays at that step as the session "
                "grows (turn this off to follow the log).")
 
 
-@st.fragment(run_every=POLL_SECONDS)
-def follow_the_log(session: Any, shown_seq: int) -> None:
-    """Rerun the whole page when events arrived since it was drawn at `shown_seq`."""
-    session.refresh()
-    if session.last_seq != shown_seq:
+# ---- following live ----------------------------------------------------------------------
+
+
+def live() -> bool:
+    """Whether pages follow new events now (the sidebar's "Follow live"; on until turned off)."""
+    return bool(st.session_state.get(LIVE, True))
+
+
+def shown_seq(session_id: str) -> int | None:
+    """The last event of `session_id` the page shows, or None when it shows another session."""
+    kept = st.session_state.get(SHOWN)
+    return kept[1] if kept is not None and kept[0] == session_id else None
+
+
+def mark_shown(session_id: str, seq: int) -> None:
+    """Say that the page now shows `session_id` up to event `seq` (a whole run, or a rerun of
+    every part the events since touched)."""
+    st.session_state[SHOWN] = (session_id, int(seq))
+
+
+def follow_live(session: Any, service: Any, choose: Choose, shown: int | None = None) -> None:
+    """Follow `session` live on this page: the sidebar's toggle and the poll. Call it once in
+    the page's whole run, after drawing it at event `shown` (default: the session's last).
+
+    `choose(touched)` names the keyed fragments to rerun for what new events touched (the poll
+    is added), or None to rerun the whole page; it runs in the trigger's callback, so it reads
+    only what the callback can: its argument and `st.session_state`."""
+    mark_shown(session.id, session.last_seq if shown is None else shown)
+    st.session_state.setdefault(_TOKEN, None)
+    if "follow_live_toggle" not in st.session_state:  # first draw, or back from a page without it
+        st.session_state["follow_live_toggle"] = live()
+    st.sidebar.toggle("Follow live", key="follow_live_toggle", on_change=_toggled,
+                      help="On: this page shows events written elsewhere (an MCP client, the CLI, another tab) "
+                           "within about a second, redrawing only what they change. Off: the page stays as it "
+                           "is and says how many events are waiting; turning it on shows them.")
+    with st.sidebar:
+        _poll(session, service, choose)
+
+
+def _toggled() -> None:
+    st.session_state[LIVE] = bool(st.session_state["follow_live_toggle"])  # then the whole page reruns
+
+
+@st.fragment(run_every=LIVE_SECONDS, key=POLL)
+def _poll(session: Any, service: Any, choose: Choose) -> None:
+    """Look for new events (a stat while there are none) and let the bridge ask for a rerun."""
+    latest, st.session_state[_TOKEN] = service.latest(session.id, st.session_state.get(_TOKEN))
+    shown = shown_seq(session.id)
+    if shown is None:
+        return
+    behind = latest != shown
+    if behind and not live():
+        waiting = latest - shown
+        st.caption(f"Paused: {waiting:,} new event{'s' if waiting != 1 else ''} waiting.")
+    tick = st.session_state[_TICK] = st.session_state.get(_TICK, 0) + int(behind)
+    data = {"latest": latest, "shown": shown, "tick": tick} if behind and live() else {"latest": shown, "shown": shown}
+    mount_bridge(data, lambda: _caught_up(session, choose))
+
+
+def mount_bridge(data: dict[str, int], on_moved: Callable[[], None]) -> None:
+    """The browser's half: a bodiless component whose script sets the `moved` trigger when the
+    page is behind, so `on_moved` runs as a widget callback, where keyed reruns are allowed."""
+    _bridge()(key="follow-bridge", data=data, height=0, on_moved_change=on_moved)
+
+
+def _caught_up(session: Any, choose: Choose) -> None:
+    """The trigger's callback: rerun what the events since the shown one touched."""
+    if whole_run():
+        return  # a person's click or a navigation reruns the whole page anyway, which shows the latest
+    shown = shown_seq(session.id)
+    latest = session.last_seq
+    if shown is None or latest == shown or not live():
+        st.rerun(POLL)
+    if latest < shown:
         st.rerun()
+    what = touched((record.event for record in session.tail(latest - shown)), session.state())
+    keys = choose(what)
+    if keys is None:
+        st.rerun()  # the whole run marks the latest as shown
+    mark_shown(session.id, latest)
+    st.rerun([*_registered(keys), POLL])
+
+
+def whole_run() -> bool:
+    """Whether this run is the whole page's (then it draws everything anyway), not fragments'."""
+    ctx = get_script_run_ctx()
+    return not (ctx and ctx.fragment_ids_this_run)
+
+
+def _registered(keys: Sequence[str]) -> list[str]:
+    """The keys of fragments drawn now (a card paged away, or a closed tab, is not)."""
+    ctx = get_script_run_ctx()
+    found = []
+    for key in dict.fromkeys(keys):
+        try:
+            if ctx is not None and ctx.fragment_storage.resolve_target(key):
+                found.append(key)
+        except StreamlitAPIException:
+            continue
+    return found
+
+
+# Only numbers cross into the browser: no text of a session is in the data or the script.
+_BRIDGE_JS = """
+export default function ({ data, setTriggerValue }) {
+  if (data.latest !== data.shown) setTriggerValue("moved", data.latest);
+}
+"""
+
+
+@lru_cache(maxsize=1)
+def _bridge():
+    return st.components.v2.component("workbench_follow", js=_BRIDGE_JS)
 
 
 def open_on_context(message_id: str) -> None:

@@ -21,9 +21,21 @@ fragment takes ids and reads the session's state afresh, and shows a store that 
 anything around its call.
 
 The keyed rerun shows one click's change and nothing else, so it is right only when that click's
-event is the first since the page was drawn. The page keeps the last event it shows (`DRAWN`, a
-UI fact); when other events came first (the CLI added a message, another tab folded one), the
-click reruns the whole page instead, sidebar included.
+event is the first since the page was drawn. The page keeps the last event it shows
+(components/follow.py `SHOWN`, a UI fact); when other events came first and the page has not
+shown them yet, the click reruns the whole page instead, sidebar included. So does a click after
+messages were added since the last whole run: the sidebar's count of messages is drawn only by
+a whole run.
+
+Following live (components/follow.py): events another process writes (an MCP client folding a
+fragment, the CLI adding a message) rerun the same keyed fragments a click would, chosen by
+`_live_keys` from what they touched (engine/changes.py): a fold, restore, summary or cut reruns
+the token bar, the search hits and the cards of those messages if they are on the page shown; a
+new message reruns the message list (its pager and cards) instead of the cards; a search, the
+hits; an open "What the model sees" or "Original and rendered" tab, whenever the window changed;
+tasks alone, nothing. Settings, an import's origin, or an event of a kind the page does not
+know rerun the whole page (the sidebar's model window and the cards' reasoning marks follow the
+settings), and so does a click after new messages were shown by the list alone.
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ import streamlit as st
 from components.actions import carry_out, run_intent
 from components.app_state import engine_errors, require_session, selected_session_id
 from components.flash import show_flash
-from components.follow import CONTEXT_JUMP
+from components.follow import CONTEXT_JUMP, follow_live, mark_shown, shown_seq
 from components.intents import Intent
 from components.message_view import CONTROLS_HELP, message_pages, render_message
 from components.model_view import render_model_messages, render_side_by_side
@@ -43,6 +55,7 @@ from components.plain import plain
 from components.search_panel import latest_search, render_search_form, render_search_results
 from components.token_bar import current_window, render_token_bar
 from engine import render
+from engine.changes import Touched
 from engine.settings import sends_reasoning, settings_of, window_stats
 from engine.windows import settings_window
 from engine.tokens import token_counter
@@ -56,7 +69,12 @@ RANGE_KEY = "model_range"  # What the model sees: the messages shown
 MARK = "context_jump_target"  # our constant key: the marked message's box, outlined by constant CSS
 SUMMARY = "context-summary"  # the fragments' keys, for st.rerun([...])
 SEARCH = "context-search"
-DRAWN = "context_drawn_at"  # (session id, the last event the page shows)
+LIST = "context-list"
+MODEL_VIEW = "context-model-view"
+SIDE_BY_SIDE = "context-side-by-side"
+CARDS = "context_cards"  # (session id, the ids of the messages on the page shown)
+LISTED = "context_listed"  # the session whose messages the sidebar counts right; None once the list alone showed more
+JUMPED = "context_jumped"  # a jump's message, until the list has opened its page once
 
 service = Workbench.shared()
 
@@ -108,12 +126,30 @@ def _act(session_id: str, message_id: str, intent: Intent) -> None:
     refused left none: only the notice is new."""
     session = _session(session_id)
     recorded = carry_out(session.call_tool, intent)
-    if st.session_state.get(DRAWN) != (session_id, session.last_seq - int(recorded)):
+    if shown_seq(session_id) != session.last_seq - int(recorded) or st.session_state.get(LISTED) != session_id:
         st.rerun()
     if not recorded:
         st.rerun(SUMMARY)
-    st.session_state[DRAWN] = (session_id, session.last_seq)  # the reruns below bring the page up to it
+    mark_shown(session_id, session.last_seq)  # the reruns below bring the page up to it
     st.rerun([SUMMARY, SEARCH, _message_key(message_id)])
+
+
+def _live_keys(touched: Touched) -> list[str] | None:
+    """The fragments to rerun for events written elsewhere (components/follow.py); None: the page."""
+    if touched.settings or touched.imported or touched.other:
+        return None
+    keys = []
+    if touched.window:
+        keys += [SUMMARY, MODEL_VIEW, SIDE_BY_SIDE]  # the tabs' keys count only while they are open
+    if touched.searched or touched.fragments:
+        keys.append(SEARCH)
+    if touched.added:
+        keys.append(LIST)
+        st.session_state[LISTED] = None  # the sidebar's count is behind until the next whole run
+    else:
+        cards = st.session_state.get(CARDS, (None, ()))[1]
+        keys += [_message_key(message_id) for message_id in cards if message_id in touched.messages]
+    return keys
 
 
 def _message_card(session_id: str, message_id: str, marked: bool) -> None:
@@ -137,39 +173,24 @@ def _message_card(session_id: str, message_id: str, marked: bool) -> None:
             run_intent(session.call_tool, render_message(message, counter, sent, act))
 
 
-state = None
-with engine_errors():
-    session = require_session(service.find(selected_session_id()))
-    state = session.state()
-if state is None:
-    show_flash()  # a click's notice, now or never: it would be stale on the next run
-    st.stop()
-st.session_state[DRAWN] = (session.id, session.last_seq)
-st.title("Context")
-st.caption(plain(session.title))
-_summary(session.id)
-run_intent(session.call_tool, render_search_form())
-_search_hits(session.id)
-
-jump = st.session_state.pop(CONTEXT_JUMP, None)  # taken once: the next rerun shows the page as it was left
-position = next((i for i, message in enumerate(state.messages) if message.id == jump), None)
-if position is not None:
-    st.session_state[TAB_KEY] = "Messages"  # the jump's message is on that tab
-messages, model_view, side_by_side = st.tabs(["Messages", "What the model sees", "Original and rendered"],
-                                             key=TAB_KEY, on_change="rerun")
-
-if messages.open:
-    with messages:
+@st.fragment(key=LIST)
+def _message_list(session_id: str, jump: str | None) -> None:
+    """The pager and the cards of the page shown; a jump's message outlined (and its page opened
+    once). Reruns alone when messages are added elsewhere, and on its pager."""
+    with engine_errors():
+        session = _session(session_id)
+        state = session.state()
         if not state.messages:
             st.info("This session has no messages yet.")
+        position = next((i for i, message in enumerate(state.messages) if message.id == jump), None)
         starts = message_pages(state.messages, PAGE_SIZE, PAGE_ROWS)
         pages = len(starts)
-        if position is not None:
+        if position is not None and st.session_state.pop(JUMPED, None) == jump:
             st.session_state[PAGE_KEY] = bisect_right(starts, position)
             where = f" on page {st.session_state[PAGE_KEY]} of {pages}" if pages > 1 else ""
             st.info(f"Showing {plain(jump)}{where}, the message the link pointed to (outlined below).",
                     icon=":material/my_location:")
-        elif jump is not None:
+        elif jump is not None and position is None:
             st.warning(f"Message {plain(jump)} is not in this session's context.", icon=":material/search_off:")
         st.caption(CONTROLS_HELP)
         if pages > 1:
@@ -180,13 +201,17 @@ if messages.open:
         else:
             page = 1
         shown = state.messages[starts[page - 1] : starts[page] if page < pages else None]
+        st.session_state[CARDS] = (session_id, tuple(message.id for message in shown))
         for message in shown:
-            marked = position is not None and message.id == jump
-            st.fragment(key=_message_key(message.id))(_message_card)(session.id, message.id, marked)
+            st.fragment(key=_message_key(message.id))(_message_card)(session_id, message.id, message.id == jump)
 
-if model_view.open:
-    with model_view:
-        rendered = render(state, session.encoding)  # the same state as everything else on this page
+
+@st.fragment(key=MODEL_VIEW)
+def _model_view(session_id: str) -> None:
+    """What the model sees, from the messages chosen (reruns alone on its slider, and live)."""
+    with engine_errors():
+        session = _session(session_id)
+        rendered = render(session.state(), session.encoding)
         if rendered:
             kept = st.session_state.get(RANGE_KEY)
             if kept is not None and not 1 <= kept[0] <= kept[1] <= len(rendered):
@@ -195,10 +220,50 @@ if model_view.open:
                                     key=RANGE_KEY, persist_state="page") if len(rendered) > 1 else (1, 1)
             render_model_messages(rendered, first, last)
 
-if side_by_side.open and state.messages:
-    with side_by_side:
+
+@st.fragment(key=SIDE_BY_SIDE)
+def _side_by_side(session_id: str) -> None:
+    """One message as stored and as the model is sent it."""
+    with engine_errors():
+        session = _session(session_id)
+        state = session.state()
+        if not state.messages:
+            return
         rendered = render(state, session.encoding)
         paired = rendered[len(rendered) - len(state.messages):]  # core memory, when it is a message of its own, left out
         by_id = {message.id: (message, shown) for message, shown in zip(state.messages, paired)}
         chosen = st.selectbox("Message", list(by_id), key="side_by_side", persist_state="page")
         render_side_by_side(*by_id[chosen])
+
+
+state = None
+with engine_errors():
+    session = require_session(service.find(selected_session_id()))
+    state = session.state()
+if state is None:
+    show_flash()  # a click's notice, now or never: it would be stale on the next run
+    st.stop()
+st.session_state[LISTED] = session.id
+st.title("Context")
+st.caption(plain(session.title))
+_summary(session.id)
+run_intent(session.call_tool, render_search_form())
+_search_hits(session.id)
+
+jump = st.session_state.pop(CONTEXT_JUMP, None)  # taken once: the next whole run shows the page as it was left
+if jump is not None:
+    st.session_state[JUMPED] = jump  # the list opens the jump's page once, then leaves the pager to the person
+    if any(message.id == jump for message in state.messages):
+        st.session_state[TAB_KEY] = "Messages"  # the jump's message is on that tab
+messages, model_view, side_by_side = st.tabs(["Messages", "What the model sees", "Original and rendered"],
+                                             key=TAB_KEY, on_change="rerun")
+if messages.open:
+    with messages:
+        _message_list(session.id, jump)
+if model_view.open:
+    with model_view:
+        _model_view(session.id)
+if side_by_side.open:
+    with side_by_side:
+        _side_by_side(session.id)
+follow_live(session, service, _live_keys, state.event_count)

@@ -113,6 +113,18 @@ def seed_session(db, title: str, *texts: str) -> str:
     return session.id
 
 
+def tool_elsewhere(db, session_id: str, tool: str, arguments: dict) -> dict:
+    """Call a tool from another process, as an MCP server or the CLI would while the app runs:
+    `python -m sessions --db DB tool SESSION TOOL --args JSON`; returns the tool's result."""
+    import json
+
+    done = subprocess.run([sys.executable, "-m", "sessions", "--db", str(db), "tool", session_id, tool,
+                           "--args", json.dumps(arguments)],
+                          cwd=ROOT, env={**os.environ}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"output": done.stdout}
+
+
 # ---- graph pages (test_graphs_in_browser.py and test_memory_in_browser.py share these) ----
 
 GRAPH_TIMEOUT = 60_000

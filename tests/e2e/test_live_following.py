@@ -1,0 +1,122 @@
+"""Pages that follow the log live, in Chromium: another process (`python -m sessions tool`, as an
+MCP server would) writes events while a page is open, and the page shows them with no click.
+
+"Without redrawing what did not change" is watched, not assumed: a MutationObserver on another
+message's card records every change under it. A whole-page rerun marks each element it has not
+yet redrawn as stale (`data-stale`) and then redraws it, so it leaves records there; a rerun of
+the touched fragments leaves none (tests/e2e/test_context_in_browser.py shows both)."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from sessions import SessionStore
+from tests.conftest import long_text
+from tests.e2e.conftest import pick_session, tool_elsewhere
+
+TIMEOUT = 30_000
+WATCH = """selector => {
+    const card = document.querySelector(selector);
+    window.cardChanges = [];
+    new MutationObserver(records => {
+        for (const r of records) {
+            const where = r.target.getAttribute ? (r.target.getAttribute('data-testid') || r.target.className) : '#text';
+            window.cardChanges.push(`${r.type} ${r.attributeName || ''} on ${where}`);
+        }
+    }).observe(card.closest('[data-testid="stVerticalBlock"]').parentElement,
+               {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def _seed(db, title: str, messages: int = 2, pieces: int = 3) -> tuple[str, list[list[str]]]:
+    store = SessionStore(db, lock_timeout=30)
+    session = store.create_session(title)
+    ids = []
+    for number in range(1, messages + 1):
+        message_id = session.add_message("user", f"Start {number}.\n{long_text(pieces)}\nEnd {number}.")
+        cut = session.call_tool("fragment_context", {"start_marker": f"Start {number}.", "end_marker": f"End {number}.",
+                                                     "num_fragments": pieces, "message_id": message_id})
+        ids.append([piece["fragment_id"] for piece in cut["fragments"]])
+    store.close()
+    return session.id, ids
+
+
+def _in_store(db, session_id) -> tuple[int, int]:
+    """(what fills the window, the number of events) as the store holds them."""
+    store = SessionStore(db, lock_timeout=30)
+    try:
+        session = store.open_session(session_id)
+        stats = session.window_stats(None)
+        return stats["rendered_tokens"] + stats["tool_schema_tokens"], session.last_seq
+    finally:
+        store.close()
+
+
+def _in_window(page) -> str:
+    block = page.locator('[data-testid="stMetric"]').filter(has_text="In the window").first
+    return block.locator('[data-testid="stMetricValue"]').inner_text(timeout=TIMEOUT)
+
+
+def _idle(page) -> None:
+    page.wait_for_timeout(300)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=TIMEOUT)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=TIMEOUT)
+
+
+def _follow_live(page):
+    """The sidebar's "Follow live" switch (its input)."""
+    return page.locator('[data-testid="stSidebar"]').get_by_role("switch", name="Follow live")
+
+
+def test_the_context_page_shows_a_fold_made_elsewhere_and_redraws_only_its_card(server, browser, shots):
+    title = "followed while another process folds"
+    session_id, ids = _seed(server["db"], title)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Context")
+    expect(page.locator(".st-key-message-m2")).to_be_visible(timeout=TIMEOUT)
+    _idle(page)
+    before, _ = _in_store(server["db"], session_id)
+    assert _in_window(page) == f"{before:,}"
+    page.evaluate(WATCH, ".st-key-message-m1")
+
+    target = ids[1][0]
+    assert tool_elsewhere(server["db"], session_id, "fold_fragment", {"fragment_id": target})["fragment_id"] == target
+    expect(page.locator(f".st-key-m2-{target}-0-restore")).to_be_visible(timeout=TIMEOUT)  # no click
+    expect(page.locator(".st-key-message-m2").get_by_text(f"[folded fragment {target}")).to_be_visible()
+    after, _ = _in_store(server["db"], session_id)
+    assert after < before
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="In the window")
+           .locator('[data-testid="stMetricValue"]')).to_have_text(f"{after:,}", timeout=TIMEOUT)
+    _idle(page)
+    assert page.evaluate("window.cardChanges") == []  # m1's card was not rerun, nor marked stale
+    shots(page, "live-context-after-a-fold-elsewhere")
+
+    _follow_live(page).click(force=True)  # paused: nothing reruns, a caption counts what waits
+    expect(_follow_live(page)).not_to_be_checked(timeout=TIMEOUT)
+    _idle(page)
+    paused = ids[0][1]
+    tool_elsewhere(server["db"], session_id, "fold_fragment", {"fragment_id": paused})
+    expect(page.get_by_text("Paused: 1 new event waiting.")).to_be_visible(timeout=TIMEOUT)
+    assert page.locator(f".st-key-m1-{paused}-1-hide").is_visible()  # still drawn as it was
+    assert page.locator(f".st-key-m1-{paused}-1-restore").count() == 0
+    shots(page, "live-context-paused")
+    _follow_live(page).click(force=True)  # on again: the page shows what waited
+    expect(page.locator(f".st-key-m1-{paused}-1-restore")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text(re.compile(r"^Paused:"))).to_have_count(0, timeout=TIMEOUT)
+    page.close()
+
+
+def test_the_context_page_shows_a_message_the_cli_added(server, browser):
+    title = "a message arrives from the CLI"
+    session_id, _ = _seed(server["db"], title, messages=1)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Context")
+    expect(page.locator(".st-key-message-m1")).to_be_visible(timeout=TIMEOUT)
+    _idle(page)
+    store = SessionStore(server["db"], lock_timeout=30)  # this test's process is another process to the app
+    store.open_session(session_id).add_message("user", "Added while the page was open.")
+    store.close()
+    expect(page.locator(".st-key-message-m2").get_by_text("Added while the page was open.")).to_be_visible(timeout=TIMEOUT)
+    page.close()
