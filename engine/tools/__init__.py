@@ -29,6 +29,12 @@ MEMORY_TOOLS = (memory_insert, memory_update, memory_delete, memory_restore, mem
 
 registry = ToolRegistry(SCULPTOR_TOOLS + BRAKE_TOOLS + TASK_TOOLS + MEMORY_TOOLS)
 
+# Tools that change nothing a model is sent: they answer from the state. (A search leaves an event
+# holding its hits, for get_search_detail, but the context renders the same.) Every other tool's
+# change can be undone: restore_fragment, memory_restore, a task's history. MCP clients read this
+# as `readOnlyHint`, and may run such a tool without asking.
+READ_ONLY_TOOLS = (search_context, get_search_detail, check_reasoning, list_tasks, memory_search)
+
 TOOL_PROFILES: dict[str, tuple[str, ...]] = {
     "none": (),
     "sculptor": tuple(tool.__name__ for tool in SCULPTOR_TOOLS),
@@ -50,6 +56,7 @@ __all__ = [
     "BRAKE_TOOLS",
     "HiddenFromModel",
     "MEMORY_TOOLS",
+    "READ_ONLY_TOOLS",
     "REFUSE_BOOLEANS",
     "SCULPTOR_TOOLS",
     "TASK_TOOLS",

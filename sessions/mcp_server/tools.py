@@ -38,6 +38,7 @@ from engine.messages import new_message
 from engine.records import EventRecord, format_ts, utc_now
 from engine.state import ContextState
 from engine.text import one_line
+from engine.tools import READ_ONLY_TOOLS
 from engine.tools.registry import Tool, make_tool, parse_arguments
 from sessions.session import Session
 from sessions.store import SessionStore
@@ -139,8 +140,13 @@ def with_session_parameter(parameters: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+_READ_ONLY = {tool.__name__ for tool in READ_ONLY_TOOLS} | {"list_sessions"}
+
+
 def _listed(name: str, description: str, schema: dict[str, Any]) -> types.Tool:
-    return types.Tool(name=name, description=description, input_schema=schema)
+    # nothing any tool does is lost for good: a fold is restored, a deleted memory comes back
+    hints = types.ToolAnnotations(read_only_hint=name in _READ_ONLY, destructive_hint=False)
+    return types.Tool(name=name, description=description, input_schema=schema, annotations=hints)
 
 
 def _success(result: dict[str, Any]) -> types.CallToolResult:

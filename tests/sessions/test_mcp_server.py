@@ -281,3 +281,31 @@ def test_the_prompts_are_sculptors_as_published(store):
         client.get_prompt("sculptor")))
     assert "takes no arguments" in talk(build_server(store), lambda client: refused(
         client.get_prompt("sculptor_unified", {"topic": "x"})))
+
+
+def test_the_tools_said_to_be_read_only_change_nothing_a_model_is_sent(store):
+    session = seeded(store)
+    session.add_message("assistant", "The answer is 12.", reasoning="Let me think. Wait, check item 12 again.")
+    session.call_tool("add_task", {"title": "Check the budget lines"})
+    session.call_tool("memory_insert", {"content": "The committee meets daily.", "memory_type": "semantic"})
+    before = (session.render(), session.window_stats(None))
+
+    async def conversation(client):
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        found = await client.call_tool("search_context", {"query": "budget line"})
+        calls = {"search_context": found,
+                 "get_search_detail": await client.call_tool(
+                     "get_search_detail", {"search_id": found.structured_content["results"][0]["search_id"]}),
+                 "check_reasoning": await client.call_tool("check_reasoning", {}),
+                 "list_tasks": await client.call_tool("list_tasks", {}),
+                 "memory_search": await client.call_tool("memory_search", {"query": "committee"})}
+        return listed, calls
+
+    listed, calls = talk(build_server(store, session.id), conversation)
+    read_only = sorted(name for name, tool in listed.items() if tool.annotations.read_only_hint)
+    assert read_only == sorted(calls)
+    assert all(tool.annotations.destructive_hint is False for tool in listed.values())
+    for name, result in calls.items():
+        assert result.is_error is False, (name, result.content[0].text)
+    reopened = store.open_session(session.id)
+    assert (reopened.render(), reopened.window_stats(None)) == before

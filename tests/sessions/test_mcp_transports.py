@@ -176,3 +176,31 @@ def test_mcp_help_gives_the_client_snippet_and_the_http_url_as_the_readme_does(t
     assert "http://127.0.0.1:8765/mcp" in shown.stdout
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert '"args": ["mcp"]' in readme and "http://127.0.0.1:8765/mcp" in readme and "python -m sessions mcp" in readme
+
+
+def test_over_http_clients_calling_at_once_each_land_whole_and_in_one_order(http_server):
+    url, path, session_id = http_server
+
+    async def run() -> list:
+        async with Client(url, read_timeout_seconds=WAIT) as client:
+            made = await client.call_tool("fragment_context", {"session_id": session_id, "start_marker": "Paragraph 1.",
+                                                               "end_marker": "End of notes.", "num_fragments": 8})
+        fragments = [piece["fragment_id"] for piece in made.structured_content["fragments"]]
+        results: dict = {}
+
+        async def fold(fragment: str) -> None:
+            async with Client(url, read_timeout_seconds=WAIT) as client:  # a client of its own, as agents are
+                results[fragment] = await client.call_tool("fold_fragment", {"session_id": session_id,
+                                                                             "fragment_id": fragment})
+
+        async with anyio.create_task_group() as group:
+            for fragment in fragments:
+                group.start_soon(fold, fragment)
+        return [(fragment, results[fragment]) for fragment in fragments]
+
+    folded = anyio.run(run)
+    assert len(folded) == 8 and all(result.is_error is False for _, result in folded)
+    events = events_of(path, session_id)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert sorted(e["payload"]["fragment_id"] for e in events if e["kind"] == "fragment_folded") == sorted(
+        fragment for fragment, _ in folded)
