@@ -60,7 +60,7 @@ def versions() -> str:
 
 
 COMMANDS = {"scale.py": "bench", "ui.py": "bench-ui", "pi_llm.py": "bench-pi-llm",
-            "needlebench.py": "bench-needlebench"}
+            "needlebench.py": "bench-needlebench", "mcp_calls.py": "bench-mcp", "follow.py": "bench-follow"}
 
 
 def command() -> str:

@@ -204,3 +204,32 @@ def test_over_http_clients_calling_at_once_each_land_whole_and_in_one_order(http
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert sorted(e["payload"]["fragment_id"] for e in events if e["kind"] == "fragment_folded") == sorted(
         fragment for fragment, _ in folded)
+
+
+def test_the_http_socket_is_tcp_so_each_connection_sends_small_answers_at_once():
+    """asyncio turns Nagle's algorithm off only on a socket that says it is TCP; the server's
+    connections come from this one. (Left 0, every small answer waited about 40 ms for an ACK.)"""
+    import asyncio
+
+    from sessions.mcp_server.transports import bind
+
+    sock = bind(0)
+    seen: list[int] = []
+
+    async def run() -> None:
+        class Noted(asyncio.Protocol):
+            def connection_made(self, transport):
+                seen.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Noted, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname())
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.05)
+            writer.close()
+
+    asyncio.run(run())
+    assert seen and seen[0] != 0
