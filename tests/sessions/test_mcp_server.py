@@ -18,9 +18,7 @@ from sessions import SessionStore
 from sessions.mcp_server import build_server
 from sessions.mcp_server.tools import SESSION_PARAMETER
 from tests.conftest import ROOT, long_text
-
-SCULPTOR = ("fragment_context", "fold_fragment", "summarize_fragment", "restore_fragment", "search_context",
-            "get_search_detail")
+from tests.sessions.mcp_client_checks import SCULPTOR, check_all, sculpt_all
 
 
 async def refused(call) -> str:
@@ -309,3 +307,11 @@ def test_the_tools_said_to_be_read_only_change_nothing_a_model_is_sent(store):
         assert result.is_error is False, (name, result.content[0].text)
     reopened = store.open_session(session.id)
     assert (reopened.render(), reopened.window_stats(None)) == before
+
+
+@pytest.mark.parametrize("one_session", [True, False], ids=["one session", "the store"])
+def test_in_memory_the_whole_round_every_transport_test_makes(store, one_session):
+    session = seeded(store)
+    server = build_server(store, session.id) if one_session else build_server(store)
+    seen = talk(server, lambda client: sculpt_all(client, session.id, argument=not one_session))
+    check_all(seen, store.open_session(session.id).events(), argument=not one_session)

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from engine import registry
 from sessions import SessionStore
 from sessions.cli_mcp import client_setup
 from tests.conftest import ROOT, long_text
+from tests.sessions.mcp_client_checks import check_all, sculpt_all
 
 WAIT = 60  # seconds a server may take to start on a loaded machine
 
@@ -41,44 +41,12 @@ def events_of(path: Path, session_id: str) -> list[dict]:
         store.close()
 
 
-def sculpt(client: Client, session_id: str, argument: bool) -> dict:
-    """List the tools, fragment and fold, send bad arguments, read the context: what a client does first.
-    `argument`: the tools take the session as their session_id argument (a server on the whole store)."""
-
-    async def run() -> dict:
-        where = {"session_id": session_id} if argument else {}
-        listed = (await client.list_tools()).tools
-        made = await client.call_tool("fragment_context", {**where, "start_marker": "Paragraph 2.",
-                                                           "end_marker": "End of notes.", "num_fragments": 3})
-        fragment = made.structured_content["fragments"][0]["fragment_id"]
-        folded = await client.call_tool("fold_fragment", {**where, "fragment_id": fragment})
-        bad = await client.call_tool("fold_fragment", {**where, "fragment_id": ["not", "an", "id"]})
-        resources = (await client.list_resources()).resources
-        [uri] = [r.uri for r in resources if r.uri == f"workbench://sessions/{session_id}/context"]
-        context = await client.read_resource(uri)
-        return {"tools": listed, "fragment": fragment, "folded": folded, "bad": bad,
-                "context": json.loads(context.contents[0].text)}
-
-    return run()
-
-
 def over(server, session_id: str, argument: bool = True) -> dict:
     async def run() -> dict:
         async with Client(server, read_timeout_seconds=WAIT) as client:
-            return await sculpt(client, session_id, argument)
+            return await sculpt_all(client, session_id, argument)
 
     return anyio.run(run)
-
-
-def check_sculpted(seen: dict, path: Path, session_id: str, tool_names: list[str]) -> None:
-    assert [tool.name for tool in seen["tools"]] == tool_names
-    assert seen["folded"].is_error is False
-    assert seen["bad"].is_error and "parameter 'fragment_id'" in seen["bad"].content[0].text
-    marker = f"[folded fragment {seen['fragment']}:"
-    assert any(marker in str(message["content"]) for message in seen["context"])
-    events = events_of(path, session_id)  # read by this process from the file the server wrote
-    assert [e["kind"] for e in events][-3:] == ["context_fragmented", "fragment_folded", "tool_failed"]
-    assert events[-2]["payload"]["fragment_id"] == seen["fragment"]
 
 
 def test_over_stdio_the_workbench_script_serves_one_session_as_the_readme_snippet_starts_it(tmp_path):
@@ -90,7 +58,7 @@ def test_over_stdio_the_workbench_script_serves_one_session_as_the_readme_snippe
     server = StdioServerParameters(command=snippet["command"], args=[*snippet["args"], "--session", session_id[:5]],
                                    env=env, cwd=str(tmp_path))  # a client starts it from anywhere, with little env
     seen = over(server, session_id, argument=False)
-    check_sculpted(seen, path, session_id, registry.names)
+    check_all(seen, events_of(path, session_id), argument=False)  # read by this process from the file
 
 
 def test_over_stdio_without_a_session_the_tools_take_a_session_id(tmp_path):
@@ -99,7 +67,7 @@ def test_over_stdio_without_a_session_the_tools_take_a_session_id(tmp_path):
     server = StdioServerParameters(command=sys.executable, args=["-m", "sessions", "mcp", "--db", str(path)],
                                    env={"PYTHONPATH": str(ROOT)}, cwd=str(tmp_path))
     seen = over(server, session_id)
-    check_sculpted(seen, path, session_id, ["list_sessions", "create_session", *registry.names])
+    check_all(seen, events_of(path, session_id), argument=True)
 
 
 @pytest.fixture
@@ -123,7 +91,7 @@ def http_server(tmp_path):
 def test_over_http_on_a_real_port_while_this_process_writes_the_same_file(http_server):
     url, path, session_id = http_server
     seen = over(url, session_id)
-    check_sculpted(seen, path, session_id, ["list_sessions", "create_session", *registry.names])
+    check_all(seen, events_of(path, session_id), argument=True)
     store = SessionStore(path, linger=0)  # another writer on the file while the server runs
     store.open_session(session_id).add_message("user", "A late line about the zebra crossing.")
     store.close()
