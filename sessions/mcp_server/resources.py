@@ -35,6 +35,7 @@ from mcp_types.jsonrpc import INVALID_PARAMS
 from engine import registry
 from engine.memory import bipartite_graph, core_memory, memory_graph, memory_record
 from engine.prompts import SCULPTOR_PROMPTS
+from engine.text import printable
 from engine.tools.registry import ToolContext
 from engine.windows import settings_window
 from sessions.mcp_server.tools import StoreAccess, list_sessions
@@ -116,16 +117,17 @@ class McpResources:
             return _contents(uri, "application/json", json.dumps(list_sessions(self.access), ensure_ascii=False))
         matched = _URI.fullmatch(uri)
         if matched is None or matched.group(2) not in _BY_NAME:
-            raise MCPError(RESOURCE_NOT_FOUND, f"no resource {uri[:200]!r}; a session's resources are "
+            raise MCPError(RESOURCE_NOT_FOUND, f"no resource {printable(uri[:200])!r}; a session's resources are "
                            + ", ".join(session_uri("SESSION_ID", kind.name) for kind in KINDS)
                            + ("" if self.session_id else f", and {SESSIONS_URI} lists the sessions"))
         wanted, kind = matched.groups()
         if self.session_id is not None and not self.session_id.startswith(wanted):
-            raise MCPError(RESOURCE_NOT_FOUND, f"this server serves session {self.session_id} only, not {wanted[:60]!r}")
+            raise MCPError(RESOURCE_NOT_FOUND, f"this server serves session {self.session_id} only, not "
+                           f"{printable(wanted[:60])!r}")
         try:
             session = self.access.session(wanted)
         except Exception as exc:  # an unknown id, a busy store: said as the store says it
-            raise MCPError(RESOURCE_NOT_FOUND, str(exc)) from None
+            raise MCPError(RESOURCE_NOT_FOUND, printable(str(exc))) from None
         return _contents(uri, _BY_NAME[kind].mime_type, _text(session, kind))
 
     # ---- prompts ---------------------------------------------------------------------
@@ -139,10 +141,11 @@ class McpResources:
     def prompt(name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
         found = next((p for p in SCULPTOR_PROMPTS if p.name == name), None)
         if found is None:
-            raise MCPError(INVALID_PARAMS, f"no prompt {name[:60]!r}; the prompts are "
+            raise MCPError(INVALID_PARAMS, f"no prompt {printable(name[:60])!r}; the prompts are "
                            + ", ".join(p.name for p in SCULPTOR_PROMPTS))
         if arguments:
-            raise MCPError(INVALID_PARAMS, f"prompt {name} takes no arguments (got {', '.join(sorted(arguments))[:200]})")
+            raise MCPError(INVALID_PARAMS, f"prompt {name} takes no arguments (got "
+                           f"{printable(', '.join(sorted(arguments))[:200])})")
         message = types.PromptMessage(role="user", content=types.TextContent(text=found.text))
         return types.GetPromptResult(description=found.description, messages=[message])
 
@@ -151,12 +154,15 @@ def _cursor(cursor: str | None, total: int) -> int:
     if cursor is None:
         return 0
     if not cursor.isdigit() or int(cursor) > total:
-        raise MCPError(INVALID_PARAMS, f"cursor {cursor[:40]!r} is not one this server gave; list from the start")
+        raise MCPError(INVALID_PARAMS, f"cursor {printable(cursor[:40])!r} is not one this server gave; list from "
+                       "the start")
     return int(cursor)
 
 
 def _contents(uri: str, mime_type: str, text: str) -> types.ReadResourceResult:
-    return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime_type, text=text)])
+    """A resource's text as it can cross the wire (`wire_safe`: a lone surrogate sent as U+FFFD)."""
+    return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime_type,
+                                                                         text=printable(text))])
 
 
 def _text(session: Session, kind: str) -> str:

@@ -37,7 +37,7 @@ from engine.fold import replay
 from engine.messages import new_message
 from engine.records import EventRecord, format_ts, utc_now
 from engine.state import ContextState
-from engine.text import one_line
+from engine.text import one_line, printable
 from engine.tools import READ_ONLY_TOOLS
 from engine.tools.registry import Tool, make_tool, parse_arguments
 from sessions.session import Session
@@ -149,13 +149,21 @@ def _listed(name: str, description: str, schema: dict[str, Any]) -> types.Tool:
     return types.Tool(name=name, description=description, input_schema=schema, annotations=hints)
 
 
+def wire_safe(value: Any) -> Any:
+    """JSON data as it can cross the wire: only JSON types, and every string (keys too) valid
+    UTF-8, a lone surrogate (kept in the log as the text had it) sent as U+FFFD. One such
+    character in an answer once made the SDK fail to write it, and the server stop."""
+    return json.loads(printable(json.dumps(value, ensure_ascii=False, default=str)))
+
+
 def _success(result: dict[str, Any]) -> types.CallToolResult:
+    result = wire_safe(result)
     return types.CallToolResult(content=[types.TextContent(text=json.dumps(result, ensure_ascii=False))],
                                 structured_content=result)
 
 
 def _failure(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+    return types.CallToolResult(content=[types.TextContent(text=printable(message))], is_error=True)
 
 
 class McpTools:

@@ -201,3 +201,33 @@ def test_the_http_socket_is_tcp_so_each_connection_sends_small_answers_at_once()
 
     asyncio.run(run())
     assert seen and seen[0] != 0
+
+
+def test_over_stdio_odd_text_in_a_session_crosses_the_wire_and_the_server_keeps_serving(tmp_path):
+    """A lone surrogate (kept in the log as the text had it) cannot be written as UTF-8: it is sent as
+    U+FFFD. Before, one in a search hit made the SDK fail to write the answer, and the server stopped."""
+    path = tmp_path / "odd.duckdb"
+    store = SessionStore(path, linger=0)
+    session = store.create_session("odd text")
+    session.add_message("user", "a lone \ud800 surrogate, a \u202e bidi override, a NUL \x00 and a zebra.")
+    store.close()
+    server = StdioServerParameters(command=sys.executable, args=["-m", "sessions", "mcp", "--db", str(path)],
+                                   env={"PYTHONPATH": str(ROOT)})
+
+    async def run() -> tuple:
+        async with Client(server, read_timeout_seconds=WAIT) as client:
+            found = await client.call_tool("search_context", {"session_id": session.id, "query": "zebra"})
+            context = await client.read_resource(f"workbench://sessions/{session.id}/context")
+            events = await client.read_resource(f"workbench://sessions/{session.id}/events")
+            after = await client.call_tool("list_sessions", {})  # still serving
+            return found, context, events, after
+
+    found, context, events, after = anyio.run(run)
+    assert found.is_error is False
+    assert "a lone \ufffd surrogate, a \u202e bidi override, a NUL \x00" in found.structured_content["results"][0]["snippet"]
+    assert json.loads(context.contents[0].text)[0]["content"].startswith("a lone \ufffd surrogate")
+    assert "\ufffd" in events.contents[0].text
+    assert after.is_error is False and after.structured_content["total"] == 1
+    stored = SessionStore(path, linger=0)
+    assert stored.open_session(session.id).state().messages[0].text.startswith("a lone \ud800")  # the log keeps it
+    stored.close()
