@@ -9,7 +9,9 @@ derive schemas of its own from Python signatures: two sources for one schema). I
   `create_session`;
 - resources: each session's rendered context, stats, event log, tasks and memory graph
   (sessions.mcp_server.resources);
-- prompts: Sculptor's unified and task-specific system prompts, verbatim.
+- prompts: Sculptor's unified and task-specific system prompts, verbatim;
+- change events: a client that listens hears when a session's resources change, whoever changed
+  them (sessions.mcp_server.watching).
 
 Each call runs in a worker thread (the store may wait for another process's lock, a summary
 may ask a model), so one slow call never stalls the connection. The transports, stdio and
@@ -27,6 +29,7 @@ from mcp.server.lowlevel import Server
 
 from sessions.mcp_server.resources import McpResources
 from sessions.mcp_server.tools import SESSION_PARAMETER, McpTools, StoreAccess
+from sessions.mcp_server.watching import StoreWatcher
 from sessions.store import SessionStore
 
 SERVER_NAME = "context-workbench"
@@ -53,6 +56,7 @@ def build_server(store: SessionStore, session_id: str | None = None) -> Server[A
     access = StoreAccess(store)
     tools = McpTools(access, session_id)
     resources = McpResources(access, session_id)
+    watcher = StoreWatcher(store, session_id)
 
     async def list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools.listed)
@@ -78,7 +82,8 @@ def build_server(store: SessionStore, session_id: str | None = None) -> Server[A
     return Server(SERVER_NAME, version=SERVER_VERSION, title="Context Workbench", instructions=instructions(session_id),
                   on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
                   on_list_resource_templates=list_templates, on_read_resource=read_resource,
-                  on_list_prompts=list_prompts, on_get_prompt=get_prompt)
+                  on_list_prompts=list_prompts, on_get_prompt=get_prompt,
+                  on_subscriptions_listen=watcher.listen, lifespan=watcher.lifespan)
 
 
 __all__ = ["SERVER_NAME", "build_server", "instructions"]

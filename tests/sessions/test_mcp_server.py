@@ -315,3 +315,29 @@ def test_in_memory_the_whole_round_every_transport_test_makes(store, one_session
     server = build_server(store, session.id) if one_session else build_server(store)
     seen = talk(server, lambda client: sculpt_all(client, session.id, argument=not one_session))
     check_all(seen, store.open_session(session.id).events(), argument=not one_session)
+
+
+def test_a_client_that_listens_hears_of_changes_made_outside_it_and_only_those_it_asked_for(store):
+    session, other = seeded(store), seeded(store, "other")
+    watched = f"workbench://sessions/{session.id}/context"
+
+    async def conversation(client):
+        heard = []
+        async with client.listen(resource_subscriptions=[watched], resources_list_changed=True) as stream:
+            await anyio.sleep(1.2)  # the watcher has had its first look
+            other.add_message("user", "A change to a session nobody watches.")
+            session.call_tool("fold_fragment", {"fragment_id": session.state().messages[1].fragments[0].id})
+            with anyio.fail_after(20):
+                async for event in stream:
+                    heard.append(event)
+                    break
+            store.create_session("a new one")
+            with anyio.fail_after(20):
+                async for event in stream:
+                    heard.append(event)
+                    break
+        return heard
+
+    heard = talk(build_server(store), conversation)
+    assert [type(event).__name__ for event in heard] == ["ResourceUpdated", "ResourcesListChanged"]
+    assert heard[0].uri == watched  # not the other session's, which was not asked for

@@ -231,3 +231,28 @@ def test_over_stdio_odd_text_in_a_session_crosses_the_wire_and_the_server_keeps_
     stored = SessionStore(path, linger=0)
     assert stored.open_session(session.id).state().messages[0].text.startswith("a lone \ud800")  # the log keeps it
     stored.close()
+
+
+def test_over_stdio_a_listening_client_hears_of_a_message_another_process_added(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    session_id = seeded_file(path)
+    server = StdioServerParameters(command=sys.executable, args=["-m", "sessions", "mcp", "--db", str(path),
+                                                                "--session", session_id], env={"PYTHONPATH": str(ROOT)})
+    watched = f"workbench://sessions/{session_id}/events"
+
+    async def run() -> tuple:
+        async with Client(server, read_timeout_seconds=WAIT) as client:
+            async with client.listen(resource_subscriptions=[watched]) as stream:
+                await anyio.sleep(1.5)  # the watcher has had its first look
+                writer = SessionStore(path, linger=0)  # this test's process is the other process
+                writer.open_session(session_id).add_message("user", "Written while a client listens.")
+                writer.close()
+                with anyio.fail_after(WAIT):
+                    async for event in stream:
+                        break
+            events = await client.read_resource(watched)
+            return event, events.contents[0].text
+
+    event, events = anyio.run(run)
+    assert event.uri == watched
+    assert json.loads(events.splitlines()[-1])["payload"]["content"] == "Written while a client listens."
