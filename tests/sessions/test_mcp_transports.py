@@ -92,16 +92,23 @@ def test_over_http_on_a_real_port_while_this_process_writes_the_same_file(http_s
     url, path, session_id = http_server
     seen = over(url, session_id)
     check_all(seen, events_of(path, session_id), argument=True)
-    store = SessionStore(path, linger=0)  # another writer on the file while the server runs
-    store.open_session(session_id).add_message("user", "A late line about the zebra crossing.")
-    store.close()
+    watched = f"workbench://sessions/{session_id}/context"
 
-    async def search() -> dict:
+    async def search() -> tuple:
         async with Client(url, read_timeout_seconds=WAIT) as client:
+            async with client.listen(resource_subscriptions=[watched]) as stream:
+                await anyio.sleep(1.5)  # the watcher has had its first look
+                store = SessionStore(path, linger=0)  # another writer on the file while the server runs
+                store.open_session(session_id).add_message("user", "A late line about the zebra crossing.")
+                store.close()
+                with anyio.fail_after(WAIT):
+                    async for event in stream:
+                        break
             found = await client.call_tool("search_context", {"session_id": session_id, "query": "zebra crossing"})
-            return found.structured_content
+            return event, found.structured_content
 
-    found = anyio.run(search)
+    event, found = anyio.run(search)
+    assert event.uri == watched
     assert found["total_matches"] == 1 and found["results"][0]["message_id"] == "m2"
 
 
