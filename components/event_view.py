@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import streamlit as st
 
@@ -110,8 +111,9 @@ def render_event(record: EventRecord) -> None:
         st.code(printable(text), language="json")
 
 
-def render_timeline(records: list[EventRecord], step_key: str) -> None:
-    """Every event in a table; picking a row moves the replay to just after that event."""
+def render_timeline(records: list[EventRecord], step_key: str, after: Callable[[], None] | None = None) -> None:
+    """Every event in a table; picking a row moves the replay to just after that event, then
+    calls `after` (from the pick's callback: the page's rerun), if given."""
     table_key = f"timeline-{step_key}"
     seqs = [r.seq for r in records]
 
@@ -119,6 +121,8 @@ def render_timeline(records: list[EventRecord], step_key: str) -> None:
         rows = st.session_state[table_key].selection.rows
         if rows and rows[0] < len(seqs):
             st.session_state[step_key] = seqs[rows[0]]
+            if after is not None:
+                after()
 
     rows = [{"step": r.seq, "time (UTC)": f"{r.ts:%H:%M:%S}", "kind": r.kind, "what happened": describe(r)[:200]}
             for r in records]

@@ -120,3 +120,66 @@ def test_the_context_page_shows_a_message_the_cli_added(server, browser):
     store.close()
     expect(page.locator(".st-key-message-m2").get_by_text("Added while the page was open.")).to_be_visible(timeout=TIMEOUT)
     page.close()
+
+
+def _step_shown(page):
+    """The first line of the event the Replay page shows ("#3 · ... · fragment_folded")."""
+    return page.locator(".st-key-replay-step [data-testid='stText']").first
+
+
+def test_replay_follows_at_the_latest_step_and_stays_at_an_earlier_one(server, browser, shots):
+    title = "replayed while another process folds"
+    session_id, ids = _seed(server["db"], title, messages=1)  # 2 events: the message and its cut
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Replay")
+    nav = page.locator('[data-testid="stMain"]')
+    expect(nav.get_by_text(re.compile(r"· 2 events$"))).to_be_visible(timeout=TIMEOUT)
+    expect(_step_shown(page)).to_contain_text("#2 ·", timeout=TIMEOUT)
+    _idle(page)
+
+    tool_elsewhere(server["db"], session_id, "fold_fragment", {"fragment_id": ids[0][0]})
+    expect(nav.get_by_text(re.compile(r"· 3 events$"))).to_be_visible(timeout=TIMEOUT)  # no click
+    expect(_step_shown(page)).to_contain_text("fragment_folded", timeout=TIMEOUT)  # on to the new latest
+    assert "#3 ·" in _step_shown(page).inner_text()
+    _idle(page)
+
+    page.get_by_role("button", name="Back").click()
+    expect(_step_shown(page)).to_contain_text("#2 ·", timeout=TIMEOUT)
+    _idle(page)
+    page.evaluate(WATCH, ".st-key-replay-step [data-testid='stText']")
+    tool_elsewhere(server["db"], session_id, "fold_fragment", {"fragment_id": ids[0][1]})
+    expect(nav.get_by_text(re.compile(r"· 4 events$"))).to_be_visible(timeout=TIMEOUT)
+    slider = page.get_by_role("slider", name=re.compile("Step"))
+    expect(slider).to_have_attribute("max", "4", timeout=TIMEOUT)  # "of N" grew
+    expect(slider).to_have_attribute("value", "2")
+    _idle(page)
+    assert "#2 ·" in _step_shown(page).inner_text()  # the earlier step stays
+    assert page.evaluate("window.cardChanges") == []  # and what it shows was not redrawn
+    shots(page, "live-replay-at-an-earlier-step")
+    page.close()
+
+
+def test_chat_shows_a_reply_written_elsewhere(server, browser):
+    title = "chatted elsewhere"
+    session_id, _ = _seed(server["db"], title, messages=1)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Chat")
+    expect(page.locator('[data-testid="stChatMessage"]').first).to_be_visible(timeout=TIMEOUT)
+    _idle(page)
+    store = SessionStore(server["db"], lock_timeout=30)  # another process, as the CLI's chat would
+    store.open_session(session_id).add_message("assistant", "A reply written by another process.")
+    store.close()
+    expect(page.get_by_text("A reply written by another process.")).to_be_visible(timeout=TIMEOUT)
+    page.close()
+
+
+def test_tasks_page_shows_a_task_added_elsewhere(server, browser):
+    title = "planned elsewhere"
+    session_id, _ = _seed(server["db"], title, messages=1)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Tasks")
+    expect(page.get_by_text(re.compile(r"^No tasks yet"))).to_be_visible(timeout=TIMEOUT)
+    _idle(page)
+    tool_elsewhere(server["db"], session_id, "add_task", {"title": "Read the committee notes"})
+    expect(page.get_by_text(re.compile(r"0 of 1 done"))).to_be_visible(timeout=TIMEOUT)
+    page.close()
