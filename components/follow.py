@@ -180,7 +180,7 @@ def _poll(session: Any, service: Any, choose: Choose) -> None:
         st.caption(f"Paused: {waiting:,} new event{'s' if waiting != 1 else ''} waiting.")
     tick = st.session_state[_TICK] = st.session_state.get(_TICK, 0) + int(behind)
     data = {"latest": latest, "shown": shown, "tick": tick} if behind and live() else {"latest": shown, "shown": shown}
-    mount_bridge(data, lambda: _caught_up(session, choose))
+    mount_bridge(data, lambda: _caught_up(session, service, choose))
 
 
 def mount_bridge(data: dict[str, int], on_moved: Callable[[], None]) -> None:
@@ -189,12 +189,12 @@ def mount_bridge(data: dict[str, int], on_moved: Callable[[], None]) -> None:
     _bridge()(key="follow-bridge", data=data, height=0, on_moved_change=on_moved)
 
 
-def _caught_up(session: Any, choose: Choose) -> None:
+def _caught_up(session: Any, service: Any, choose: Choose) -> None:
     """The trigger's callback: rerun what the events since the shown one touched."""
     if whole_run():
         return  # a person's click or a navigation reruns the whole page anyway, which shows the latest
     shown = shown_seq(session.id)
-    latest = session.last_seq
+    latest, st.session_state[_TOKEN] = service.latest(session.id, st.session_state.get(_TOKEN))  # a stat, mostly
     if shown is None or latest == shown or not live():
         st.rerun(POLL)
     if latest < shown:
