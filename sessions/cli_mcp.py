@@ -24,15 +24,21 @@ DESCRIPTION = ("Serve every workbench tool, each session's context, stats, event
                "or over streamable HTTP on 127.0.0.1 with --http PORT.")
 
 
-def client_setup(db: str | Path | None = None) -> str:
-    """How to point an MCP client at this workbench: the desktop snippet and the HTTP URL."""
-    snippet = {"mcpServers": {"context-workbench": {
+def client_config(db: str | Path | None = None) -> dict[str, Any]:
+    """A desktop MCP client's entry for this checkout and database (`--print-config` prints it)."""
+    return {"mcpServers": {"context-workbench": {
         "command": str(ROOT / "workbench"), "args": ["mcp"],
         "env": {DB_ENV: str(db if db is not None else default_db_path())}}}}
+
+
+def client_setup(db: str | Path | None = None) -> str:
+    """How to point an MCP client at this workbench: the desktop snippet and the HTTP URL."""
     return (
         "Set up a desktop MCP client (Claude Desktop's claude_desktop_config.json, or any client's \"mcpServers\"):\n\n"
-        + "\n".join("  " + line for line in json.dumps(snippet, indent=2).splitlines())
+        + "\n".join("  " + line for line in json.dumps(client_config(db), indent=2).splitlines())
         + "\n\n"
+        "It names the database this command uses ($WORKBENCH_DB, else the default);\n"
+        "`python -m sessions mcp --print-config --db PATH` prints the entry for another.\n"
         "Add \"--session\", \"ID\" to \"args\" to give the client one session's tools (no session_id argument).\n"
         "Run ./workbench run once by hand first: the first run installs the requirements, which takes minutes.\n\n"
         "Over HTTP: python -m sessions mcp --http 8765 serves http://127.0.0.1:8765/mcp\n"
@@ -50,24 +56,30 @@ def add_mcp_command(command: Any) -> None:
                           "session_id, and list_sessions and create_session are offered too")
     sub.add_argument("--http", type=int, metavar="PORT",
                      help="serve streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio (0: any free port)")
+    sub.add_argument("--print-config", action="store_true",
+                     help="print a desktop client's mcpServers entry for this database, and exit")
 
 
 def cmd_mcp(store: SessionStore, args: argparse.Namespace) -> int:
-    from sessions.mcp_server import build_server
+    from sessions.mcp_server import serve
     from sessions.mcp_server.transports import bind, serve_http, serve_stdio
 
+    if args.print_config:
+        print(json.dumps(client_config(store.path), indent=2))
+        return 0
     session_id = store.resolve_id(args.session) if args.session else None
-    if session_id is not None:
-        store.open_session(session_id)  # a log that cannot be read says so now, not at the first call
     sock = bind(args.http) if args.http is not None else None  # a port in use is refused before anything starts
-    server = build_server(store, session_id)
+    served = serve(store, session_id)
+    if session_id is not None:
+        served.access.session(session_id)  # opened now, and kept: a log that cannot be read says so at once
     scope = f"session {session_id}" if session_id else "every session"
     if sock is None:
-        _say(f"Context Workbench MCP server on {scope} in {store.path}, over stdio (Ctrl-D or closing stdin stops it)")
-        serve_stdio(server)
+        _say(f"Context Workbench MCP server on {scope} in {store.path}, over stdio (Ctrl-C, or the end of input, "
+             "stops it)")
+        serve_stdio(served.server, busy=served.tools.busy)
     else:
-        serve_http(server, sock, ready=lambda url: _say(f"Context Workbench MCP server on {scope} in {store.path}, "
-                                                        f"at {url} (Ctrl-C stops it)"))
+        serve_http(served.server, sock, ready=lambda url: _say(f"Context Workbench MCP server on {scope} in "
+                                                               f"{store.path}, at {url} (Ctrl-C stops it)"))
     return 0
 
 

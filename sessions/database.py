@@ -90,6 +90,7 @@ class Database:
             self._shared = shared_file(self.path)
         with self.connect() as connection:
             migrate(connection)
+        self._identity = None if self.in_memory else _identity(self.path)  # the file we migrated
 
     def change_token(self) -> tuple:
         """A value that moves whenever a transaction committed to this database, in any process
@@ -112,6 +113,7 @@ class Database:
                 if waiting is not None or not shared.stepping_aside():
                     if shared.try_hold():
                         try:
+                            self._still_there()
                             return self._checked(duckdb.connect(self.path))
                         except duckdb.IOException as exc:
                             shared.release()
@@ -149,7 +151,22 @@ class Database:
                 f"{self.path} is not a DuckDB database (is it a file to import? use "
                 "`python -m sessions import FILE`); point --db or WORKBENCH_DB at a .duckdb file"
             )
+        known = getattr(self, "_identity", None)
+        if known is not None and _identity(self.path) != known:
+            connection.close()
+            raise self._replaced()
         return connection
+
+    def _still_there(self) -> None:
+        """Refuse a file removed since it was migrated, before DuckDB makes a new, empty one there."""
+        if getattr(self, "_identity", None) is not None and not os.path.exists(self.path):
+            raise self._replaced()
+
+    def _replaced(self) -> StoreError:
+        # what this process holds of its sessions is not what the file holds (gone, or a restored
+        # copy), and an append would leave a gap in a session's log
+        return StoreError(f"the database file {self.path} was removed or replaced while this program ran; "
+                          "restart it (the workbench, the MCP server) to use the file as it is now")
 
     def _cannot_open(self, exc: Exception) -> StoreError:
         reason = str(exc).splitlines()[0]
@@ -307,6 +324,15 @@ def _stat(path: str) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The file's device and inode: a new file at the same path has others."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _is_lock_error(exc: Exception) -> bool:

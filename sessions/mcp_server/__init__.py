@@ -21,6 +21,7 @@ streamable HTTP on 127.0.0.1, are in sessions.mcp_server.transports; the command
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -50,9 +51,23 @@ def instructions(session_id: str | None) -> str:
             "workbench in a browser sees each change as it happens.")
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server and what the command line needs of it: the open sessions, and whether a call runs."""
+
+    server: Server[Any]
+    access: StoreAccess
+    tools: McpTools
+
+
 def build_server(store: SessionStore, session_id: str | None = None) -> Server[Any]:
     """An MCP server over `store`: on the one session `session_id` (an id, checked by the caller),
     or on all of them."""
+    return serve(store, session_id).server
+
+
+def serve(store: SessionStore, session_id: str | None = None) -> Served:
+    """`build_server`, with the parts `python -m sessions mcp` uses."""
     access = StoreAccess(store)
     tools = McpTools(access, session_id)
     resources = McpResources(access, session_id)
@@ -79,11 +94,12 @@ def build_server(store: SessionStore, session_id: str | None = None) -> Server[A
     async def get_prompt(_ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         return resources.prompt(params.name, params.arguments)
 
-    return Server(SERVER_NAME, version=SERVER_VERSION, title="Context Workbench", instructions=instructions(session_id),
-                  on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
-                  on_list_resource_templates=list_templates, on_read_resource=read_resource,
-                  on_list_prompts=list_prompts, on_get_prompt=get_prompt,
-                  on_subscriptions_listen=watcher.listen, lifespan=watcher.lifespan)
+    server = Server(SERVER_NAME, version=SERVER_VERSION, title="Context Workbench", instructions=instructions(session_id),
+                    on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
+                    on_list_resource_templates=list_templates, on_read_resource=read_resource,
+                    on_list_prompts=list_prompts, on_get_prompt=get_prompt,
+                    on_subscriptions_listen=watcher.listen, lifespan=watcher.lifespan)
+    return Served(server, access, tools)
 
 
-__all__ = ["SERVER_NAME", "build_server", "instructions"]
+__all__ = ["SERVER_NAME", "Served", "build_server", "instructions", "serve"]

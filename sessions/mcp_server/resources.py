@@ -30,9 +30,10 @@ from typing import Any
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import INVALID_PARAMS
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
-from engine import registry
+from engine import WorkbenchError, registry
+from engine.errors import SessionNotFound
 from engine.memory import bipartite_graph, core_memory, memory_graph, memory_record
 from engine.prompts import SCULPTOR_PROMPTS
 from engine.text import printable
@@ -121,14 +122,19 @@ class McpResources:
                            + ", ".join(session_uri("SESSION_ID", kind.name) for kind in KINDS)
                            + ("" if self.session_id else f", and {SESSIONS_URI} lists the sessions"))
         wanted, kind = matched.groups()
-        if self.session_id is not None and not self.session_id.startswith(wanted):
-            raise MCPError(RESOURCE_NOT_FOUND, f"this server serves session {self.session_id} only, not "
-                           f"{printable(wanted[:60])!r}")
+        if self.session_id is not None:  # its own id, or a prefix of it; never another session's name
+            if not self.session_id.startswith(wanted):
+                raise MCPError(RESOURCE_NOT_FOUND, f"this server serves session {self.session_id} only, not "
+                               f"{printable(wanted[:60])!r}")
+            wanted = self.session_id
         try:
             session = self.access.session(wanted)
-        except Exception as exc:  # an unknown id, a busy store: said as the store says it
+            text = _text(session, kind)
+        except SessionNotFound as exc:
             raise MCPError(RESOURCE_NOT_FOUND, printable(str(exc))) from None
-        return _contents(uri, _BY_NAME[kind].mime_type, _text(session, kind))
+        except WorkbenchError as exc:  # a store held too long by another process, a file replaced: try later
+            raise MCPError(INTERNAL_ERROR, printable(str(exc))) from None
+        return _contents(uri, _BY_NAME[kind].mime_type, text)
 
     # ---- prompts ---------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import json
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,7 @@ SESSION_PARAMETER = "session_id"
 _SESSION_DESCRIPTION = ('The session to act on: its id (or a unique prefix of it), such as "3f2a9c81d4e0", as '
                         "list_sessions gives it.")
 _SESSIONS_KEPT = 16  # sessions kept open between calls (a long one takes a while to open)
+TITLE_CHARS = 300  # a title is a label in lists and page headers
 
 
 class StoreAccess:
@@ -100,7 +101,8 @@ def list_sessions(access: StoreAccess) -> dict[str, Any]:
                           for key, value in row.items()} for row in rows], "total": len(rows)}
 
 
-def create_session(access: StoreAccess, title: str, messages: list[ChatMessage] | None = None) -> dict[str, Any]:
+def create_session(access: StoreAccess, title: Annotated[str, Field(min_length=1, max_length=TITLE_CHARS)],
+                   messages: list[ChatMessage] | None = None) -> dict[str, Any]:
     """Create a session, empty or holding the messages given, and return its id.
 
     The messages are stored in one go, in order, as a conversation's messages are; then the
@@ -179,16 +181,28 @@ class McpTools:
             self.listed = ([_listed(t.name, t.description, t.parameters) for t in STORE_TOOLS]
                            + [_listed(t.name, t.description, with_session_parameter(t.parameters)) for t in tools])
         self._store_tools: dict[str, Tool] = {} if session_id is not None else {t.name: t for t in STORE_TOOLS}
+        self._running = threading.Lock()
+        self._calls = 0
 
     def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
         """Run one call (blocking: the server runs it in a worker thread). Never raises."""
+        with self._running:
+            self._calls += 1
         try:
             result = self._call(name, dict(arguments or {}))
         except WorkbenchError as exc:  # ToolInputError included: the registry's kind of message
             return _failure(f"{one_line(str(name), 60)}: {exc}")
         except Exception as exc:  # a bug: the client still gets an answer, and the server goes on
             return _failure(f"{one_line(str(name), 60)}: internal error {type(exc).__name__}: {exc}")
+        finally:
+            with self._running:
+                self._calls -= 1
         return _failure(result["error"]) if "error" in result else _success(result)
+
+    def busy(self) -> bool:
+        """Whether a call is under way (a stop waits for it)."""
+        with self._running:
+            return self._calls > 0
 
     def _call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         if name in self._store_tools:
@@ -196,13 +210,13 @@ class McpTools:
             return tool.function(self.access, **parse_arguments(tool, arguments, from_model=True))
         if self.session_id is not None:
             return self.access.session(self.session_id).call_tool(name, arguments, from_model=True)
-        tool = registry.get(name)  # an unknown name: the registry's error, with the names it knows
         if SESSION_PARAMETER not in arguments:
+            tool = registry.get(name)  # an unknown name: the registry's error, with the names it knows
             raise ToolInputError(f"missing required parameter '{SESSION_PARAMETER}' (string): the session to act on; "
                                  f"list_sessions gives the ids. Example of valid arguments: "
                                  f"{_example_with_session(tool)}")
         session = self.access.session(arguments.pop(SESSION_PARAMETER))
-        return session.call_tool(name, arguments, from_model=True)
+        return session.call_tool(name, arguments, from_model=True)  # an unknown name too: its tool_failed event
 
 
 def _example_with_session(tool: Tool) -> str:

@@ -13,7 +13,11 @@ there is no authentication.
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import socket
+import sys
+import time
 from typing import Any, Callable
 
 import anyio
@@ -24,15 +28,35 @@ from mcp.server.stdio import stdio_server
 from engine.errors import WorkbenchError
 
 HOST = "127.0.0.1"
+STOP_WAIT_SECONDS = 10  # how long Ctrl-C waits for a call under way
+# a request's body over HTTP at most (the SDK's default is 4 MiB): room for a long document given to
+# create_session (a 1M-token text is about 4 MB); stdio has no limit of its own
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 PATH = "/mcp"
 
 
-def serve_stdio(server: Server[Any]) -> None:
-    """Serve one client over standard input and output until it closes them."""
+def serve_stdio(server: Server[Any], busy: Callable[[], bool] = lambda: False) -> None:
+    """Serve one client over standard input and output until it closes them, or Ctrl-C (SIGINT)
+    or SIGTERM stops the server: then a call under way finishes (up to `STOP_WAIT_SECONDS`), and
+    the process ends at once. It must: the SDK reads stdin in a thread that only a line or the
+    end of input wakes, so the event loop could not finish. Whatever a call had not committed
+    is not written, as when any process is killed mid-write (the store's transactions are whole)."""
 
     async def run() -> None:
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
+        async with anyio.create_task_group() as group:
+            group.start_soon(stop_on_signal)
+            async with stdio_server() as (read_stream, write_stream):
+                await server.run(read_stream, write_stream, server.create_initialization_options())
+            group.cancel_scope.cancel()
+
+    async def stop_on_signal() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                deadline = time.monotonic() + STOP_WAIT_SECONDS
+                while busy() and time.monotonic() < deadline:
+                    await anyio.sleep(0.05)
+                print(f"stopped ({signal.Signals(signum).name})", file=sys.stderr, flush=True)
+                os._exit(128 + signum)
 
     anyio.run(run)
 
@@ -63,7 +87,7 @@ def url_of(sock: socket.socket) -> str:
 
 def serve_http(server: Server[Any], sock: socket.socket, ready: Callable[[str], None] = lambda url: None) -> None:
     """Serve streamable HTTP at http://127.0.0.1:PORT/mcp on `sock` until interrupted."""
-    app = server.streamable_http_app(streamable_http_path=PATH, host=HOST)
+    app = server.streamable_http_app(streamable_http_path=PATH, host=HOST, max_request_body_size=MAX_REQUEST_BYTES)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     ready(url_of(sock))
     uvicorn.Server(config).run(sockets=[sock])

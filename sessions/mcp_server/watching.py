@@ -17,6 +17,7 @@ removed in 2026-07-28, and the SDK's client listens instead.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Hashable
 
@@ -28,6 +29,7 @@ from sessions.mcp_server.resources import KINDS, SESSIONS_URI, session_uri
 from sessions.store import SessionStore
 
 POLL_SECONDS = 0.5  # as the workbench's pages poll (components/follow.py)
+FIRST_LOOK_SECONDS = 1.0  # the longest a server's start waits for its first look
 _log = logging.getLogger(__name__)
 
 
@@ -41,6 +43,8 @@ class StoreWatcher:
         self.listen = ListenHandler(self.bus)
         self._token: Hashable = None
         self._counts: dict[str, int] | None = None
+        self._failing: str | None = None
+        self._looking = threading.Lock()
 
     def changes(self) -> list[Any]:
         """The events to publish since the last look (blocking: run in a worker thread)."""
@@ -50,7 +54,7 @@ class StoreWatcher:
         counts = {row["id"]: row["events"] for row in self.store.list_sessions()
                   if self.session_id is None or row["id"] == self.session_id}
         before, self._token, self._counts = self._counts, token, counts
-        if before is None:  # the first look only learns where things stand
+        if before is None:  # the first look (as the server starts) only learns where things stand
             return []
         events: list[Any] = []
         if set(before) != set(counts) and self.session_id is None:
@@ -60,17 +64,35 @@ class StoreWatcher:
                 events += [ResourceUpdated(session_uri(session_id, kind.name)) for kind in KINDS]
         return events
 
+    async def look(self) -> None:
+        """One look; a failure (a busy or replaced store) is said once, until a look succeeds. A
+        look left behind (see `lifespan`) goes on in its thread; the next one waits for it."""
+        try:
+            for event in await anyio.to_thread.run_sync(self._changes_alone, abandon_on_cancel=True):
+                await self.bus.publish(event)
+        except Exception as exc:
+            said = f"{type(exc).__name__}: {exc}"
+            if said != self._failing:
+                _log.warning("watching the store for changes failed (%s); retrying every %s s", said, POLL_SECONDS)
+            self._failing = said
+        else:
+            self._failing = None
+
     async def run(self) -> None:
         while True:
-            try:
-                for event in await anyio.to_thread.run_sync(self.changes):
-                    await self.bus.publish(event)
-            except Exception as exc:  # a busy or vanished store: say so, and look again next time
-                _log.warning("watching the store for changes failed (%s: %s); retrying", type(exc).__name__, exc)
             await anyio.sleep(POLL_SECONDS)
+            await self.look()
+
+    def _changes_alone(self) -> list[Any]:
+        with self._looking:
+            return self.changes()
 
     @asynccontextmanager
     async def lifespan(self, _server: Any) -> AsyncIterator[dict[str, Any]]:
+        # where things stand before any client can listen, so every later change is heard; but a
+        # store another process holds must not keep the server from starting: go on after a while
+        with anyio.move_on_after(FIRST_LOOK_SECONDS):
+            await self.look()
         async with anyio.create_task_group() as group:
             group.start_soon(self.run)
             try:

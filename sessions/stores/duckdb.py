@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.errors import SessionNotFound
+from engine.errors import SessionNotFound, StoreError
 from engine.records import EventRecord, canonical_json, utc_now
 from sessions.database import Database
 from sessions.stores.base import LISTING_COLUMNS, SESSION_COLUMNS, Build, NewSession, SessionRow, StoredEvent
@@ -100,12 +100,24 @@ class DuckDBEventStore:
     def append(self, session_id: str, after: int, build: Build) -> tuple[list[StoredEvent], list[EventRecord]]:
         with self.db.transaction() as connection:
             fresh = self._load(connection, session_id, after)
+            if not fresh:
+                self._holds(connection, session_id, after)
             events = list(build(fresh))
             start = fresh[-1].seq if fresh else after
             now = utc_now()
             records = [EventRecord(start + offset, now, event) for offset, event in enumerate(events, start=1)]
             self._insert(connection, session_id, records)
         return fresh, records
+
+    def _holds(self, connection: Any, session_id: str, after: int) -> None:
+        """Refuse to number new events after `after` unless the store holds exactly that many:
+        fewer means the file changed under the caller (a restored copy), and the append would
+        leave a gap that stops the log from replaying."""
+        stored = connection.execute("SELECT coalesce(max(seq), 0) FROM events WHERE session_id = ?",
+                                    [session_id]).fetchone()[0]
+        if stored != after:
+            raise StoreError(f"session {session_id} holds {stored} events in {self.location} but this "
+                             f"program has read {after}: the database changed under it; restart it to read it afresh")
 
     def fork(self, source_id: str, at: int, row: SessionRow) -> None:
         with self.db.transaction() as connection:

@@ -10,10 +10,10 @@ from typing import Any
 from engine import registry
 from sessions.mcp_server.resources import KINDS
 from sessions.mcp_server.tools import SESSION_PARAMETER, with_session_parameter
+from sessions.mcp_server.tools import STORE_TOOLS as STORE_TOOL_DEFINITIONS
 
 SCULPTOR = ("fragment_context", "fold_fragment", "summarize_fragment", "restore_fragment", "search_context",
             "get_search_detail")
-STORE_TOOLS = ("list_sessions", "create_session")
 RESULT_EVENTS = ["context_fragmented", "fragment_folded", "fragment_summarized", "fragment_restored",
                  "context_searched", "search_detail_viewed", "tool_failed"]  # what `sculpt_all`'s calls leave, in order
 
@@ -49,7 +49,7 @@ def check_all(seen: dict[str, Any], events: list[dict[str, Any]], argument: bool
     tools = {tool.name: tool.input_schema for tool in seen["tools"]}
     expected = {name: registry.get(name).parameters for name in registry.names}
     if argument:
-        expected = {**{name: tools.get(name) for name in STORE_TOOLS},
+        expected = {**{tool.name: tool.parameters for tool in STORE_TOOL_DEFINITIONS},
                     **{name: with_session_parameter(schema) for name, schema in expected.items()}}
     assert list(tools) == list(expected) and tools == expected
     assert seen["found"]["total_matches"] >= 1 and "budget line 39" in seen["detail"]["text"].lower()

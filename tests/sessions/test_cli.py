@@ -12,7 +12,7 @@ from sessions.cli import build_parser
 
 from tests.conftest import ROOT, long_text
 
-COMMANDS = ["list", "new", "add", "import", "export", "show", "fork", "tool", "chat", "brakes", "reasoning", "check", "events",
+COMMANDS = ["list", "new", "add", "import", "export", "show", "fork", "tool", "chat", "brakes", "reasoning", "check", "events", "mcp",
             "tasks", "memory"]
 
 

@@ -157,7 +157,9 @@ def test_on_the_store_a_call_without_a_known_session_is_an_error_result_and_writ
     assert "must be a session's id" in not_text.content[0].text
     assert "unknown tool 'no_such_tool'" in no_tool.content[0].text
     assert "unexpected parameter 'verbose'" in extra.content[0].text
-    assert kinds(store.open_session(session.id)) == before
+    after = store.open_session(session.id).events()
+    assert [e["kind"] for e in after] == [*before, "tool_failed"]  # only the call that named a session
+    assert after[-1]["payload"]["tool"] == "no_such_tool"  # as a CLI call or a one-session server leaves it
 
 
 def test_a_session_prefix_is_enough_and_a_session_that_does_not_fold_refuses_changes(store):
@@ -324,7 +326,6 @@ def test_a_client_that_listens_hears_of_changes_made_outside_it_and_only_those_i
     async def conversation(client):
         heard = []
         async with client.listen(resource_subscriptions=[watched], resources_list_changed=True) as stream:
-            await anyio.sleep(1.2)  # the watcher has had its first look
             other.add_message("user", "A change to a session nobody watches.")
             session.call_tool("fold_fragment", {"fragment_id": session.state().messages[1].fragments[0].id})
             with anyio.fail_after(20):
@@ -341,3 +342,60 @@ def test_a_client_that_listens_hears_of_changes_made_outside_it_and_only_those_i
     heard = talk(build_server(store), conversation)
     assert [type(event).__name__ for event in heard] == ["ResourceUpdated", "ResourcesListChanged"]
     assert heard[0].uri == watched  # not the other session's, which was not asked for
+
+
+def test_a_call_waiting_for_the_store_does_not_hold_up_the_connection(tmp_path):
+    """Calls run in worker threads: while one waits for a store another process holds, the
+    connection answers other requests. The other process lets go only once the prompt came back,
+    so a connection that waited for the fold would answer neither until the fold gave up."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "held.duckdb"
+    store = SessionStore(path, linger=0)
+    session = seeded(store)
+    fragment = session.state().messages[1].fragments[0].id
+    store.close()
+    served = SessionStore(path, linger=0, lock_timeout=8)  # opened (and migrated) before the store is held
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom sessions import SessionStore\n"
+         "store = SessionStore(sys.argv[1], linger=0)\nwith store.events.db.transaction():\n"
+         "    print('held', flush=True)\n    sys.stdin.readline()\n", str(path)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        finished: list[str] = []
+
+        async def fold(client):
+            result = await client.call_tool("fold_fragment", {"fragment_id": fragment})
+            finished.append("fold" if not result.is_error else "fold gave up")
+
+        async def prompt(client):
+            await anyio.sleep(0.3)  # the fold is under way, waiting for the store
+            await client.get_prompt("sculptor_unified")
+            finished.append("prompt")
+            holder.stdin.write("let go\n")
+            holder.stdin.flush()
+
+        async def run() -> None:  # over JSON-RPC streams, as stdio and HTTP carry it
+            async with Client(build_server(served, session.id), mode="legacy") as client:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(fold, client)
+                    group.start_soon(prompt, client)
+
+        anyio.run(run)
+    finally:
+        holder.kill()
+        holder.wait(30)
+    assert finished == ["prompt", "fold"]
+
+
+def test_a_one_session_server_reads_its_own_session_by_any_prefix_and_never_names_others(store):
+    made = [seeded(store, f"s{n}") for n in range(40)]  # some ids share their first character
+    session = made[0]
+    shared = [m.id for m in made if m.id[0] == session.id[0]]
+    assert len(shared) > 1
+    read = talk(build_server(store, session.id), lambda client: client.read_resource(
+        f"workbench://sessions/{session.id[0]}/context"))
+    assert json.loads(read.contents[0].text) == session.render()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -97,7 +98,6 @@ def test_over_http_on_a_real_port_while_this_process_writes_the_same_file(http_s
     async def search() -> tuple:
         async with Client(url, read_timeout_seconds=WAIT) as client:
             async with client.listen(resource_subscriptions=[watched]) as stream:
-                await anyio.sleep(1.5)  # the watcher has had its first look
                 store = SessionStore(path, linger=0)  # another writer on the file while the server runs
                 store.open_session(session_id).add_message("user", "A late line about the zebra crossing.")
                 store.close()
@@ -112,14 +112,18 @@ def test_over_http_on_a_real_port_while_this_process_writes_the_same_file(http_s
     assert found["total_matches"] == 1 and found["results"][0]["message_id"] == "m2"
 
 
-def test_over_http_a_request_from_another_origin_is_refused(http_server):
+def test_over_http_a_request_from_another_site_is_refused(http_server):
+    """DNS rebinding: a page on another site may reach 127.0.0.1 from the user's browser; the server
+    answers only requests whose Origin and Host are this machine's."""
     url, _, _ = http_server
-    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    assert httpx.post(url, json=request, headers=headers, timeout=WAIT).status_code == 200
     refused = httpx.post(url, json=request, headers={**headers, "Origin": "http://evil.example"}, timeout=WAIT)
-    assert refused.status_code in (400, 403)
+    assert refused.status_code == 403
     rebound = httpx.post(url, json=request, headers={**headers, "Host": "evil.example"}, timeout=WAIT)
-    assert rebound.status_code in (400, 421)
+    assert rebound.status_code == 421
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -250,7 +254,6 @@ def test_over_stdio_a_listening_client_hears_of_a_message_another_process_added(
     async def run() -> tuple:
         async with Client(server, read_timeout_seconds=WAIT) as client:
             async with client.listen(resource_subscriptions=[watched]) as stream:
-                await anyio.sleep(1.5)  # the watcher has had its first look
                 writer = SessionStore(path, linger=0)  # this test's process is the other process
                 writer.open_session(session_id).add_message("user", "Written while a client listens.")
                 writer.close()
@@ -263,3 +266,54 @@ def test_over_stdio_a_listening_client_hears_of_a_message_another_process_added(
     event, events = anyio.run(run)
     assert event.uri == watched
     assert json.loads(events.splitlines()[-1])["payload"]["content"] == "Written while a client listens."
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_over_stdio_ctrl_c_or_sigterm_stops_the_server_and_what_it_wrote_stays(tmp_path, signum):
+    path = tmp_path / "shared.duckdb"
+    session_id = seeded_file(path)
+    process = subprocess.Popen([sys.executable, "-m", "sessions", "mcp", "--db", str(path)], cwd=ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert "over stdio" in process.stderr.readline()
+        for message in ({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                            "protocolVersion": "2025-11-25", "capabilities": {},
+                            "clientInfo": {"name": "test", "version": "1"}}},
+                        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                            "name": "search_context", "arguments": {"session_id": session_id, "query": "budget"}}}):
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+        answers = [json.loads(process.stdout.readline()) for _ in range(2)]
+        assert answers[1]["id"] == 2 and answers[1]["result"]["isError"] is False
+        process.send_signal(signum)  # stdin stays open: the signal alone must stop it
+        assert process.wait(WAIT) == 128 + signum
+        assert f"stopped ({signal.Signals(signum).name})" in process.stderr.read()
+    finally:
+        process.kill()
+    assert [e["kind"] for e in events_of(path, session_id)][-1] == "context_searched"
+
+
+def test_print_config_names_the_database_given(tmp_path):
+    shown = run_cli("mcp", "--print-config", "--db", str(tmp_path / "team.duckdb"))
+    assert shown.returncode == 0
+    entry = json.loads(shown.stdout)["mcpServers"]["context-workbench"]
+    assert entry == {"command": str(ROOT / "workbench"), "args": ["mcp"],
+                     "env": {"WORKBENCH_DB": str(tmp_path / "team.duckdb")}}
+
+
+def test_over_http_a_long_document_fits_in_one_create_session(http_server):
+    url, path, _ = http_server
+    document = "A line of a long contract, clause by clause.\n" * 120_000  # 5.5 MB: past the SDK's 4 MiB
+
+    async def run():
+        async with Client(url, read_timeout_seconds=WAIT) as client:
+            return await client.call_tool("create_session", {"title": "long contract", "messages": [
+                {"role": "user", "content": document}]})
+
+    made = anyio.run(run)
+    assert made.is_error is False
+    store = SessionStore(path, linger=0)
+    assert store.open_session(made.structured_content["session_id"]).state().messages[0].text == document
+    store.close()
