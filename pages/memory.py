@@ -113,8 +113,9 @@ def _board(session_id: str, at: int | None) -> None:
 session = require_session(service.find(selected_session_id()))
 st.title("Memory")
 st.caption(plain(session.title))
-show_flash()
-at = followed_step(session, "memory", "the memory", service)
+with st.container():  # one element whatever it holds: the board's place on the page (its fragment's id) stays put
+    show_flash()
+    at = followed_step(session, "memory", "the memory", service)
 shown = session.last_seq  # read before the fold: an event landing in between costs one more rerun, never a miss
 _board(session.id, at)
 if at is None:

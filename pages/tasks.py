@@ -81,7 +81,8 @@ def _board(session_id: str, at: int | None) -> None:
 session = require_session(service.find(selected_session_id()))
 st.title("Tasks")
 st.caption(plain(session.title))
-at = followed_step(session, "tasks", "the board", service)
+with st.container():  # one element whatever it holds: the board's place on the page (its fragment's id) stays put
+    at = followed_step(session, "tasks", "the board", service)
 shown = session.last_seq  # read before the fold: an event landing in between costs one more rerun, never a miss
 _board(session.id, at)
 if at is None:
