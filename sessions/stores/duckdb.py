@@ -113,8 +113,8 @@ class DuckDBEventStore:
         """Refuse to number new events after `after` unless the store holds exactly that many:
         fewer means the file changed under the caller (a restored copy), and the append would
         leave a gap that stops the log from replaying."""
-        stored = connection.execute("SELECT coalesce(max(seq), 0) FROM events WHERE session_id = ?",
-                                    [session_id]).fetchone()[0]
+        [(stored,)] = connection.execute("SELECT coalesce(max(seq), 0) FROM events WHERE session_id = ?",
+                                         [session_id]).fetchall()  # fetched to the end: the connection goes on
         if stored != after:
             raise StoreError(f"session {session_id} holds {stored} events in {self.location} but this "
                              f"program has read {after}: the database changed under it; restart it to read it afresh")

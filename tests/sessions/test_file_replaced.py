@@ -97,3 +97,23 @@ def test_over_mcp_a_resource_of_a_replaced_file_is_an_internal_error_not_a_missi
 
     error = anyio.run(run)
     assert error.code == INTERNAL_ERROR and "restart it" in error.message
+
+
+@pytest.mark.parametrize("where", [":memory:", "file"])
+def test_the_check_before_an_append_leaves_the_connection_free_for_a_bulk_write(tmp_path, where):
+    """A unit of work of 16 events or more is written in one statement from an Arrow table; the
+    check before it must have read its answer to the end, or DuckDB refuses that statement."""
+    from engine.fold import replay
+    from engine.messages import new_message
+
+    store = SessionStore(":memory:" if where == ":memory:" else tmp_path / "bulk.duckdb", linger=0)
+    session = store.create_session("bulk")
+    session.add_message("user", "first")
+    state, events = session.state(), []
+    for number in range(20):
+        event = new_message(state, "user", f"line {number}")
+        state = replay([event], state)
+        events.append(event)
+    session.record(events)
+    assert store.open_session(session.id).last_seq == 21
+    store.close()
