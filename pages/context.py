@@ -185,12 +185,13 @@ def _message_list(session_id: str, jump: str | None) -> None:
         position = next((i for i, message in enumerate(state.messages) if message.id == jump), None)
         starts = message_pages(state.messages, PAGE_SIZE, PAGE_ROWS)
         pages = len(starts)
-        if position is not None and st.session_state.pop(JUMPED, None) == jump:
-            st.session_state[PAGE_KEY] = bisect_right(starts, position)
-            where = f" on page {st.session_state[PAGE_KEY]} of {pages}" if pages > 1 else ""
+        if position is not None:  # said on each run of the list until the next whole run forgets the jump
+            if st.session_state.pop(JUMPED, None) == jump:
+                st.session_state[PAGE_KEY] = bisect_right(starts, position)
+            where = f" on page {bisect_right(starts, position)} of {pages}" if pages > 1 else ""
             st.info(f"Showing {plain(jump)}{where}, the message the link pointed to (outlined below).",
                     icon=":material/my_location:")
-        elif jump is not None and position is None:
+        elif jump is not None:
             st.warning(f"Message {plain(jump)} is not in this session's context.", icon=":material/search_off:")
         st.caption(CONTROLS_HELP)
         if pages > 1:
