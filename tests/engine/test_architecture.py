@@ -145,3 +145,12 @@ def test_the_app_and_its_pages_do_not_load_litellm_until_a_model_is_called():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_every_test_file_has_a_name_of_its_own():
+    """tests/ has no __init__ files, so pytest imports each test module by its file name: two of
+    one name in two folders stop the whole run at collection ("import file mismatch")."""
+    names: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
