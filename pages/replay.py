@@ -41,6 +41,13 @@ from sessions.service import Workbench
 NAV = "replay-nav"
 VIEW = "replay-view"
 TO_LATEST = "replay_to_latest"  # a session id: the controls move its slider to the new latest once
+
+
+def _at_latest_key(session_id: str) -> str:
+    """Whether the person left Replay at the latest step: then it stays at the latest as the log
+    grows, whatever run draws it next (a live rerun, or the whole run after following resumes).
+    Kept apart from the slider's value, which is the old latest until the controls run again."""
+    return f"replay_at_latest-{session_id}"
 service = Workbench.shared()
 
 
@@ -66,11 +73,14 @@ def _nav(session_id: str) -> None:
     if not records:
         st.info("This session has no events yet.")
         return
+    latest_key = _at_latest_key(session_id)
     if st.session_state.get(step_key) is None:  # first visit, or back from another page: the step last chosen
         kept = chosen_replay_step(session_id)
         st.session_state[step_key] = last if kept is None else kept
+        st.session_state[latest_key] = kept is None
     step = st.session_state[step_key]
-    if step > last or st.session_state.pop(TO_LATEST, None) == session_id:
+    moved_on = st.session_state.pop(TO_LATEST, None) == session_id
+    if step > last or moved_on or st.session_state.get(latest_key, False):
         step = last
     # Written back on every run, not only when it changed: when the log grew, the slider's range
     # changes, and in a keyed rerun a slider whose range changed starts again at its minimum unless
@@ -78,12 +88,16 @@ def _nav(session_id: str) -> None:
     st.session_state[step_key] = step
 
     def step_by(delta: int) -> None:  # then the whole page reruns (see above)
-        st.session_state[step_key] = min(max(st.session_state[step_key] + delta, 0), last)
-        st.rerun()
+        jump_to(st.session_state[step_key] + delta)
 
     def jump_to(step: int) -> None:
         st.session_state[step_key] = min(max(step, 0), last)
+        st.session_state[latest_key] = st.session_state[step_key] >= last
         st.rerun()
+
+    def slid() -> None:
+        st.session_state[latest_key] = st.session_state[step_key] >= last
+        _rerun_both()
 
     buttons = st.columns(4)
     buttons[0].button("Start", icon=":material/first_page:", key="first", on_click=step_by, args=(-last,),
@@ -108,7 +122,7 @@ def _nav(session_id: str) -> None:
         for position, (seq, detector, text) in enumerate(brakes[:6]):
             jumps[position].button(f"Brake ({detector}) at step {seq}", key=f"brake-{seq}", help=plain(text),
                                    on_click=jump_to, args=(seq,), width="stretch")
-    at = st.slider("Step (events applied)", 0, last, key=step_key, on_change=_rerun_both)
+    at = st.slider("Step (events applied)", 0, last, key=step_key, on_change=slid)
     keep_replay_step(session_id, at if at < last else None)  # what Tasks and Memory follow; the latest stays the latest
 
 
@@ -185,7 +199,7 @@ def _live_keys(session, touched: Touched) -> list[str] | None:
         return None
     step_key = replay_step_key(session.id)
     step = st.session_state.get(step_key)
-    if step is None or step == shown_seq(session.id):
+    if step is None or step == shown_seq(session.id) or st.session_state.get(_at_latest_key(session.id), False):
         st.session_state[TO_LATEST] = session.id  # the controls move the slider, in their run: a callback's
         keep_replay_step(session.id, None)          # write was lost once the slider's range changed
         return [NAV, VIEW]

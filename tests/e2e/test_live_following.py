@@ -159,6 +159,28 @@ def test_replay_follows_at_the_latest_step_and_stays_at_an_earlier_one(server, b
     page.close()
 
 
+def test_replay_left_at_the_latest_step_is_at_the_latest_again_after_a_pause(server, browser):
+    title = "replay paused while another process folds"
+    session_id, ids = _seed(server["db"], title, messages=1)  # 2 events
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pick_session(page, server["url"], title, "Replay")
+    nav = page.locator('[data-testid="stMain"]')
+    expect(_step_shown(page)).to_contain_text("#2 ·", timeout=TIMEOUT)
+    _idle(page)
+    _follow_live(page).click(force=True)
+    expect(_follow_live(page)).not_to_be_checked(timeout=TIMEOUT)
+    _idle(page)
+    tool_elsewhere(server["db"], session_id, "fold_fragment", {"fragment_id": ids[0][0]})
+    expect(page.get_by_text("Paused: 1 new event waiting.")).to_be_visible(timeout=TIMEOUT)
+    _follow_live(page).click(force=True)  # on again: the whole page runs, and the latest is the new one
+    expect(nav.get_by_text(re.compile(r"· 3 events$"))).to_be_visible(timeout=TIMEOUT)
+    expect(_step_shown(page)).to_contain_text("#3 ·", timeout=TIMEOUT)
+    _idle(page)
+    tool_elsewhere(server["db"], session_id, "fold_fragment", {"fragment_id": ids[0][1]})  # and it follows on
+    expect(_step_shown(page)).to_contain_text("#4 ·", timeout=TIMEOUT)
+    page.close()
+
+
 def test_chat_shows_a_reply_written_elsewhere(server, browser):
     title = "chatted elsewhere"
     session_id, _ = _seed(server["db"], title, messages=1)
