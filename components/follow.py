@@ -44,7 +44,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from components.plain import plain
 from engine.changes import Touched, touched
+from engine.errors import WorkbenchError
 
 LIVE_SECONDS = 0.5  # how often a following page looks for new events (a stat while there are none)
 POLL_SECONDS = 2.0  # how often the "Follow the Replay step" caption looks
@@ -171,7 +173,12 @@ def _toggled() -> None:
 @st.fragment(run_every=LIVE_SECONDS, key=POLL)
 def _poll(session: Any, service: Any, choose: Choose) -> None:
     """Look for new events (a stat while there are none) and let the bridge ask for a rerun."""
-    latest, st.session_state[_TOKEN] = service.latest(session.id, st.session_state.get(_TOKEN))
+    try:
+        latest, token = service.latest(session.id, st.session_state.get(_TOKEN))
+    except WorkbenchError as exc:  # held by another process past the wait, or the file replaced: say so, look again
+        st.caption(f"Not following for now: {plain(str(exc))}")
+        return
+    st.session_state[_TOKEN] = token
     _check_asked(session.id)
     shown = shown_seq(session.id)
     if shown is None:
@@ -200,7 +207,10 @@ def _caught_up(session: Any, service: Any, choose: Choose) -> None:
     if whole_run():
         return  # a person's click or a navigation reruns the whole page anyway, which shows the latest
     shown = shown_seq(session.id)
-    latest, st.session_state[_TOKEN] = service.latest(session.id, st.session_state.get(_TOKEN))  # a stat, mostly
+    try:
+        latest, st.session_state[_TOKEN] = service.latest(session.id, st.session_state.get(_TOKEN))  # a stat, mostly
+    except WorkbenchError:
+        st.rerun(POLL)  # the poll says what is wrong, and asks again when it can
     if shown is None or latest == shown or not live():
         st.rerun(POLL)
     if latest < shown:

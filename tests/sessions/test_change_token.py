@@ -11,6 +11,7 @@ import sys
 import sessions.database as database
 from sessions import SessionStore
 from sessions.service import Workbench
+from sessions.stores.duckdb import DuckDBEventStore
 from tests.conftest import ROOT
 
 
@@ -61,14 +62,16 @@ def test_an_idle_poll_is_a_stat_and_another_process_s_fold_is_seen(tmp_path, mon
     service.store.close()
     last, token = service.latest(session.id, None)
     assert last == session.last_seq
-    opened = []
-    real = database.duckdb.connect
+    service.store.close()  # no connection left lingering: a read now would have to open one
+    opened, loads = [], []
+    real, load = database.duckdb.connect, DuckDBEventStore.load
     monkeypatch.setattr(database.duckdb, "connect", lambda *a, **k: opened.append(a) or real(*a, **k))
+    monkeypatch.setattr(DuckDBEventStore, "load", lambda self, *a, **k: loads.append(a) or load(self, *a, **k))
     for _ in range(5):
         assert service.latest(session.id, token) == (last, token)
-    assert opened == []  # nothing new: never opened
+    assert opened == [] and loads == []  # nothing new: never opened, never read
     _fold_elsewhere(db, session.id, fragment_id)
     moved, newer = service.latest(session.id, token)
-    assert newer != token and moved == last + 1 and len(opened) == 1
+    assert newer != token and moved == last + 1 and len(opened) == 1 and len(loads) == 1
     assert session.state().fragment(fragment_id).status == "folded"
     service.store.close()

@@ -16,6 +16,8 @@ import streamlit as st
 import components.follow as follow
 import sessions.database as database
 from sessions import SessionStore
+from sessions.service import Workbench
+from sessions.stores.duckdb import DuckDBEventStore
 from tests.ui.conftest import events_of, fragmented_session
 
 
@@ -78,13 +80,15 @@ def test_a_message_added_elsewhere_reruns_the_list(app, db, bridge):
 def test_nothing_new_reruns_nothing_and_opens_no_connection(app, db, bridge, monkeypatch):
     fragmented_session(db, 1, 3)
     at = app("pages/context.py")
-    opened = []
-    real = database.duckdb.connect
+    bridge(at)  # the poll has looked once: the token it keeps is the store's now
+    opened, loads = [], []
+    real, load = database.duckdb.connect, DuckDBEventStore.load
     monkeypatch.setattr(database.duckdb, "connect", lambda *a, **k: opened.append(a) or real(*a, **k))
+    monkeypatch.setattr(DuckDBEventStore, "load", lambda self, *a, **k: loads.append(a) or load(self, *a, **k))
     for _ in range(3):
         bridge(at)
         assert _headers(at) == [] and not at.metric  # only the poll reran
-    assert opened == []  # the poll looked at the file's stat, not into it
+    assert opened == [] and loads == []  # the poll looked at the file's stat, not into it
 
 
 def test_paused_reruns_nothing_and_counts_what_waits_until_turned_on(app, db, bridge):
@@ -121,3 +125,19 @@ def test_settings_written_elsewhere_rerun_the_whole_page(app, db, bridge):
     _elsewhere(db, session_id, lambda s: s.configure(tools="all"))
     bridge(at)
     assert _headers(at) == ["**m1**", "**m2**"] and at.title  # every card, and the page around them
+
+
+def test_a_store_that_cannot_be_read_is_said_in_the_sidebar_and_the_poll_goes_on(app, db, bridge):
+    import os
+    import shutil
+
+    session_id, ids = fragmented_session(db, 1, 3)
+    at = app("pages/context.py")
+    shutil.copy(db, db.with_name("copy.duckdb"))
+    os.replace(db.with_name("copy.duckdb"), db)  # a restored copy under the running app
+    _elsewhere(db, session_id, lambda s: s.call_tool("fold_fragment", {"fragment_id": ids[0][0]}))
+    Workbench.shared(str(db)).store.close()  # the app's connection to the old file, closed as its linger would
+    bridge(at)  # the callback cannot read it either: it asks the poll to say so
+    said = [c.value for c in at.caption if c.value.startswith("Not following for now:")]
+    assert said and "was removed or replaced while this program ran; restart it" in said[0]
+    assert not at.exception  # said, not raised: the next poll looks again
