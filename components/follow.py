@@ -38,7 +38,7 @@ Components never open a session: the functions take the page's session (they nee
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -164,6 +164,14 @@ def follow_live(session: Any, service: Any, choose: Choose, shown: int | None = 
                            "is and says how many events are waiting; turning it on shows them.")
     with st.sidebar:
         _poll(session, service, choose)
+
+
+def board_keys(board: str, touched: Touched, own: bool) -> list[str] | None:
+    """`choose` for a page whose one board shows one subsystem (Tasks, Memory): the whole page for
+    settings, an import or an event it does not know; the board when its own events came (`own`)."""
+    if touched.settings or touched.imported or touched.other:
+        return None
+    return [board] if own else []
 
 
 def _toggled() -> None:

@@ -16,7 +16,7 @@ import streamlit as st
 from components.actions import run_intent
 from components.app_state import engine_errors, require_session, selected_session_id
 from components.flash import show_flash
-from components.follow import follow_live, followed_step
+from components.follow import board_keys, follow_live, followed_step
 from components.graph_summary import memory_summary
 from components.graph_view import graph_html, render_graph
 from components.memory_graph import filtered_memories, memory_drawing
@@ -37,9 +37,7 @@ service = Workbench.shared()
 
 def live_keys(touched: Touched) -> list[str] | None:
     """What events written elsewhere rerun here: the memories for memory events, the page for settings."""
-    if touched.settings or touched.imported or touched.other:
-        return None
-    return [BOARD] if touched.memory else []
+    return board_keys(BOARD, touched, touched.memory)
 
 
 @st.fragment(key=BOARD)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.app_state import engine_errors, require_session, selected_session_id
-from components.follow import follow_live, followed_step
+from components.follow import board_keys, follow_live, followed_step
 from components.graph_view import graph_html, render_graph
 from components.plain import plain
 from components.task_graph import graph_height, task_graph
@@ -30,9 +30,7 @@ service = Workbench.shared()
 
 def live_keys(touched: Touched) -> list[str] | None:
     """What events written elsewhere rerun here: the board for tasks, the page for settings."""
-    if touched.settings or touched.imported or touched.other:
-        return None
-    return [BOARD] if touched.tasks else []
+    return board_keys(BOARD, touched, touched.tasks)
 
 
 @st.fragment(key=BOARD)

@@ -113,6 +113,20 @@ def seed_session(db, title: str, *texts: str) -> str:
     return session.id
 
 
+# Records every change under a card's block (`window.cardChanges`): a card that was not rerun has none.
+WATCH = """selector => {
+    const card = document.querySelector(selector);
+    window.cardChanges = [];
+    new MutationObserver(records => {
+        for (const r of records) {
+            const where = r.target.getAttribute ? (r.target.getAttribute('data-testid') || r.target.className) : '#text';
+            window.cardChanges.push(`${r.type} ${r.attributeName || ''} on ${where}`);
+        }
+    }).observe(card.closest('[data-testid="stVerticalBlock"]').parentElement,
+               {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
 def tool_elsewhere(db, session_id: str, tool: str, arguments: dict) -> dict:
     """Call a tool from another process, as an MCP server or the CLI would while the app runs:
     `python -m sessions --db DB tool SESSION TOOL --args JSON`; returns the tool's result."""

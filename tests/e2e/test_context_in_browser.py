@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from sessions import SessionStore
 from tests.conftest import long_text
-from tests.e2e.conftest import pick_session
+from tests.e2e.conftest import WATCH, pick_session
 
 TIMEOUT = 30_000
 TITLE = "three long messages"
@@ -49,17 +49,7 @@ def _in_window(page) -> str:
     return block.locator('[data-testid="stMetricValue"]').inner_text(timeout=TIMEOUT)
 
 
-WATCH = """selector => {
-    const card = document.querySelector(selector);
-    window.cardChanges = [];
-    new MutationObserver(records => {
-        for (const r of records) {
-            const where = r.target.getAttribute ? (r.target.getAttribute('data-testid') || r.target.className) : '#text';
-            window.cardChanges.push(`${r.type} ${r.attributeName || ''} on ${where}`);
-        }
-    }).observe(card.closest('[data-testid="stVerticalBlock"]').parentElement,
-               {subtree: true, childList: true, attributes: true, characterData: true});
-}"""
+
 
 
 def _idle(page) -> None:

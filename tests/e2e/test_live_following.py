@@ -13,34 +13,11 @@ import re
 from playwright.sync_api import expect
 
 from sessions import SessionStore
-from tests.conftest import long_text
-from tests.e2e.conftest import pick_session, tool_elsewhere
+from tests.e2e.conftest import WATCH, pick_session, tool_elsewhere
+from tests.ui.conftest import fragmented_session
 
 TIMEOUT = 30_000
-WATCH = """selector => {
-    const card = document.querySelector(selector);
-    window.cardChanges = [];
-    new MutationObserver(records => {
-        for (const r of records) {
-            const where = r.target.getAttribute ? (r.target.getAttribute('data-testid') || r.target.className) : '#text';
-            window.cardChanges.push(`${r.type} ${r.attributeName || ''} on ${where}`);
-        }
-    }).observe(card.closest('[data-testid="stVerticalBlock"]').parentElement,
-               {subtree: true, childList: true, attributes: true, characterData: true});
-}"""
 
-
-def _seed(db, title: str, messages: int = 2, pieces: int = 3) -> tuple[str, list[list[str]]]:
-    store = SessionStore(db, lock_timeout=30)
-    session = store.create_session(title)
-    ids = []
-    for number in range(1, messages + 1):
-        message_id = session.add_message("user", f"Start {number}.\n{long_text(pieces)}\nEnd {number}.")
-        cut = session.call_tool("fragment_context", {"start_marker": f"Start {number}.", "end_marker": f"End {number}.",
-                                                     "num_fragments": pieces, "message_id": message_id})
-        ids.append([piece["fragment_id"] for piece in cut["fragments"]])
-    store.close()
-    return session.id, ids
 
 
 def _in_store(db, session_id) -> tuple[int, int]:
@@ -72,7 +49,7 @@ def _follow_live(page):
 
 def test_the_context_page_shows_a_fold_made_elsewhere_and_redraws_only_its_card(server, browser, shots):
     title = "followed while another process folds"
-    session_id, ids = _seed(server["db"], title)
+    session_id, ids = fragmented_session(server["db"], 2, 3, title=title)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], title, "Context")
     expect(page.locator(".st-key-message-m2")).to_be_visible(timeout=TIMEOUT)
@@ -110,7 +87,7 @@ def test_the_context_page_shows_a_fold_made_elsewhere_and_redraws_only_its_card(
 
 def test_the_context_page_shows_a_message_the_cli_added(server, browser):
     title = "a message arrives from the CLI"
-    session_id, _ = _seed(server["db"], title, messages=1)
+    session_id, _ = fragmented_session(server["db"], 1, 3, title=title)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], title, "Context")
     expect(page.locator(".st-key-message-m1")).to_be_visible(timeout=TIMEOUT)
@@ -129,7 +106,7 @@ def _step_shown(page):
 
 def test_replay_follows_at_the_latest_step_and_stays_at_an_earlier_one(server, browser, shots):
     title = "replayed while another process folds"
-    session_id, ids = _seed(server["db"], title, messages=1)  # 2 events: the message and its cut
+    session_id, ids = fragmented_session(server["db"], 1, 3, title=title)  # 2 events: the message and its cut
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], title, "Replay")
     nav = page.locator('[data-testid="stMain"]')
@@ -161,7 +138,7 @@ def test_replay_follows_at_the_latest_step_and_stays_at_an_earlier_one(server, b
 
 def test_replay_left_at_the_latest_step_is_at_the_latest_again_after_a_pause(server, browser):
     title = "replay paused while another process folds"
-    session_id, ids = _seed(server["db"], title, messages=1)  # 2 events
+    session_id, ids = fragmented_session(server["db"], 1, 3, title=title)  # 2 events
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], title, "Replay")
     nav = page.locator('[data-testid="stMain"]')
@@ -183,7 +160,7 @@ def test_replay_left_at_the_latest_step_is_at_the_latest_again_after_a_pause(ser
 
 def test_chat_shows_a_reply_written_elsewhere(server, browser):
     title = "chatted elsewhere"
-    session_id, _ = _seed(server["db"], title, messages=1)
+    session_id, _ = fragmented_session(server["db"], 1, 3, title=title)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], title, "Chat")
     expect(page.locator('[data-testid="stChatMessage"]').first).to_be_visible(timeout=TIMEOUT)
@@ -197,7 +174,7 @@ def test_chat_shows_a_reply_written_elsewhere(server, browser):
 
 def test_tasks_page_shows_a_task_added_elsewhere(server, browser):
     title = "planned elsewhere"
-    session_id, _ = _seed(server["db"], title, messages=1)
+    session_id, _ = fragmented_session(server["db"], 1, 3, title=title)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     pick_session(page, server["url"], title, "Tasks")
     expect(page.get_by_text(re.compile(r"^No tasks yet"))).to_be_visible(timeout=TIMEOUT)

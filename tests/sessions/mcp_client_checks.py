@@ -7,15 +7,37 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
+from mcp import Client
+
 from engine import registry
+from sessions import SessionStore
 from sessions.mcp_server.resources import KINDS
 from sessions.mcp_server.tools import SESSION_PARAMETER, with_session_parameter
+from tests.conftest import long_text
 from sessions.mcp_server.tools import STORE_TOOLS as STORE_TOOL_DEFINITIONS
 
 SCULPTOR = ("fragment_context", "fold_fragment", "summarize_fragment", "restore_fragment", "search_context",
             "get_search_detail")
 RESULT_EVENTS = ["context_fragmented", "fragment_folded", "fragment_summarized", "fragment_restored",
                  "context_searched", "search_detail_viewed", "tool_failed"]  # what `sculpt_all`'s calls leave, in order
+
+
+def talk(server: Any, conversation) -> Any:
+    """Run `conversation(client)` against `server` with the official client, in memory."""
+
+    async def run() -> Any:
+        async with Client(server) as client:
+            return await conversation(client)
+
+    return anyio.run(run)
+
+
+def seeded(store: SessionStore, title: str = "notes"):
+    session = store.create_session(title)
+    session.add_message("user", long_text(30))
+    session.add_message("assistant", "I have read the notes.")
+    return session
 
 
 async def sculpt_all(client: Any, session_id: str, argument: bool) -> dict[str, Any]:

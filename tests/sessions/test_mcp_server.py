@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-import anyio
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from engine import registry
-from sessions import SessionStore
 from sessions.mcp_server import build_server
 from sessions.mcp_server.tools import SESSION_PARAMETER
-from tests.conftest import ROOT, long_text
-from tests.sessions.mcp_client_checks import SCULPTOR, check_all, sculpt_all
+from tests.conftest import ROOT
+from tests.sessions.mcp_client_checks import SCULPTOR, check_all, sculpt_all, seeded, talk
 
 
 async def refused(call) -> str:
@@ -26,23 +22,6 @@ async def refused(call) -> str:
     with pytest.raises(MCPError) as caught:
         await call
     return caught.value.message
-
-
-def talk(server: Any, conversation) -> Any:
-    """Run `conversation(client)` against `server` with the official client, in memory."""
-
-    async def run() -> Any:
-        async with Client(server) as client:
-            return await conversation(client)
-
-    return anyio.run(run)
-
-
-def seeded(store: SessionStore, title: str = "notes"):
-    session = store.create_session(title)
-    session.add_message("user", long_text(30))
-    session.add_message("assistant", "I have read the notes.")
-    return session
 
 
 def kinds(session) -> list[str]:
@@ -318,77 +297,6 @@ def test_in_memory_the_whole_round_every_transport_test_makes(store, one_session
     seen = talk(server, lambda client: sculpt_all(client, session.id, argument=not one_session))
     check_all(seen, store.open_session(session.id).events(), argument=not one_session)
 
-
-def test_a_client_that_listens_hears_of_changes_made_outside_it_and_only_those_it_asked_for(store):
-    session, other = seeded(store), seeded(store, "other")
-    watched = f"workbench://sessions/{session.id}/context"
-
-    async def conversation(client):
-        heard = []
-        async with client.listen(resource_subscriptions=[watched], resources_list_changed=True) as stream:
-            other.add_message("user", "A change to a session nobody watches.")
-            session.call_tool("fold_fragment", {"fragment_id": session.state().messages[1].fragments[0].id})
-            with anyio.fail_after(20):
-                async for event in stream:
-                    heard.append(event)
-                    break
-            store.create_session("a new one")
-            with anyio.fail_after(20):
-                async for event in stream:
-                    heard.append(event)
-                    break
-        return heard
-
-    heard = talk(build_server(store), conversation)
-    assert [type(event).__name__ for event in heard] == ["ResourceUpdated", "ResourcesListChanged"]
-    assert heard[0].uri == watched  # not the other session's, which was not asked for
-
-
-def test_a_call_waiting_for_the_store_does_not_hold_up_the_connection(tmp_path):
-    """Calls run in worker threads: while one waits for a store another process holds, the
-    connection answers other requests. The other process lets go only once the prompt came back,
-    so a connection that waited for the fold would answer neither until the fold gave up."""
-    import subprocess
-    import sys
-
-    path = tmp_path / "held.duckdb"
-    store = SessionStore(path, linger=0)
-    session = seeded(store)
-    fragment = session.state().messages[1].fragments[0].id
-    store.close()
-    served = SessionStore(path, linger=0, lock_timeout=8)  # opened (and migrated) before the store is held
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys\nfrom sessions import SessionStore\n"
-         "store = SessionStore(sys.argv[1], linger=0)\nwith store.events.db.transaction():\n"
-         "    print('held', flush=True)\n    sys.stdin.readline()\n", str(path)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        finished: list[str] = []
-
-        async def fold(client):
-            result = await client.call_tool("fold_fragment", {"fragment_id": fragment})
-            finished.append("fold" if not result.is_error else "fold gave up")
-
-        async def prompt(client):
-            await anyio.sleep(0.3)  # the fold is under way, waiting for the store
-            await client.get_prompt("sculptor_unified")
-            finished.append("prompt")
-            holder.stdin.write("let go\n")
-            holder.stdin.flush()
-
-        async def run() -> None:  # over JSON-RPC streams, as stdio and HTTP carry it
-            async with Client(build_server(served, session.id), mode="legacy") as client:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(fold, client)
-                    group.start_soon(prompt, client)
-
-        anyio.run(run)
-    finally:
-        holder.kill()
-        holder.wait(30)
-    assert finished == ["prompt", "fold"]
 
 
 def test_a_one_session_server_reads_its_own_session_by_any_prefix_and_never_names_others(store):

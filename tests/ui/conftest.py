@@ -39,10 +39,12 @@ def events_of(db, session_id):
         store.close()
 
 
-def fragmented_session(db, messages: int, fragments: int, text: str | None = None) -> tuple[str, list[list[str]]]:
-    """A session of `messages` user messages, each cut into `fragments`; the fragment ids per message."""
-    store = SessionStore(db, linger=0)
-    session = store.create_session("fragmented")
+def fragmented_session(db, messages: int, fragments: int, text: str | None = None,
+                       title: str = "fragmented") -> tuple[str, list[list[str]]]:
+    """A session of `messages` user messages, each cut into `fragments`; the fragment ids per message.
+    (The browser tests seed theirs with it too, while the app holds the same file: it waits for it.)"""
+    store = SessionStore(db, linger=0, lock_timeout=30)
+    session = store.create_session(title)
     ids = []
     for number in range(1, messages + 1):
         body = f"Start of message {number}.\n" + (text or long_text(fragments)) + f"\nEnd of message {number}."
