@@ -1,9 +1,11 @@
-"""Shared fixtures. Everything here runs offline against real components (DuckDB, tiktoken)."""
+"""Shared fixtures. Everything here runs offline against real components (DuckDB, PostgreSQL, tiktoken)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -76,3 +78,31 @@ def state_with(*messages: tuple[str, str]) -> ContextState:
     for role, content in messages:
         state = apply(state, new_message(state, role, content))
     return state
+
+
+# --- PostgreSQL: one throwaway server per test session (tests/pg_cluster.py), a database per test ---
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory):
+    """A PostgreSQL server of Debian's programs in a temporary folder, on 127.0.0.1 and a free port;
+    stopped at the end of the session, whatever the tests did."""
+    from tests.pg_cluster import PostgresCluster
+
+    with PostgresCluster.start(tmp_path_factory.mktemp("pg")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster, request) -> str:
+    """The admin URL of a fresh, empty database for this test (dropped afterwards, with FORCE)."""
+    name = pg_database_name(request.node.nodeid)
+    url = pg_cluster.create_database(name)
+    yield url
+    pg_cluster.drop_database(name)
+
+
+def pg_database_name(test_id: str) -> str:
+    """A database name from a test id: lower-case letters, digits and _, unique by a hash of the id."""
+    stem = re.sub(r"[^a-z0-9]+", "_", test_id.rsplit("/", 1)[-1].lower()).strip("_")
+    return f"t_{stem[:48]}_{hashlib.sha1(test_id.encode()).hexdigest()[:8]}"
