@@ -7,6 +7,7 @@ from typing import Callable
 
 import streamlit as st
 
+from engine.actors import actor_label
 from engine.text import printable
 from engine.records import EventRecord
 
@@ -103,7 +104,8 @@ def compaction_steps(records: list[EventRecord]) -> list[tuple[int, str]]:
 
 
 def render_event(record: EventRecord) -> None:
-    st.text(printable(f"#{record.seq} · {record.ts:%Y-%m-%d %H:%M:%S} UTC · {record.kind}\n{describe(record)}"))
+    st.text(printable(f"#{record.seq} · {record.ts:%Y-%m-%d %H:%M:%S} UTC · {record.kind} · by "
+                      f"{actor_label(record.actor)}\n{describe(record)}"))
     text = json.dumps(record.payload(), indent=2, ensure_ascii=False)
     if len(text) > PAYLOAD_SHOWN:
         text = text[:PAYLOAD_SHOWN] + f"\n… ({len(text) - PAYLOAD_SHOWN:,} more characters)"
@@ -124,7 +126,7 @@ def render_timeline(records: list[EventRecord], step_key: str, after: Callable[[
             if after is not None:
                 after()
 
-    rows = [{"step": r.seq, "time (UTC)": f"{r.ts:%H:%M:%S}", "kind": r.kind, "what happened": describe(r)[:200]}
-            for r in records]
+    rows = [{"step": r.seq, "time (UTC)": f"{r.ts:%H:%M:%S}", "kind": r.kind, "by": printable(actor_label(r.actor)),
+             "what happened": describe(r)[:200]} for r in records]
     st.dataframe(rows, hide_index=True, width="stretch", height=300, on_select=jump,
                  selection_mode="single-row", key=table_key)

@@ -1,7 +1,7 @@
 """Stored events (`seq`, `ts`, `kind`, `payload`) and their one canonical JSON form.
 
 Pure values shared by every store, the trace format and the UI: an `EventRecord` is an
-event with the position and time the store gave it.
+event with the position and time the store gave it, and who wrote it (`engine.actors`).
 
 Canonical JSON: keys sorted, no spaces, UTF-8 text kept as is, and lone surrogates (which
 UTF-8 cannot hold but a JSON file can) written as `\\udXXX` escapes, so any Python string
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.actors import Actor
 from engine.catalog import event_from_record
 from engine.events import Event
 
@@ -49,6 +50,7 @@ class EventRecord:
     seq: int
     ts: datetime
     event: Event
+    actor: Actor | None = None  # None: written before actors were recorded
 
     @property
     def kind(self) -> str:
@@ -58,8 +60,16 @@ class EventRecord:
         return self.event.payload()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": format_ts(self.ts), "kind": self.kind, "payload": self.payload()}
+        """`{"seq", "ts", "kind", "payload"}`, and `"actor"` when the record has one."""
+        found = {"seq": self.seq, "ts": format_ts(self.ts), "kind": self.kind, "payload": self.payload()}
+        if self.actor is not None:
+            found["actor"] = self.actor.to_dict()
+        return found
+
+    def actor_json(self) -> str | None:
+        return self.actor.to_json() if self.actor is not None else None
 
     @classmethod
-    def from_row(cls, seq: int, ts: datetime, kind: str, payload_json: str) -> "EventRecord":
-        return cls(seq, ts, event_from_record(kind, json.loads(payload_json)))
+    def from_row(cls, seq: int, ts: datetime, kind: str, payload_json: str,
+                 actor_json: str | None = None) -> "EventRecord":
+        return cls(seq, ts, event_from_record(kind, json.loads(payload_json)), Actor.from_json(actor_json))

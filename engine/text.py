@@ -34,6 +34,15 @@ def normalize_value(value):
         raise ValueError("nested too deeply to store (past Python's recursion limit)") from None
 
 
+def normalized_arguments(value):
+    """Arguments with their text normalized; nested past the limit, left as they are for the
+    tool registry to refuse with its own message."""
+    try:
+        return normalize_value(value)
+    except ValueError:
+        return value
+
+
 def _normalize_value(value):
     if isinstance(value, str):
         return normalize_text(value)

@@ -28,6 +28,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from engine.actors import Actor
 from engine.errors import WorkbenchError
 from engine.events import LLMCalled, LLMFailed
 from engine.llm import Completion, LLMError, complete
@@ -112,7 +113,8 @@ def run_turn(
                                   observer=heard if watch.detectors else observer,
                                   stop=EitherStop(stop, watch) if watch.detectors else stop)
         except LLMError as exc:
-            session.record([LLMFailed(model=backend.model, error_kind=exc.kind, error=exc.message, retryable=exc.retryable)])
+            session.record([LLMFailed(model=backend.model, error_kind=exc.kind, error=exc.message, retryable=exc.retryable)],
+                           actor=Actor.model(backend.model))
             return {"reply": None, "error": exc.message, "error_kind": exc.kind, "tool_calls": calls_made,
                     "usage": totals, "steps": step, "stopped": False}
         for key in totals:
@@ -126,18 +128,19 @@ def run_turn(
             for key in totals:  # the model answered the brake with a tool call: run it and go on
                 totals[key] += finish.usage.get(key, 0)
             _run_calls(session, loops, finish.tool_calls[:budget_left], calls_made, on_step, done.after,
-                       content=finish.content, reasoning=done.reasoning,
+                       actor=Actor.model(backend.model), content=finish.content, reasoning=done.reasoning,
                        before=[_llm_called(completion, step), _llm_called(finish, step, purpose=BRAKE_FINISH)])
             continue
         noted = observed(watch, completion, counter)
         if completion.tool_calls and can_call and not completion.stopped:
             _run_calls(session, loops, completion.tool_calls[:budget_left], calls_made, on_step, noted,
-                       content=completion.content, reasoning=completion.reasoning, extra=extra,
+                       actor=Actor.model(backend.model), content=completion.content, reasoning=completion.reasoning, extra=extra,
                        before=[_llm_called(completion, step)])
             continue
         reply = completion.content or ""
         session.add_message("assistant", reply, reasoning=completion.reasoning, stopped=completion.stopped,
-                            extra=extra, before=[_llm_called(completion, step)], after=noted)
+                            extra=extra, before=[_llm_called(completion, step)], after=noted,
+                            actor=Actor.model(backend.model))
         return {"reply": reply, "reasoning": completion.reasoning, "tool_calls": calls_made, "usage": totals,
                 "steps": step, "stopped": completion.stopped, "stop_reason": completion.stop_reason,
                 "model": backend.model}
@@ -168,13 +171,13 @@ def _finish_braked(session: Session, backend: Backend, completion: Completion, d
     extra = {"answer": "taken from the reasoning: the model wrote none after the brake"} if done.answer_from_reasoning \
         and done.content else None
     session.add_message("assistant", done.content, reasoning=done.reasoning, stopped=stopped, before=before,
-                        after=done.after, extra=extra)
+                        after=done.after, extra=extra, actor=Actor.model(backend.model))
     outcome = {"reply": done.content, "reasoning": done.reasoning, "tool_calls": calls_made, "usage": totals,
                "steps": step, "stopped": stopped, "braked": done.detector, "model": backend.model,
                "stop_reason": done.finish.stop_reason if done.finish is not None else completion.stop_reason}
     if done.error is not None:
         session.record([LLMFailed(model=backend.model, error_kind=done.error.kind, error=done.error.message,
-                                  retryable=done.error.retryable)])
+                                  retryable=done.error.retryable)], actor=Actor.model(backend.model))
         outcome.update(error=done.error.message, error_kind=done.error.kind)
     return outcome
 

@@ -21,7 +21,7 @@ from engine.tokens import token_counter
 from engine.tools import TOOL_PROFILES
 from sessions.progress import ProgressBar
 from sessions.formats import IMPORT_FORMATS
-from sessions.store import DB_ENV, SessionStore, default_db_path
+from sessions.store import DB_ENV, SessionStore, default_db_path, shown_target
 from sessions.terminal import as_json, open_session, print_safe, terminal_safe
 
 _PREVIEW_CHARS = 1200
@@ -244,7 +244,8 @@ def cmd_show(store: SessionStore, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
-                        help=f"DuckDB file (default: ${DB_ENV}, else {default_db_path()})")
+                        help=f"DuckDB file or postgresql://USER@HOST:PORT/DATABASE URL (default: ${DB_ENV}, "
+                        f"else {shown_target(default_db_path())})")
     parser = argparse.ArgumentParser(prog="python -m sessions", parents=[common],
                                      description="Context Workbench sessions: list, import, export, show, call tools, chat, brakes, "
                                      "tasks, memory, and an MCP server.")
@@ -317,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sessions.cli_mcp import add_mcp_command
 
     add_mcp_command(command)
+    from sessions.cli_copy import add_copy_command
+
+    add_copy_command(command)
     sub = command("check", cmd_check, "Replay every session in the store and say which ones do not (exit 1 if any).")
     sub.add_argument("--json", action="store_true", help="print JSON instead of lines")
     sub = command("events", cmd_events, "Print a session's events as JSON lines.")

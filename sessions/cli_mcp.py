@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from sessions.store import DB_ENV, SessionStore, default_db_path
+from sessions.store import DB_ENV, SessionStore, default_db_path, shown_target
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTION = ("Serve every workbench tool, each session's context, stats, event log, tasks and memory, and "
@@ -28,7 +28,7 @@ def client_config(db: str | Path | None = None) -> dict[str, Any]:
     """A desktop MCP client's entry for this checkout and database (`--print-config` prints it)."""
     return {"mcpServers": {"context-workbench": {
         "command": str(ROOT / "workbench"), "args": ["mcp"],
-        "env": {DB_ENV: str(db if db is not None else default_db_path())}}}}
+        "env": {DB_ENV: shown_target(str(db if db is not None else default_db_path()))}}}}  # never a password
 
 
 def client_setup(db: str | Path | None = None) -> str:
@@ -37,7 +37,8 @@ def client_setup(db: str | Path | None = None) -> str:
         "Set up a desktop MCP client (Claude Desktop's claude_desktop_config.json, or any client's \"mcpServers\"):\n\n"
         + "\n".join("  " + line for line in json.dumps(client_config(db), indent=2).splitlines())
         + "\n\n"
-        "It names the database this command uses ($WORKBENCH_DB, else the default);\n"
+        "It names the database this command uses ($WORKBENCH_DB, else the default; a PostgreSQL server's\n"
+        "password is left out: give it in the client's env as PGPASSWORD, or in ~/.pgpass);\n"
         "`python -m sessions mcp --print-config --db PATH` prints the entry for another.\n"
         "Add \"--session\", \"ID\" to \"args\" to give the client one session's tools (no session_id argument).\n"
         "Run ./workbench run once by hand first: the first run installs the requirements, which takes minutes.\n\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 
+from engine.actors import Actor
 from sessions.session import Session
 from sessions.store import SessionStore
 
@@ -34,6 +35,8 @@ KEYS = {
     "color": "teal ochre maroon indigo amber coral olive crimson cobalt ivory umber saffron jade plum slate".split(),
 }
 
+DEMO = Actor.program("demo")  # who the demo sessions' events are by
+
 
 def _update_stream(rng: random.Random, updates: int) -> tuple[str, dict[str, str]]:
     keys = list(KEYS)
@@ -51,6 +54,7 @@ def create_key_tracking_demo(store: SessionStore) -> Session:
     rng = random.Random(2025)
     stream, answer = _update_stream(rng, 2400)
     session = store.create_session("Demo: key tracking (PI-LLM style)")
+    session.actor = DEMO
     session.add_message(
         "system",
         "You are a careful assistant that can manage its own context. Split long inputs with "
@@ -128,6 +132,7 @@ def _source_file() -> str:
 def create_agent_demo(store: SessionStore) -> Session:
     rng = random.Random(11)
     session = store.create_session("Demo: agent run with large tool results")
+    session.actor = DEMO
     session.add_message("system", "You are a coding agent. Use the tools to inspect the repository, then explain the fix.")
     session.add_message("user", "CI for billing-service is red since this morning. Find out why and propose a fix.")
     session.add_message("assistant", None, tool_calls=[{"id": "call_tests", "type": "function", "function": {"name": "run_tests", "arguments": "{\"path\": \"tests/\"}"}}])

@@ -7,13 +7,17 @@ stream, and the store adds them all in one transaction: a bad record refuses the
 file, naming every bad record, unless `skip_invalid` imports the rest and lists what it
 skipped. In an archive, a member no format reads (a ChatGPT export's `user.json`) is left
 out with a warning, and a damaged one refuses the archive like a bad record. `progress(done, total)` hears how far through the file the reading is, in bytes.
+Its events are the import's (`engine.actors`, named by the file), except those a workbench
+trace already says the actor of.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterator
 
+from engine.actors import Actor
 from engine.errors import ImportFormatError
 from sessions.formats import NO_MATCH, detect, format_named
 from sessions.formats.building import Builder
@@ -50,8 +54,12 @@ def import_into(events: EventStore, path: str | Path, *, title: str | None = Non
                 file_report.warnings += [f"left out of the archive: {line}" for line in unmatched]
             report.files.append(file_report)
             builder = Builder(source.name, fmt, file_report, skip_invalid, title if len(plan) == 1 else None)
+            actor = Actor("import", f"{fmt.name}: {source.name}")
             try:
-                yield from builder.build(fmt.read(source))
+                for new in builder.build(fmt.read(source)):
+                    yield dataclasses.replace(new, records=[record if record.actor is not None
+                                                            else dataclasses.replace(record, actor=actor)
+                                                            for record in new.records])
             except ImportFormatError as exc:
                 if len(sources) == 1:
                     raise

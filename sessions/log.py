@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from engine import ContextState, Event, WorkbenchError
+from engine.actors import Actor
 from engine.catalog import event_from_record
 from engine.errors import ReplayError
 from engine.events import SessionConfigured
@@ -134,7 +135,7 @@ class SessionLog:
                 for record in self._records[self._folded_from - self._records_from:]:
                     self._folder.add(record.event)
                 return
-            self._records.append(EventRecord(row.seq, row.ts, event))
+            self._records.append(EventRecord(row.seq, row.ts, event, _actor(row)))
 
     def complete(self) -> None:
         """For a log that started from a snapshot: read and fold every event from the first,
@@ -174,8 +175,8 @@ class SessionLog:
         if [row.seq for row in rows] != list(range(after + 1, self._records_from + 1)):
             return False
         try:
-            read = [EventRecord(row.seq, row.ts, event_from_record(row.kind, json.loads(row.payload_json)))
-                    for row in rows]
+            read = [EventRecord(row.seq, row.ts, event_from_record(row.kind, json.loads(row.payload_json)),
+                                _actor(row)) for row in rows]
         except (ReplayError, ValueError, RecursionError):
             return False
         self._records[:0] = read
@@ -236,3 +237,12 @@ def paused_collector() -> Iterator[None]:
             gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def _actor(row: StoredEvent) -> Actor | None:
+    """Who wrote a stored event; an actor that does not read (written by hand) is unknown: it
+    labels the event, it does not stop the log from folding."""
+    try:
+        return Actor.from_json(row.actor_json)
+    except (ValueError, TypeError):
+        return None

@@ -40,16 +40,63 @@ def _sessions_imported_from(connection) -> None:
     connection.execute("ALTER TABLE sessions ADD COLUMN imported_from VARCHAR")
 
 
+def _events_actor(connection) -> None:
+    # who wrote each event (`engine.actors.Actor` as JSON); NULL for events written before
+    connection.execute("ALTER TABLE events ADD COLUMN actor VARCHAR")
+
+
 DUCKDB: list[Migration] = [
     ("001_sessions_and_events", _sessions_and_events),
     ("002_sessions_imported_from", _sessions_imported_from),
+    ("003_events_actor", _events_actor),
 ]
 
-MIGRATIONS: dict[str, list[Migration]] = {"duckdb": DUCKDB}
+# PostgreSQL: the same tables and names (TEXT is its VARCHAR; payloads stay text, not jsonb, so
+# they come back byte for byte as written). No foreign keys, as in DuckDB: a fork's parent may
+# be copied to another store without it.
+def _pg_sessions_and_events(connection) -> None:
+    connection.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            forked_from TEXT,
+            forked_at BIGINT
+        );
+        CREATE TABLE events (
+            session_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        );
+        """
+    )
 
 
-def apply_migrations(connection, migrations: list[Migration]) -> list[str]:
-    """Apply the migrations this database lacks, each in its own transaction; return their names."""
+def _pg_sessions_imported_from(connection) -> None:
+    connection.execute("ALTER TABLE sessions ADD COLUMN imported_from TEXT")
+
+
+def _pg_events_actor(connection) -> None:
+    connection.execute("ALTER TABLE events ADD COLUMN actor TEXT")
+
+
+POSTGRESQL: list[Migration] = [
+    ("001_sessions_and_events", _pg_sessions_and_events),
+    ("002_sessions_imported_from", _pg_sessions_imported_from),
+    ("003_events_actor", _pg_events_actor),
+]
+
+MIGRATIONS: dict[str, list[Migration]] = {"duckdb": DUCKDB, "postgresql": POSTGRESQL}
+MARKERS = {"duckdb": "?", "postgresql": "%s"}  # each driver's parameter marker
+
+
+def apply_migrations(connection, migrations: list[Migration], marker: str = "?") -> list[str]:
+    """Apply the migrations this database lacks, each in its own transaction; return their names.
+    (On PostgreSQL the connection is in autocommit mode, so BEGIN and COMMIT are ours.)"""
     connection.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())"
     )
@@ -61,7 +108,7 @@ def apply_migrations(connection, migrations: list[Migration]) -> list[str]:
         connection.execute("BEGIN TRANSACTION")
         try:
             migration(connection)
-            connection.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
+            connection.execute(f"INSERT INTO _migrations (name) VALUES ({marker})", [name])
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -72,4 +119,4 @@ def apply_migrations(connection, migrations: list[Migration]) -> list[str]:
 
 def migrate(connection, dialect: str = "duckdb") -> list[str]:
     """Bring a database of `dialect` up to date; return the names of the migrations applied."""
-    return apply_migrations(connection, MIGRATIONS[dialect])
+    return apply_migrations(connection, MIGRATIONS[dialect], MARKERS[dialect])

@@ -19,11 +19,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Hashable
 
+from engine.actors import Actor
 from engine.errors import SessionNotFound, WorkbenchError
 from sessions.formats.report import ImportReport
 from sessions.session import Session
 from sessions.store import SessionStore, default_db_path
 
+PERSON = Actor.person("workbench")  # what a click in the workbench is recorded as
 _SESSIONS_KEPT = 16
 _TOTALS_KEPT = 512
 
@@ -35,8 +37,8 @@ class Workbench:
     _instances_lock = threading.Lock()
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self.store = SessionStore(self.path)
+        self.store = SessionStore(str(path))
+        self.path = self.store.path  # as it may be shown: a server's address without its password
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._totals: OrderedDict[tuple[str, int], int] = OrderedDict()
@@ -64,6 +66,7 @@ class Workbench:
                 self._sessions.move_to_end(session_id)
                 return found
         opened = self.store.open_session(session_id)
+        opened.actor = PERSON
         with self._lock:
             found = self._sessions.setdefault(session_id, opened)
             while len(self._sessions) > _SESSIONS_KEPT:
@@ -114,6 +117,7 @@ class Workbench:
         return [self._keep(session) for session in load_demo_sessions(self.store)]
 
     def _keep(self, session: Session) -> Session:
+        session.actor = PERSON
         with self._lock:
             self._sessions[session.id] = session
         return session

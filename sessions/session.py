@@ -6,6 +6,9 @@ one transaction it picks up events other processes appended, computes the new ev
 that fresh state, and writes them together. So the CLI and the app can both change a
 session, neither works on a stale state, and a turn's events land whole or not at all.
 
+Every change records who made it (`engine.actors`): the session's `actor` (set by its opener:
+the workbench's person, the CLI's), or the one a call names (the model, the policy, a brake).
+
 Nothing slow happens inside it: a change that may ask a model for a summary first runs dry,
 outside, where the summaries are written (`sessions.summaries`).
 
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from engine import ContextState, Event, WorkbenchError, new_message, registry, render, stats
+from engine.actors import Actor, acting
 from engine.events import MessageAdded, PolicyApplied, SessionConfigured
 from engine.fold import replay
 from engine.messages import coerce_model_tool_calls
@@ -31,7 +35,7 @@ from engine.records import EventRecord
 from engine.settings import (BACKEND_FIELDS, DEFAULT_SETTINGS, LOOP_FIELDS, settings_of, validate_backend_changes,
                              validate_settings, window_stats)
 from engine.summarize import Summarizer
-from engine.text import normalize_value
+from engine.text import normalized_arguments
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import ToolContext
 from sessions.log import SessionLog, Unfolded, paused_collector
@@ -58,6 +62,7 @@ class Session:
         self.imported_from: str | None = row.imported_from
         self.encoding = DEFAULT_ENCODING
         self.summarizer: Summarizer | None = None  # set to override the session's choice
+        self.actor: Actor = Actor.program()  # who this process's changes are by, unless a call says
         self._log = log if log is not None else SessionLog()
         self._lock = threading.RLock()  # one Session may serve several UI threads
         for record in records:
@@ -169,7 +174,7 @@ class Session:
     def _summarizer(self, state: ContextState, stop: Any = None) -> Summarizer | None:
         return self.summarizer if self.summarizer is not None else model_summarizer(state.settings, stop)
 
-    def _commit(self, build: Build, may_summarize: bool = False, stop: Any = None) -> Any:
+    def _commit(self, build: Build, may_summarize: bool = False, stop: Any = None, actor: Actor | None = None) -> Any:
         """Run `build` as one unit of work in the store. A build that may summarize with a
         model runs dry first, outside the transaction and without the session's lock (the
         model may take seconds), so the model writes before the store is held and the build
@@ -198,7 +203,7 @@ class Session:
             return events
 
         with self._lock:
-            _, records = self._store.append(self.id, self.last_seq, unit)
+            _, records = self._store.append(self.id, self.last_seq, unit, acting(actor or self.actor))
             for record in records:  # folded only once the transaction has committed
                 self._log.fold(record)
         return outcome["value"]
@@ -219,6 +224,7 @@ class Session:
         extra: dict[str, Any] | None = None,
         before: Sequence[Event] = (),
         after: After | None = None,
+        actor: Actor | None = None,
     ) -> str:
         """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool.
 
@@ -226,7 +232,7 @@ class Session:
         short; `extra`: fields kept but not rendered (such as a model's signed thinking blocks).
         `before`: events recorded just ahead of it in the same transaction (a model's `llm_called`);
         `after(message_event)`: events that follow it there (a brake's, which names the message).
-        """
+        `actor`: who wrote it (default: the session's `actor`; the agent loop names the model)."""
 
         def build(state: ContextState, _summarizer):
             state = replay(before, state)
@@ -235,28 +241,29 @@ class Session:
             following = list(after(event)) if after is not None else []
             return event.message_id, [*before, event, *following], replay([event, *following], state)
 
-        return self._commit(build)
+        return self._commit(build, actor=actor)
 
     def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None, *,
-                  from_model: bool = False) -> dict[str, Any]:
+                  from_model: bool = False, actor: Actor | None = None) -> dict[str, Any]:
         """Run a tool as a person or a program: it leaves events but adds no messages.
 
         Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
         event is recorded. `from_model`: the caller was shown only the published schema (an
-        MCP client), so a parameter hidden from models is refused as unknown.
-        """
-        arguments = _normalized(arguments)
+        MCP client), so a parameter hidden from models is refused as unknown, and the call is
+        the model's unless `actor` says whose it is."""
+        arguments = normalized_arguments(arguments)
 
         def build(state: ContextState, summarizer):
             outcome = registry.call(name, arguments, self._tool_context(state, summarizer, from_model))
             return outcome.result, outcome.events, outcome.state
 
-        return self._commit(build, may_summarize=True)
+        return self._commit(build, may_summarize=True, actor=actor or (Actor.model() if from_model else None))
 
     def run_model_tool_calls(
         self, tool_calls: list[dict[str, Any]], content: str | None = None, before: Sequence[Event] = (),
         reasoning: str | None = None, extra: dict[str, Any] | None = None,
         answers: dict[int, dict[str, Any]] | None = None, after: After | None = None,
+        actor: Actor | None = None,
     ) -> list[dict[str, Any]]:
         """Record a model's tool calls and their results as messages, in one transaction.
 
@@ -266,11 +273,11 @@ class Session:
         Returns the results. A malformed call is kept and answered with an error result, as
         a model expects. `answers` maps a call's index to a result given instead of running it
         (a loop brake's message); `after(request_event)` adds events after the request message.
-        """
+        The events are the model's (`actor`, default a model's), a brake's own events the brake's."""
         if not tool_calls:
             raise WorkbenchError("run_model_tool_calls needs at least one tool call")
         state = self.state()
-        calls = coerce_model_tool_calls(_normalized(tool_calls), taken=_call_ids(state),
+        calls = coerce_model_tool_calls(normalized_arguments(tool_calls), taken=_call_ids(state),
                                         suffix=state.next_message_id())
 
         def build(state: ContextState, summarizer):
@@ -294,11 +301,11 @@ class Session:
                 results.append(result)
             return results, events, state
 
-        return self._commit(build, may_summarize=True)
+        return self._commit(build, may_summarize=True, actor=actor or Actor.model())
 
-    def record(self, events: Sequence[Event]) -> None:
+    def record(self, events: Sequence[Event], actor: Actor | None = None) -> None:
         """Append events as they are, in one transaction (they must fit the current state)."""
-        self._commit(lambda state, _summarizer: (None, list(events), replay(events, state)))
+        self._commit(lambda state, _summarizer: (None, list(events), replay(events, state)), actor=actor)
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change settings (`model`, `api_base`, `temperature`, `max_tokens`, `window`, `tools`,
@@ -309,7 +316,7 @@ class Session:
         `{"threshold": 6000, "keep_tool_results": 2, "summarize_turns": False}`. `brakes` is a
         dict of `engine.brakes.settings.DEFAULT_BRAKES` keys, laid over the brakes set before
         (None: back to the defaults)."""
-        changes = _normalized(changes)
+        changes = normalized_arguments(changes)
         unknown = set(changes) - set(BACKEND_FIELDS) - set(LOOP_FIELDS)
         if unknown:
             raise WorkbenchError(f"unknown settings {sorted(unknown)}; a session takes "
@@ -359,7 +366,7 @@ class Session:
                 state = outcome.state
             return taken, events, state
 
-        return self._commit(build, may_summarize=True, stop=stop)
+        return self._commit(build, may_summarize=True, stop=stop, actor=Actor("policy"))
 
     # ---- copies ------------------------------------------------------------------------
 
@@ -373,24 +380,17 @@ class Session:
             row = SessionRow.new(title or f"{self.title} (fork at {at})", forked_from=self.id, forked_at=at)
             state = self._log.state_at(at, self.id).copy()
             self._store.fork(self.id, at, row)
-            if at == 0:
-                return Session(self._store, row)
             # the fork starts from the state at `at` and reads its records from the store when wanted
-            return Session(self._store, row, log=SessionLog.from_state(at, state, self._loader(self._store, row.id)))
+            log = SessionLog.from_state(at, state, self._loader(self._store, row.id)) if at else None
+            fork = Session(self._store, row, log=log)
+            fork.actor = self.actor
+            return fork
 
     def export(self, path: str | Path) -> Path:
         """Write this session as a workbench trace (canonical JSON lines); returns the path."""
         from sessions.formats.workbench_trace import write
 
         return write(Path(path), self.info(), self.records())
-
-
-def _normalized(value: Any) -> Any:
-    """Arguments with their text normalized; nested past the limit, left for the registry to refuse."""
-    try:
-        return normalize_value(value)
-    except ValueError:
-        return value
 
 
 def _call_ids(state: ContextState) -> set[str]:

@@ -1,12 +1,13 @@
 """`SessionStore`: create, open, list, import and check sessions, over one event store.
 
-The events live in an `EventStore` (`sessions.stores`): a DuckDB file by default, or
-`:memory:` in tests. This class is what people and programs use; it knows sessions, not
-SQL.
+The events live in an `EventStore` (`sessions.stores`): a DuckDB file by default, a
+PostgreSQL server for a team (`postgresql://...`), or `:memory:` in tests. This class is what
+people and programs use; it knows sessions, not SQL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Hashable, Sequence
@@ -20,16 +21,34 @@ from sessions.session import Session
 from sessions.snapshots import Snapshots
 from sessions.stores.base import SessionRow
 from sessions.stores import EventStore, open_event_store
+from sessions.stores.pg_target import is_postgres_target, redact_url
 
 DB_ENV = "WORKBENCH_DB"
 
 
-def default_db_path() -> Path:
-    """`$WORKBENCH_DB`, else `<XDG data home>/context-workbench/workbench.duckdb`."""
+def default_db_path() -> str:
+    """`$WORKBENCH_DB` (a DuckDB file or a postgresql:// URL), else
+    `<XDG data home>/context-workbench/workbench.duckdb`."""
     if os.environ.get(DB_ENV):
-        return Path(os.environ[DB_ENV]).expanduser()
+        target = os.environ[DB_ENV].strip()
+        return target if is_postgres_target(target) else str(Path(target).expanduser())
     data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(data_home) / "context-workbench" / "workbench.duckdb"
+    return str(Path(data_home) / "context-workbench" / "workbench.duckdb")
+
+
+def shown_target(target: str) -> str:
+    """A store's address as it may be printed (a help text, a log line): never with a password."""
+    return redact_url(target) if is_postgres_target(target) else target
+
+
+def _snapshots(events: EventStore, target: str) -> Snapshots:
+    """Snapshots beside a DuckDB file; for a server, in this user's cache folder, one folder per
+    server and database (a snapshot is only a shortcut: its fingerprint is checked on the server)."""
+    if not events.shared:
+        return Snapshots.beside(target)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    key = hashlib.sha256(events.location.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return Snapshots(Path(cache) / "context-workbench" / "snapshots" / key)
 
 
 class SessionStore:
@@ -37,13 +56,19 @@ class SessionStore:
 
     def __init__(self, path: str | Path | None = None, *, lock_timeout: float | None = None,
                  linger: float | None = None, snapshots: bool = True) -> None:
-        self.path = str(path) if path is not None else str(default_db_path())
-        self.events: EventStore = open_event_store(self.path, lock_timeout=lock_timeout, linger=linger)
-        # snapshots of long sessions' folded state, beside the file (never authoritative: see sessions.snapshots)
-        self.snapshots = Snapshots.beside(self.path) if snapshots else Snapshots(None)
+        target = str(path) if path is not None else default_db_path()
+        self.events: EventStore = open_event_store(target, lock_timeout=lock_timeout, linger=linger)
+        self.path = self.events.location  # the file or server as it may be shown: never with a password
+        # snapshots of long sessions' folded state (never authoritative: see sessions.snapshots)
+        self.snapshots = _snapshots(self.events, target) if snapshots else Snapshots(None)
 
     def __repr__(self) -> str:
         return f"<SessionStore {self.path}>"
+
+    @property
+    def read_only(self) -> bool:
+        """True when this process may read the store but not write it (a viewer's role)."""
+        return self.events.read_only
 
     def close(self) -> None:
         """Release the store now; it reopens when used again."""

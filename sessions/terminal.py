@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from engine.actors import Actor
 from engine.text import printable
 from sessions.session import Session
 from sessions.store import SessionStore
@@ -29,5 +30,7 @@ def as_json(value: Any) -> str:
 
 
 def open_session(store: SessionStore, session_id: str) -> Session:
-    """The session with this id or unique id prefix."""
-    return store.open_session(store.resolve_id(session_id))
+    """The session with this id or unique id prefix; what it does is recorded as a person's at the CLI."""
+    session = store.open_session(store.resolve_id(session_id))
+    session.actor = Actor.person("cli")
+    return session

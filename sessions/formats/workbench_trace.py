@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine import ReplayError, WorkbenchError
+from engine.actors import Actor
 from engine.catalog import event_from_record
 from engine.events import SessionConfigured
 from engine.fold import Folder
@@ -90,7 +91,13 @@ def _record(value: Any, expected: int, folder: Folder, records: list[EventRecord
             check_read_back(folder.state)
     except ReplayError as exc:
         return str(exc)
-    records.append(EventRecord(expected, ts, event))
+    actor = None
+    if value.get("actor") is not None:  # who wrote it, as the trace says (traces before actors have none)
+        try:
+            actor = Actor.from_dict(value["actor"])
+        except ValueError as exc:
+            return f"actor: {exc}"
+    records.append(EventRecord(expected, ts, event, actor))
     return None
 
 

@@ -31,6 +31,7 @@ import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import WorkbenchError, registry
+from engine.actors import Actor
 from engine.errors import SessionNotFound, ToolInputError
 from engine.events import MessageAdded
 from engine.fold import replay
@@ -48,6 +49,8 @@ _SESSION_DESCRIPTION = ('The session to act on: its id (or a unique prefix of it
                         "list_sessions gives it.")
 _SESSIONS_KEPT = 16  # sessions kept open between calls (a long one takes a while to open)
 TITLE_CHARS = 300  # a title is a label in lists and page headers
+
+MCP_CLIENT = Actor.model("mcp client")  # who an MCP call is recorded as: the model behind the client
 
 
 class StoreAccess:
@@ -122,7 +125,7 @@ def create_session(access: StoreAccess, title: Annotated[str, Field(min_length=1
         state = replay([event], state)
         events.append(event)
     now = utc_now()
-    session = access.store.create_session(title, records=[EventRecord(seq, now, event)
+    session = access.store.create_session(title, records=[EventRecord(seq, now, event, MCP_CLIENT)
                                                           for seq, event in enumerate(events, 1)])
     return {SESSION_PARAMETER: session.id, "title": session.title,
             "messages": [event.message_id for event in events if isinstance(event, MessageAdded)]}
@@ -209,14 +212,14 @@ class McpTools:
             tool = self._store_tools[name]
             return tool.function(self.access, **parse_arguments(tool, arguments, from_model=True))
         if self.session_id is not None:
-            return self.access.session(self.session_id).call_tool(name, arguments, from_model=True)
+            return self.access.session(self.session_id).call_tool(name, arguments, from_model=True, actor=MCP_CLIENT)
         if SESSION_PARAMETER not in arguments:
             tool = registry.get(name)  # an unknown name: the registry's error, with the names it knows
             raise ToolInputError(f"missing required parameter '{SESSION_PARAMETER}' (string): the session to act on; "
                                  f"list_sessions gives the ids. Example of valid arguments: "
                                  f"{_example_with_session(tool)}")
         session = self.access.session(arguments.pop(SESSION_PARAMETER))
-        return session.call_tool(name, arguments, from_model=True)  # an unknown name too: its tool_failed event
+        return session.call_tool(name, arguments, from_model=True, actor=MCP_CLIENT)  # an unknown name too: its tool_failed event
 
 
 def _example_with_session(tool: Tool) -> str:

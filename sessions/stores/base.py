@@ -16,6 +16,12 @@ new events computed from that fresh state; the store numbers them after the last
 commits them together, or not at all. So two processes never write from a stale state and
 a turn's events land whole. `build` must be quick and must not call a model: the store is
 held while it runs.
+
+Every event records who wrote it (`engine.actors`): `append` takes `actor_of`, which says it for
+each new event (a model's message and its brake's `brake_applied` land in one unit, by two
+actors); a record made without one is a program's. A shared store (`shared`) also stamps the
+user name and host of the process that wrote it. `insert_exact` (the copy between stores) keeps
+events and actors as they were.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
 
+from engine.actors import Actor, ActorOf
 from engine.errors import WorkbenchError
 from engine.events import Event
 from engine.records import EventRecord, utc_now
@@ -42,6 +49,7 @@ class StoredEvent:
     ts: datetime
     kind: str
     payload_json: str
+    actor_json: str | None = None  # who wrote it (`engine.actors.Actor` as JSON); None before actors were kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,8 @@ class NewSession:
 
 class EventStore(Protocol):
     location: str  # the file or server, as a person would name it (never with a password)
+    shared: bool  # a server many machines write to: events also record their writer's user and host
+    read_only: bool  # this process may read but not write (a viewer's role): every write refuses, saying so
 
     def create(self, row: SessionRow, records: Sequence[EventRecord]) -> None:
         """Add a session, holding `records` (numbered 1, 2, 3, ...), in one transaction."""
@@ -103,8 +113,10 @@ class EventStore(Protocol):
         """A digest of the session's events 1 to `upto` (their seq, ts, kind and payload): it
         changes when any of them does, or when one is missing."""
 
-    def append(self, session_id: str, after: int, build: Build) -> tuple[list[StoredEvent], list[EventRecord]]:
-        """One unit of work, atomically: returns the events others wrote since `after`, and the new records."""
+    def append(self, session_id: str, after: int, build: Build,
+               actor_of: ActorOf | None = None) -> tuple[list[StoredEvent], list[EventRecord]]:
+        """One unit of work, atomically: returns the events others wrote since `after`, and the new
+        records, each with the actor `actor_of` names for its event (a program's without it)."""
 
     def fork(self, source_id: str, at: int, row: SessionRow) -> None:
         """A new session `row` holding the first `at` events of `source_id`."""
@@ -117,6 +129,11 @@ class EventStore(Protocol):
         another's first events (a branch of an imported conversation) gets them inside the
         store, after the sessions it copies from. Returns the count."""
 
+    def insert_exact(self, sessions: Iterable[tuple[SessionRow, Sequence[StoredEvent]]]) -> None:
+        """Add sessions exactly as another store holds them (ids, rows, events, times, actors),
+        all in one transaction or none; StoreError if an id is taken already. The iterable is
+        drained inside the transaction, a session at a time (a copy reads them from the source)."""
+
     def change_token(self) -> Hashable:
         """A value that moves whenever anything was committed to the store, by any process:
         equal tokens mean nothing was, so a poller need not read. It must be cheap (DuckDB: a
@@ -125,3 +142,31 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Release what the store holds now (it reopens on next use)."""
+
+
+def stamped(record: EventRecord, stamp: "Stamp") -> EventRecord:
+    """`record` with the actor the store keeps for it (`Stamp`)."""
+    actor = stamp(record.actor)
+    return record if actor is record.actor else EventRecord(record.seq, record.ts, record.event, actor)
+
+
+class Stamp:
+    """What a store writes as an event's actor: the one given (a program's when none is), and on
+    a shared store the writing process's user name and host too."""
+
+    def __init__(self, user: str | None = None, host: str | None = None) -> None:
+        self.user, self.host = user, host
+
+    def __call__(self, actor: Actor | None) -> Actor:
+        actor = actor if actor is not None else Actor.program()
+        if self.user is None and self.host is None:
+            return actor
+        if actor.user == self.user and actor.host == self.host:
+            return actor
+        return actor.on(self.user, self.host)
+
+    def records(self, start: int, events: Sequence[Event], actor_of: ActorOf | None) -> list[EventRecord]:
+        """New events numbered after `start`, at one time, each with its actor."""
+        now = utc_now()
+        return [EventRecord(start + offset, now, event, self(actor_of(event) if actor_of is not None else None))
+                for offset, event in enumerate(events, start=1)]

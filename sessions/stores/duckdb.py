@@ -17,20 +17,28 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.actors import ActorOf
 from engine.errors import SessionNotFound, StoreError
-from engine.records import EventRecord, canonical_json, utc_now
+from engine.records import EventRecord, canonical_json
 from sessions.database import Database
-from sessions.stores.base import LISTING_COLUMNS, SESSION_COLUMNS, Build, NewSession, SessionRow, StoredEvent
+from sessions.stores.base import (LISTING_COLUMNS, SESSION_COLUMNS, Build, NewSession, SessionRow, Stamp, StoredEvent,
+                                  stamped)
 
 _BULK = 16
 _STAGED_BATCH = 20_000  # events buffered before a staged import writes them out
+EVENT_COLUMNS = "session_id, seq, ts, kind, payload, actor"
+_COPIED = "seq, ts, kind, payload, actor"  # what a fork or a branch copies of another session's events
 
 
 class DuckDBEventStore:
     """`EventStore` over one DuckDB file; see `sessions.stores.base` for the contract."""
 
+    shared = False  # one machine's file: the actor is enough, no user or host
+    read_only = False
+
     def __init__(self, path: str | Path, *, lock_timeout: float | None = None, linger: float | None = None) -> None:
         self.location = str(path)
+        self.stamp = Stamp()
         options = {k: v for k, v in {"lock_timeout": lock_timeout, "linger": linger}.items() if v is not None}
         self.db = Database(self.location, **options)
 
@@ -95,17 +103,16 @@ class DuckDBEventStore:
                 f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
                 [getattr(row, name) for name in SESSION_COLUMNS],
             )
-            self._insert(connection, row.id, records)
+            self._insert(connection, row.id, [stamped(record, self.stamp) for record in records])
 
-    def append(self, session_id: str, after: int, build: Build) -> tuple[list[StoredEvent], list[EventRecord]]:
+    def append(self, session_id: str, after: int, build: Build,
+               actor_of: ActorOf | None = None) -> tuple[list[StoredEvent], list[EventRecord]]:
         with self.db.transaction() as connection:
             fresh = self._load(connection, session_id, after)
             if not fresh:
                 self._holds(connection, session_id, after)
             events = list(build(fresh))
-            start = fresh[-1].seq if fresh else after
-            now = utc_now()
-            records = [EventRecord(start + offset, now, event) for offset, event in enumerate(events, start=1)]
+            records = self.stamp.records(fresh[-1].seq if fresh else after, events, actor_of)
             self._insert(connection, session_id, records)
         return fresh, records
 
@@ -127,7 +134,7 @@ class DuckDBEventStore:
                 [getattr(row, name) for name in SESSION_COLUMNS],
             )
             connection.execute(  # copied inside the database: a long prefix never passes through Python
-                "INSERT INTO events SELECT ?, seq, ts, kind, payload FROM events WHERE session_id = ? AND seq <= ?",
+                f"INSERT INTO events ({EVENT_COLUMNS}) SELECT ?, {_COPIED} FROM events WHERE session_id = ? AND seq <= ?",
                 [row.id, source_id, at],
             )
 
@@ -145,7 +152,7 @@ class DuckDBEventStore:
             try:
                 for new in sessions:
                     rows.append(new.row)
-                    buffered.append((new.row.id, list(new.records)))
+                    buffered.append((new.row.id, [stamped(record, self.stamp) for record in new.records]))
                     count += len(new.records)
                     if new.copy_from is not None and new.copy_count:
                         copies.append((new.row.id, new.copy_from, new.copy_count))
@@ -169,12 +176,29 @@ class DuckDBEventStore:
                 finally:
                     connection.unregister("_incoming_sessions")
                 if writer is not None:
-                    connection.execute("INSERT INTO events SELECT session_id, seq, ts, kind, payload "
+                    connection.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} "
                                        "FROM read_parquet(?)", [str(staged)])
                 for session_id, source_id, count in copies:  # parents come first, so theirs are whole
-                    connection.execute("INSERT INTO events SELECT ?, seq, ts, kind, payload FROM events "
+                    connection.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT ?, {_COPIED} FROM events "
                                        "WHERE session_id = ? AND seq <= ?", [session_id, source_id, count])
         return len(rows)
+
+    def insert_exact(self, sessions: Iterable[tuple[SessionRow, Sequence[StoredEvent]]]) -> None:
+        with self.db.transaction() as connection:  # a session at a time: memory holds the largest, not all
+            for row, events in sessions:
+                if _taken(connection, [row.id]):
+                    raise StoreError(f"{self.location} already holds session {row.id}; nothing was copied "
+                                     "(copy the others by naming them, or into another store)")
+                connection.execute(f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                                   [getattr(row, name) for name in SESSION_COLUMNS])
+                table = _stored_table([(row.id, events)])
+                if not table.num_rows:
+                    continue
+                connection.register("_incoming_events", table)
+                try:
+                    connection.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM _incoming_events")
+                finally:
+                    connection.unregister("_incoming_events")
 
     def change_token(self) -> tuple:
         return self.db.change_token()  # a stat of the file and its .wal, never a connection
@@ -196,7 +220,7 @@ class DuckDBEventStore:
     @staticmethod
     def _load(connection, session_id: str, after: int, upto: int | None = None) -> list[StoredEvent]:
         rows = connection.execute(
-            "SELECT seq, ts, kind, payload FROM events WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            "SELECT seq, ts, kind, payload, actor FROM events WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
             [session_id, after, upto if upto is not None else 2 ** 62],
         ).fetchall()
         return [StoredEvent(*row) for row in rows]
@@ -208,14 +232,15 @@ class DuckDBEventStore:
         if len(records) < _BULK:
             for record in records:
                 connection.execute(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                    [session_id, record.seq, record.ts, record.kind, canonical_json(record.payload())],
+                    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    [session_id, record.seq, record.ts, record.kind, canonical_json(record.payload()),
+                     record.actor_json()],
                 )
             return
         table = _events_table([(session_id, list(records))])
         connection.register("_incoming_events", table)
         try:
-            connection.execute("INSERT INTO events SELECT session_id, seq, ts, kind, payload FROM _incoming_events")
+            connection.execute(f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM _incoming_events")
         finally:
             connection.unregister("_incoming_events")
 
@@ -227,16 +252,32 @@ _SESSIONS_SCHEMA = pa.schema([
 
 
 def _events_table(sessions: list[tuple[str, list[EventRecord]]]) -> pa.Table:
-    pairs = [(session_id, record) for session_id, records in sessions for record in records]
-    return pa.table(
-        {
-            "session_id": pa.array([session_id for session_id, _ in pairs], pa.string()),
-            "seq": pa.array([r.seq for _, r in pairs], pa.int64()),
-            "ts": pa.array([r.ts for _, r in pairs], pa.timestamp("us")),
-            "kind": pa.array([r.kind for _, r in pairs], pa.string()),
-            "payload": pa.array([canonical_json(r.payload()) for _, r in pairs], pa.string()),
-        }
-    )
+    return _table([(session_id, r.seq, r.ts, r.kind, canonical_json(r.payload()), r.actor_json())
+                   for session_id, records in sessions for r in records])
+
+
+def _stored_table(sessions: list[tuple[str, Sequence[StoredEvent]]]) -> pa.Table:
+    return _table([(session_id, e.seq, e.ts, e.kind, e.payload_json, e.actor_json)
+                   for session_id, events in sessions for e in events])
+
+
+_EVENTS_SCHEMA = pa.schema([
+    ("session_id", pa.string()), ("seq", pa.int64()), ("ts", pa.timestamp("us")), ("kind", pa.string()),
+    ("payload", pa.string()), ("actor", pa.string()),
+])
+
+
+def _table(rows: list[tuple]) -> pa.Table:
+    columns = list(zip(*rows)) if rows else [[] for _ in _EVENTS_SCHEMA]
+    return pa.table([pa.array(column, field.type) for column, field in zip(columns, _EVENTS_SCHEMA)],
+                    schema=_EVENTS_SCHEMA)
+
+
+def _taken(connection, ids: list[str]) -> list[str]:
+    if not ids:
+        return []
+    rows = connection.execute("SELECT id FROM sessions WHERE list_contains(?, id) ORDER BY id", [ids]).fetchall()
+    return [row[0] for row in rows]
 
 
 def _write_staged(writer: "pq.ParquetWriter | None", path: Path,

@@ -16,7 +16,7 @@ from tests.sessions.test_cli import run
 def _break(store: SessionStore, session_id: str, seq: int, kind: str, payload: dict) -> None:
     """Write an event row by hand, as a bug or an editor might."""
     with store.events.db.transaction() as connection:
-        connection.execute("INSERT INTO events VALUES (?, ?, now(), ?, ?)", [session_id, seq, kind, json.dumps(payload)])
+        connection.execute("INSERT INTO events (session_id, seq, ts, kind, payload) VALUES (?, ?, now(), ?, ?)", [session_id, seq, kind, json.dumps(payload)])
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_an_absurdly_nested_payload_is_a_replay_error_not_a_crash(tmp_path):
     session = store.create_session("deep")
     session.add_message("user", "hello")
     with store.events.db.transaction() as connection:
-        connection.execute("INSERT INTO events VALUES (?, 2, now(), 'tool_failed', ?)",
+        connection.execute("INSERT INTO events (session_id, seq, ts, kind, payload) VALUES (?, 2, now(), 'tool_failed', ?)",
                            [session.id, '{"arguments": ' + "[" * 100_000 + "]" * 100_000 + "}"])
     reopened = store.open_session(session.id)
     assert reopened.last_seq == 1 and reopened.replay_error.seq == 2

@@ -1,5 +1,6 @@
-"""The event-store protocol, against its DuckDB implementation: one unit of work lands whole
-or not at all, others' events reach the builder first, forks copy a prefix."""
+"""The event-store protocol, against DuckDB (in memory and in a file) and PostgreSQL: one unit
+of work lands whole or not at all, others' events reach the builder first, forks copy a prefix,
+and every event keeps its actor."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from sessions.stores import open_event_store
 from sessions.stores.base import SessionRow
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgresql"])
 def events(request, tmp_path):
-    store = open_event_store(":memory:" if request.param == "memory" else tmp_path / "store.duckdb", linger=0)
+    target = {"memory": ":memory:", "file": tmp_path / "store.duckdb"}.get(request.param)
+    store = open_event_store(target if target is not None else request.getfixturevalue("pg_url"), linger=0)
     yield store
     store.close()
 

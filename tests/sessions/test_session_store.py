@@ -32,7 +32,7 @@ def test_the_public_face_end_to_end(store):
     events = session.events()
     assert [e["seq"] for e in events] == [1, 2, 3, 4]
     assert [e["kind"] for e in events] == ["message_added", "message_added", "context_fragmented", "fragment_folded"]
-    assert set(events[0]) == {"seq", "ts", "kind", "payload"}
+    assert set(events[0]) == {"seq", "ts", "kind", "payload", "actor"}
     assert events[3]["payload"] == {"fragment_id": fragment_id}
 
 

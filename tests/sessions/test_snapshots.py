@@ -206,7 +206,7 @@ def test_a_bad_event_after_the_snapshot_stops_the_fold_as_without_one(long_sessi
     store = open_store(path)
     seq = store.open_session(session_id).last_seq
     with store.events.db.transaction() as connection:
-        connection.execute("INSERT INTO events VALUES (?, ?, now(), 'fragment_folded', ?)",
+        connection.execute("INSERT INTO events (session_id, seq, ts, kind, payload) VALUES (?, ?, now(), 'fragment_folded', ?)",
                            [session_id, seq + 1, json.dumps({"fragment_id": "fdead0"})])
     reader = open_store(path)
     session = reader.open_session(session_id)
@@ -221,7 +221,7 @@ def test_a_snapshot_of_a_log_that_does_not_fold_is_never_written(long_session):
     path, session_id = long_session
     store = open_store(path)
     with store.events.db.transaction() as connection:
-        connection.execute("INSERT INTO events VALUES (?, 2, now(), 'fragment_folded', ?)",
+        connection.execute("INSERT INTO events (session_id, seq, ts, kind, payload) VALUES (?, 2, now(), 'fragment_folded', ?)",
                            ["0" * 12, json.dumps({"fragment_id": "fdead0"})])
         connection.execute("UPDATE events SET kind = 'no_such_kind' WHERE session_id = ? AND seq = 5", [session_id])
     session = store.open_session(session_id)
