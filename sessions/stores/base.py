@@ -67,12 +67,17 @@ class SessionRow:
     @classmethod
     def new(cls, title: str, **origin: Any) -> "SessionRow":
         """A row for a new session. Titles and origins are labels in plain columns, which hold
-        only UTF-8: a lone surrogate there becomes U+FFFD (in events it is kept, as an escape)."""
-        if not isinstance(title, str) or not printable(normalize_text(title)).strip():
+        only UTF-8 without NUL (PostgreSQL's text cannot hold one): a lone surrogate or a NUL
+        there becomes U+FFFD (in events both are kept, as escapes)."""
+        if not isinstance(title, str) or not _label(title).strip():
             raise WorkbenchError("a session needs a title that is not empty")
         if isinstance(origin.get("imported_from"), str):
-            origin["imported_from"] = printable(normalize_text(origin["imported_from"]))
-        return cls(uuid.uuid4().hex[:12], printable(normalize_text(title)).strip(), utc_now(), **origin)
+            origin["imported_from"] = _label(origin["imported_from"])
+        return cls(uuid.uuid4().hex[:12], _label(title).strip(), utc_now(), **origin)
+
+
+def _label(text: str) -> str:
+    return printable(normalize_text(text)).replace("\x00", "\ufffd")
 
 
 Build = Callable[[list[StoredEvent]], Sequence[Event]]
