@@ -296,9 +296,16 @@ def _prepare(connection, location: str) -> tuple[str, bool]:
         if recovering or read_only_default:
             raise StoreError(f"{location} is a read-only server and its tables are missing or older than this "
                              "workbench; open it once on the primary with a role that may create tables")
+        import psycopg
+
         connection.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
         try:
             apply_migrations(connection, MIGRATIONS["postgresql"], "%s")
+        except psycopg.errors.InsufficientPrivilege:
+            missing = ", ".join(sorted(set(wanted) - done))
+            raise StoreError(f"the role {role!r} may not create the workbench's tables in {location} (missing: "
+                             f"{missing}): open it once with the database's owner or a role that may create "
+                             "tables, then grant viewers SELECT (the README shows how)") from None
         finally:
             connection.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
     [can_write] = connection.execute(

@@ -322,9 +322,6 @@ def test_a_viewer_reads_and_every_change_is_refused(pg_cluster, viewer, tmp_path
     assert listed.returncode == 0 and first in listed.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="postgres.py bug: a refused migration calls _refused() before self.role is set "
-                          "(AttributeError instead of a clear StoreError); remove this mark with the fix")
 def test_a_viewer_on_a_database_with_no_tables_yet_is_told_so(pg_cluster, pg_url, no_ambient_password):
     from psycopg import sql
 
