@@ -56,7 +56,8 @@ def request_model(model: str | None) -> str | None:
 # ---- messages -------------------------------------------------------------------------------------
 
 
-def message_item(message: Message, text: str | None, added: tuple[int, datetime, dict[str, Any]] | None) -> dict[str, Any]:
+def message_item(message: Message, text: str | None,
+                 added: tuple[int, datetime, dict[str, Any], dict[str, Any] | None] | None) -> dict[str, Any]:
     """A message as `{role, parts}` with `text` (what the model saw) as its text, and the
     `context_workbench.message` object that makes it exact."""
     parts: list[dict[str, Any]] = []
@@ -75,9 +76,9 @@ def message_item(message: Message, text: str | None, added: tuple[int, datetime,
     if message.name is not None:
         item["name"] = message.name
     if added is not None:
-        seq, moment, payload = added
+        seq, moment, payload, actor = added
         rebuilt = parts_fields(item)
-        item[MESSAGE_KEY] = {"seq": seq, "ts": format_ts(moment),
+        item[MESSAGE_KEY] = {"seq": seq, "ts": format_ts(moment), **({"actor": actor} if actor else {}),
                              **{key: value for key, value in payload.items() if rebuilt.get(key, DEFAULTS.get(key)) != value}}
     return item
 

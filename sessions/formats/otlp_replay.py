@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from engine.actors import Actor
 from engine.catalog import event_from_record
 from engine.fold import Folder
 from engine.records import EventRecord, parse_ts
@@ -36,7 +37,7 @@ def is_ours(spans: list[Any]) -> bool:
 def replay(spans: list[Any], conversation: Conversation) -> bool:
     """Fill `conversation.records` with the session's events; False when the trace does not carry
     them (an export older than version 2), to be read like any other trace."""
-    units: dict[int, tuple[datetime | None, str, Any]] = {}
+    units: dict[int, tuple[datetime | None, str, Any, Actor | None]] = {}
     for span in spans:
         for event in span.events:
             if event["name"].startswith(OURS):
@@ -49,8 +50,9 @@ def replay(spans: list[Any], conversation: Conversation) -> bool:
                 info = item.get(MESSAGE_KEY) if isinstance(item, dict) else None
                 seq = whole(info.get("seq")) if isinstance(info, dict) else None
                 if seq and seq not in units:
-                    fields = {k: v for k, v in info.items() if k not in ("seq", "ts")}
-                    units[seq] = (_moment(info.get("ts"), None), "message_added", {**parts_fields(item), **fields})
+                    fields = {k: v for k, v in info.items() if k not in ("seq", "ts", "actor")}
+                    units[seq] = (_moment(info.get("ts"), None), "message_added", {**parts_fields(item), **fields},
+                                  _actor(info.get("actor")))
     if not units:
         return False
     conversation.records = _fold(units, conversation)
@@ -67,7 +69,16 @@ def _take(units: dict[int, tuple], attributes: dict[str, Any], time: int | None)
     seq, kind = whole(attributes.get(OURS + "seq")), attributes.get(OURS + "kind")
     if not seq or not isinstance(kind, str) or seq in units:
         return
-    units[seq] = (_moment(attributes.get(OURS + "ts"), time), kind, parsed_if_json(attributes.get(OURS + "payload")))
+    units[seq] = (_moment(attributes.get(OURS + "ts"), time), kind, parsed_if_json(attributes.get(OURS + "payload")),
+                  _actor(parsed_if_json(attributes.get(OURS + "actor"))))
+
+
+def _actor(value: Any) -> Actor | None:
+    """Who wrote the event, as our own export says; anything else is the import's (None here)."""
+    try:
+        return Actor.from_dict(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _moment(text: Any, time: int | None) -> datetime | None:
@@ -83,7 +94,7 @@ def _fold(units: dict[int, tuple], conversation: Conversation) -> list[EventReco
     folder, records, left_out = Folder(), [], []
     last = conversation.created_at
     for seq in sorted(units):
-        moment, kind, payload = units[seq]
+        moment, kind, payload, actor = units[seq]
         try:
             event = event_from_record(kind, payload if isinstance(payload, dict) else {})
             folder.add(event)
@@ -94,7 +105,7 @@ def _fold(units: dict[int, tuple], conversation: Conversation) -> list[EventReco
                 folder.add(record.event)
             continue
         last = moment or last or datetime(1970, 1, 1)
-        records.append(EventRecord(len(records) + 1, last, event))
+        records.append(EventRecord(len(records) + 1, last, event, actor))
     for problem in left_out[:MAX_NAMED]:
         conversation.warnings.append(f"{problem}; it could not be replayed and was left out")
     if len(left_out) > MAX_NAMED:

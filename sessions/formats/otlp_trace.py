@@ -54,7 +54,7 @@ class TraceBuilder:
         self.covered = 0  # messages the last model span holds
         self.after_calls = 0  # spans made up to the last model span (the tail goes after them)
         self.calls: dict[str, tuple[dict[str, Any], int]] = {}  # call id -> (call, when it was made)
-        self.added: dict[str, tuple[int, datetime, dict[str, Any]]] = {}  # message id -> (seq, ts, payload)
+        self.added: dict[str, tuple] = {}  # message id -> (seq, ts, payload, actor as a dict or None)
         self.times: dict[str, int] = {}  # message id -> when it was added (ns)
         self.models: list[str] = []
         self._tools: tuple[Any, str] | None = None
@@ -83,7 +83,8 @@ class TraceBuilder:
             self.tokens = None
             message = self.folder.state.messages[-1]
             self.times[message.id] = moment
-            self.added[message.id] = (record.seq, record.ts, event.payload())
+            self.added[message.id] = (record.seq, record.ts, event.payload(),
+                                      record.actor.to_dict() if record.actor is not None else None)
             for call in message.tool_calls or ():
                 self.calls[call["id"]] = (call, moment)
             if self.pending:
@@ -211,8 +212,11 @@ class TraceBuilder:
             span["endTimeUnixNano"] = str(max(moment, int(span["endTimeUnixNano"])))
 
     def _ours(self, record: EventRecord, payload: dict[str, Any]) -> dict[str, Any]:
-        return {OURS + "seq": record.seq, OURS + "ts": format_ts(record.ts), OURS + "kind": record.kind,
+        ours = {OURS + "seq": record.seq, OURS + "ts": format_ts(record.ts), OURS + "kind": record.kind,
                 OURS + "payload": as_json(redacted(payload))}
+        if record.actor is not None:  # who wrote it: kind, name, and on a shared store user and host
+            ours[OURS + "actor"] = as_json(record.actor.to_dict())
+        return ours
 
     def _span(self, key: Any, name: str, kind: int, start: int, end: int, attributes: dict[str, Any],
               status: dict[str, Any] | None = None) -> None:

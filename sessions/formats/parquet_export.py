@@ -43,6 +43,7 @@ EVENTS_SCHEMA = pa.schema([
     ("ts", TIMESTAMP),
     ("kind", pa.string()),
     ("payload", pa.string()),  # the event's payload as canonical JSON text
+    ("actor", pa.string()),  # who wrote it (engine.actors) as JSON; null for events from before actors
 ])
 
 MESSAGES_SCHEMA = pa.schema([
@@ -101,6 +102,7 @@ def event_rows(session_id: str, records: Iterable[EventRecord]) -> dict[str, lis
         columns["ts"].append(_utc(record.ts))
         columns["kind"].append(record.kind)
         columns["payload"].append(canonical_json(record.payload()))
+        columns["actor"].append(record.actor_json())
     return columns
 
 

@@ -53,7 +53,7 @@ def test_the_trace_is_canonical_json_lines(store, tmp_path):
     assert header["session"]["id"] == session.id
     assert len(events) == len(session.events())
     for line, event in zip(lines[1:], events):
-        assert set(event) == {"seq", "ts", "kind", "payload"}
+        assert set(event) == {"seq", "ts", "kind", "payload", "actor"}
         assert line == json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).replace("\ud800", "\\ud800")
     assert "\\ud800" in lines[2]
     again = session.export(tmp_path / "again.jsonl")
