@@ -5,12 +5,9 @@ A session keeps its events and their fold in memory and the events in an event s
 one transaction it picks up events other processes appended, computes the new events from
 that fresh state, and writes them together. So the CLI and the app can both change a
 session, neither works on a stale state, and a turn's events land whole or not at all.
-
-Every change records who made it (`engine.actors`): the session's `actor` (set by its opener:
-the workbench's person, the CLI's), or the one a call names (the model, the policy, a brake).
-
 Nothing slow happens inside it: a change that may ask a model for a summary first runs dry,
-outside, where the summaries are written (`sessions.summaries`).
+outside, where the summaries are written (`sessions.summaries`). Every change records who
+made it (`engine.actors`): the session's `actor` (set by its opener), or the one a call names.
 
 A log that does not fold (written by a bug, or by hand) never locks a person out: the
 session opens at its last good event, says which event is at fault (`replay_error`), and
@@ -37,7 +34,7 @@ from engine.settings import (BACKEND_FIELDS, DEFAULT_SETTINGS, LOOP_FIELDS, sett
 from engine.summarize import Summarizer
 from engine.text import normalized_arguments
 from engine.tokens import DEFAULT_ENCODING, token_counter
-from engine.tools import ToolContext
+from engine.tools import READ_ONLY_TOOLS, ToolContext
 from sessions.log import SessionLog, Unfolded, paused_collector
 from sessions.snapshots import Snapshots
 from sessions.stores.base import SESSION_COLUMNS, EventStore, SessionRow, StoredEvent
@@ -63,6 +60,7 @@ class Session:
         self.encoding = DEFAULT_ENCODING
         self.summarizer: Summarizer | None = None  # set to override the session's choice
         self.actor: Actor = Actor.program()  # who this process's changes are by, unless a call says
+        self._looked: tuple[int, ContextState] | None = None  # a read-only store's unrecorded looks (`_look`)
         self._log = log if log is not None else SessionLog()
         self._lock = threading.RLock()  # one Session may serve several UI threads
         for record in records:
@@ -212,22 +210,12 @@ class Session:
         return ToolContext.for_state(state, self.encoding, summarizer, from_model)
 
     def add_message(
-        self,
-        role: str,
-        content: Any,
-        *,
-        name: str | None = None,
-        tool_calls: list[dict[str, Any]] | None = None,
-        tool_call_id: str | None = None,
-        reasoning: str | None = None,
-        stopped: bool = False,
-        extra: dict[str, Any] | None = None,
-        before: Sequence[Event] = (),
-        after: After | None = None,
+        self, role: str, content: Any, *, name: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_id: str | None = None, reasoning: str | None = None, stopped: bool = False,
+        extra: dict[str, Any] | None = None, before: Sequence[Event] = (), after: After | None = None,
         actor: Actor | None = None,
     ) -> str:
         """Append a message; returns its id (`m1`, `m2`, ...). Roles: system, user, assistant, tool.
-
         `reasoning`: an assistant's thinking before this reply; `stopped`: the reply was cut
         short; `extra`: fields kept but not rendered (such as a model's signed thinking blocks).
         `before`: events recorded just ahead of it in the same transaction (a model's `llm_called`);
@@ -245,13 +233,13 @@ class Session:
 
     def call_tool(self, name: str, arguments: dict[str, Any] | str | None = None, *,
                   from_model: bool = False, actor: Actor | None = None) -> dict[str, Any]:
-        """Run a tool as a person or a program: it leaves events but adds no messages.
-
-        Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
+        """Run a tool as a person or a program: it leaves events but adds no messages. Never raises for bad input: the result is then `{"error": ...}` and a `tool_failed`
         event is recorded. `from_model`: the caller was shown only the published schema (an
         MCP client), so a parameter hidden from models is refused as unknown, and the call is
         the model's unless `actor` says whose it is."""
         arguments = normalized_arguments(arguments)
+        if self._store.read_only and name in _LOOKS:
+            return self._look(name, arguments, from_model)
 
         def build(state: ContextState, summarizer):
             outcome = registry.call(name, arguments, self._tool_context(state, summarizer, from_model))
@@ -259,15 +247,25 @@ class Session:
 
         return self._commit(build, may_summarize=True, actor=actor or (Actor.model() if from_model else None))
 
+    def _look(self, name: str, arguments: Any, from_model: bool) -> dict[str, Any]:
+        """On a store this process may only read (a viewer's), a tool that changes nothing a model
+        sees (a search, its detail, a listing) runs in memory, unrecorded; later looks build on it."""
+        with self._lock:
+            self.refresh()
+            seen = self._looked if self._looked is not None and self._looked[0] == self.last_seq else None
+            state = (seen[1] if seen is not None else self._state).copy()
+            outcome = registry.call(name, arguments, self._tool_context(state, None, from_model))
+            self._looked = (self.last_seq, outcome.state)
+        return outcome.result
+
     def run_model_tool_calls(
         self, tool_calls: list[dict[str, Any]], content: str | None = None, before: Sequence[Event] = (),
         reasoning: str | None = None, extra: dict[str, Any] | None = None,
         answers: dict[int, dict[str, Any]] | None = None, after: After | None = None,
         actor: Actor | None = None,
     ) -> list[dict[str, Any]]:
-        """Record a model's tool calls and their results as messages, in one transaction.
-
-        Appends the assistant message carrying `tool_calls` (with its `reasoning`, if any),
+        """Record a model's tool calls and their results as messages, in one transaction:
+        appends the assistant message carrying `tool_calls` (with its `reasoning`, if any),
         runs each call through the registry, and appends one `tool` message per call with
         its JSON result (so search results land at the end of the context, as in Sculptor).
         Returns the results. A malformed call is kept and answered with an error result, as
@@ -338,12 +336,10 @@ class Session:
         """Carry out the session's context policy now, if it has one and the window figure
         (rendered context plus the schemas of the tool profile `tools`, default the
         session's) is over its threshold; returns the actions taken, each with its reason.
-
         The plan is made once, before the store is held; summaries are written then too.
         Inside the transaction each planned action runs through the registry: one that no
         longer fits (another process changed the fragment) fails alone, with its reason. `stop`
-        (a turn's StopSignal) also ends a summary the model is writing.
-        """
+        (a turn's StopSignal) also ends a summary the model is writing."""
         state = self.state()  # a copy taken under the session's lock (state() refreshes first)
         settings = settings_of(state)
         policy = ContextPolicy.from_settings(settings.get("policy"))
@@ -391,6 +387,9 @@ class Session:
         from sessions.formats.workbench_trace import write
 
         return write(Path(path), self.info(), self.records())
+
+
+_LOOKS = {tool.__name__ for tool in READ_ONLY_TOOLS}
 
 
 def _call_ids(state: ContextState) -> set[str]:

@@ -309,6 +309,11 @@ def test_a_viewer_reads_and_every_change_is_refused(pg_cluster, viewer, tmp_path
             assert f"the role {role!r} may read" in message and "but not change it" in message, doing
             assert_hidden(message)
         assert session.last_seq == store.open_session(first).last_seq
+        found = session.call_tool("search_context", {"query": "Paragraph 1."})  # a look changes nothing: allowed
+        assert found["total_matches"] >= 1
+        detail = session.call_tool("get_search_detail", {"search_id": found["results"][0]["search_id"]})
+        assert "Paragraph 1." in str(detail) and "error" not in detail  # it finds the search it follows
+        assert session.last_seq == store.open_session(first).last_seq  # and neither was recorded
     finally:
         store.close()
         other.close()
