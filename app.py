@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.app_state import engine_errors, selected_session_id
+from components.app_state import engine_errors, selected_session_id, set_read_only
+from components.plain import plain
 from components.session_picker import render_session_picker
 from components.token_bar import render_window_picker
 from sessions.service import Workbench
@@ -12,11 +13,24 @@ from sessions.service import Workbench
 # An emoji favicon is a data: URL; a ":material/...:" favicon would be fetched from Google Fonts.
 st.set_page_config(page_title="Context Workbench", page_icon="🪟", layout="wide")
 
+
+def _read_only_reason(service: Workbench | None) -> str | None:
+    """Why this process may read the store but not change it (a viewer's role), or None."""
+    if service is None or not service.store.read_only:
+        return None
+    role = getattr(service.store.events, "role", None)
+    who = f"the role {role}" if role else "this process"
+    return (f"Read-only: {who} may read these sessions but not change them "
+            "(open the store with a role that may write to edit them)")
+
+
 sessions: list[dict] = []
 service = None
 with engine_errors():
     service = Workbench.shared()
     sessions = service.list_sessions()
+read_only = _read_only_reason(service)
+set_read_only(read_only)  # the pages disable their edits, saying why
 
 PAGES = [  # a new user with an empty store lands on Sessions, where the demo is offered
     st.Page("pages/context.py", title="Context", icon=":material/view_agenda:", default=bool(sessions)),
@@ -34,4 +48,6 @@ if service is not None:
         model, window = service.model_window(service.find(selected_session_id()))
         render_window_picker(model, window, service.known_windows())
     st.sidebar.caption(f"Store: {service.path}")
+    if read_only:
+        st.sidebar.info(plain(read_only), icon=":material/lock:")  # a role name is text
 navigation.run()

@@ -17,6 +17,7 @@ from components.plain import plain
 from engine import WorkbenchError
 
 SELECTED = "selected_session_id"
+READ_ONLY = "store_read_only"  # why this process may not change the store (a viewer's role), or None
 T = TypeVar("T")
 
 
@@ -30,6 +31,22 @@ def engine_errors(toast: bool = False) -> Iterator[None]:
         st.error(plain(str(exc)), icon=":material/error:")
         if toast:
             st.toast(plain(str(exc)), icon=":material/error:")
+
+
+def set_read_only(reason: str | None) -> None:
+    """Said by the router on every run: why the store may be read but not changed, or None."""
+    st.session_state[READ_ONLY] = reason
+
+
+def read_only_reason() -> str | None:
+    return st.session_state.get(READ_ONLY)
+
+
+def edit_guard(help: str | None = None, disabled: bool = False) -> dict:
+    """A widget's `disabled` and `help` for an edit: disabled, with the reason as its help, when
+    the store is read-only (what is left enabled still meets the store's own refusal)."""
+    reason = read_only_reason()
+    return {"disabled": disabled or reason is not None, "help": plain(reason) if reason else help}
 
 
 def selected_session_id() -> str | None:

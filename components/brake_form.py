@@ -19,6 +19,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.app_state import edit_guard
 from engine.brakes.settings import BRAKE_TEXTS, DETECTORS, MODES, brake_settings
 
 MODE_HELP = {"brake": "brake: stop the reasoning when a detector fires, then let the model answer briefly",
@@ -86,7 +87,7 @@ def render_brake_form(settings: dict[str, Any]) -> dict[str, Any] | None:
         exempt = st.text_input("Tools that may repeat", ", ".join(current["exempt_tools"]), key=f"brakes_exempt-{tag}",
                                placeholder="e.g. check_status, poll_job", help="comma-separated tool names the "
                                "tool-loop brake leaves alone (polling)")
-        if not st.form_submit_button("Apply brakes", key=f"brakes_apply-{tag}"):
+        if not st.form_submit_button("Apply brakes", key=f"brakes_apply-{tag}", **edit_guard()):
             return None
     chosen = {"mode": mode, "detectors": [name for name in DETECTORS if name in detectors], **values,
               "brake_text": text, "exempt_tools": [name.strip() for name in exempt.split(",") if name.strip()]}

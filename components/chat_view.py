@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 import streamlit as st
 
+from components.app_state import edit_guard
 from components.reasoning_timeline import render_brake_notices
 from components.reasoning_view import render_reasoning
 from engine.brakes.events import brake_log
@@ -136,7 +137,7 @@ def render_backend_form(settings: dict[str, Any]) -> dict[str, Any] | None:
                                     help="the server's chat template opens <think> itself, so only </think> arrives "
                                          "(DeepSeek-R1 or QwQ served without a reasoning parser): read the reply as "
                                          "reasoning until then, so the brakes can watch it")
-        if st.form_submit_button("Apply", key="chat_apply"):
+        if st.form_submit_button("Apply", key="chat_apply", **edit_guard()):
             chosen_policy = ({"threshold": int(threshold), "keep_tool_results": int(keep), "summarize_turns": summarize}
                              if threshold else None)
             return {"model": typed.strip() or model, "api_base": api_base.strip() or None, "tools": tools,

@@ -19,6 +19,7 @@ from typing import Any
 import streamlit as st
 
 from components.actions import CallTool, call_intent
+from components.app_state import edit_guard
 from components.flash import flash
 from components.follow import open_on_context
 from components.intents import Intent
@@ -81,7 +82,8 @@ def render_core_panel(state: ContextState, encoding: str, editable: bool, key: s
         with st.form(f"{key}-form", border=False):
             new_text = st.text_area("Core memory text", value=text, height=220, key=text_key,
                                     help=f"at most {CORE_MEMORY_TOKENS} tokens; saved with memory_update(\"core\", ...)")
-            if st.form_submit_button("Save core memory", type="primary", icon=":material/save:", key=f"{key}-save"):
+            if st.form_submit_button("Save core memory", type="primary", icon=":material/save:", key=f"{key}-save",
+                                     **edit_guard()):
                 return Intent("memory_update", {"memory_id": CORE_ID, "content": new_text})
     return None
 
@@ -304,9 +306,9 @@ def render_memory_details(memory: Memory, state: ContextState, editable: bool) -
         return None
     if memory.live:
         if st.button("Delete", key=f"memory_delete-{memory.id}", icon=":material/delete:",
-                     help="memory_delete: it stays in the history, and Restore brings it back"):
+                     **edit_guard("memory_delete: it stays in the history, and Restore brings it back")):
             return Intent("memory_delete", {"memory_id": memory.id})
     elif st.button("Restore", key=f"memory_restore-{memory.id}", icon=":material/restore_from_trash:",
-                   type="primary", help="memory_restore: bring it back as it was"):
+                   type="primary", **edit_guard("memory_restore: bring it back as it was")):
         return Intent("memory_restore", {"memory_id": memory.id})
     return None

@@ -11,6 +11,7 @@ from typing import Callable
 
 import streamlit as st
 
+from components.app_state import edit_guard
 from components.intents import Intent
 from components.reasoning_view import render_reasoning
 from engine.render import tool_call_tokens, render_pieces
@@ -51,14 +52,15 @@ def _fragment_controls(fragment, key: str, first, second, act: Act | None) -> In
     """Hide or Restore, and Summarize. With `act`, Hide and Restore hand their intent to it
     from the click's callback (and return nothing); without, the intent is returned."""
     def pressed(label: str, suffix: str, intent: Intent) -> bool:
-        clicked = first.button(label, key=f"{key}-{suffix}", on_click=act, args=(intent,) if act else None)
+        clicked = first.button(label, key=f"{key}-{suffix}", on_click=act, args=(intent,) if act else None,
+                               **edit_guard())
         return clicked and act is None
 
     if fragment.status == "visible":
         hide = Intent("fold_fragment", {"fragment_id": fragment.id})
         if pressed("Hide", "hide", hide):
             return hide
-        with second.popover("Summarize"):
+        with second.popover("Summarize", **edit_guard()):
             focus = st.text_input("Focus", value="key points", key=f"{key}-focus")
             if st.button("Summarize", key=f"{key}-summarize", type="primary"):
                 return Intent("summarize_fragment", {"fragment_id": fragment.id, "focus": focus})
@@ -71,7 +73,7 @@ def _fragment_controls(fragment, key: str, first, second, act: Act | None) -> In
 
 def _fragment_form(message: Message) -> Intent | None:
     key = f"frag-{message.id}"
-    with st.popover("Fragment…", help="fragment_context: split this message into fragments"):
+    with st.popover("Fragment…", **edit_guard("fragment_context: split this message into fragments")):
         with st.form(key, border=False):  # one submit: typing in a field does not close the popover
             count = st.number_input("Fragments", min_value=1, max_value=20, value=5, key=f"{key}-count")
             markers = even_split_markers(message)

@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.app_state import edit_guard
 from components.intents import Intent
 from engine.state import ContextState
 from engine.records import EventRecord
@@ -27,7 +28,7 @@ def render_search_form() -> Intent | None:
         role = role_column.selectbox("In", ["all", "user", "assistant", "tool", "system"], key="search_role")
         reasoning = st.checkbox("Include the assistants' reasoning", key="search_reasoning",
                                 help="a person's option: models are not offered it")
-        if go.form_submit_button("Search", type="primary"):
+        if go.form_submit_button("Search", type="primary", **edit_guard("search_context (it is recorded in the log)")):
             return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20,
                                              "include_reasoning": reasoning})
     return None
@@ -83,11 +84,12 @@ def _render_hits(state: ContextState, hits: list[dict[str, Any]], detail: dict[s
             # the match between ⟦ ⟧, so it stands out in plain text
             text.text(printable(snippet[:match_start] + "⟦" + snippet[match_start:match_end] + "⟧" + snippet[match_end:]))
             with buttons:
-                if st.button("Open", key=f"open-{hit['search_id']}", help="get_search_detail: the text around the hit"):
+                if st.button("Open", key=f"open-{hit['search_id']}",
+                             **edit_guard("get_search_detail: the text around the hit")):
                     intent = Intent("get_search_detail", {"search_id": hit["search_id"], "extended_context": 800})
                 if fragment and status not in ("visible", "reasoning"):
                     st.caption(f"in a {status} fragment")
-                    if st.button("Restore", key=f"restore-{hit['search_id']}", help="restore_fragment"):
+                    if st.button("Restore", key=f"restore-{hit['search_id']}", **edit_guard("restore_fragment")):
                         intent = Intent("restore_fragment", {"fragment_id": fragment.id})
             if detail and detail["search_id"] == hit["search_id"]:
                 record_text = text_window(message.part_text(record.part), record.start, record.end,

@@ -22,7 +22,7 @@ import uuid
 
 import streamlit as st
 
-from components.app_state import engine_errors, require_session, selected_session_id
+from components.app_state import edit_guard, engine_errors, read_only_reason, require_session, selected_session_id
 from components.brake_form import brakes_summary, render_brake_form
 from components.chat_view import render_backend_form, render_chat, render_live_turn
 from components.flash import flash, show_flash
@@ -120,11 +120,13 @@ elif unanswered:  # stopped, or a conversation imported mid-way
     retry = True
 else:
     retry = False
-retry_clicked = retry and not elsewhere and st.button("Retry", key="retry_turn", icon=":material/refresh:")
+retry_clicked = retry and not elsewhere and st.button("Retry", key="retry_turn", icon=":material/refresh:",
+                                                      **edit_guard())
 if elsewhere:
     st.info("A turn started in another tab is running on this session; its reply appears here once it is saved.",
             icon=":material/hourglass_top:")
-text = st.chat_input("Message the model (it can fold, summarize and search its own context)", disabled=elsewhere)
+text = st.chat_input(read_only_reason() or "Message the model (it can fold, summarize and search its own context)",
+                     disabled=elsewhere or read_only_reason() is not None)
 if not (text or retry_clicked):
     follow_live(session, service, lambda touched: _live_keys(session.id, tab, touched), shown)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.app_state import engine_errors, require_session, select_session, selected_session_id
+from components.app_state import edit_guard, engine_errors, require_session, select_session, selected_session_id
 from components.diff_view import render_diff
 from components.event_view import brake_steps, compaction_steps, render_event, render_timeline
 from components.flash import flash
@@ -151,7 +151,7 @@ def _step(session_id: str) -> None:
     render_token_bar(window_stats(state, step_settings, window, session.encoding), key="replay_bar")
 
     fork_column, _ = st.columns([1, 3])
-    if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary"):
+    if fork_column.button(f"Fork from step {at}", key="fork_here", type="primary", **edit_guard()):
         with engine_errors():
             fork = service.fork(session.id, at)
             select_session(fork.id)

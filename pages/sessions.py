@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.app_state import engine_errors, select_session, selected_session_id
+from components.app_state import edit_guard, engine_errors, select_session, selected_session_id
 from components.flash import flash
 from components.import_report import render_import_report
 from components.plain import plain
@@ -32,7 +32,7 @@ if not rows:
         "The store is empty. Load the two demo sessions to see a full window at once: a key-tracking "
         "stream in the PI-LLM style that an assistant sculpts, and an agent run flooded by tool output."
     )
-    if st.button("Load the demo sessions", type="primary", key="load_demo"):
+    if st.button("Load the demo sessions", type="primary", key="load_demo", **edit_guard()):
         with engine_errors():
             demos = service.load_demo()
             open_in_context(demos[0].id)
@@ -46,7 +46,7 @@ create, upload, fork = st.columns(3)
 with create.container(border=True):
     st.subheader("New session")
     title = st.text_input("Title", value="Untitled", key="new_title")
-    if st.button("Create", key="create_session"):
+    if st.button("Create", key="create_session", **edit_guard()):
         with engine_errors():
             open_in_context(service.create_session(title).id)
 
@@ -56,14 +56,14 @@ with upload.container(border=True):
     uploaded = st.file_uploader(
         "A saved conversation: ChatGPT export (.zip), Claude Code, Anthropic, OpenAI, ShareGPT, Letta, OTLP, "
         "Langfuse, SWE-agent, OpenHands or a workbench trace; .gz and .zip are read as they are",
-        key=f"import_file-{imports}",
+        key=f"import_file-{imports}", **edit_guard(),
     )
     formats = ["detect"] + service.import_format_names()
     chosen_format = st.selectbox("Format", formats, key="import_format",
                                  format_func=lambda name: "Detect from the content" if name == "detect" else name)
     skip_invalid = st.checkbox("Import the good conversations of a file with bad ones (and list what was skipped)",
                                key="import_skip_invalid")
-    if uploaded is not None and st.button("Import", key="import_button", type="primary"):
+    if uploaded is not None and st.button("Import", key="import_button", type="primary", **edit_guard()):
         bar = st.progress(0.0, text=f"Reading {uploaded.name}")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / (Path(uploaded.name).name or "upload")
@@ -97,7 +97,7 @@ with fork.container(border=True):
             f"Keep the first N events of “{plain(current['title'])}”", min_value=0, max_value=current["events"],
             value=current["events"], key="fork_at",
         )
-        if st.button("Fork", key="fork_button"):
+        if st.button("Fork", key="fork_button", **edit_guard()):
             with engine_errors():
                 fork = service.fork(current["id"], int(at))
                 flash("ok", f"Forked “{current['title']}” at event {int(at)}.")
@@ -109,6 +109,6 @@ if st.session_state.get("import_report"):
 
 if rows:
     with st.expander("Demo sessions"):
-        if st.button("Load the demo sessions again", key="load_demo_again"):
+        if st.button("Load the demo sessions again", key="load_demo_again", **edit_guard()):
             with engine_errors():
                 open_in_context(service.load_demo()[0].id)
