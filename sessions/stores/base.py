@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
 
 from engine.actors import Actor, ActorOf
-from engine.errors import WorkbenchError
+from engine.errors import SessionNotFound, WorkbenchError
 from engine.events import Event
 from engine.records import EventRecord, utc_now
 from engine.text import normalize_text, printable
@@ -147,6 +147,32 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Release what the store holds now (it reopens on next use)."""
+
+
+LISTING_SQL = """
+    SELECT s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from,
+           count(e.seq) AS events,
+           count(e.seq) FILTER (WHERE e.kind = 'message_added') AS messages,
+           coalesce(max(e.ts), s.created_at) AS updated_at
+    FROM sessions s LEFT JOIN events e ON e.session_id = s.id
+    GROUP BY s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from
+    ORDER BY s.created_at DESC, s.id
+"""  # `list_sessions` in either dialect
+
+
+def no_session(session_id: object) -> SessionNotFound:
+    return SessionNotFound(f"no session {str(session_id)[:60]!r}; `python -m sessions list` shows the sessions")
+
+
+def one_for_prefix(prefix: str, ids: list[str]) -> str:
+    """The session `prefix` names among the (up to six, sorted) ids that start with it."""
+    if prefix in ids:
+        return prefix
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise no_session(prefix)
+    raise SessionNotFound(f"{prefix!r} matches several sessions ({', '.join(ids[:5])}); give more of the id")
 
 
 def stamped(record: EventRecord, stamp: "Stamp") -> EventRecord:

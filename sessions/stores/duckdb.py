@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.actors import ActorOf
-from engine.errors import SessionNotFound, StoreError
+from engine.errors import StoreError
 from engine.records import EventRecord, canonical_json
 from sessions.database import Database
-from sessions.stores.base import (LISTING_COLUMNS, SESSION_COLUMNS, Build, NewSession, SessionRow, Stamp, StoredEvent,
-                                  stamped)
+from sessions.stores.base import (LISTING_COLUMNS, LISTING_SQL, SESSION_COLUMNS, Build, NewSession, SessionRow, Stamp, StoredEvent,
+                                  no_session, one_for_prefix, stamped)
 
 _BULK = 16
 _STAGED_BATCH = 20_000  # events buffered before a staged import writes them out
@@ -49,32 +49,14 @@ class DuckDBEventStore:
 
     def list_sessions(self) -> list[dict[str, Any]]:
         with self.db.connect() as connection:
-            rows = connection.execute(
-                """
-                SELECT s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from,
-                       count(e.seq) AS events,
-                       count(e.seq) FILTER (WHERE e.kind = 'message_added') AS messages,
-                       coalesce(max(e.ts), s.created_at) AS updated_at
-                FROM sessions s LEFT JOIN events e ON e.session_id = s.id
-                GROUP BY s.id, s.title, s.created_at, s.forked_from, s.forked_at, s.imported_from
-                ORDER BY s.created_at DESC, s.id
-                """
-            ).fetchall()
+            rows = connection.execute(LISTING_SQL).fetchall()
         return [dict(zip(LISTING_COLUMNS, row)) for row in rows]
 
     def resolve_prefix(self, prefix: str) -> str:
         with self.db.connect() as connection:
-            rows = connection.execute(
-                "SELECT id FROM sessions WHERE starts_with(id, ?) ORDER BY id LIMIT 6", [prefix]
-            ).fetchall()
-        ids = [row[0] for row in rows]
-        if prefix in ids:
-            return prefix
-        if len(ids) == 1:
-            return ids[0]
-        if not ids:
-            raise SessionNotFound(f"no session {prefix[:60]!r}; `python -m sessions list` shows the sessions")
-        raise SessionNotFound(f"{prefix!r} matches several sessions ({', '.join(ids[:5])}); give more of the id")
+            rows = connection.execute("SELECT id FROM sessions WHERE starts_with(id, ?) ORDER BY id LIMIT 6",
+                                      [prefix]).fetchall()
+        return one_for_prefix(prefix, [row[0] for row in rows])
 
     def session_row(self, session_id: str) -> SessionRow:
         with self.db.connect() as connection:
@@ -214,7 +196,7 @@ class DuckDBEventStore:
             f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE id = ?", [session_id]
         ).fetchone()
         if found is None:
-            raise SessionNotFound(f"no session {str(session_id)[:60]!r}; `python -m sessions list` shows the sessions")
+            raise no_session(session_id)
         return SessionRow(*found)
 
     @staticmethod
