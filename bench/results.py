@@ -60,7 +60,8 @@ def versions() -> str:
 
 
 COMMANDS = {"scale.py": "bench", "ui.py": "bench-ui", "pi_llm.py": "bench-pi-llm",
-            "needlebench.py": "bench-needlebench", "mcp_calls.py": "bench-mcp", "follow.py": "bench-follow"}
+            "needlebench.py": "bench-needlebench", "mcp_calls.py": "bench-mcp", "follow.py": "bench-follow",
+            "stores.py": "bench-stores"}
 
 
 def command() -> str:

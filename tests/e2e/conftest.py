@@ -1,7 +1,7 @@
 """A real server and a real browser: `streamlit run` on 127.0.0.1, driven by Debian's Chromium.
 
-The server gets its own DuckDB file and a free port, and is stopped by its PID. Screenshots
-of each step go to test-artifacts/screenshots/.
+The server gets its own DuckDB file (`server`) or PostgreSQL database (`pg_server`) and a free
+port, and is stopped by its PID. Screenshots of each step go to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -33,11 +35,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("e2e") / "browser.duckdb"
+@contextmanager
+def serving(db, folder: Path) -> Iterator[dict]:
+    """`streamlit run app.py` with WORKBENCH_DB=`db` (a DuckDB file or a PostgreSQL URL) on a free
+    port, until the block ends; its log in `folder`. Yields {"url", "db", "pid"}."""
     port = _free_port()
-    log = open(db.parent / "streamlit.log", "w")
+    log = open(folder / "streamlit.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -53,15 +56,37 @@ def server(tmp_path_factory):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"streamlit did not start; see {db.parent / 'streamlit.log'}")
+            raise RuntimeError(f"streamlit did not start; see {folder / 'streamlit.log'}")
         time.sleep(0.25)
-    yield {"url": url, "db": db, "pid": process.pid}
-    process.terminate()  # stopped by its PID
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield {"url": url, "db": db, "pid": process.pid}
+    finally:
+        process.terminate()  # stopped by its PID
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    with serving(folder / "browser.duckdb", folder) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def pg_server(pg_cluster, tmp_path_factory):
+    """The workbench served on a PostgreSQL database of its own (`db` is its admin URL)."""
+    folder = tmp_path_factory.mktemp("e2e-pg")
+    name = f"e2e_{folder.name.lower().replace('-', '_')}"
+    url = pg_cluster.create_database(name)
+    try:
+        with serving(url, folder) as served:
+            yield served
+    finally:
+        pg_cluster.drop_database(name)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The Session API over a real DuckDB store: messages, tools, events, fork, persistence."""
+"""The Session API over both real stores (a DuckDB file and a PostgreSQL database): messages,
+tools, events, fork, persistence."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from engine.tools import tool_schemas
 from sessions import SessionStore
 
 from tests.conftest import ROOT, long_text
+
+
+@pytest.fixture
+def store(backend_store):  # every test here runs on DuckDB and on PostgreSQL
+    return backend_store
+
+
+@pytest.fixture
+def file_store(backend_store):
+    return backend_store
 
 
 def test_the_public_face_end_to_end(store):
@@ -147,8 +158,8 @@ def test_two_session_objects_see_each_others_changes(file_store):
     assert [e["seq"] for e in first.events()] == [1, 2]
 
 
-def test_sessions_survive_a_process_restart(tmp_path):
-    db = tmp_path / "restart.duckdb"
+def test_sessions_survive_a_process_restart(backend_target):
+    db = backend_target
     script = (
         "import sys; from sessions import SessionStore\n"
         "s = SessionStore(sys.argv[1]).create_session('kept')\n"
