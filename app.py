@@ -14,22 +14,12 @@ from sessions.service import Workbench
 st.set_page_config(page_title="Context Workbench", page_icon="🪟", layout="wide")
 
 
-def _read_only_reason(service: Workbench | None) -> str | None:
-    """Why this process may read the store but not change it (a viewer's role), or None."""
-    if service is None or not service.store.read_only:
-        return None
-    role = getattr(service.store.events, "role", None)
-    who = f"the role {role}" if role else "this process"
-    return (f"Read-only: {who} may read these sessions but not change them "
-            "(open the store with a role that may write to edit them)")
-
-
 sessions: list[dict] = []
 service = None
 with engine_errors():
     service = Workbench.shared()
     sessions = service.list_sessions()
-read_only = _read_only_reason(service)
+read_only = f"Read-only: {service.store.read_only_reason}" if service and service.store.read_only else None
 set_read_only(read_only)  # the pages disable their edits, saying why
 
 PAGES = [  # a new user with an empty store lands on Sessions, where the demo is offered

@@ -70,6 +70,12 @@ class SessionStore:
         """True when this process may read the store but not write it (a viewer's role)."""
         return self.events.read_only
 
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why this process may read the store but not change it, as its writes are told; None
+        when it may write."""
+        return str(self.events.refusal()) if self.events.read_only else None
+
     def close(self) -> None:
         """Release the store now; it reopens when used again."""
         self.events.close()

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Callable, Hashable, Iterable, Protocol, Sequence
 
 from engine.actors import Actor, ActorOf
-from engine.errors import SessionNotFound, WorkbenchError
+from engine.errors import SessionNotFound, StoreError, WorkbenchError
 from engine.events import Event
 from engine.records import EventRecord, utc_now
 from engine.text import normalize_text, printable
@@ -144,6 +144,9 @@ class EventStore(Protocol):
         equal tokens mean nothing was, so a poller need not read. It must be cheap (DuckDB: a
         stat of the file and its write-ahead log) and never take the store from its writers; a
         token that moves with nothing new only costs a read that finds nothing."""
+
+    def refusal(self) -> StoreError:
+        """The error every write of a `read_only` store raises: who may not write, and what to do."""
 
     def close(self) -> None:
         """Release what the store holds now (it reopens on next use)."""

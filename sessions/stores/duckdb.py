@@ -182,6 +182,9 @@ class DuckDBEventStore:
                 finally:
                     connection.unregister("_incoming_events")
 
+    def refusal(self) -> StoreError:
+        return StoreError(f"{self.location} is read-only for this process")  # never: a file this process opened writes
+
     def change_token(self) -> tuple:
         return self.db.change_token()  # a stat of the file and its .wal, never a connection
 

@@ -98,7 +98,7 @@ class PostgresEventStore:
         """A connection inside one transaction (committed at the end, rolled back on any error).
         `retried`: a taken `(session_id, seq)` is raised as it is, for the caller to try again."""
         if self.read_only:
-            raise self._refused()
+            raise self.refusal()
         with self._errors("write", retried), self._the_pool().connection() as connection:
             with connection.transaction():
                 connection.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(self.lock_timeout * 1000)}ms"])
@@ -115,7 +115,7 @@ class PostgresEventStore:
                 raise
             raise StoreError(f"{self.location} already holds that ({self._reason(exc)}); nothing was written") from None
         except (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction):
-            raise self._refused() from None
+            raise self.refusal() from None
         except errors.LockNotAvailable:
             raise StoreError(f"a session in {self.location} stayed locked by another writer for "
                              f"{self.lock_timeout:g} s; try again (a long import or copy may be holding it)") from None
@@ -135,7 +135,8 @@ class PostgresEventStore:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         return self.target.scrub(" ".join(lines[:2]) or type(exc).__name__)
 
-    def _refused(self) -> StoreError:
+    def refusal(self) -> StoreError:
+        """What a write on a read-only store is told (and the sidebar says)."""
         return StoreError(f"the role {self.role!r} may read {self.location} but not change it: this workbench "
                           "shows the sessions and refuses edits. Open it with a role that may write to change them")
 
@@ -221,7 +222,7 @@ class PostgresEventStore:
         batches (COPY) as the iterable yields them, so memory stays bounded; nothing is visible
         to others, and no session is locked, until the commit (a refusal rolls it all back)."""
         if self.read_only:
-            raise self._refused()
+            raise self.refusal()
         count = 0
         with self._writing() as connection:
             batch: list[tuple[str, EventRecord]] = []

@@ -13,7 +13,7 @@ from sessions.cli import build_parser
 from tests.conftest import ROOT, long_text
 
 COMMANDS = ["list", "new", "add", "import", "export", "show", "fork", "tool", "chat", "brakes", "reasoning", "check", "events", "mcp",
-            "tasks", "memory"]
+            "tasks", "memory", "copy"]
 
 
 def run(*args, db=None, env_db=None, input_text=None):

@@ -5,6 +5,7 @@ sent before the page was redrawn) is refused with the store's message: no event,
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 import uuid
 
@@ -58,9 +59,14 @@ def _start(session_id: str, page: str | None = None) -> AppTest:
 
 
 def _reason(role: str, shown: bool = True) -> str:
-    """What the sidebar and the disabled edits say (`shown`: as Markdown shows it, escaped)."""
-    said = (f"Read-only: the role {role} may read these sessions but not change them "
-            "(open the store with a role that may write to edit them)")
+    """What the sidebar and the disabled edits say (`shown`: as Markdown shows it, escaped): the
+    store's own refusal, which names the role and the server, never the password."""
+    store = SessionStore(os.environ["WORKBENCH_DB"])
+    try:
+        said = f"Read-only: {store.read_only_reason}"
+    finally:
+        store.close()
+    assert f"the role '{role}' may read postgresql://{role}@" in said and PASSWORD not in said
     return plain(said) if shown else said
 
 
