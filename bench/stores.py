@@ -319,7 +319,7 @@ def main() -> None:
             results["PostgreSQL"] = in_own_process("PostgreSQL", args.pg, folder, args)
         else:
             print("PostgreSQL: starting a throwaway server ...", file=sys.stderr, flush=True)
-            with PostgresCluster.start(folder / "pg") as cluster:
+            with PostgresCluster.start(folder / "pg", durable=True) as cluster:  # commits as a real server's
                 url = cluster.create_database("bench_stores")
                 results["PostgreSQL"] = in_own_process("PostgreSQL", url, folder, args)
     text = table(results)
@@ -329,7 +329,8 @@ def main() -> None:
 
         sys.argv = _hidden_password_argv(sys.argv)
         where = (shown(args.pg) if args.pg else
-                 "a throwaway server on this machine (tests/pg_cluster.py: fsync and synchronous_commit off)")
+                 "a throwaway server on this machine (tests/pg_cluster.py, with fsync and synchronous_commit on, "
+                 "as DuckDB's file commits)")
         record("stores", "Stores: DuckDB and PostgreSQL side by side", text,
                notes=NOTES.format(where=where, repeat=args.repeat, load=load, cores=os.cpu_count()))
 

@@ -41,6 +41,7 @@ SETTINGS = {
     "max_connections": "200",
     "logging_collector": "off",
 }
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}  # as a real server commits
 
 
 def find_server_bin() -> Path:
@@ -116,9 +117,10 @@ class PostgresCluster:
     # --- starting ------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, folder: Path) -> PostgresCluster:
+    def start(cls, folder: Path, *, durable: bool = False) -> PostgresCluster:
         """initdb a fresh cluster into folder/data and start it; raises RuntimeError on failure
-        (with the tail of folder/server.log)."""
+        (with the tail of folder/server.log). `durable`: fsync, synchronous_commit and
+        full_page_writes as a real server has them (a benchmark's), not off (the tests')."""
         bin_dir = find_server_bin()
         run_as = None
         if os.geteuid() == 0:
@@ -132,6 +134,7 @@ class PostgresCluster:
                     "creates it, or run the tests as an ordinary user"
                 ) from None
         cluster = cls(Path(folder), bin_dir, run_as)
+        cluster.durable = durable
         try:
             cluster._prepare_folders()
             cluster._initdb()
@@ -220,7 +223,8 @@ class PostgresCluster:
                 raise RuntimeError(f"initdb failed in {self.data_dir}:\n{failure}")
         finally:
             pwfile.unlink(missing_ok=True)
-        lines = [f"{key} = {value}" for key, value in SETTINGS.items()]
+        settings = {**SETTINGS, **(DURABLE if getattr(self, "durable", False) else {})}
+        lines = [f"{key} = {value}" for key, value in settings.items()]
         lines.append(f"unix_socket_directories = '{self.socket_dir}'")
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write("\n# PostgresCluster (a throwaway test server)\n" + "\n".join(lines) + "\n")
