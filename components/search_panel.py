@@ -1,7 +1,9 @@
 """Search: a form that runs search_context, and the hits of the latest search in the log.
 
 The hits shown are read back from the session's last `context_searched` event, so what the
-panel shows is exactly what the log recorded (and a model's search shows up here too).
+panel shows is exactly what the log recorded (and a model's search shows up here too). On a
+store this process may only read, a search is a look (`Session.looks`): the same event, kept in
+memory instead of the log, so a viewer searches and opens hits all the same.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def render_search_form() -> Intent | None:
         role = role_column.selectbox("In", ["all", "user", "assistant", "tool", "system"], key="search_role")
         reasoning = st.checkbox("Include the assistants' reasoning", key="search_reasoning",
                                 help="a person's option: models are not offered it")
-        if go.form_submit_button("Search", type="primary", **edit_guard("search_context (it is recorded in the log)")):
+        if go.form_submit_button("Search", type="primary", help="search_context (recorded in the log, unless the "
+                                 "store is read-only)"):
             return Intent("search_context", {"query": query, "mode": mode, "role": role, "max_results": 20,
                                              "include_reasoning": reasoning})
     return None
@@ -84,8 +87,7 @@ def _render_hits(state: ContextState, hits: list[dict[str, Any]], detail: dict[s
             # the match between ⟦ ⟧, so it stands out in plain text
             text.text(printable(snippet[:match_start] + "⟦" + snippet[match_start:match_end] + "⟧" + snippet[match_end:]))
             with buttons:
-                if st.button("Open", key=f"open-{hit['search_id']}",
-                             **edit_guard("get_search_detail: the text around the hit")):
+                if st.button("Open", key=f"open-{hit['search_id']}", help="get_search_detail: the text around the hit"):
                     intent = Intent("get_search_detail", {"search_id": hit["search_id"], "extended_context": 800})
                 if fragment and status not in ("visible", "reasoning"):
                     st.caption(f"in a {status} fragment")

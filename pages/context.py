@@ -113,8 +113,9 @@ def _search_hits(session_id: str) -> None:
     """The hits of the newest search: a hit's fragment may be the one just hidden."""
     with engine_errors():
         session = _session(session_id)
-        search, detail = latest_search(session.tail(200))
-        run_intent(session.call_tool, render_search_results(session.state(), search, detail,
+        state, looks = session.looks()  # a viewer's searches are not in the log: they are looks
+        search, detail = latest_search(session.tail(200) + looks)
+        run_intent(session.call_tool, render_search_results(state, search, detail,
                                                             cleared_key=f"search_cleared-{session.id}"))
 
 

@@ -36,6 +36,7 @@ from engine.text import normalized_arguments
 from engine.tokens import DEFAULT_ENCODING, token_counter
 from engine.tools import READ_ONLY_TOOLS, ToolContext
 from sessions.log import SessionLog, Unfolded, paused_collector
+from sessions.looks import Looks
 from sessions.snapshots import Snapshots
 from sessions.stores.base import SESSION_COLUMNS, EventStore, SessionRow, StoredEvent
 from sessions.summaries import RecordingSummarizer, calls_a_model, model_summarizer
@@ -60,7 +61,7 @@ class Session:
         self.encoding = DEFAULT_ENCODING
         self.summarizer: Summarizer | None = None  # set to override the session's choice
         self.actor: Actor = Actor.program()  # who this process's changes are by, unless a call says
-        self._looked: tuple[int, ContextState] | None = None  # a read-only store's unrecorded looks (`_look`)
+        self._looks = Looks()  # a read-only store's unrecorded searches (`sessions.looks`)
         self._log = log if log is not None else SessionLog()
         self._lock = threading.RLock()  # one Session may serve several UI threads
         for record in records:
@@ -105,10 +106,8 @@ class Session:
     def _writable(self) -> None:
         if self.replay_error is not None:
             good = self.last_seq
-            raise WorkbenchError(
-                f"session {self.id} cannot be changed: its {self.replay_error}. It opens at event {good}; "
-                f"fork it there to carry on (`python -m sessions fork {self.id} --at {good}`)"
-            )
+            raise WorkbenchError(f"session {self.id} cannot be changed: its {self.replay_error}. It opens at event "
+                                 f"{good}; fork it there to carry on (`python -m sessions fork {self.id} --at {good}`)")
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -149,7 +148,7 @@ class Session:
         return window_stats(state, settings_of(state), window, self.encoding)
 
     def events(self) -> list[dict[str, Any]]:
-        """Every event as `{"seq", "ts", "kind", "payload"}`, oldest first."""
+        """Every event as `{"seq", "ts", "kind", "payload", "actor"}`, oldest first."""
         return [record.to_dict() for record in self.records()]
 
     def records(self) -> list[EventRecord]:
@@ -248,15 +247,20 @@ class Session:
         return self._commit(build, may_summarize=True, actor=actor or (Actor.model() if from_model else None))
 
     def _look(self, name: str, arguments: Any, from_model: bool) -> dict[str, Any]:
-        """On a store this process may only read (a viewer's), a tool that changes nothing a model
-        sees (a search, its detail, a listing) runs in memory, unrecorded; later looks build on it."""
+        """A look (`_LOOKS`) on a store this process may only read: in memory, unrecorded (`sessions.looks`)."""
         with self._lock:
             self.refresh()
-            seen = self._looked if self._looked is not None and self._looked[0] == self.last_seq else None
-            state = (seen[1] if seen is not None else self._state).copy()
+            state = self._looks.base(self.last_seq, self._state)
             outcome = registry.call(name, arguments, self._tool_context(state, None, from_model))
-            self._looked = (self.last_seq, outcome.state)
+            self._looks.keep(outcome.state, outcome.events)
         return outcome.result
+
+    def looks(self) -> tuple[ContextState, list[EventRecord]]:
+        """The state with the unrecorded looks on it, and the looks as records after the log (or none)."""
+        with self._lock:
+            self.refresh()
+            state, records = self._looks.current(self.last_seq)
+            return (state, records) if state is not None else (self._state.copy(), [])
 
     def run_model_tool_calls(
         self, tool_calls: list[dict[str, Any]], content: str | None = None, before: Sequence[Event] = (),

@@ -104,10 +104,27 @@ def test_the_context_page_disables_its_edits_saying_why(viewer):
     at = _start(session_id, "pages/context.py")
     hides = [at.button(key=f"m1-{fragment}-{position}-hide") for position, fragment in enumerate(ids[0])]
     assert all(hide.disabled and hide.help == _reason(role) for hide in hides)
-    assert next(b for b in at.button if b.label == "Search").disabled  # a search is recorded: an edit too
     popovers = _popovers(at._tree)  # Summarize and Fragment…: AppTest has no element for them, their blocks say
     assert sorted(p.label for p in popovers) == ["Fragment…"] + ["Summarize"] * len(hides)
     assert all(p.disabled and p.help == _reason(role) for p in popovers)
+
+
+def test_a_viewer_searches_and_opens_a_hit_and_nothing_is_recorded(viewer):
+    session_id, _, admin_url, _ = viewer
+    before = _events(admin_url, session_id)
+    at = _start(session_id, "pages/context.py")
+    search = next(b for b in at.button if b.label == "Search")
+    assert not search.disabled  # a look, not an edit: it runs in memory on a read-only store
+    at.text_input(key="search_query").set_value("Paragraph 2.")
+    search.click().run()
+    assert not at.exception, at.exception
+    assert any("match" in expander.label and "Paragraph 2." in expander.label for expander in at.expander)
+    opened = [b for b in at.button if b.label == "Open"]
+    assert opened and not opened[0].disabled
+    opened[0].click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert any("Paragraph 2." in text.value for text in at.text)
+    assert _events(admin_url, session_id) == before  # the log is as it was: the looks stayed in memory
 
 
 def _popovers(node) -> list:
