@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
     try:
-        store = SessionStore(getattr(args, "db", None) or os.environ.get(DB_ENV) or None)
+        store = SessionStore((getattr(args, "db", None) or "").strip() or None)  # None: $WORKBENCH_DB, else the default
         try:
             return args.handler(store, args)
         finally:

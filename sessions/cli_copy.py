@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.errors import WorkbenchError
 from sessions.copying import copy_sessions
 from sessions.store import SessionStore
 from sessions.terminal import print_safe
@@ -24,7 +25,9 @@ def add_copy_command(command: Any) -> None:
 
 
 def cmd_copy(store: SessionStore, args: argparse.Namespace) -> int:
-    target = SessionStore(args.to)
+    if not args.to.strip():
+        raise WorkbenchError("--to needs a store to copy into: a DuckDB file or a postgresql:// URL")
+    target = SessionStore(args.to.strip())
     try:
         report = copy_sessions(store, target, args.sessions)
     finally:

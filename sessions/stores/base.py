@@ -129,8 +129,9 @@ class EventStore(Protocol):
     def create_many(self, sessions: Iterable["NewSession"]) -> int:
         """Add every session `sessions` yields, all in one transaction or none (an import).
 
-        The iterable is drained before the store is held (it may parse a large file, and
-        raise to refuse it); the store is then held only for the write. A session that copies
+        The iterable may parse a large file, and raise to refuse it: DuckDB drains it before
+        the file is held, PostgreSQL inside the transaction, which locks no session until it
+        commits; either way other writers are not held up by the parse. A session that copies
         another's first events (a branch of an imported conversation) gets them inside the
         store, after the sessions it copies from. Returns the count."""
 

@@ -32,9 +32,13 @@ class PostgresTarget:
         try:
             parts = psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
-            raise StoreError(f"cannot read the PostgreSQL address {redact_url(url)}: "
-                             f"{scrub(str(exc), _url_password(url))}; write it as "
-                             "postgresql://USER@HOST:PORT/DATABASE (the password in PGPASSWORD or ~/.pgpass)") from None
+            reason = scrub(str(exc).strip().replace(url, redact_url(url)), _url_password(url))
+            raise StoreError(f"cannot read the PostgreSQL address {redact_url(url)}: {' '.join(reason.split())}; "
+                             "write it as postgresql://USER@HOST:PORT/DATABASE (the password in PGPASSWORD or "
+                             "~/.pgpass)") from None
+        if "@" in (parts.get("host") or ""):  # an '@' in the password, not written %40: the rest reads as the host
+            raise StoreError(f"cannot read the PostgreSQL address {redact_url(url)}: a '@' in the password must be "
+                             "written %40 in the URL (or give the password in PGPASSWORD or ~/.pgpass)")
         self.conninfo = url
         self.password = parts.get("password") or os.environ.get("PGPASSWORD") or None
         self.user = parts.get("user") or os.environ.get("PGUSER")
@@ -61,7 +65,7 @@ def redact_url(url: str) -> str:
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
-        return "postgresql://..."
+        return url.split("://", 1)[0] + "://..."
     netloc = parts.netloc.rsplit("@", 1)
     if len(netloc) == 2:
         user = netloc[0].split(":", 1)[0]
@@ -71,10 +75,17 @@ def redact_url(url: str) -> str:
 
 
 def _url_password(url: str) -> str | None:
-    try:
-        return urllib.parse.urlsplit(url).password
-    except ValueError:
+    """The password a URL holds, read as a person meant it (up to the last '@' before the host),
+    even from a URL that does not parse."""
+    rest = url.split("://", 1)[-1]
+    netloc = rest.split("/", 1)[0].split("?", 1)[0]
+    if "@" not in netloc:
         return None
+    userinfo = netloc.rsplit("@", 1)[0]
+    if ":" not in userinfo:
+        return None
+    password = userinfo.split(":", 1)[1]
+    return urllib.parse.unquote(password) if password else None
 
 
 def _location(parts: dict) -> str:

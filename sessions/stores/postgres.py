@@ -40,6 +40,7 @@ from sessions.stores.pg_target import PostgresTarget
 DEFAULT_LOCK_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10  # seconds libpq waits for the server
 POOL_SIZE = 8
+READ_WAIT = 3.0  # seconds a read waits for a pooled connection (a server that is down says so soon)
 _MIGRATION_LOCK = 0x636F6E7465787401  # the advisory lock held while migrating (any constant; "context" + 1)
 _RETRIES = 3
 _COPY_BATCH = 20_000
@@ -63,10 +64,13 @@ class PostgresEventStore:
         self.stamp = Stamp(_login_name(), socket.gethostname())
         self._pool = None
         self._pool_lock = threading.Lock()
-        self.listener = ChangeListener(lambda: self._connect(autocommit=True), self.location)
+        self.role: str | None = None
+        self.standby = False  # a hot standby (a read replica): readable, never writable, hears no NOTIFY
         with self._errors("open"):
             with self._connect(autocommit=True) as connection:
-                self.role, self.read_only = _prepare(connection, self.location)
+                self.role, self.standby, self.read_only = _prepare(connection, self.location)
+        self.listener = ChangeListener(lambda: self._connect(autocommit=True), self.location, self.target.scrub,
+                                       standby=self.standby)
 
     def __repr__(self) -> str:
         return f"<PostgresEventStore {self.location}>"
@@ -90,7 +94,7 @@ class PostgresEventStore:
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:
-        with self._errors("read"), self._the_pool().connection() as connection:
+        with self._errors("read"), self._the_pool().connection(timeout=READ_WAIT) as connection:
             yield connection
 
     @contextmanager
@@ -101,7 +105,9 @@ class PostgresEventStore:
             raise self.refusal()
         with self._errors("write", retried), self._the_pool().connection() as connection:
             with connection.transaction():
-                connection.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(self.lock_timeout * 1000)}ms"])
+                # at least 1 ms: PostgreSQL reads 0 as "wait for ever"
+                connection.execute("SELECT set_config('lock_timeout', %s, true)",
+                                   [f"{max(1, round(self.lock_timeout * 1000))}ms"])
                 yield connection
 
     @contextmanager
@@ -115,14 +121,20 @@ class PostgresEventStore:
                 raise
             raise StoreError(f"{self.location} already holds that ({self._reason(exc)}); nothing was written") from None
         except (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction):
+            if self.role is None:  # refused while opening: this role may not even read the tables
+                raise StoreError(f"the role used for {self.location} may not read the workbench's tables: grant it "
+                                 "SELECT on sessions, events and _migrations (the README's viewer role shows how), "
+                                 "or open the store with another role") from None
             raise self.refusal() from None
         except errors.LockNotAvailable:
             raise StoreError(f"a session in {self.location} stayed locked by another writer for "
                              f"{self.lock_timeout:g} s; try again (a long import or copy may be holding it)") from None
         except self._psycopg.OperationalError as exc:
+            maybe = ("; if it broke while committing, the change may have been written: look before trying "
+                     "again" if doing == "write" else "")
             raise StoreError(f"cannot {doing} the PostgreSQL store {self.location}: {self._reason(exc)}; "
                              "check that the server runs and the address, user and password "
-                             "(PGPASSWORD or ~/.pgpass) are right") from None
+                             f"(PGPASSWORD or ~/.pgpass) are right{maybe}") from None
         except self._psycopg.Error as exc:
             raise StoreError(f"PostgreSQL refused to {doing} {self.location}: {self._reason(exc)}") from None
         except Exception as exc:  # the pool's timeout, among others
@@ -137,6 +149,9 @@ class PostgresEventStore:
 
     def refusal(self) -> StoreError:
         """What a write on a read-only store is told (and the sidebar says)."""
+        if self.standby:
+            return StoreError(f"{self.location} is a read-only server (a standby, a read replica): the sessions show "
+                              "and edits are refused. Open the primary server to change them")
         return StoreError(f"the role {self.role!r} may read {self.location} but not change it: this workbench "
                           "shows the sessions and refuses edits. Open it with a role that may write to change them")
 
@@ -165,7 +180,8 @@ class PostgresEventStore:
         # the server hashes the rows: a 10M-token session's 100k events never cross the network
         with self._reading() as connection:
             count, last, total, version = connection.execute(
-                "SELECT count(*), max(seq), sum(hashtextextended(seq::text || ' ' || ts::text || ' ' || kind "
+                "SELECT count(*), max(seq), sum(hashtextextended(seq::text || ' ' || to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') "
+                "|| ' ' || kind "
                 "|| ' ' || payload, 0)::numeric), current_setting('server_version_num') "
                 "FROM events WHERE session_id = %s AND seq <= %s", [session_id, upto]).fetchone()
         return f"postgresql {version}: {count} events to {last}, {total}"
@@ -270,8 +286,9 @@ class PostgresEventStore:
 
 # ---- SQL ---------------------------------------------------------------------------------
 
-def _prepare(connection, location: str) -> tuple[str, bool]:
-    """Migrate the database if it needs it (one process at a time); (role, whether it is read-only)."""
+def _prepare(connection, location: str) -> tuple[str, bool, bool]:
+    """Migrate the database if it needs it (one process at a time); (role, whether the server is a
+    standby, whether this process may only read)."""
     role, recovering, read_only_default, applied = connection.execute(
         "SELECT current_user, pg_is_in_recovery(), current_setting('default_transaction_read_only') = 'on', "
         "to_regclass('_migrations') IS NOT NULL").fetchone()
@@ -295,7 +312,7 @@ def _prepare(connection, location: str) -> tuple[str, bool]:
             connection.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
     [can_write] = connection.execute(
         "SELECT has_table_privilege('sessions', 'INSERT') AND has_table_privilege('events', 'INSERT')").fetchone()
-    return role, bool(recovering or read_only_default or not can_write)
+    return role, bool(recovering), bool(recovering or read_only_default or not can_write)
 
 
 def _row(connection, session_id: str) -> SessionRow:

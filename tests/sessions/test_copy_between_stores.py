@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -183,27 +184,42 @@ def test_an_unknown_id_copies_nothing(make_target, tmp_path, target_kind):
     assert ids_in(target) == []
 
 
-@pytest.mark.parametrize("target_kind", ["duckdb", "postgresql"])
-def test_a_source_that_fails_mid_read_copies_nothing(make_target, tmp_path, target_kind):
-    source_target, target_target = make_target("postgresql", "source"), make_target(target_kind, "target")
+@pytest.mark.parametrize("source_kind, target_kind", PAIRS[:2], ids=["duckdb-to-postgresql", "postgresql-to-duckdb"])
+def test_a_source_that_fails_mid_read_copies_nothing(make_target, pg_cluster, tmp_path, source_kind, target_kind):
+    source_target, target_target = make_target(source_kind, "source"), make_target(target_kind, "target")
     ids = seed(source_target, tmp_path)
     source, target = SessionStore(source_target, linger=0), SessionStore(target_target, linger=0)
+    database = urllib.parse.urlsplit(source_target).path.lstrip("/") if source_kind == "postgresql" else None
     try:
         real_load = source.events.load
         loads: list[str] = []
 
-        def failing_load(session_id, after=0, upto=None):
+        def load_then_lose_the_source(session_id, after=0, upto=None):
             loads.append(session_id)
-            if len(loads) == 2:
-                raise StoreError("the source went away mid-read")
-            return real_load(session_id, after, upto)
+            events = real_load(session_id, after, upto)
+            if len(loads) == 1:  # the source really goes away after the first session is read
+                if database is not None:
+                    pg_cluster.sql(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+                    pg_cluster.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                                   [database])
+                else:
+                    os.replace(source_target, f"{source_target}.moved")
+            return events
 
-        source.events.load = failing_load
-        with pytest.raises(StoreError, match="went away mid-read"):
+        source.events.load = load_then_lose_the_source
+        with pytest.raises(StoreError):
             copy_sessions(source, target, ids)
-        assert loads == ids[:2]  # the first session was read (and written), the second failed
-        assert target.list_sessions() == []
-        source.events.load = real_load
+        assert loads == ids[:1]  # the first session was read (and written), the next read failed
+        assert target.list_sessions() == []  # and the target holds nothing of it
+    finally:
+        source.close()
+        target.close()
+    if database is not None:
+        pg_cluster.sql(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+    else:
+        os.replace(f"{source_target}.moved", source_target)
+    source, target = SessionStore(source_target, linger=0), SessionStore(target_target, linger=0)
+    try:
         report = copy_sessions(source, target, ids)  # nothing half-done stands in the way
         assert [row["id"] for row in report.sessions] == ids
     finally:

@@ -134,23 +134,76 @@ def test_the_listener_that_loses_its_connection_moves_the_token_and_listens_agai
         store.close()
 
 
-def test_a_rolled_back_unit_notifies_nobody(pg_url):
+def test_a_unit_refused_at_commit_notifies_nobody_and_the_next_one_is_heard(pg_cluster, pg_url):
+    # a deferred check, run by the server at COMMIT, after the unit's pg_notify: NOTIFY is transactional
+    database = _database(pg_url)
     store, watcher = SessionStore(pg_url), SessionStore(pg_url)
     try:
+        with pg_cluster.connect(database) as admin:
+            admin.execute("CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                          "IF NEW.payload LIKE '%REFUSE-AT-COMMIT%' THEN RAISE EXCEPTION 'refused at commit'; "
+                          "END IF; RETURN NEW; END $$")
+            admin.execute("CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON events DEFERRABLE "
+                          "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_marked()")
         session = store.create_session("quiet")
         time.sleep(0.3)
         token = watcher.change_token()
-
-        def explode(fresh):
-            raise RuntimeError("refused half-way")
-
-        with pytest.raises(RuntimeError):
-            store.events.append(session.id, 0, explode)
+        with pytest.raises(StoreError, match="refused at commit"):
+            session.add_message("user", "REFUSE-AT-COMMIT")
         time.sleep(0.5)
-        assert watcher.change_token() == token
+        assert watcher.change_token() == token and store.events.load(session.id) == []
+        session.add_message("user", "an ordinary message")
+        assert _wait_for(lambda: watcher.change_token() != token)  # the watcher was listening all along
     finally:
         store.close()
         watcher.close()
+
+
+def test_a_reader_inside_a_long_transaction_never_holds_a_writer_up(pg_cluster, pg_url):
+    store = SessionStore(pg_url, lock_timeout=0.5)
+    try:
+        session = store.create_session("read while written")
+        session.add_message("user", "first")
+        with pg_cluster.connect(_database(pg_url)) as reader:
+            reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            assert reader.execute("SELECT count(*) FROM events WHERE session_id = %s", [session.id]).fetchone() == (1,)
+            reader.execute("SELECT * FROM sessions WHERE id = %s", [session.id]).fetchall()
+            session.add_message("user", "second")  # would fail after 0.5 s if the reader held it up
+            fragment = session.state().messages[1].fragments[0].id
+            session.call_tool("fold_fragment", {"fragment_id": fragment})
+            assert reader.execute("SELECT count(*) FROM events WHERE session_id = %s",
+                                  [session.id]).fetchone() == (1,)  # the reader's snapshot is its own
+            reader.execute("COMMIT")
+        assert [e.seq for e in store.events.load(session.id)] == [1, 2, 3]
+    finally:
+        store.close()
+
+
+def test_a_role_that_may_not_read_the_tables_is_told_what_to_grant(pg_cluster, pg_url):
+    SessionStore(pg_url).close()  # the tables exist
+    database = _database(pg_url)
+    pg_cluster.create_role("outsider", "outsider-pw")
+    pg_cluster.sql(f'GRANT CONNECT ON DATABASE "{database}" TO outsider')
+    try:
+        with pytest.raises(StoreError, match="may not read the workbench's tables: grant it SELECT on sessions, "
+                                             "events and _migrations") as refused:
+            SessionStore(pg_cluster.url(database, "outsider", "outsider-pw"))
+        assert "outsider-pw" not in str(refused.value)
+    finally:
+        pg_cluster.sql(f'REVOKE ALL ON DATABASE "{database}" FROM outsider')
+        pg_cluster.sql("DROP ROLE outsider")
+
+
+@pytest.mark.parametrize("url, said", [
+    ("postgresql://ana:anapass12345@[::1:5432/wb", "matching \"]\" in IPv6 host"),
+    ("postgresql://ana:p@ss@wd1@127.0.0.1:5432/wb", "a '@' in the password must be written %40"),
+])
+def test_an_address_that_does_not_read_is_refused_without_its_password(url, said):
+    with pytest.raises(StoreError) as refused:
+        SessionStore(url)
+    message = str(refused.value)
+    assert said in message
+    assert "anapass12345" not in message and "ss@wd1" not in message and "\n" not in message
 
 
 def test_snapshots_of_a_server_session_live_in_the_cache_folder_and_match_the_server(pg_cluster, pg_url,
