@@ -79,3 +79,36 @@ def test_a_listening_client_hears_of_a_message_committed_by_another_process(pg_u
     assert event.uri == watched
     last = json.loads(events.splitlines()[-1])
     assert last["payload"]["content"] == "Written on another machine." and last["actor"]["kind"] == "program"
+
+
+def test_on_a_viewers_role_a_client_reads_and_searches_and_each_edit_is_an_error_result(pg_cluster, pg_url):
+    from sessions.mcp_server import build_server
+    from tests.sessions.mcp_client_checks import talk
+
+    session_id = _seeded(pg_url)
+    database = urllib.parse.urlsplit(pg_url).path.lstrip("/")
+    pg_cluster.create_role("mcp_viewer", "viewer-pw-123")
+    for statement in (f'GRANT CONNECT ON DATABASE "{database}" TO mcp_viewer', "GRANT USAGE ON SCHEMA public TO mcp_viewer",
+                      "GRANT SELECT ON sessions, events, _migrations TO mcp_viewer"):
+        pg_cluster.sql(statement, dbname=database)
+    store = SessionStore(pg_cluster.url(database, "mcp_viewer", "viewer-pw-123"))
+    try:
+        async def conversation(client):
+            found = await client.call_tool("search_context", {"session_id": session_id, "query": "Paragraph 3."})
+            fold = await client.call_tool("fold_fragment", {"session_id": session_id, "fragment_id": "f00000"})
+            made = await client.call_tool("create_session", {"title": "not allowed"})
+            context = await client.read_resource(f"workbench://sessions/{session_id}/context")
+            return found, fold, made, context
+
+        found, fold, made, context = talk(build_server(store), conversation)
+        assert found.is_error is False and found.structured_content["total_matches"] >= 1  # a look: unrecorded
+        for refused in (fold, made):
+            assert refused.is_error is True and "the role 'mcp_viewer' may read" in refused.content[0].text
+            assert "viewer-pw-123" not in refused.content[0].text
+        assert "Paragraph 3." in context.contents[0].text
+        assert len(store.events.load(session_id)) == 1  # nothing written, not even a tool_failed
+    finally:
+        store.close()
+        pg_cluster.sql("DROP OWNED BY mcp_viewer", dbname=database)
+        pg_cluster.sql(f'REVOKE ALL ON DATABASE "{database}" FROM mcp_viewer')
+        pg_cluster.sql("DROP ROLE mcp_viewer")
