@@ -3,6 +3,7 @@ llama-cpp-python's OpenAI-compatible server and driven through litellm as `opena
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -123,11 +124,18 @@ def test_ctrl_c_in_the_cli_stops_the_turn_and_keeps_what_arrived(tmp_path):
     store = SessionStore(db, linger=0)
     session = store.create_session("interrupt me")
     store.close()
-    chat = subprocess.Popen([sys.executable, "-m", "sessions", "--db", str(db), "chat", session.id,
-                             "List the numbers from 1 to 300, one per line.", "--tools", "none"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = chat.stdout.readline()  # the reply has begun
-    chat.send_signal(signal.SIGINT)
+    # The reply takes about a second; a collection of this (long-lived, large) test process between
+    # the first line and the signal could outlast it, so the collector waits until the signal is sent.
+    gc.collect()
+    gc.disable()
+    try:
+        chat = subprocess.Popen([sys.executable, "-m", "sessions", "--db", str(db), "chat", session.id,
+                                 "List the numbers from 1 to 300, one per line.", "--tools", "none"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = chat.stdout.readline()  # the reply has begun
+        chat.send_signal(signal.SIGINT)
+    finally:
+        gc.enable()
     out, err = chat.communicate(timeout=120)
     assert first.strip() and chat.returncode == 130, err
     assert "stopped (interrupted with Ctrl-C); the partial reply is kept" in err

@@ -233,7 +233,9 @@ def test_text_that_looks_like_sql_is_only_ever_a_parameter(pg_url):
         hostile = "Robert'); DROP TABLE events; -- \x00 $1 %s {0} \\x27"
         session = store.create_session(hostile)
         session.add_message("user", hostile)
-        reopened = SessionStore(pg_url).open_session(session.id)
+        other = SessionStore(pg_url)
+        reopened = other.open_session(session.id)
+        other.close()
         assert reopened.render()[0]["content"] == hostile  # a NUL too: events keep it, as an escape
         assert reopened.title == hostile.replace("\x00", "\ufffd")  # a title is a label: no NUL in text columns
         with pytest.raises(Exception, match="no session"):
