@@ -31,10 +31,9 @@ _WAKE_SECONDS = 0.25  # how often the thread looks whether it should stop
 class ChangeListener:
     """Counts the store's notifications in a background thread; started by the first `token()`."""
 
-    def __init__(self, connect: Callable[[], object], location: str, scrub: Callable[[str], str] = str,
+    def __init__(self, connect: Callable[[], object], scrub: Callable[[str], str] = str,
                  standby: bool = False) -> None:
         self._connect = connect  # a new autocommit psycopg connection
-        self.location = location
         self.standby = standby
         self._scrub = scrub
         self.heard = 0

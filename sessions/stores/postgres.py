@@ -69,7 +69,7 @@ class PostgresEventStore:
         with self._errors("open"):
             with self._connect(autocommit=True) as connection:
                 self.role, self.standby, self.read_only = _prepare(connection, self.location)
-        self.listener = ChangeListener(lambda: self._connect(autocommit=True), self.location, self.target.scrub,
+        self.listener = ChangeListener(lambda: self._connect(autocommit=True), self.target.scrub,
                                        standby=self.standby)
 
     def __repr__(self) -> str:
@@ -237,8 +237,6 @@ class PostgresEventStore:
         """One transaction from the first event to the last. The events go to the server in
         batches (COPY) as the iterable yields them, so memory stays bounded; nothing is visible
         to others, and no session is locked, until the commit (a refusal rolls it all back)."""
-        if self.read_only:
-            raise self.refusal()
         count = 0
         with self._writing() as connection:
             batch: list[tuple[str, EventRecord]] = []
@@ -342,13 +340,15 @@ def _insert(connection, session_id: str, records: Sequence[EventRecord]) -> None
         return
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-                           [(session_id, r.seq, r.ts, r.kind, canonical_json(r.payload()), r.actor_json())
-                            for r in records])
+                           [_event_row(session_id, r) for r in records])
 
 
 def _copy_records(connection, records: Sequence[tuple[str, EventRecord]]) -> None:
-    _copy_rows(connection, [(session_id, r.seq, r.ts, r.kind, canonical_json(r.payload()), r.actor_json())
-                            for session_id, r in records])
+    _copy_rows(connection, [_event_row(session_id, r) for session_id, r in records])
+
+
+def _event_row(session_id: str, record: EventRecord) -> tuple:
+    return (session_id, record.seq, record.ts, record.kind, canonical_json(record.payload()), record.actor_json())
 
 
 def _copy_rows(connection, rows: Sequence[tuple]) -> None:
