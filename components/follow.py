@@ -28,8 +28,10 @@ Why the values live under keys no widget owns: Streamlit forgets a widget's valu
 that does not draw the widget runs. The Replay slider's own key (`replay_step-<session id>`) is
 gone once the Memory page has run, and a toggle's key is gone after a visit to Replay. So the
 step is kept under `replay_at-<session id>` and each toggle under `<page>_following-<session id>`;
-the widgets start from them and write them back, as the sidebar's session picker keeps its
-choice (components/session_picker.py).
+the widgets start from them and write them back. A toggle gets its kept value as its default
+(`value=`), sent in every run; the Replay slider gets its step written under its key in every
+run, as the sidebar's session picker does (components/session_picker.py). A value written under
+a widget's key in one run only is lost when the next run interrupts that one.
 
 Components never open a session: the functions take the page's session (they need `id`,
 `last_seq`, `tail` and `state`) and its service (`latest`) as parameters.
@@ -52,8 +54,10 @@ LIVE_SECONDS = 0.5  # how often a following page looks for new events (a stat wh
 POLL_SECONDS = 2.0  # how often the "Follow the Replay step" caption looks
 CONTEXT_JUMP = "context_jump"  # a message id the Context page opens and marks, then forgets
 LIVE = "follow_live"  # the "Follow live" choice, kept for every page (no widget owns it)
+LIVE_TOGGLE = "follow_live_toggle"  # the sidebar toggle's own key (Streamlit drops it on pages without it)
 SHOWN = "follow_shown"  # (session id, the last event the page shows)
 POLL = "follow-poll"  # the poll fragment's key
+REPLAY_CAPTION = "follow-replay-caption"  # the "Follow the Replay step" caption's poll fragment's key
 _TOKEN = "follow_token"  # the store's change token this tab saw last
 _ASKED = "follow_asked"  # (session id, the event shown before, how many fragments the keyed rerun runs)
 _TICK = "follow_tick"  # counts polls that found the page behind, so the bridge's script runs again
@@ -87,10 +91,9 @@ def keep_replay_step(session_id: str, step: int | None) -> None:
 
 
 def _kept_toggle(label: str, key: str, kept: str, help: str) -> bool:
-    """A toggle whose value outlives pages that do not draw it: kept under `kept`."""
-    if key not in st.session_state:  # first draw, or back from a page without it
-        st.session_state[key] = bool(st.session_state.get(kept, False))
-    value = st.toggle(label, key=key, help=help)
+    """A toggle whose value outlives pages that do not draw it: kept under `kept`, and given to
+    the toggle as its default in every run (see `follow_live` for why not through its key)."""
+    value = st.toggle(label, value=bool(st.session_state.get(kept, False)), key=key, help=help)
     st.session_state[kept] = value
     return value
 
@@ -113,7 +116,7 @@ def followed_step(session: Any, page_key: str, noun: str = "page", service: Any 
     return at
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=POLL_SECONDS, key=REPLAY_CAPTION)
 def _replay_caption(session: Any, noun: str, at: int, chosen: bool, service: Any = None) -> None:
     """Where the page stands against the log; reruns alone, so "of N" grows with the session
     while what is shown stays at step `at` (with `service`, a stat while nothing was committed)."""
@@ -156,9 +159,12 @@ def follow_live(session: Any, service: Any, choose: Choose, shown: int | None = 
     only what the callback can: its argument and `st.session_state`."""
     mark_shown(session.id, session.last_seq if shown is None else shown)
     st.session_state.setdefault(_TOKEN, None)
-    if "follow_live_toggle" not in st.session_state:  # first draw, or back from a page without it
-        st.session_state["follow_live_toggle"] = live()
-    st.sidebar.toggle("Follow live", key="follow_live_toggle", on_change=_toggled,
+    # The choice reaches the toggle as its default, sent in every run. A value written under the
+    # toggle's key before it is drawn is sent to the browser once, in that run's message only: when
+    # the next run interrupted that one (a click on the session picker right after the page opened),
+    # the browser drew the toggle at its default, off, and the next poll sent off back, so the
+    # page stopped following by itself (seen in Chromium with Streamlit 1.67, about one run in ten).
+    st.sidebar.toggle("Follow live", value=live(), key=LIVE_TOGGLE, on_change=_toggled,
                       help="On: this page shows events written elsewhere (an MCP client, the CLI, another tab) "
                            "within about a second, redrawing only what they change. Off: the page stays as it "
                            "is and says how many events are waiting; turning it on shows them.")
@@ -175,7 +181,7 @@ def board_keys(board: str, touched: Touched, own: bool) -> list[str] | None:
 
 
 def _toggled() -> None:
-    st.session_state[LIVE] = bool(st.session_state["follow_live_toggle"])  # then the whole page reruns
+    st.session_state[LIVE] = bool(st.session_state[LIVE_TOGGLE])  # then the whole page reruns
 
 
 @st.fragment(run_every=LIVE_SECONDS, key=POLL)
@@ -245,6 +251,25 @@ def _check_asked(session_id: str) -> None:
     ctx = get_script_run_ctx()
     if len(ctx.fragment_ids_this_run or ()) < asked[2]:
         mark_shown(session_id, asked[1])
+
+
+def only_polled() -> bool:
+    """Whether the browser asked for this run only for the poll (or the Replay caption's poll).
+    Each request carries every widget's value as the browser had it when it sent it; a poll's,
+    sent while a run was setting a widget (the Replay slider moved by Back, the session picker
+    by a fork), carries the value before, which is no person's change. In a widget's callback:
+    put the value the page drew back, and do nothing else (seen in Chromium with Streamlit 1.67:
+    Back, then the slider was at the latest again). A person's change asks for its own rerun."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not ctx.fragment_ids_this_run:
+        return False
+    polls: set[str] = set()
+    for key in (POLL, REPLAY_CAPTION):
+        try:
+            polls.update(ctx.fragment_storage.resolve_target(key))
+        except StreamlitAPIException:
+            continue
+    return set(ctx.fragment_ids_this_run) <= polls
 
 
 def whole_run() -> bool:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import streamlit as st
 
 from components.app_state import select_session, selected_session_id
+from components.follow import only_polled
 from engine.text import printable
 
 PICKER = "session_picker"
 
 
 def _picked() -> None:
+    if only_polled():  # the browser's old choice, sent with the poll's request while a fork or an open set a new one
+        st.session_state[PICKER] = selected_session_id()
+        return
     select_session(st.session_state[PICKER])
 
 

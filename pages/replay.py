@@ -24,7 +24,8 @@ from components.app_state import edit_guard, engine_errors, require_session, sel
 from components.diff_view import render_diff
 from components.event_view import brake_steps, compaction_steps, render_event, render_timeline
 from components.flash import flash
-from components.follow import chosen_replay_step, follow_live, keep_replay_step, replay_step_key, shown_seq
+from components.follow import (chosen_replay_step, follow_live, keep_replay_step, only_polled, replay_step_key,
+                               shown_seq)
 from components.plain import plain
 from components.reasoning_timeline import render_reasoning_panel
 from components.reasoning_view import render_reasoning
@@ -48,6 +49,14 @@ def _at_latest_key(session_id: str) -> str:
     grows, whatever run draws it next (a live rerun, or the whole run after following resumes).
     Kept apart from the slider's value, which is the old latest until the controls run again."""
     return f"replay_at_latest-{session_id}"
+
+
+def _drawn_key(session_id: str) -> str:
+    """The step the controls drew last: what the slider is put back to when the browser sent an
+    old value with the poll's request (components.follow.only_polled)."""
+    return f"replay_drawn-{session_id}"
+
+
 service = Workbench.shared()
 
 
@@ -85,10 +94,10 @@ def _nav(session_id: str) -> None:
     # Written back on every run, not only when it changed: when the log grew, the slider's range
     # changes, and in a keyed rerun a slider whose range changed starts again at its minimum unless
     # its value was set in that run (seen in Chromium with Streamlit 1.67).
-    st.session_state[step_key] = step
+    st.session_state[step_key] = st.session_state[_drawn_key(session_id)] = step
 
-    def step_by(delta: int) -> None:  # then the whole page reruns (see above)
-        jump_to(st.session_state[step_key] + delta)
+    def step_by(delta: int) -> None:  # from the step shown; then the whole page reruns (see above)
+        jump_to(st.session_state[_drawn_key(session_id)] + delta)
 
     def jump_to(step: int) -> None:
         st.session_state[step_key] = min(max(step, 0), last)
@@ -96,6 +105,9 @@ def _nav(session_id: str) -> None:
         st.rerun()
 
     def slid() -> None:
+        if only_polled():  # the browser's old value, sent with the poll's rerun: not a person's move
+            st.session_state[step_key] = st.session_state[_drawn_key(session_id)]
+            return
         st.session_state[latest_key] = st.session_state[step_key] >= last
         _rerun_both()
 

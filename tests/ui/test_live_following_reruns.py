@@ -141,3 +141,20 @@ def test_a_store_that_cannot_be_read_is_said_in_the_sidebar_and_the_poll_goes_on
     said = [c.value for c in at.caption if c.value.startswith("Not following for now:")]
     assert said and "was removed or replaced while this program ran; restart it" in said[0]
     assert not at.exception  # said, not raised: the next poll looks again
+
+
+def test_every_run_tells_the_browser_whether_the_page_follows(app, db):
+    """The choice travels as the toggle's default in each run's message, not once: a browser
+    that missed the run that first drew the toggle (the next click interrupted it) still draws
+    it as it stands, and does not send "off" back on its next poll."""
+    fragmented_session(db, 1, 3)
+    at = app("pages/context.py")
+    at.run()  # a later run: the first one's message may never have reached the browser
+    toggle = at.toggle(key=follow.LIVE_TOGGLE)
+    assert toggle.value is True and toggle.proto.default is True
+    toggle.set_value(False).run()
+    at.switch_page("pages/sessions.py").run()  # a page without the toggle: Streamlit forgets its key
+    at.switch_page("pages/context.py").run()
+    toggle = at.toggle(key=follow.LIVE_TOGGLE)
+    assert toggle.value is False and toggle.proto.default is False
+    assert at.session_state[follow.LIVE] is False
