@@ -96,8 +96,8 @@ def _nav(session_id: str) -> None:
     # its value was set in that run (seen in Chromium with Streamlit 1.67).
     st.session_state[step_key] = st.session_state[_drawn_key(session_id)] = step
 
-    def step_by(delta: int) -> None:  # from the step shown; then the whole page reruns (see above)
-        jump_to(st.session_state[_drawn_key(session_id)] + delta)
+    def step_by(delta: int) -> None:  # then the whole page reruns (see above)
+        jump_to(st.session_state[step_key] + delta)
 
     def jump_to(step: int) -> None:
         st.session_state[step_key] = min(max(step, 0), last)
